@@ -1,0 +1,1 @@
+"""The QGIS plugin: pure core, thin GDAL/QGIS adapters and the Processing algorithms."""

@@ -1,0 +1,1 @@
+"""The Processing provider and its algorithms: they parse parameters and call the core."""

@@ -1,0 +1,87 @@
+"""What every Seamless Segmentation algorithm shares: group, icon, help, dependency checks, errors."""
+from __future__ import annotations
+
+import importlib.util
+from contextlib import contextmanager
+from typing import Iterator
+
+from qgis.core import QgsProcessingAlgorithm, QgsProcessingException, QgsProcessingParameterDefinition
+from qgis.PyQt.QtGui import QIcon
+
+from ..core.errors import CancelledError, SeamlessError
+from .provider import ICON
+
+ONNXRUNTIME_INSTALL = ("onnxruntime is not installed in the Python that QGIS uses. Install it with: "
+                       "python3 -m pip install onnxruntime   (NVIDIA GPU: onnxruntime-gpu). "
+                       "On Windows run it in the OSGeo4W Shell; see the plugin README for details.")
+TORCH_INSTALL = ("torch is not installed in the Python that QGIS uses. Install the CPU build with: "
+                 "python3 -m pip install torch --index-url https://download.pytorch.org/whl/cpu   "
+                 "(or a CUDA build from pytorch.org). See the plugin README for details.")
+
+
+def missing_package_message(package: str) -> str | None:
+    """None when ``package`` can be imported, else the message telling how to install it."""
+    if importlib.util.find_spec(package) is not None:
+        return None
+    return {"onnxruntime": ONNXRUNTIME_INSTALL, "torch": TORCH_INSTALL}.get(
+        package, f"The Python package {package} is missing: python3 -m pip install {package}")
+
+
+def with_help(parameter: QgsProcessingParameterDefinition, help_text: str,
+              advanced: bool = False) -> QgsProcessingParameterDefinition:
+    """Attach help (tooltip and generated reference) and optionally flag the parameter as advanced."""
+    parameter.setHelp(help_text)
+    if advanced:
+        parameter.setFlags(parameter.flags() | QgsProcessingParameterDefinition.FlagAdvanced)
+    return parameter
+
+
+@contextmanager
+def processing_errors() -> Iterator[None]:
+    """Turn the project's errors into QgsProcessingException, once, at the boundary."""
+    try:
+        yield
+    except CancelledError as error:
+        raise QgsProcessingException(f"Cancelled: {error}") from error
+    except SeamlessError as error:
+        raise QgsProcessingException(str(error)) from error
+
+
+class SeamlessAlgorithm(QgsProcessingAlgorithm):
+    """Base class: subclasses set NAME, DISPLAY_NAME, HELP and REQUIRES, and declare parameters."""
+
+    NAME = ""
+    DISPLAY_NAME = ""
+    HELP = ""
+    REQUIRES: tuple[str, ...] = ("onnxruntime",)
+
+    def name(self) -> str:
+        return self.NAME
+
+    def displayName(self) -> str:  # noqa: N802 - QGIS API name
+        return self.DISPLAY_NAME
+
+    def group(self) -> str:
+        return ""
+
+    def groupId(self) -> str:  # noqa: N802 - QGIS API name
+        return ""
+
+    def icon(self) -> QIcon:
+        return QIcon(str(ICON))
+
+    def shortHelpString(self) -> str:  # noqa: N802 - QGIS API name
+        return self.HELP
+
+    def helpUrl(self) -> str:  # noqa: N802 - QGIS API name
+        return "https://github.com/seamless-segmentation/seamless-segmentation#algorithm-reference"
+
+    def createInstance(self) -> "SeamlessAlgorithm":  # noqa: N802 - QGIS API name
+        return type(self)()
+
+    def canExecute(self) -> tuple[bool, str]:  # noqa: N802 - QGIS API name
+        for package in self.REQUIRES:
+            message = missing_package_message(package)
+            if message:
+                return False, message
+        return True, ""
