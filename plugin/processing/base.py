@@ -85,3 +85,15 @@ class SeamlessAlgorithm(QgsProcessingAlgorithm):
             if message:
                 return False, message
         return True, ""
+
+
+def import_plugin_module(name: str):
+    """Import a sibling of ``plugin`` (such as ``training``) under the same parent package.
+
+    Installed in QGIS, the plugin is the package ``seamless_segmentation`` and training is
+    ``seamless_segmentation.training``; in the repository (tests, ``python -m training``) both are
+    top-level packages. Importing by the parent of ``plugin`` keeps one copy of every module.
+    """
+    plugin_package = __package__.rsplit(".", 1)[0]  # "...plugin"
+    parent = plugin_package.rsplit(".", 1)[0] if "." in plugin_package else ""
+    return importlib.import_module(f"{parent}.{name}" if parent else name)

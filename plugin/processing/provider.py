@@ -11,10 +11,8 @@ ICON = Path(__file__).resolve().parents[2] / "resources" / "icon.svg"
 
 def algorithm_classes() -> list[type]:
     """Every algorithm of the provider; imported here so the plugin itself loads without them."""
-    from .classify_algorithm import ClassifyAlgorithm
-    from .modelinfo_algorithm import ModelInfoAlgorithm
-
-    return [ClassifyAlgorithm, ModelInfoAlgorithm]
+    classes: list[type] = []
+    return classes
 
 
 class SeamlessProvider(QgsProcessingProvider):

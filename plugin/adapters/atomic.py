@@ -1,0 +1,77 @@
+"""Atomic outputs: write under a temporary name next to the target, rename only on success.
+
+A failed or cancelled run leaves nothing where the user asked for the result, and an existing file
+there is replaced only once the new one is complete. GDAL sidecars (``.aux.xml``) and style files
+(``.qml``) travel with their raster.
+"""
+from __future__ import annotations
+
+import os
+import uuid
+from pathlib import Path
+
+from ..core.errors import OutputError
+
+SIDECAR_SUFFIXES = (".aux.xml", ".qml")
+
+
+def check_writable(final: str | os.PathLike) -> Path:
+    """Create the folder of ``final`` if needed and prove a file can be written there, or say why not."""
+    final = Path(final)
+    folder = final.parent
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        probe = folder / f".{final.name}.probe-{uuid.uuid4().hex[:8]}"
+        probe.write_bytes(b"")
+        probe.unlink()
+    except OSError as error:
+        raise OutputError(f"Cannot write the output '{final}': {error.strerror or error} ({folder}). "
+                          "Choose an output path in a folder you can write to.") from error
+    if final.is_dir():
+        raise OutputError(f"The output '{final}' is a folder; give a file name such as '{final / 'classes.tif'}'.")
+    return final
+
+
+class AtomicOutputs:
+    """Hands out temporary paths for final paths; :meth:`commit` renames them all, :meth:`abort` deletes them."""
+
+    def __init__(self) -> None:
+        self._pending: list[tuple[Path, Path]] = []
+
+    def temporary_for(self, final: str | os.PathLike) -> str:
+        """A temporary path in the same folder (so the rename is atomic), with the same extension."""
+        final = check_writable(final)
+        temporary = final.with_name(f".{final.stem}.partial-{uuid.uuid4().hex[:8]}{final.suffix}")
+        self._pending.append((temporary, final))
+        return str(temporary)
+
+    def commit(self) -> None:
+        """Move every temporary file (and its sidecars) to its final name."""
+        for temporary, final in self._pending:
+            for suffix in SIDECAR_SUFFIXES:
+                stale = Path(str(final) + suffix)
+                if stale.exists():
+                    stale.unlink()
+            os.replace(temporary, final)
+            for suffix in SIDECAR_SUFFIXES:
+                sidecar = Path(str(temporary) + suffix)
+                if sidecar.exists():
+                    os.replace(sidecar, Path(str(final) + suffix))
+        self._pending.clear()
+
+    def abort(self) -> None:
+        """Delete every temporary file and sidecar; the final paths are left as they were."""
+        for temporary, _ in self._pending:
+            for path in (temporary, *(Path(str(temporary) + s) for s in SIDECAR_SUFFIXES)):
+                try:
+                    path.unlink()
+                except FileNotFoundError:
+                    pass
+        self._pending.clear()
+
+    def __enter__(self) -> "AtomicOutputs":
+        return self
+
+    def __exit__(self, exc_type, exc, traceback) -> None:
+        if exc_type is not None:
+            self.abort()
