@@ -18,8 +18,9 @@ import pytest
 
 REPO = Path(__file__).resolve().parents[1]
 DATA = REPO / "tests" / "data"
-if str(REPO) not in sys.path:
-    sys.path.insert(0, str(REPO))
+for folder in (REPO, REPO / "tests"):  # packages plugin/training, and test helpers such as onnx_factory
+    if str(folder) not in sys.path:
+        sys.path.insert(0, str(folder))
 
 S2_IMAGE = DATA / "s2" / "s2_l1c_10m_B02_B03_B04_B08.tif"
 S2_LABELS = DATA / "s2" / "osm_landuse_labels_10m.tif"

@@ -1,8 +1,8 @@
 """Atomic outputs: write under a temporary name next to the target, rename only on success.
 
 A failed or cancelled run leaves nothing where the user asked for the result, and an existing file
-there is replaced only once the new one is complete. GDAL sidecars (``.aux.xml``) and style files
-(``.qml``) travel with their raster.
+there is replaced only once the new one is complete. GDAL sidecars (``name.tif.aux.xml``) and QGIS
+default styles (``name.qml``) travel with their raster.
 """
 from __future__ import annotations
 
@@ -12,7 +12,11 @@ from pathlib import Path
 
 from ..core.errors import OutputError
 
-SIDECAR_SUFFIXES = (".aux.xml", ".qml")
+
+
+def sidecars(path: Path) -> list[Path]:
+    """Files that belong to a raster: GDAL's ``name.tif.aux.xml`` and QGIS's default style ``name.qml``."""
+    return [Path(str(path) + ".aux.xml"), path.with_suffix(".qml")]
 
 
 def check_writable(final: str | os.PathLike) -> Path:
@@ -48,21 +52,19 @@ class AtomicOutputs:
     def commit(self) -> None:
         """Move every temporary file (and its sidecars) to its final name."""
         for temporary, final in self._pending:
-            for suffix in SIDECAR_SUFFIXES:
-                stale = Path(str(final) + suffix)
+            for stale in sidecars(final):
                 if stale.exists():
                     stale.unlink()
             os.replace(temporary, final)
-            for suffix in SIDECAR_SUFFIXES:
-                sidecar = Path(str(temporary) + suffix)
+            for sidecar, target in zip(sidecars(temporary), sidecars(final)):
                 if sidecar.exists():
-                    os.replace(sidecar, Path(str(final) + suffix))
+                    os.replace(sidecar, target)
         self._pending.clear()
 
     def abort(self) -> None:
         """Delete every temporary file and sidecar; the final paths are left as they were."""
         for temporary, _ in self._pending:
-            for path in (temporary, *(Path(str(temporary) + s) for s in SIDECAR_SUFFIXES)):
+            for path in (temporary, *sidecars(temporary)):
                 try:
                     path.unlink()
                 except FileNotFoundError:

@@ -79,6 +79,10 @@ class SeamlessAlgorithm(QgsProcessingAlgorithm):
     def createInstance(self) -> "SeamlessAlgorithm":  # noqa: N802 - QGIS API name
         return type(self)()
 
+    def require_packages(self) -> None:
+        """Stop with the exact install command when a required package is missing."""
+        require(self)
+
     def canExecute(self) -> tuple[bool, str]:  # noqa: N802 - QGIS API name
         for package in self.REQUIRES:
             message = missing_package_message(package)
@@ -97,3 +101,10 @@ def import_plugin_module(name: str):
     plugin_package = __package__.rsplit(".", 1)[0]  # "...plugin"
     parent = plugin_package.rsplit(".", 1)[0] if "." in plugin_package else ""
     return importlib.import_module(f"{parent}.{name}" if parent else name)
+
+
+def require(algorithm: "SeamlessAlgorithm") -> None:
+    """Raise the install message when a required package is missing (processing.run skips canExecute)."""
+    ok, message = algorithm.canExecute()
+    if not ok:
+        raise QgsProcessingException(message)

@@ -11,8 +11,10 @@ ICON = Path(__file__).resolve().parents[2] / "resources" / "icon.svg"
 
 def algorithm_classes() -> list[type]:
     """Every algorithm of the provider; imported here so the plugin itself loads without them."""
-    classes: list[type] = []
-    return classes
+    from .classify_algorithm import ClassifyAlgorithm
+    from .modelinfo_algorithm import ModelInfoAlgorithm
+
+    return [ClassifyAlgorithm, ModelInfoAlgorithm]
 
 
 class SeamlessProvider(QgsProcessingProvider):

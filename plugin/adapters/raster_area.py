@@ -1,0 +1,117 @@
+"""Where and what to read: band mapping, the processing area from an extent, ground resolution."""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Sequence
+
+from osgeo import gdal, osr
+
+from ..core.contract import ModelContract
+from ..core.errors import InputError
+from ..core.progress import Progress
+from ..core.reading import Area
+
+RESOLUTION_TOLERANCE = 0.05  # relative difference below which no resampling happens
+
+
+def parse_bands(text: str | None) -> list[int] | None:
+    """'3,2,1' (or '3 2 1') -> [3, 2, 1]; empty -> None (automatic)."""
+    if text is None or not str(text).strip():
+        return None
+    parts = str(text).replace(";", ",").replace(" ", ",").split(",")
+    try:
+        return [int(p) for p in parts if p.strip()]
+    except ValueError:
+        raise InputError(f"BANDS '{text}' must list band numbers separated by commas, such as 3,2,1.") from None
+
+
+def resolve_bands(dataset: gdal.Dataset, requested: Sequence[int] | None, contract: ModelContract,
+                  progress: Progress) -> list[int]:
+    """The raster bands to feed the model, in the model's input order."""
+    count, wanted = dataset.RasterCount, contract.input.bands
+    if requested:
+        missing = [b for b in requested if not 1 <= b <= count]
+        if missing:
+            raise InputError(f"BANDS names band {missing[0]}, but the raster has {count} band(s) "
+                             f"(1 to {count}). Give existing band numbers, in the model's input order.")
+        if len(requested) != wanted:
+            raise InputError(f"BANDS lists {len(requested)} band(s) but the model takes {wanted} "
+                             f"({', '.join(contract.input.band_names)}). List exactly {wanted} band numbers.")
+        return list(requested)
+    if count == wanted:
+        return list(range(1, count + 1))
+    colour = [i for i in range(1, count + 1)
+              if dataset.GetRasterBand(i).GetColorInterpretation() != gdal.GCI_AlphaBand]
+    if len(colour) == wanted and len(colour) < count:
+        progress.info(f"The alpha band is left out: bands {colour} go to the model; the alpha band masks "
+                      "transparent pixels.")
+        return colour
+    raise InputError(f"The model takes {wanted} band(s) ({', '.join(contract.input.band_names)}) but the "
+                     f"raster has {count}. Set BANDS to the {wanted} raster band numbers to use, in the model's "
+                     f"order (for example {','.join(str(i) for i in range(1, wanted + 1))}).")
+
+
+def area_from_extent(dataset: gdal.Dataset, extent: tuple[float, float, float, float] | None) -> Area:
+    """Pixels of the raster inside ``extent`` (xmin, ymin, xmax, ymax in the raster's CRS), snapped outwards."""
+    width, height = dataset.RasterXSize, dataset.RasterYSize
+    if extent is None:
+        return Area(0, 0, width, height)
+    x0, dx, rx, y0, ry, dy = dataset.GetGeoTransform()
+    if rx or ry:
+        raise InputError("The raster's geotransform is rotated; an EXTENT cannot be applied. Warp the raster "
+                         "to a north-up grid first (Raster > Projections > Warp).")
+    xmin, ymin, xmax, ymax = extent
+    cols = sorted(((xmin - x0) / dx, (xmax - x0) / dx))
+    rows = sorted(((ymax - y0) / dy, (ymin - y0) / dy))
+    c0, c1 = max(0, math.floor(cols[0] + 1e-9)), min(width, math.ceil(cols[1] - 1e-9))
+    r0, r1 = max(0, math.floor(rows[0] + 1e-9)), min(height, math.ceil(rows[1] - 1e-9))
+    if c1 <= c0 or r1 <= r0:
+        raise InputError(f"The EXTENT ({xmin:g}, {ymin:g}, {xmax:g}, {ymax:g}) does not overlap the raster; "
+                         "choose an extent inside the layer (in the layer's CRS) or leave EXTENT empty.")
+    return Area(c0, r0, c1 - c0, r1 - r0)
+
+
+@dataclass(frozen=True)
+class GroundResolution:
+    """The raster's pixel size in metres, and in its own units."""
+
+    metres: tuple[float, float]
+    units_per_metre: float
+
+
+def ground_resolution(dataset: gdal.Dataset) -> GroundResolution | None:
+    """Pixel size in metres (geographic CRSs measured at the raster's centre), None without a CRS."""
+    wkt = dataset.GetProjection()
+    if not wkt:
+        return None
+    srs = osr.SpatialReference()
+    srs.ImportFromWkt(wkt)
+    x0, dx, _, y0, _, dy = dataset.GetGeoTransform()
+    if srs.IsGeographic():
+        latitude = y0 + dy * dataset.RasterYSize / 2
+        metres_per_degree = 111_320.0
+        scale = (metres_per_degree * math.cos(math.radians(latitude)), metres_per_degree)
+        return GroundResolution((abs(dx) * scale[0], abs(dy) * scale[1]), 1 / metres_per_degree)
+    factor = srs.GetLinearUnits() or 1.0
+    return GroundResolution((abs(dx) * factor, abs(dy) * factor), 1 / factor)
+
+
+def needs_resampling(dataset: gdal.Dataset, contract: ModelContract, progress: Progress) -> float | None:
+    """The model's resolution in raster units when the raster must be resampled to it, else None."""
+    if contract.resolution_m is None:
+        return None
+    resolution = ground_resolution(dataset)
+    if resolution is None:
+        progress.warning(f"The raster has no CRS, so its ground resolution is unknown; the model expects "
+                         f"{contract.resolution_m:g} m per pixel and the raster is used as it is.")
+        return None
+    pixel = sum(resolution.metres) / 2
+    if abs(pixel / contract.resolution_m - 1) <= RESOLUTION_TOLERANCE:
+        return None
+    progress.info(f"The model was trained at {contract.resolution_m:g} m per pixel and the raster has "
+                  f"{pixel:.4g} m: it is resampled on the fly to the model's resolution, and the result is "
+                  "written back on the raster's own grid.")
+    if resolution.units_per_metre and abs(resolution.units_per_metre - 1) > 1e-12:
+        return contract.resolution_m * resolution.units_per_metre
+    return contract.resolution_m

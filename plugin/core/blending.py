@@ -1,0 +1,111 @@
+"""Window weights and the streaming accumulator that merges overlapping windows.
+
+Three ways to merge the overlap between neighbouring windows (``BLENDING``):
+
+- ``smooth`` (default): zero weight in a context margin at the window's edge (predictions there lack
+  context; see the project's seam measurements), then a raised-cosine ramp, then a plateau of one.
+  Neighbouring ramps are complementary (sin^2 + cos^2 = 1), so weights already sum to one where two
+  windows meet; the accumulator still divides by the summed weights so any layout is exact.
+- ``average``: flat weights over the whole window (what naive tiling tools do; worst at seams).
+- ``crop``: each pixel from the window whose centre is nearest (as the Deepness plugin does).
+
+Sides of a window that face the edge of the processing area have no neighbour: they keep weight one
+up to the window's edge, so the area's border is never down-weighted away (it is mirrored context).
+"""
+from __future__ import annotations
+
+import math
+from functools import lru_cache
+
+import numpy as np
+
+BLENDINGS = ("smooth", "average", "crop")
+
+
+def smooth_margin(overlap: int, context_margin: int | None = None, footprint_offset: int = 0) -> int:
+    """Zero-weight margin for ``smooth``: the model's context margin if known, else a quarter of the
+    overlap; always leaving a ramp of at least a quarter of the overlap (2 px minimum)."""
+    if overlap <= 2:
+        return footprint_offset
+    wanted = overlap // 4 if context_margin is None else context_margin
+    ramp = max(2, overlap // 4)
+    return max(footprint_offset, min(wanted, (overlap - ramp) // 2))
+
+
+def _ramp(length: int) -> np.ndarray:
+    """Rising raised-cosine of ``length`` samples, complementary to its own reverse."""
+    t = (np.arange(length, dtype=np.float64) + 0.5) / length
+    return np.sin(0.5 * math.pi * t) ** 2
+
+
+@lru_cache(maxsize=64)
+def axis_weights(mode: str, window: int, overlap: int, margin: int, leading_edge: bool,
+                 trailing_edge: bool) -> np.ndarray:
+    """Weights along one axis of a window (float32, length ``window``)."""
+    weights = np.ones(window, np.float64)
+    if mode == "average" or overlap == 0:
+        pass
+    elif mode == "crop":
+        if not leading_edge:
+            weights[: (overlap + 1) // 2] = 0.0
+        if not trailing_edge:
+            weights[window - overlap // 2:] = 0.0
+    elif mode == "smooth":
+        ramp_length = overlap - 2 * margin
+        rise = np.zeros(window)
+        rise[margin: margin + ramp_length] = _ramp(ramp_length) if ramp_length > 0 else 1.0
+        rise[margin + max(ramp_length, 0):] = 1.0
+        if not leading_edge:
+            weights *= rise
+        if not trailing_edge:
+            weights *= rise[::-1]
+    else:
+        raise ValueError(f"unknown blending {mode!r}; expected one of {BLENDINGS}")
+    result = weights.astype(np.float32)
+    result.flags.writeable = False  # shared by the cache
+    return result
+
+
+def window_weights(mode: str, window: int, overlap: int, margin: int, row_edges: tuple[bool, bool],
+                   column_edges: tuple[bool, bool]) -> np.ndarray:
+    """2-D weights of one window: the outer product of its row and column profiles."""
+    return np.outer(axis_weights(mode, window, overlap, margin, *row_edges),
+                    axis_weights(mode, window, overlap, margin, *column_edges))
+
+
+class RowAccumulator:
+    """Weighted sums for the rows still receiving contributions, over one panel's columns.
+
+    Holds ``window`` rows of ``channels`` sums plus one row of summed weights: memory depends on the
+    window and the panel width, never on the raster's height.
+    """
+
+    def __init__(self, channels: int, height: int, col0: int, width: int, top: int) -> None:
+        self.values = np.zeros((channels, height, width), np.float32)
+        self.weights = np.zeros((height, width), np.float32)
+        self.col0, self.top = col0, top
+
+    def add(self, row: int, col: int, values: np.ndarray, weights: np.ndarray) -> None:
+        """Add ``values * weights`` (values is modified in place) at area position (row, col)."""
+        r, c = row - self.top, col - self.col0
+        h, w = weights.shape
+        np.multiply(values, weights, out=values)
+        self.values[:, r:r + h, c:c + w] += values
+        self.weights[r:r + h, c:c + w] += weights
+
+    def take_rows(self, new_top: int) -> tuple[np.ndarray, np.ndarray]:
+        """Remove and return the rows from the top down to ``new_top`` (sums, weights); the rest move up.
+
+        At most the buffer's height can be taken at once.
+        """
+        count = new_top - self.top
+        if not 0 < count <= self.weights.shape[0]:
+            raise ValueError(f"cannot take {count} rows from a buffer of {self.weights.shape[0]}")
+        values, weights = self.values[:, :count].copy(), self.weights[:count].copy()
+        keep = self.weights.shape[0] - count
+        self.values[:, :keep] = self.values[:, count:]
+        self.weights[:keep] = self.weights[count:]
+        self.values[:, keep:] = 0.0
+        self.weights[keep:] = 0.0
+        self.top = new_top
+        return values, weights

@@ -1,0 +1,179 @@
+"""The streaming engine: windows in, blended class rows out.
+
+``run`` reads the raster window row by window row (one panel of columns at a time), normalises,
+runs batches through the predictor (with D4 variants when TTA is on), weights each window's
+probabilities, accumulates them in a buffer that holds only the rows still receiving contributions,
+and hands finished rows to the sink. Reading runs ahead in a thread and writing runs behind in
+another. Memory depends on the window size and the panel width, never on the raster's height or area.
+
+The engine knows nothing of GDAL, QGIS or onnxruntime: it talks to a :class:`RasterSource`, a
+:class:`Predictor` and a :class:`ResultSink`.
+"""
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from typing import Iterator, Protocol
+
+import numpy as np
+
+from .blending import RowAccumulator, window_weights
+from .contract import ModelContract
+from .errors import CancelledError, ModelError
+from .grid import Panel
+from .pipeline import ReadAhead, WriteBehind
+from .plan import RunPlan
+from .postprocess import decide_kind
+from .progress import Progress
+from .reading import Area, RasterSource, WindowBatch, generate_batches
+from .results import RowFinisher
+from . import tta
+
+
+class Predictor(Protocol):
+    """Runs the model: (B, bands, H, W) float32 -> one array per contract output, in order."""
+
+    def predict(self, batch: np.ndarray) -> list[np.ndarray]:
+        ...
+
+
+class ResultSink(Protocol):
+    """Receives finished rows in area coordinates (see :class:`results.RowFinisher` for the arrays)."""
+
+    def write(self, row: int, col: int, classes: np.ndarray, probabilities: np.ndarray | None,
+              confidence: np.ndarray | None) -> None:
+        ...
+
+
+@dataclass
+class RunSummary:
+    """What happened: counts and timings, for the log and the benchmarks."""
+
+    windows_total: int = 0
+    windows_run: int = 0
+    windows_skipped: int = 0
+    pixels_written: int = 0
+    seconds: float = 0.0
+    inference_seconds: float = 0.0
+    output_kinds: list[str] = field(default_factory=list)
+
+    @property
+    def megapixels_per_second(self) -> float:
+        return self.pixels_written / 1e6 / self.seconds if self.seconds else 0.0
+
+
+class _OutputKinds:
+    """Each output's kind, with ``auto`` resolved from the first batch and logged once."""
+
+    def __init__(self, contract: ModelContract, progress: Progress) -> None:
+        self._contract, self._progress = contract, progress
+        self.kinds: list[str] | None = None
+
+    def resolve(self, raw: list[np.ndarray]) -> list[str]:
+        if self.kinds is None:
+            self.kinds = [decide_kind(r, spec) for r, spec in zip(raw, self._contract.outputs)]
+            for spec, kind in zip(self._contract.outputs, self.kinds):
+                if spec.kind == "auto":
+                    self._progress.info(f"Output '{spec.name}' has no kind in its contract: its values look like "
+                                        f"{kind}. Set outputs[].kind in a CONTRACT sidecar to be explicit.")
+        return self.kinds
+
+
+def _predict(predictor: Predictor, batch: WindowBatch, plan: RunPlan, expected_outputs: int) -> list[np.ndarray]:
+    """Run one batch with its TTA variants; outputs are (B, C, h, w) with inverted transforms averaged."""
+    outputs = predictor.predict(tta.expand(batch.tensor, plan.transforms))
+    if len(outputs) != expected_outputs:
+        raise ModelError(f"The model returned {len(outputs)} outputs; its contract describes {expected_outputs}.")
+    merged = []
+    for raw in outputs:
+        raw = raw[:, None] if raw.ndim == 3 else raw
+        if raw.shape[-1] != plan.footprint or raw.shape[-2] != plan.footprint:
+            raise ModelError(f"The model returned {raw.shape[-2]} x {raw.shape[-1]} px for a {plan.window} px "
+                             f"window; expected {plan.footprint} px. Give the output size in a CONTRACT sidecar.")
+        merged.append(tta.merge(raw, plan.transforms))
+    return merged
+
+
+def run(source: RasterSource, predictor: Predictor, sink: ResultSink, contract: ModelContract, area: Area,
+        plan: RunPlan, options_probabilities: bool, options_confidence: bool, progress: Progress) -> RunSummary:
+    """Classify ``area`` of ``source`` into ``sink``; raises CancelledError when the user cancels."""
+    summary = RunSummary(windows_total=plan.grid.window_count)
+    started = time.perf_counter()
+    kinds = _OutputKinds(contract, progress)
+    finisher = RowFinisher(contract, plan, options_probabilities, options_confidence)
+    reader = ReadAhead(lambda stop: generate_batches(source, contract.input, area, plan, stop), depth=2)
+    writer = WriteBehind(sink.write)
+    try:
+        _consume(reader, predictor, writer, contract, plan, kinds, finisher, summary, progress)
+        writer.close()
+    except BaseException:
+        writer.abandon()
+        raise
+    finally:
+        reader.close()
+    summary.seconds = time.perf_counter() - started
+    summary.output_kinds = kinds.kinds or []
+    return summary
+
+
+class _PanelState:
+    """The accumulator of the panel being processed and the rows it has finished."""
+
+    def __init__(self, panel: Panel, plan: RunPlan, channels: int) -> None:
+        columns, rows = plan.grid.columns, plan.grid.rows
+        col0 = columns.start(panel.first_window) + plan.offset
+        width = columns.start(panel.last_window) + plan.window - plan.offset - col0
+        self.panel = panel
+        self.accumulator = RowAccumulator(channels, plan.footprint, col0, width, rows.start(0) + plan.offset)
+        self.end_row = rows.start(rows.count - 1) + plan.window - plan.offset
+
+
+def _consume(batches: Iterator[WindowBatch], predictor: Predictor, writer: WriteBehind,
+             contract: ModelContract, plan: RunPlan, kinds: _OutputKinds, finisher: RowFinisher,
+             summary: RunSummary, progress: Progress) -> None:
+    state: _PanelState | None = None
+    weights_cache: dict[tuple, np.ndarray] = {}
+    done = 0
+    for batch in batches:
+        if progress.is_cancelled():
+            raise CancelledError("the run was cancelled; no output was written.")
+        if state is None or batch.panel is not state.panel:
+            if state is not None:
+                finisher.flush(state.accumulator, state.end_row, state.panel, kinds.kinds or [], writer, summary)
+            state = _PanelState(batch.panel, plan, finisher.channels)
+        if batch.windows:
+            tick = time.perf_counter()
+            outputs = _predict(predictor, batch, plan, len(contract.outputs))
+            summary.inference_seconds += time.perf_counter() - tick
+            _accumulate(batch, finisher.window_values(outputs, kinds.resolve(outputs)), state, plan,
+                        finisher, kinds.kinds or [], writer, summary, weights_cache)
+        done += batch.windows_done
+        summary.windows_run += len(batch.windows)
+        summary.windows_skipped = done - summary.windows_run
+        progress.set_fraction(done / max(summary.windows_total, 1))
+    if state is not None:
+        finisher.flush(state.accumulator, state.end_row, state.panel, kinds.kinds or [], writer, summary)
+
+
+def _accumulate(batch: WindowBatch, values: np.ndarray, state: _PanelState, plan: RunPlan,
+                finisher: RowFinisher, kinds: list[str], writer: WriteBehind, summary: RunSummary,
+                weights_cache: dict[tuple, np.ndarray]) -> None:
+    """Weight each window's values into the accumulator, finishing rows no later window reaches."""
+    for index, window in enumerate(batch.windows):
+        top = plan.grid.rows.start(window.row_index) + plan.offset
+        finisher.flush(state.accumulator, top, state.panel, kinds, writer, summary)
+        weights = _weights(plan, window, weights_cache) * batch.valid[index]
+        left = plan.grid.columns.start(window.col_index) + plan.offset
+        state.accumulator.add(top, left, values[index], weights)
+
+
+def _weights(plan: RunPlan, window, cache: dict[tuple, np.ndarray]) -> np.ndarray:
+    """The footprint weights of a window, by which of its sides face the edge of the area."""
+    grid = plan.grid
+    key = (window.row_index == 0, window.row_index == grid.rows.count - 1,
+           window.col_index == 0, window.col_index == grid.columns.count - 1)
+    if key not in cache:
+        full = window_weights(plan.blending, plan.window, plan.overlap, plan.margin, key[:2], key[2:])
+        end = plan.window - plan.offset
+        cache[key] = np.ascontiguousarray(full[plan.offset:end, plan.offset:end])
+    return cache[key]

@@ -1,0 +1,135 @@
+"""The window grid over a processing area: integer maths only.
+
+Along each axis, windows of size ``window`` start at ``-pad + k * stride`` (area coordinates), so:
+
+- every start is a multiple of ``alignment`` away from the area origin plus ``pad`` (a multiple of the
+  alignment too): windows sit on the network's pooling grid and predictions do not shift between them;
+- the first window begins ``pad`` pixels before the area and the last ends at least ``pad`` after it,
+  so every area pixel lies ``pad`` or more inside some window. Beyond the raster those pixels are
+  mirrored; inside the raster they are real context;
+- neighbouring windows overlap by ``overlap = window - stride`` pixels.
+
+Columns are split into *panels* processed one after another, each streamed top to bottom, so the
+accumulator's width (and so memory) is capped whatever the raster's width. A panel boundary is put
+where exactly one window column straddles it; that column is computed in both panels.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+from .errors import InputError
+
+
+@dataclass(frozen=True)
+class AxisGrid:
+    """Window positions along one axis of length ``length``."""
+
+    length: int
+    window: int
+    stride: int
+    pad: int
+
+    @property
+    def overlap(self) -> int:
+        return self.window - self.stride
+
+    @property
+    def count(self) -> int:
+        """Windows needed so the last one ends at least ``pad`` past the end of the axis."""
+        span = self.length + 2 * self.pad - self.window
+        return 1 if span <= 0 else math.ceil(span / self.stride) + 1
+
+    def start(self, index: int) -> int:
+        return -self.pad + index * self.stride
+
+    def starts(self) -> list[int]:
+        return [self.start(i) for i in range(self.count)]
+
+
+@dataclass(frozen=True)
+class Panel:
+    """A band of columns ``[out_start, out_end)`` written by this panel, and the window columns it runs."""
+
+    out_start: int
+    out_end: int
+    first_window: int
+    last_window: int
+
+
+@dataclass(frozen=True)
+class WindowGrid:
+    """Windows over a ``width`` x ``height`` area, split into column panels."""
+
+    columns: AxisGrid
+    rows: AxisGrid
+    panels: tuple[Panel, ...]
+
+    @property
+    def window(self) -> int:
+        return self.columns.window
+
+    @property
+    def window_count(self) -> int:
+        return sum(p.last_window - p.first_window + 1 for p in self.panels) * self.rows.count
+
+
+def aligned_up(value: int, alignment: int) -> int:
+    return -(-value // alignment) * alignment
+
+
+def overlap_pixels(window: int, overlap_percent: float, alignment: int, minimum: int = 0) -> int:
+    """Overlap in pixels: the percentage of the window, rounded to the alignment, at least ``minimum``."""
+    if not 0 <= overlap_percent <= 90:
+        raise InputError(f"OVERLAP must be from 0 to 90 percent of the window, got {overlap_percent:g}.")
+    pixels = int(round(window * overlap_percent / 100 / alignment)) * alignment
+    pixels = max(pixels, aligned_up(minimum, alignment) if minimum else 0)
+    if pixels >= window:
+        raise InputError(f"An overlap of {pixels} px leaves no stride in a {window} px window; lower OVERLAP "
+                         "or enlarge WINDOW_SIZE.")
+    return pixels
+
+
+def _panel_boundary(columns: AxisGrid, target: int, alignment_block: int) -> tuple[int, int]:
+    """A column near ``target`` straddled by one window only, preferring multiples of ``alignment_block``.
+
+    Returns (boundary column, index of the straddling window, or of the first window after it when none
+    straddles). Any column in ``[start(b) + overlap, start(b + 1)]`` is covered by window ``b`` alone.
+    """
+    b = max(0, min(columns.count - 2, round((target + columns.pad) / columns.stride) - 1))
+    low, high = columns.start(b) + columns.overlap, columns.start(b + 1)
+    if columns.overlap == 0:  # windows abut: cut between them and no window is computed twice
+        return high, b + 1
+    aligned = aligned_up(low, alignment_block)
+    boundary = aligned if aligned <= high else high
+    return boundary, b
+
+
+def plan_panels(columns: AxisGrid, max_panel_width: int, block: int = 256) -> tuple[Panel, ...]:
+    """Split the columns into panels no wider than about ``max_panel_width``."""
+    count = max(1, math.ceil(columns.length / max(max_panel_width, columns.stride)))
+    count = min(count, max(1, columns.count - 1))
+    boundaries = [0]
+    for j in range(1, count):
+        boundary, _ = _panel_boundary(columns, round(j * columns.length / count), block)
+        if boundaries[-1] < boundary < columns.length:
+            boundaries.append(boundary)
+    boundaries.append(columns.length)
+    panels = []
+    for out_start, out_end in zip(boundaries, boundaries[1:]):
+        touching = [i for i in range(columns.count)
+                    if columns.start(i) < out_end and columns.start(i) + columns.window > out_start]
+        panels.append(Panel(out_start, out_end, touching[0], touching[-1]))
+    return tuple(panels)
+
+
+def plan_grid(width: int, height: int, window: int, overlap: int, pad: int,
+              max_panel_width: int = 4096) -> WindowGrid:
+    """The window grid for an area; ``overlap`` and ``pad`` in pixels (already aligned)."""
+    if width < 1 or height < 1:
+        raise InputError(f"The processing area is empty ({width} x {height} pixels); choose an EXTENT that "
+                         "overlaps the raster.")
+    stride = window - overlap
+    columns = AxisGrid(width, window, stride, pad)
+    rows = AxisGrid(height, window, stride, pad)
+    return WindowGrid(columns, rows, plan_panels(columns, max_panel_width))

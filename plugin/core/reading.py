@@ -1,0 +1,136 @@
+"""From raster to model input: strips of rows, mirror padding at the raster's edges, normalisation,
+and batches of windows (windows entirely over nodata are skipped, never run).
+"""
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass
+from typing import Iterator, Protocol
+
+import numpy as np
+
+from .contract import InputSpec
+from .grid import Panel
+from .plan import RunPlan
+from .preprocess import normalise
+
+
+@dataclass(frozen=True)
+class Area:
+    """The processing area in source pixel coordinates."""
+
+    col: int
+    row: int
+    width: int
+    height: int
+
+
+class RasterSource(Protocol):
+    """Raw pixels of the model's bands, in model band order."""
+
+    width: int
+    height: int
+
+    def read(self, col: int, row: int, width: int, height: int) -> tuple[np.ndarray, np.ndarray]:
+        """(bands, height, width) raw values and a (height, width) bool mask of valid pixels; the
+        requested rectangle always lies inside the raster."""
+        ...
+
+
+@dataclass(frozen=True)
+class WindowRef:
+    """A window of the grid: its panel, window row and window column."""
+
+    panel: Panel
+    row_index: int
+    col_index: int
+
+
+@dataclass
+class WindowBatch:
+    """Normalised windows ready for the model, their valid masks (footprint) and progress bookkeeping."""
+
+    panel: Panel
+    windows: list[WindowRef]
+    tensor: np.ndarray  # (len(windows), bands, window, window) float32
+    valid: list[np.ndarray]  # per window (footprint, footprint) float32 0/1
+    windows_done: int  # grid windows accounted for by this batch, run or skipped
+
+
+def _pad_mode(length: int) -> str:
+    return "reflect" if length > 1 else "edge"
+
+
+def read_padded(source: RasterSource, top: int, left: int, height: int, width: int) -> tuple[np.ndarray, np.ndarray]:
+    """Read a rectangle in source coordinates; parts beyond the raster are mirrored from inside it."""
+    r0, r1 = max(top, 0), min(top + height, source.height)
+    c0, c1 = max(left, 0), min(left + width, source.width)
+    raw, valid = source.read(c0, r0, c1 - c0, r1 - r0)
+    pads = ((r0 - top, top + height - r1), (c0 - left, left + width - c1))
+    if any(p for pair in pads for p in pair):
+        raw = np.stack([_mirror(band, pads) for band in raw])
+        valid = _mirror(valid, pads)
+    return raw, valid
+
+
+def _mirror(plane: np.ndarray, pads: tuple[tuple[int, int], tuple[int, int]]) -> np.ndarray:
+    """Mirror one 2-D plane outwards, reflecting repeatedly when a pad exceeds the plane."""
+    for axis, (before, after) in enumerate(pads):
+        while before or after:
+            size = plane.shape[axis]
+            step_before, step_after = min(before, size - 1) or before, min(after, size - 1) or after
+            widths = [(0, 0), (0, 0)]
+            widths[axis] = (step_before, step_after)
+            plane = np.pad(plane, widths, mode=_pad_mode(size))
+            before, after = before - step_before, after - step_after
+    return plane
+
+
+def _area_mask(plan: RunPlan, area: Area, y: int, x: int) -> tuple[slice, slice]:
+    """The part of a window's footprint that lies inside the area, as slices of the footprint."""
+    lo = plan.offset
+    rows = slice(max(0, -(y + lo)), max(0, min(plan.footprint, area.height - (y + lo))))
+    cols = slice(max(0, -(x + lo)), max(0, min(plan.footprint, area.width - (x + lo))))
+    return rows, cols
+
+
+def generate_batches(source: RasterSource, spec: InputSpec, area: Area, plan: RunPlan,
+                     stop: threading.Event) -> Iterator[WindowBatch]:
+    """Every panel's windows, row by row, in batches; each panel ends with a (possibly empty) batch."""
+    size, end = plan.window, plan.window - plan.offset
+    columns, rows = plan.grid.columns, plan.grid.rows
+    for panel in plan.grid.panels:
+        left = columns.start(panel.first_window)
+        span = columns.start(panel.last_window) + size - left
+        batch = _new_batch(panel, plan, spec.bands)
+        for row_index in range(rows.count):
+            if stop.is_set():
+                return
+            y = rows.start(row_index)
+            raw, valid = read_padded(source, area.row + y, area.col + left, size, span)
+            for col_index in range(panel.first_window, panel.last_window + 1):
+                x = columns.start(col_index)
+                window_valid = valid[plan.offset:end, x - left + plan.offset:x - left + end]
+                inside = window_valid[_area_mask(plan, area, y, x)]
+                batch.windows_done += 1
+                if not inside.any():
+                    continue  # nothing valid to classify here: never run the model on it
+                slot = len(batch.windows)
+                block = raw[:, :, x - left:x - left + size]
+                normalise(block, spec, valid[:, x - left:x - left + size], out=batch.tensor[slot])
+                batch.windows.append(WindowRef(panel, row_index, col_index))
+                batch.valid.append(window_valid.astype(np.float32))
+                if len(batch.windows) == plan.batch_size:
+                    yield batch
+                    batch = _new_batch(panel, plan, spec.bands)
+        yield _trimmed(batch)
+
+
+def _new_batch(panel: Panel, plan: RunPlan, bands: int) -> WindowBatch:
+    tensor = np.empty((plan.batch_size, bands, plan.window, plan.window), np.float32)
+    return WindowBatch(panel, [], tensor, [], 0)
+
+
+def _trimmed(batch: WindowBatch) -> WindowBatch:
+    batch.tensor = batch.tensor[:len(batch.windows)]
+    return batch

@@ -1,0 +1,101 @@
+"""From accumulated sums to finished rows: class values, probabilities and confidence.
+
+Output conventions (documented in the README):
+- class raster: one band per model output; the contract's class values; nodata 255 (65535 when a
+  class value is 255 or more) where no valid input pixel was;
+- probabilities: one float32 band per class of every output, nodata -1;
+- confidence: the highest class probability per output, float32, nodata -1.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from .blending import RowAccumulator
+from .contract import ModelContract
+from .grid import Panel
+from .plan import RunPlan
+from .postprocess import class_indices, to_probabilities
+
+PROBABILITY_NODATA = -1.0
+
+
+def class_dtype_and_nodata(contract: ModelContract) -> tuple[type, int]:
+    """uint8 with nodata 255 when every class value fits below it, else uint16 with nodata 65535."""
+    largest = max(c.value for c in contract.all_classes)
+    return (np.uint8, 255) if largest < 255 else (np.uint16, 65535)
+
+
+class RowFinisher:
+    """Turns per-window model outputs into accumulator values, and accumulated rows into results."""
+
+    def __init__(self, contract: ModelContract, plan: RunPlan, probabilities: bool, confidence: bool) -> None:
+        self.contract, self.plan = contract, plan
+        self.want_probabilities, self.want_confidence = probabilities, confidence
+        self.dtype, self.nodata = class_dtype_and_nodata(contract)
+        self._lookups = [np.array([c.value for c in o.classes], self.dtype) for o in contract.outputs]
+        # Without blending each pixel has one prediction: keep raw scores, convert once per pixel.
+        self.raw = plan.raw_blend
+        counts = [o.class_count for o in contract.outputs]
+        if self.raw:
+            counts = list(plan.raw_channels)
+        self._slices, start = [], 0
+        for count in counts:
+            self._slices.append(slice(start, start + count))
+            start += count
+        self.channels = start
+
+    def window_values(self, outputs: list[np.ndarray], kinds: list[str]) -> np.ndarray:
+        """(B, channels, h, w) values to accumulate: probabilities, or raw scores without blending."""
+        parts = []
+        for raw, spec, kind in zip(outputs, self.contract.outputs, kinds):
+            if self.raw:
+                parts.append(raw.astype(np.float32, copy=True))
+            else:
+                parts.append(to_probabilities(raw, spec, kind))
+        values = parts[0] if len(parts) == 1 else np.concatenate(parts, axis=1)
+        if values.shape[1] != self.channels:
+            raise ValueError(f"expected {self.channels} channels, got {values.shape[1]}")
+        return values
+
+    def finish(self, values: np.ndarray, weights: np.ndarray,
+               kinds: list[str]) -> tuple[np.ndarray, np.ndarray | None, np.ndarray | None]:
+        """Divide by the summed weights and decide classes for a block of rows."""
+        valid = weights > 0
+        values /= np.where(valid, weights, 1.0)
+        classes, probabilities, confidence = [], [], []
+        for spec, kind, part, lookup in zip(self.contract.outputs, kinds, self._slices, self._lookups):
+            head = values[part]
+            needs_probabilities = (not self.raw or self.want_probabilities or self.want_confidence
+                                   or spec.threshold is not None or kind != "logits" or head.shape[0] == 1)
+            if needs_probabilities:
+                head = to_probabilities(head[None], spec, kind)[0] if self.raw else head
+                index = class_indices(head, spec.threshold)
+            else:
+                index = head.argmax(axis=0)  # argmax of logits is argmax of their softmax
+            values_out = lookup[index]
+            values_out[~valid] = self.nodata
+            classes.append(values_out)
+            if self.want_probabilities:
+                probabilities.append(np.where(valid, head, PROBABILITY_NODATA).astype(np.float32))
+            if self.want_confidence:
+                confidence.append(np.where(valid, head.max(axis=0), PROBABILITY_NODATA).astype(np.float32))
+        return (np.stack(classes), np.concatenate(probabilities) if probabilities else None,
+                np.stack(confidence) if confidence else None)
+
+    def flush(self, accumulator: RowAccumulator, new_top: int, panel: Panel, kinds: list[str], writer,
+              summary) -> None:
+        """Finish every accumulated row above ``new_top`` and submit the area rows among them."""
+        area_height = self.plan.grid.rows.length
+        while accumulator.top < new_top:
+            first = accumulator.top
+            count = min(new_top - first, accumulator.weights.shape[0])
+            values, weights = accumulator.take_rows(first + count)
+            lo, hi = max(first, 0), min(first + count, area_height)
+            if hi <= lo:
+                continue
+            c0 = panel.out_start - accumulator.col0
+            c1 = panel.out_end - accumulator.col0
+            rows = slice(lo - first, hi - first)
+            result = self.finish(values[:, rows, c0:c1], weights[rows, c0:c1], kinds)
+            writer.submit(lo, panel.out_start, *result)
+            summary.pixels_written += (hi - lo) * (c1 - c0)

@@ -1,0 +1,183 @@
+"""seamless:classify, "Classify raster with model"."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from qgis.core import (QgsProcessingContext, QgsProcessingException, QgsProcessingFeedback,
+                       QgsProcessingOutputNumber, QgsProcessingOutputString, QgsProcessingParameterEnum,
+                       QgsProcessingParameterExtent, QgsProcessingParameterFile, QgsProcessingParameterNumber,
+                       QgsProcessingParameterRasterDestination, QgsProcessingParameterRasterLayer,
+                       QgsProcessingParameterString, QgsRasterLayer)
+
+from ..core.blending import BLENDINGS
+from ..core.errors import SeamlessError
+from ..core.plan import RunOptions
+from ..core.tta import TTA_MODES
+from .base import SeamlessAlgorithm, processing_errors, with_help
+from .classify_checks import check_classify_parameters
+from .classify_report import class_areas, report_run
+
+HELP = """<p>Classifies a raster with a semantic segmentation model in ONNX format (U-Net, FCN, or any
+fully convolutional network), window by window, and blends overlapping windows smoothly so no seam shows
+at window edges.</p>
+<p>The model's contract (embedded metadata, a CONTRACT sidecar JSON, or Deepness plugin metadata) says
+which bands it takes, how to normalise them, its classes and colours, its window size and ground
+resolution. Rasters of any size, band count and data type are read in streaming fashion: memory does
+not grow with the raster. Nodata and masked pixels are left out and written as nodata (255).</p>
+<p>The class raster has the input's CRS and pixel grid (or the EXTENT's part of it), embedded class
+names and colours, and is styled as a paletted layer when loaded.</p>"""
+
+
+class ClassifyAlgorithm(SeamlessAlgorithm):
+    """Parameters in, ClassifyRequest out, the job does the work."""
+
+    NAME = "classify"
+    DISPLAY_NAME = "Classify raster with model"
+    HELP = HELP
+
+    INPUT, MODEL, CONTRACT, BANDS, EXTENT = "INPUT", "MODEL", "CONTRACT", "BANDS", "EXTENT"
+    WINDOW_SIZE, OVERLAP, BLENDING, TTA = "WINDOW_SIZE", "OVERLAP", "BLENDING", "TTA"
+    BATCH_SIZE, DEVICE = "BATCH_SIZE", "DEVICE"
+    OUTPUT, OUTPUT_PROBABILITIES, OUTPUT_CONFIDENCE = "OUTPUT", "OUTPUT_PROBABILITIES", "OUTPUT_CONFIDENCE"
+
+    def initAlgorithm(self, config: dict | None = None) -> None:  # noqa: N802 - QGIS API name
+        for parameter, help_text, advanced in self._parameters():
+            self.addParameter(with_help(parameter, help_text, advanced))
+        self.addOutput(QgsProcessingOutputString("PROVIDER", "Execution provider that ran the model"))
+        self.addOutput(QgsProcessingOutputString("CLASS_AREAS", "Class areas in map units (JSON)"))
+        self.addOutput(QgsProcessingOutputNumber("SECONDS", "Time taken (s)"))
+
+    def _parameters(self) -> list[tuple[Any, str, bool]]:
+        blending = QgsProcessingParameterEnum(self.BLENDING, "Blending of overlapping windows", list(BLENDINGS),
+                                              defaultValue="smooth")
+        tta = QgsProcessingParameterEnum(self.TTA, "Test-time augmentation", list(TTA_MODES), defaultValue="none")
+        for enum in (blending, tta):
+            enum.setUsesStaticStrings(True)
+        integer, double = QgsProcessingParameterNumber.Integer, QgsProcessingParameterNumber.Double
+        return [
+            (QgsProcessingParameterRasterLayer(self.INPUT, "Input raster"),
+             "The raster to classify: any GDAL raster, any band count and data type.", False),
+            (QgsProcessingParameterFile(self.MODEL, "Model (.onnx)", extension="onnx"),
+             "An ONNX segmentation model: (batch, bands, height, width) in, class scores out.", False),
+            (QgsProcessingParameterFile(self.CONTRACT, "Model contract (sidecar JSON)", extension="json",
+                                        optional=True),
+             "Optional JSON with the model contract's fields; fields given here override the model's own "
+             "metadata (see the README, 'The model contract').", True),
+            (QgsProcessingParameterString(self.BANDS, "Bands, in the model's input order (e.g. 3,2,1)",
+                                          optional=True),
+             "1-based raster band numbers fed to the model, in the model's input order. Empty: bands 1..N "
+             "when the raster has exactly the model's band count (an alpha band is left out).", False),
+            (QgsProcessingParameterExtent(self.EXTENT, "Processing extent", optional=True),
+             "Only classify this part of the raster (default: the whole layer). Pixels around it are still "
+             "read as context.", False),
+            (QgsProcessingParameterNumber(self.WINDOW_SIZE, "Window size (pixels, 0 = from the model)", integer,
+                                          defaultValue=0, minValue=0),
+             "Side of the square windows. 0: the model's tile size; for models with dynamic spatial axes at "
+             "least 512 (larger windows recompute less overlap and see more context). Must be a multiple of "
+             "the model's size_multiple; fixed-size models accept only their size.", True),
+            (QgsProcessingParameterNumber(self.OVERLAP, "Overlap (% of the window)", double, defaultValue=25.0,
+                                          minValue=0.0, maxValue=90.0),
+             "How much neighbouring windows overlap, 0 to 90 percent, rounded to the model's size multiple. "
+             "25 % with smooth blending gives seam-free results.", False),
+            (blending, "smooth: weights zero in a context margin at window edges rising smoothly inside "
+             "(default, seam-free); average: flat weights; crop: keep each window's centre (as the Deepness "
+             "plugin does).", False),
+            (tta, "none; flips: 4 mirrored versions per window; d4: all 8 rotations and mirrors. Predictions "
+             "are averaged in probability space (4 or 8 times slower).", False),
+            (QgsProcessingParameterNumber(self.BATCH_SIZE, "Batch size (windows per model run)", integer,
+                                          defaultValue=4, minValue=1),
+             "Windows sent to the model at once. Larger batches help GPUs; memory grows with it.", True),
+            (QgsProcessingParameterString(self.DEVICE, "Device", defaultValue="auto"),
+             "auto (best available: TensorRT, CUDA, DirectML, CoreML, then CPU), cpu, cuda, cuda:N, tensorrt, "
+             "directml, coreml, rocm, openvino, or an onnxruntime provider name. A named device that is not "
+             "available stops the run with a message instead of falling back to the CPU.", True),
+            (QgsProcessingParameterRasterDestination(self.OUTPUT, "Classes"),
+             "The class raster (GeoTIFF): one band per model output, class values from the contract, nodata "
+             "255 (65535 for class values above 254), class names and colours embedded.", False),
+            (QgsProcessingParameterRasterDestination(self.OUTPUT_PROBABILITIES, "Class probabilities",
+                                                     optional=True, createByDefault=False),
+             "Optional float32 GeoTIFF with one band per class (blended probabilities), nodata -1.", False),
+            (QgsProcessingParameterRasterDestination(self.OUTPUT_CONFIDENCE, "Confidence", optional=True,
+                                                     createByDefault=False),
+             "Optional float32 GeoTIFF: the highest class probability of each pixel, nodata -1.", False),
+        ]
+
+    def checkParameterValues(self, parameters: dict, context: QgsProcessingContext) -> tuple[bool, str]:  # noqa: N802
+        ok, message = super().checkParameterValues(parameters, context)
+        if not ok:
+            return ok, message
+        layer = self.parameterAsRasterLayer(parameters, self.INPUT, context)
+        try:
+            check_classify_parameters(layer, self.parameterAsFile(parameters, self.MODEL, context),
+                                      self.parameterAsFile(parameters, self.CONTRACT, context),
+                                      self.parameterAsString(parameters, self.BANDS, context),
+                                      self.parameterAsString(parameters, self.DEVICE, context))
+        except SeamlessError as error:
+            return False, str(error)
+        return True, ""
+
+    def processAlgorithm(self, parameters: dict, context: QgsProcessingContext,
+                         feedback: QgsProcessingFeedback) -> dict[str, Any]:  # noqa: N802
+        from ..adapters.classify_job import ClassifyRequest, classify
+        from ..adapters.feedback import FeedbackProgress
+        from ..adapters.raster_area import parse_bands
+        from ..adapters.styling import write_default_style
+
+        self.require_packages()
+        layer = self.parameterAsRasterLayer(parameters, self.INPUT, context)
+        outputs = {key: self.parameterAsOutputLayer(parameters, key, context) or None
+                   for key in (self.OUTPUT, self.OUTPUT_PROBABILITIES, self.OUTPUT_CONFIDENCE)}
+        progress = FeedbackProgress(feedback)
+        with processing_errors():
+            request = ClassifyRequest(
+                input_path=_gdal_source(layer), model_path=self.parameterAsFile(parameters, self.MODEL, context),
+                output_path=outputs[self.OUTPUT], contract_path=self.parameterAsFile(parameters, self.CONTRACT,
+                                                                                     context) or None,
+                bands=parse_bands(self.parameterAsString(parameters, self.BANDS, context)),
+                extent=self._extent(parameters, context, layer), device=self.parameterAsString(
+                    parameters, self.DEVICE, context) or "auto", options=self._options(parameters, context, outputs),
+                probabilities_path=outputs[self.OUTPUT_PROBABILITIES],
+                confidence_path=outputs[self.OUTPUT_CONFIDENCE])
+            result = classify(request, progress, style_writer=write_default_style)
+        report_run(result, layer, progress)
+        self._name_loaded_layer(context, request.output_path, result.contract.name)
+        return {self.OUTPUT: request.output_path, self.OUTPUT_PROBABILITIES: request.probabilities_path,
+                self.OUTPUT_CONFIDENCE: request.confidence_path, "PROVIDER": result.provider,
+                "CLASS_AREAS": json.dumps(class_areas(result, layer)), "SECONDS": round(result.seconds, 3)}
+
+    def _options(self, parameters: dict, context: QgsProcessingContext, outputs: dict) -> RunOptions:
+        return RunOptions(
+            window_size=self.parameterAsInt(parameters, self.WINDOW_SIZE, context),
+            overlap=self.parameterAsDouble(parameters, self.OVERLAP, context),
+            blending=self.parameterAsEnumString(parameters, self.BLENDING, context) or "smooth",
+            tta=self.parameterAsEnumString(parameters, self.TTA, context) or "none",
+            batch_size=self.parameterAsInt(parameters, self.BATCH_SIZE, context),
+            probabilities=bool(outputs[self.OUTPUT_PROBABILITIES]),
+            confidence=bool(outputs[self.OUTPUT_CONFIDENCE]))
+
+    def _extent(self, parameters: dict, context: QgsProcessingContext,
+                layer: QgsRasterLayer) -> tuple[float, float, float, float] | None:
+        if parameters.get(self.EXTENT) in (None, ""):
+            return None
+        rectangle = self.parameterAsExtent(parameters, self.EXTENT, context, layer.crs())
+        if rectangle.isNull():
+            return None
+        return rectangle.xMinimum(), rectangle.yMinimum(), rectangle.xMaximum(), rectangle.yMaximum()
+
+    @staticmethod
+    def _name_loaded_layer(context: QgsProcessingContext, path: str, model_name: str) -> None:
+        if context.willLoadLayerOnCompletion(path):
+            details = context.layerToLoadOnCompletionDetails(path)
+            details.name = f"Classes ({model_name})" if model_name else "Classes"
+
+
+def _gdal_source(layer: QgsRasterLayer | None) -> str:
+    if layer is None:
+        raise QgsProcessingException("INPUT is not a raster layer; choose a raster layer or file.")
+    if layer.providerType() != "gdal":
+        raise QgsProcessingException(f"INPUT '{layer.name()}' comes from the '{layer.providerType()}' provider; "
+                                     "only rasters GDAL reads can be classified. Save it as a GeoTIFF first "
+                                     "(Export > Save As).")
+    return Path(layer.source()).as_posix() if Path(layer.source()).exists() else layer.source()

@@ -1,0 +1,80 @@
+"""seamless:modelinfo, "Inspect model": contract, inputs, outputs and execution providers."""
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from qgis.core import (QgsProcessingContext, QgsProcessingFeedback, QgsProcessingOutputString,
+                       QgsProcessingParameterFile, QgsProcessingParameterFileDestination)
+
+from ..core.errors import SeamlessError
+from ..core.model import check_model_file
+from .base import SeamlessAlgorithm, processing_errors, with_help
+
+HELP = """<p>Shows what the plugin knows about an ONNX model before you run it: the resolved model contract
+(bands, normalisation, classes and colours, window size, ground resolution, provenance and validation
+figures), where each part came from (embedded contract, Deepness metadata, sidecar JSON, or the model's
+shapes alone), the model's inputs and outputs, and the execution providers this onnxruntime offers.</p>"""
+
+
+class ModelInfoAlgorithm(SeamlessAlgorithm):
+    """Reads a model and reports its contract; writes it as JSON on request."""
+
+    NAME = "modelinfo"
+    DISPLAY_NAME = "Inspect model"
+    HELP = HELP
+    MODEL, CONTRACT, OUTPUT = "MODEL", "CONTRACT", "OUTPUT"
+
+    def initAlgorithm(self, config: dict | None = None) -> None:  # noqa: N802 - QGIS API name
+        self.addParameter(with_help(QgsProcessingParameterFile(self.MODEL, "Model (.onnx)", extension="onnx"),
+                                    "The ONNX model to inspect."))
+        self.addParameter(with_help(QgsProcessingParameterFile(self.CONTRACT, "Model contract (sidecar JSON)",
+                                                               extension="json", optional=True),
+                                    "Optional sidecar JSON whose fields override the model's metadata."))
+        self.addParameter(with_help(QgsProcessingParameterFileDestination(
+            self.OUTPUT, "Model description (JSON)", "JSON files (*.json)", optional=True, createByDefault=False),
+            "Optional JSON file with the resolved contract, inputs, outputs and providers."))
+        for key, title in (("CONTRACT_JSON", "Resolved contract (JSON)"), ("INPUTS", "Model inputs"),
+                           ("OUTPUTS", "Model outputs"), ("PROVIDERS", "Available execution providers"),
+                           ("SOURCES", "Where the contract came from")):
+            self.addOutput(QgsProcessingOutputString(key, title))
+
+    def checkParameterValues(self, parameters: dict, context: QgsProcessingContext) -> tuple[bool, str]:  # noqa: N802
+        ok, message = super().checkParameterValues(parameters, context)
+        if ok:
+            try:
+                check_model_file(self.parameterAsFile(parameters, self.MODEL, context))
+            except SeamlessError as error:
+                return False, str(error)
+        return ok, message
+
+    def processAlgorithm(self, parameters: dict, context: QgsProcessingContext,
+                         feedback: QgsProcessingFeedback) -> dict[str, Any]:  # noqa: N802
+        from ..adapters.atomic import AtomicOutputs
+        from ..core.model import load_model
+        from ..core.runtime import available_providers
+
+        self.require_packages()
+        with processing_errors():
+            model = load_model(self.parameterAsFile(parameters, self.MODEL, context), "cpu",
+                               self.parameterAsFile(parameters, self.CONTRACT, context) or None)
+        description = {
+            "contract": model.contract.to_dict(),
+            "sources": model.origin.describe(),
+            "inputs": [{"name": t.name, "shape": list(t.shape), "type": t.dtype} for t in model.runtime.io.inputs],
+            "outputs": [{"name": t.name, "shape": list(t.shape), "type": t.dtype} for t in model.runtime.io.outputs],
+            "providers": available_providers(),
+        }
+        for key in ("sources", "inputs", "outputs", "providers"):
+            feedback.pushInfo(f"{key}: {json.dumps(description[key])}")
+        feedback.pushInfo("contract:\n" + json.dumps(description["contract"], indent=2))
+        path = self.parameterAsFileOutput(parameters, self.OUTPUT, context)
+        if path:
+            with processing_errors(), AtomicOutputs() as outputs:
+                temporary = outputs.temporary_for(path)
+                with open(temporary, "w", encoding="utf-8") as handle:
+                    json.dump(description, handle, indent=2)
+                outputs.commit()
+        return {self.OUTPUT: path or None, "CONTRACT_JSON": json.dumps(description["contract"]),
+                "INPUTS": json.dumps(description["inputs"]), "OUTPUTS": json.dumps(description["outputs"]),
+                "PROVIDERS": ", ".join(description["providers"]), "SOURCES": description["sources"]}
