@@ -124,7 +124,9 @@ class OnnxModel:
         self.metadata: dict[str, str] = dict(self.session.get_modelmeta().custom_metadata_map)
         self._input = self.io.inputs[0]
         self._output_names: list[str] = [o.name for o in self.io.outputs]
-        self._fixed_batch = self._input.fixed(0)
+        # Some exports declare a dynamic batch but reshape to a fixed one inside: trust the outputs too.
+        fixed = [t.fixed(0) for t in (self._input, *self.io.outputs) if len(t.shape) >= 3 and t.fixed(0)]
+        self._fixed_batch = min(fixed) if fixed else None
         self._input_dtype = np.float16 if self._input.dtype == "float16" else np.float32
 
     def _check_provider(self) -> None:
