@@ -29,6 +29,7 @@ DEEPNESS_MODELS = DATA / "deepness" / "models"
 FOTOMAP = DATA / "deepness" / "dummy_fotomap_small.tif"
 SPACENET = DATA / "spacenet" / "sample_geotiff.tif"
 DETECTREE_TILE = DATA / "detectree" / "1091-322_00.tif"
+LANDSAT_EDGE = DATA / "landsat" / "landsat7_edge.tif"
 QGIS_PROCESS = shutil.which("qgis_process.bin") or "qgis_process.bin"
 
 

@@ -42,7 +42,8 @@ def import_onnxruntime() -> Any:
     try:
         import onnxruntime
     except ImportError as error:
-        raise RuntimeUnavailableError(f"onnxruntime is not installed. {INSTALL_HINT}") from error
+        raise RuntimeUnavailableError(f"onnxruntime is not installed or cannot be imported ({error}). "
+                                      f"{INSTALL_HINT}") from error
     return onnxruntime
 
 

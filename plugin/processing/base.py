@@ -20,9 +20,12 @@ TORCH_INSTALL = ("torch is not installed in the Python that QGIS uses. Install t
 
 
 def missing_package_message(package: str) -> str | None:
-    """None when ``package`` can be imported, else the message telling how to install it."""
-    if importlib.util.find_spec(package) is not None:
-        return None
+    """None when ``package`` can be found, else the message telling how to install it."""
+    try:
+        if importlib.util.find_spec(package) is not None:
+            return None
+    except (ImportError, ValueError):  # a broken or blocked installation counts as missing
+        pass
     return {"onnxruntime": ONNXRUNTIME_INSTALL, "torch": TORCH_INSTALL}.get(
         package, f"The Python package {package} is missing: python3 -m pip install {package}")
 
