@@ -6,18 +6,26 @@ installed plugin ``seamless_segmentation`` (a symbolic link in a throwaway plugi
 """
 from __future__ import annotations
 
+import atexit
 import json
 import os
 import shutil
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 from typing import Any, Callable
 
 import pytest
 
 REPO = Path(__file__).resolve().parents[1]
-DATA = REPO / "tests" / "data"
+COMMITTED_DATA = REPO / "tests" / "data"
+# Tests read a copy: QGIS writes statistics sidecars (.aux.xml) next to rasters it loads and may touch
+# GeoPackages it opens, and the committed fixtures must stay exactly as they are.
+_SESSION_COPY = Path(tempfile.mkdtemp(prefix="seamless-test-data-"))
+DATA = _SESSION_COPY / "data"
+shutil.copytree(COMMITTED_DATA, DATA)
+atexit.register(shutil.rmtree, _SESSION_COPY, True)
 for folder in (REPO, REPO / "tests"):  # packages plugin/training, and test helpers such as onnx_factory
     if str(folder) not in sys.path:
         sys.path.insert(0, str(folder))
@@ -121,3 +129,14 @@ def qgis_process(tmp_path_factory) -> Callable[..., QgisProcessResult]:
 def leftover_files(folder: Path, keep: set[str] = frozenset()) -> list[str]:
     """Files in ``folder`` other than ``keep``: what a failed or cancelled run must not leave."""
     return sorted(p.name for p in Path(folder).iterdir() if p.name not in keep)
+
+
+def pytest_sessionfinish(session, exitstatus) -> None:
+    """Fail the run if any test changed or added a file under tests/data (inputs are never modified)."""
+    if not (REPO / ".git").exists() or shutil.which("git") is None:
+        return
+    status = subprocess.run(["git", "status", "--porcelain", "--", "tests/data"], cwd=REPO,
+                            capture_output=True, text=True).stdout.strip()
+    if status:
+        print(f"\nThe committed test data was modified during the run:\n{status}", file=sys.stderr)
+        session.exitstatus = 1
