@@ -67,12 +67,12 @@ class GeoTiffSink:
                          for name, ds in datasets.items()}
         self.datasets = datasets
         self._nodata = class_nodata
-        self.counts = np.zeros(65536, np.int64)
+        self.counts = np.zeros(256 if class_dtype == np.uint8 else 65536, np.int64)
 
     def write(self, row: int, col: int, classes: np.ndarray, probabilities: np.ndarray | None,
               confidence: np.ndarray | None) -> None:
         self._writers["classes"].add(row, col, classes)
-        self.counts += np.bincount(classes[0].ravel(), minlength=65536)
+        self.counts += np.bincount(classes[0].ravel(), minlength=len(self.counts))
         if probabilities is not None and "probabilities" in self._writers:
             self._writers["probabilities"].add(row, col, probabilities)
         if confidence is not None and "confidence" in self._writers:

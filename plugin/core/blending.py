@@ -85,27 +85,33 @@ class RowAccumulator:
         self.weights = np.zeros((height, width), np.float32)
         self.col0, self.top = col0, top
 
-    def add(self, row: int, col: int, values: np.ndarray, weights: np.ndarray) -> None:
-        """Add ``values * weights`` (values is modified in place) at area position (row, col)."""
+    def add(self, row: int, col: int, values: np.ndarray, weights: np.ndarray | None) -> None:
+        """Add ``values * weights`` (``values`` is modified in place) at area position (row, col).
+
+        ``weights`` None means weight one everywhere: the values are added as they are.
+        """
         r, c = row - self.top, col - self.col0
-        h, w = weights.shape
+        h, w = values.shape[-2:]
+        if weights is None:
+            self.values[:, r:r + h, c:c + w] += values
+            self.weights[r:r + h, c:c + w] += 1.0
+            return
         np.multiply(values, weights, out=values)
         self.values[:, r:r + h, c:c + w] += values
         self.weights[r:r + h, c:c + w] += weights
 
-    def take_rows(self, new_top: int) -> tuple[np.ndarray, np.ndarray]:
-        """Remove and return the rows from the top down to ``new_top`` (sums, weights); the rest move up.
-
-        At most the buffer's height can be taken at once.
-        """
-        count = new_top - self.top
+    def top_rows(self, count: int) -> tuple[np.ndarray, np.ndarray]:
+        """Views of the first ``count`` rows (sums, weights); call :meth:`drop_rows` when done with them."""
         if not 0 < count <= self.weights.shape[0]:
             raise ValueError(f"cannot take {count} rows from a buffer of {self.weights.shape[0]}")
-        values, weights = self.values[:, :count].copy(), self.weights[:count].copy()
+        return self.values[:, :count], self.weights[:count]
+
+    def drop_rows(self, count: int) -> None:
+        """Forget the first ``count`` rows; later rows move up and the freed rows are zeroed."""
         keep = self.weights.shape[0] - count
-        self.values[:, :keep] = self.values[:, count:]
-        self.weights[:keep] = self.weights[count:]
+        if keep > 0:
+            self.values[:, :keep] = self.values[:, count:]
+            self.weights[:keep] = self.weights[count:]
         self.values[:, keep:] = 0.0
         self.weights[keep:] = 0.0
-        self.top = new_top
-        return values, weights
+        self.top += count

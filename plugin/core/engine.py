@@ -162,18 +162,21 @@ def _accumulate(batch: WindowBatch, values: np.ndarray, state: _PanelState, plan
     for index, window in enumerate(batch.windows):
         top = plan.grid.rows.start(window.row_index) + plan.offset
         finisher.flush(state.accumulator, top, state.panel, kinds, writer, summary)
-        weights = _weights(plan, window, weights_cache) * batch.valid[index]
+        weights, valid = _weights(plan, window, weights_cache), batch.valid[index]
+        if valid is not None:  # some pixels are nodata: they get no weight
+            weights = valid if weights is None else weights * valid
         left = plan.grid.columns.start(window.col_index) + plan.offset
         state.accumulator.add(top, left, values[index], weights)
 
 
-def _weights(plan: RunPlan, window, cache: dict[tuple, np.ndarray]) -> np.ndarray:
-    """The footprint weights of a window, by which of its sides face the edge of the area."""
+def _weights(plan: RunPlan, window, cache: dict[tuple, np.ndarray | None]) -> np.ndarray | None:
+    """The footprint weights of a window, by which of its sides face the edge of the area (None: all one)."""
     grid = plan.grid
     key = (window.row_index == 0, window.row_index == grid.rows.count - 1,
            window.col_index == 0, window.col_index == grid.columns.count - 1)
     if key not in cache:
         full = window_weights(plan.blending, plan.window, plan.overlap, plan.margin, key[:2], key[2:])
         end = plan.window - plan.offset
-        cache[key] = np.ascontiguousarray(full[plan.offset:end, plan.offset:end])
+        footprint = np.ascontiguousarray(full[plan.offset:end, plan.offset:end])
+        cache[key] = None if (footprint == 1.0).all() else footprint
     return cache[key]

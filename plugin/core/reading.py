@@ -53,7 +53,7 @@ class WindowBatch:
     panel: Panel
     windows: list[WindowRef]
     tensor: np.ndarray  # (len(windows), bands, window, window) float32
-    valid: list[np.ndarray]  # per window (footprint, footprint) float32 0/1
+    valid: list[np.ndarray | None]  # per window (footprint, footprint) float32 0/1; None: all valid
     windows_done: int  # grid windows accounted for by this batch, run or skipped
 
 
@@ -119,7 +119,7 @@ def generate_batches(source: RasterSource, spec: InputSpec, area: Area, plan: Ru
                 block = raw[:, :, x - left:x - left + size]
                 normalise(block, spec, valid[:, x - left:x - left + size], out=batch.tensor[slot])
                 batch.windows.append(WindowRef(panel, row_index, col_index))
-                batch.valid.append(window_valid.astype(np.float32))
+                batch.valid.append(None if inside.all() and window_valid.all() else window_valid.astype(np.float32))
                 if len(batch.windows) == plan.batch_size:
                     yield batch
                     batch = _new_batch(panel, plan, spec.bands)

@@ -59,9 +59,10 @@ class RowFinisher:
 
     def finish(self, values: np.ndarray, weights: np.ndarray,
                kinds: list[str]) -> tuple[np.ndarray, np.ndarray | None, np.ndarray | None]:
-        """Divide by the summed weights and decide classes for a block of rows."""
+        """Divide by the summed weights and decide classes for a block of rows (``values`` is overwritten)."""
         valid = weights > 0
-        values /= np.where(valid, weights, 1.0)
+        if not self.raw:  # without blending every weight is 0 or 1: nothing to divide
+            values /= np.where(valid, weights, 1.0)
         classes, probabilities, confidence = [], [], []
         for spec, kind, part, lookup in zip(self.contract.outputs, kinds, self._slices, self._lookups):
             head = values[part]
@@ -73,7 +74,8 @@ class RowFinisher:
             else:
                 index = head.argmax(axis=0)  # argmax of logits is argmax of their softmax
             values_out = lookup[index]
-            values_out[~valid] = self.nodata
+            if not valid.all():
+                values_out[~valid] = self.nodata
             classes.append(values_out)
             if self.want_probabilities:
                 probabilities.append(np.where(valid, head, PROBABILITY_NODATA).astype(np.float32))
@@ -89,13 +91,12 @@ class RowFinisher:
         while accumulator.top < new_top:
             first = accumulator.top
             count = min(new_top - first, accumulator.weights.shape[0])
-            values, weights = accumulator.take_rows(first + count)
             lo, hi = max(first, 0), min(first + count, area_height)
-            if hi <= lo:
-                continue
-            c0 = panel.out_start - accumulator.col0
-            c1 = panel.out_end - accumulator.col0
-            rows = slice(lo - first, hi - first)
-            result = self.finish(values[:, rows, c0:c1], weights[rows, c0:c1], kinds)
-            writer.submit(lo, panel.out_start, *result)
-            summary.pixels_written += (hi - lo) * (c1 - c0)
+            if hi > lo:
+                values, weights = accumulator.top_rows(count)
+                c0, c1 = panel.out_start - accumulator.col0, panel.out_end - accumulator.col0
+                rows = slice(lo - first, hi - first)
+                result = self.finish(values[:, rows, c0:c1], weights[rows, c0:c1], kinds)
+                writer.submit(lo, panel.out_start, *result)
+                summary.pixels_written += (hi - lo) * (c1 - c0)
+            accumulator.drop_rows(count)

@@ -1,0 +1,44 @@
+"""Build the plugin zip that QGIS's plugin manager installs: dist/seamless_segmentation-VERSION.zip.
+
+The zip holds one top folder, ``seamless_segmentation``, with the plugin's tracked files only (no tests,
+benchmarks, CI or development files) and the shipped default model.
+"""
+from __future__ import annotations
+
+import configparser
+import subprocess
+import sys
+import zipfile
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+FOLDER = "seamless_segmentation"
+INCLUDE = ("metadata.txt", "__init__.py", "LICENSE", "README.md", "plugin/", "training/", "models/", "resources/")
+EXCLUDE_SUFFIXES = (".pyc",)
+
+
+def plugin_files() -> list[str]:
+    tracked = subprocess.run(["git", "ls-files"], cwd=REPO, capture_output=True, text=True, check=True).stdout
+    return sorted(path for path in tracked.splitlines()
+                  if path.startswith(INCLUDE) and not path.endswith(EXCLUDE_SUFFIXES) and (REPO / path).exists())
+
+
+def build(destination: Path) -> Path:
+    metadata = configparser.ConfigParser()
+    metadata.read(REPO / "metadata.txt", encoding="utf-8")
+    version = metadata["general"]["version"]
+    destination.mkdir(parents=True, exist_ok=True)
+    target = destination / f"{FOLDER}-{version}.zip"
+    files = plugin_files()
+    with zipfile.ZipFile(target, "w", zipfile.ZIP_DEFLATED) as archive:
+        for path in files:
+            archive.write(REPO / path, f"{FOLDER}/{path}")
+    return target
+
+
+if __name__ == "__main__":
+    zip_path = build(Path(sys.argv[1]) if len(sys.argv) > 1 else REPO / "dist")
+    with zipfile.ZipFile(zip_path) as archive:
+        names = archive.namelist()
+    size = zip_path.stat().st_size / 1e6
+    print(f"{zip_path} ({len(names)} files, {size:.1f} MB)")

@@ -1,0 +1,69 @@
+"""Shared helpers for the benchmarks: data and model locations, mosaics, runs, tables.
+
+Benchmarks print figures; they never assert timings. Run them with `make bench` or one by one:
+``.venv/bin/python bench/seams.py``.
+"""
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+
+from osgeo import gdal  # noqa: E402
+
+gdal.UseExceptions()
+
+SHARED = REPO.parent / "shared" / "data"
+S2_IMAGE = REPO / "tests" / "data" / "s2" / "s2_l1c_10m_B02_B03_B04_B08.tif"
+DEFAULT_MODEL = REPO / "models" / "s2_landuse_unet.onnx"
+OUTPUT = REPO / "bench-output"
+
+
+def output_folder(name: str) -> Path:
+    folder = OUTPUT / name
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder
+
+
+def require_model(path: Path = DEFAULT_MODEL) -> Path:
+    if not path.exists():
+        sys.exit(f"The model {path} is missing; pass --model PATH (an ONNX segmentation model).")
+    return path
+
+
+def mosaic(source: Path, width: int, height: int, folder: Path) -> Path:
+    """A VRT of ``width`` x ``height`` pixels repeating ``source`` (pixels are repeated, not new data)."""
+    dataset = gdal.Open(str(source))
+    tile_w, tile_h = dataset.RasterXSize, dataset.RasterYSize
+    x0, dx, _, y0, _, dy = dataset.GetGeoTransform()
+    copies = []
+    for row in range(-(-height // tile_h)):
+        for col in range(-(-width // tile_w)):
+            path = folder / f"copy_{row}_{col}.vrt"
+            if not path.exists():
+                translated = gdal.Translate(str(path), dataset, format="VRT",
+                                            outputBounds=None)
+                translated.SetGeoTransform((x0 + col * tile_w * dx, dx, 0, y0 + row * tile_h * dy, 0, dy))
+                translated = None
+            copies.append(str(path))
+    target = folder / f"mosaic_{width}x{height}.vrt"
+    gdal.BuildVRT(str(target), copies)
+    clipped = folder / f"mosaic_{width}x{height}_exact.vrt"
+    gdal.Translate(str(clipped), str(target), format="VRT", srcWin=[0, 0, width, height])
+    return clipped
+
+
+def print_table(header: list[str], rows: list[list[object]]) -> None:
+    widths = [max(len(str(x)) for x in column) for column in zip(header, *rows)]
+    line = "  ".join(f"{h:>{w}}" for h, w in zip(header, widths))
+    print(line)
+    print("-" * len(line))
+    for row in rows:
+        print("  ".join(f"{str(x):>{w}}" for x, w in zip(row, widths)))
+
+
+def cpu_description() -> str:
+    return f"{os.cpu_count()} CPU core(s)"
