@@ -74,31 +74,49 @@ def area_from_extent(dataset: gdal.Dataset, extent: tuple[float, float, float, f
 
 @dataclass(frozen=True)
 class GroundResolution:
-    """The raster's pixel size in metres, and in its own units."""
+    """The raster's pixel size in metres, and how many CRS units make one metre along x and y."""
 
     metres: tuple[float, float]
-    units_per_metre: float
+    units_per_metre: tuple[float, float]
+
+
+EARTH_RADIUS_M = 6_371_008.8
+
+
+def _haversine(lon1: float, lat1: float, lon2: float, lat2: float) -> float:
+    phi1, phi2 = math.radians(lat1), math.radians(lat2)
+    dphi, dlambda = phi2 - phi1, math.radians(lon2 - lon1)
+    a = math.sin(dphi / 2) ** 2 + math.cos(phi1) * math.cos(phi2) * math.sin(dlambda / 2) ** 2
+    return 2 * EARTH_RADIUS_M * math.asin(math.sqrt(a))
 
 
 def ground_resolution(dataset: gdal.Dataset) -> GroundResolution | None:
-    """Pixel size in metres (geographic CRSs measured at the raster's centre), None without a CRS."""
+    """The pixel's size on the ground at the raster's centre, measured geodesically, so any CRS works
+    (geographic degrees, Web Mercator's stretched metres, feet). None without a CRS."""
     wkt = dataset.GetProjection()
     if not wkt:
         return None
     srs = osr.SpatialReference()
     srs.ImportFromWkt(wkt)
-    x0, dx, _, y0, _, dy = dataset.GetGeoTransform()
-    if srs.IsGeographic():
-        latitude = y0 + dy * dataset.RasterYSize / 2
-        metres_per_degree = 111_320.0
-        scale = (metres_per_degree * math.cos(math.radians(latitude)), metres_per_degree)
-        return GroundResolution((abs(dx) * scale[0], abs(dy) * scale[1]), 1 / metres_per_degree)
-    factor = srs.GetLinearUnits() or 1.0
-    return GroundResolution((abs(dx) * factor, abs(dy) * factor), 1 / factor)
+    srs.SetAxisMappingStrategy(osr.OAMS_TRADITIONAL_GIS_ORDER)
+    geographic = srs.CloneGeogCS()
+    geographic.SetAxisMappingStrategy(osr.OAMS_TRADITIONAL_GIS_ORDER)
+    to_lonlat = osr.CoordinateTransformation(srs, geographic)
+    x0, dx, rx, y0, ry, dy = dataset.GetGeoTransform()
+    col, row = dataset.RasterXSize / 2, dataset.RasterYSize / 2
+
+    def lonlat(c: float, r: float) -> tuple[float, float]:
+        point = to_lonlat.TransformPoint(x0 + c * dx + r * rx, y0 + c * ry + r * dy)
+        return point[0], point[1]
+
+    centre = lonlat(col, row)
+    metres = (_haversine(*centre, *lonlat(col + 1, row)), _haversine(*centre, *lonlat(col, row + 1)))
+    return GroundResolution(metres, (abs(dx) / metres[0], abs(dy) / metres[1]))
 
 
-def needs_resampling(dataset: gdal.Dataset, contract: ModelContract, progress: Progress) -> float | None:
-    """The model's resolution in raster units when the raster must be resampled to it, else None."""
+def needs_resampling(dataset: gdal.Dataset, contract: ModelContract,
+                     progress: Progress) -> tuple[float, float] | None:
+    """The model's pixel size in raster units (x, y) when the raster must be resampled to it, else None."""
     if contract.resolution_m is None:
         return None
     resolution = ground_resolution(dataset)
@@ -112,6 +130,4 @@ def needs_resampling(dataset: gdal.Dataset, contract: ModelContract, progress: P
     progress.info(f"The model was trained at {contract.resolution_m:g} m per pixel and the raster has "
                   f"{pixel:.4g} m: it is resampled on the fly to the model's resolution, and the result is "
                   "written back on the raster's own grid.")
-    if resolution.units_per_metre and abs(resolution.units_per_metre - 1) > 1e-12:
-        return contract.resolution_m * resolution.units_per_metre
-    return contract.resolution_m
+    return (contract.resolution_m * resolution.units_per_metre[0], contract.resolution_m * resolution.units_per_metre[1])

@@ -24,17 +24,18 @@ EngineRun = Callable[[gdal.Dataset, Area, dict[str, str]], tuple]
 
 
 class ResampledRun:
-    """Wraps an engine run with a warp to ``resolution`` (raster units per pixel) and back."""
+    """Wraps an engine run with a warp to ``resolution`` (raster units per pixel, x and y) and back."""
 
-    def __init__(self, dataset: gdal.Dataset, area: Area, resolution: float, progress: Progress) -> None:
+    def __init__(self, dataset: gdal.Dataset, area: Area, resolution: tuple[float, float],
+                 progress: Progress) -> None:
         self._dataset, self._area, self._resolution = dataset, area, resolution
         self._progress = progress
         self._target = window_grid(dataset, PixelWindow(area.col, area.row, area.width, area.height))
 
     def _model_grid_source(self) -> gdal.Dataset:
         pixel = abs(self._dataset.GetGeoTransform()[1])
-        algorithm = "average" if self._resolution > pixel else "bilinear"
-        options = gdal.WarpOptions(format="VRT", xRes=self._resolution, yRes=self._resolution,
+        algorithm = "average" if self._resolution[0] > pixel else "bilinear"
+        options = gdal.WarpOptions(format="VRT", xRes=self._resolution[0], yRes=self._resolution[1],
                                    resampleAlg=algorithm, multithread=True)
         return gdal.Warp("", self._dataset, options=options)
 
