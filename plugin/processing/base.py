@@ -74,7 +74,8 @@ class SeamlessAlgorithm(QgsProcessingAlgorithm):
         return QIcon(str(ICON))
 
     def shortHelpString(self) -> str:  # noqa: N802 - QGIS API name
-        return self.HELP
+        # QGIS shows newlines as line breaks: paragraphs are marked up with <p>, so join the lines.
+        return " ".join(line.strip() for line in self.HELP.splitlines() if line.strip())
 
     def helpUrl(self) -> str:  # noqa: N802 - QGIS API name
         return "https://github.com/seamless-segmentation/seamless-segmentation#algorithm-reference"
