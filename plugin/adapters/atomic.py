@@ -7,6 +7,8 @@ default styles (``name.qml``) travel with their raster.
 from __future__ import annotations
 
 import os
+import shutil
+import tempfile
 import uuid
 from pathlib import Path
 
@@ -72,6 +74,50 @@ class AtomicOutputs:
         self._pending.clear()
 
     def __enter__(self) -> "AtomicOutputs":
+        return self
+
+    def __exit__(self, exc_type, exc, traceback) -> None:
+        if exc_type is not None:
+            self.abort()
+
+
+class AtomicFolder:
+    """Builds a folder under a temporary sibling name; :meth:`commit` renames it into place.
+
+    The final folder must not exist yet or be empty, so an export never mixes with earlier files and
+    a failed or cancelled run (:meth:`abort`, or leaving the ``with`` block by an exception) leaves
+    nothing behind.
+    """
+
+    def __init__(self, final: str | os.PathLike) -> None:
+        self.final = Path(final)
+        if self.final.exists() and (not self.final.is_dir() or any(self.final.iterdir())):
+            kind = "a folder that is not empty" if self.final.is_dir() else "a file"
+            raise OutputError(f"The output folder '{self.final}' is {kind}; choose a new or empty folder so the "
+                              "export does not mix with other files.")
+        try:
+            self.final.parent.mkdir(parents=True, exist_ok=True)
+            self.path = Path(tempfile.mkdtemp(prefix=f".{self.final.name}.partial-", dir=self.final.parent))
+        except OSError as error:
+            raise OutputError(f"Cannot create the output folder '{self.final}': {error.strerror or error}. "
+                              "Choose a folder in a place you can write to.") from error
+
+    def commit(self) -> None:
+        """Move the finished folder to its final name (replacing an empty folder there)."""
+        try:
+            if self.final.is_dir():
+                self.final.rmdir()  # empty when checked; fails, as it should, if files appeared since
+            os.replace(self.path, self.final)
+        except OSError as error:
+            self.abort()
+            raise OutputError(f"Cannot move the finished export to '{self.final}': {error.strerror or error}.") \
+                from error
+
+    def abort(self) -> None:
+        """Delete the temporary folder and everything in it."""
+        shutil.rmtree(self.path, ignore_errors=True)
+
+    def __enter__(self) -> "AtomicFolder":
         return self
 
     def __exit__(self, exc_type, exc, traceback) -> None:

@@ -143,3 +143,28 @@ class Scores:
                 for i, v in enumerate(self.values)
             ],
         }
+
+
+class ValueCounter:
+    """Counts integer values block by block: a histogram over any int values (e.g. mapped class areas)."""
+
+    def __init__(self) -> None:
+        self._counts: dict[int, int] = {}
+
+    def update(self, values: np.ndarray, valid: np.ndarray | None = None) -> None:
+        """Add the values where ``valid`` is True."""
+        flat = values.ravel() if valid is None else values.ravel()[valid.ravel()]
+        if flat.size == 0:
+            return
+        found, counts = np.unique(flat.astype(np.int64), return_counts=True)
+        for value, n in zip(found, counts):
+            self._counts[int(value)] = self._counts.get(int(value), 0) + int(n)
+
+    @property
+    def counts(self) -> dict[int, int]:
+        """Value -> count, sorted by value."""
+        return dict(sorted(self._counts.items()))
+
+    @property
+    def total(self) -> int:
+        return sum(self._counts.values())

@@ -12,9 +12,11 @@ ICON = Path(__file__).resolve().parents[2] / "resources" / "icon.svg"
 def algorithm_classes() -> list[type]:
     """Every algorithm of the provider; imported here so the plugin itself loads without them."""
     from .classify_algorithm import ClassifyAlgorithm
+    from .evaluate_algorithm import EvaluateAlgorithm
+    from .exportchips_algorithm import ExportChipsAlgorithm
     from .modelinfo_algorithm import ModelInfoAlgorithm
 
-    return [ClassifyAlgorithm, ModelInfoAlgorithm]
+    return [ClassifyAlgorithm, ModelInfoAlgorithm, EvaluateAlgorithm, ExportChipsAlgorithm]
 
 
 class SeamlessProvider(QgsProcessingProvider):

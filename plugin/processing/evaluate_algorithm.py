@@ -1,0 +1,154 @@
+"""``seamless:evaluate`` "Assess classification accuracy": confusion matrix, kappa, IoU, class areas."""
+from __future__ import annotations
+
+from typing import Any
+
+from qgis.core import (QgsCoordinateReferenceSystem, QgsProcessing, QgsProcessingContext, QgsProcessingFeedback,
+                       QgsProcessingOutputNumber, QgsProcessingParameterExtent, QgsProcessingParameterFeatureSink,
+                       QgsProcessingParameterFeatureSource, QgsProcessingParameterField,
+                       QgsProcessingParameterFileDestination, QgsProcessingParameterNumber,
+                       QgsProcessingParameterRasterLayer, QgsProcessingParameterString, QgsWkbTypes)
+
+from ..adapters.accuracy import AreaSpec, assess
+from ..adapters.accuracy_reference import ReferenceSpec
+from ..adapters.accuracy_report import write_outputs
+from ..adapters.feedback import FeedbackProgress
+from ..adapters.qgis_table import table_fields, write_rows
+from ..core.accuracy_summary import TABLE_COLUMNS
+from ..core.class_mapping import parse_class_names
+from ..core.errors import SeamlessError
+from .base import SeamlessAlgorithm, processing_errors, with_help
+from .layer_inputs import extent_in, field_problem, is_set, raster_crs, raster_path, vector_path
+
+HELP = """<p>Assesses a classified raster against reference data, in the terms of the remote-sensing literature:
+a confusion matrix (rows: reference, columns: classification), overall accuracy, Cohen's kappa, per-class
+producer's accuracy (recall), user's accuracy (precision), F1 and IoU, and class areas in map units.</p>
+<p>The reference is a label raster (REFERENCE) or a polygon or point layer (REFERENCE_LAYER) with a class field
+(REFERENCE_FIELD). A label raster on another grid is resampled onto the classified raster's grid (nearest
+neighbour, noted in the log); polygons are burnt onto it (a pixel belongs to the polygon holding its centre);
+each point is one sample. Nodata in either is left out; pixels are counted exactly, block by block, so rasters
+larger than memory work. Class names in the reference field are matched to the classification's class names.</p>
+<p>Reference classes the classification does not have are listed in the log and the report. See docs/accuracy.md.</p>"""
+
+
+class EvaluateAlgorithm(SeamlessAlgorithm):
+    """Accuracy assessment of a classified raster; all numeric work is in adapters.accuracy and core.metrics."""
+
+    NAME = "evaluate"
+    DISPLAY_NAME = "Assess classification accuracy"
+    HELP = HELP
+    REQUIRES = ()
+
+    INPUT, REFERENCE, REFERENCE_LAYER, REFERENCE_FIELD = "INPUT", "REFERENCE", "REFERENCE_LAYER", "REFERENCE_FIELD"
+    REFERENCE_NODATA, EXTENT, MASK, CLASS_NAMES = "REFERENCE_NODATA", "EXTENT", "MASK", "CLASS_NAMES"
+    OUTPUT_REPORT, OUTPUT_TABLE, OUTPUT_JSON = "OUTPUT_REPORT", "OUTPUT_TABLE", "OUTPUT_JSON"
+    OVERALL_ACCURACY, KAPPA, MEAN_IOU = "OVERALL_ACCURACY", "KAPPA", "MEAN_IOU"
+
+    def initAlgorithm(self, config: dict[str, Any] | None = None) -> None:  # noqa: N802 - QGIS API name
+        vector_types = [QgsProcessing.TypeVectorPolygon, QgsProcessing.TypeVectorPoint]
+        parameters = [
+            (QgsProcessingParameterRasterLayer(self.INPUT, "Classified raster"),
+             "The class raster to assess (band 1: one class code per pixel). Its nodata pixels are left out; "
+             "class names embedded in it (for example by 'Classify raster') name the classes."),
+            (QgsProcessingParameterRasterLayer(self.REFERENCE, "Reference label raster", optional=True),
+             "Reference class codes as a raster. Another grid or CRS is resampled onto the classified raster's "
+             "grid with nearest neighbour. Give this or a reference layer, not both."),
+            (QgsProcessingParameterFeatureSource(self.REFERENCE_LAYER, "Reference layer (polygons or points)",
+                                                 vector_types, optional=True),
+             "Reference polygons (every pixel whose centre they hold is a sample) or points (every point is one "
+             "sample), with their class in REFERENCE_FIELD."),
+            (QgsProcessingParameterField(self.REFERENCE_FIELD, "Reference class field",
+                                         parentLayerParameterName=self.REFERENCE_LAYER, optional=True),
+             "Field of the reference layer holding each feature's class: a class code, or a class name matched "
+             "(ignoring case) to the classification's class names."),
+            (QgsProcessingParameterNumber(self.REFERENCE_NODATA, "Reference value meaning 'not labelled'",
+                                          QgsProcessingParameterNumber.Integer, optional=True),
+             "A reference raster value (or numeric field value) meaning 'no label', for example 0. The reference "
+             "raster's own nodata value is always left out."),
+            (QgsProcessingParameterExtent(self.EXTENT, "Assess only inside this extent", optional=True),
+             "Only pixels whose centres lie in this extent are assessed."),
+            (QgsProcessingParameterFeatureSource(self.MASK, "Assess only inside these polygons",
+                                                 [QgsProcessing.TypeVectorPolygon], optional=True),
+             "Only pixels whose centres lie inside these polygons are assessed (and counted in mapped areas)."),
+            (QgsProcessingParameterString(self.CLASS_NAMES, "Class names", optional=True),
+             "Names of the classification's classes as 'value=name' separated by ';', for example "
+             "'1=farm;2=forest;8=water'. Override the names embedded in the classified raster."),
+            (QgsProcessingParameterFileDestination(self.OUTPUT_REPORT, "Accuracy report", "HTML files (*.html)",
+                                                   optional=True, createByDefault=True),
+             "One self-contained HTML page: confusion matrix table and heat map, scores, class areas."),
+            (QgsProcessingParameterFeatureSink(self.OUTPUT_TABLE, "Per-class accuracy table",
+                                               QgsProcessing.TypeVector, optional=True, createByDefault=True),
+             "A table without geometry: one row per class with counts, areas, producer's and user's accuracy, "
+             "F1 and IoU."),
+            (QgsProcessingParameterFileDestination(self.OUTPUT_JSON, "Accuracy JSON", "JSON files (*.json)",
+                                                   optional=True, createByDefault=True),
+             "Everything in the report as JSON, for scripts."),
+        ]
+        for parameter, help_text in parameters:
+            self.addParameter(with_help(parameter, help_text))
+        self.addOutput(QgsProcessingOutputNumber(self.OVERALL_ACCURACY, "Overall accuracy"))
+        self.addOutput(QgsProcessingOutputNumber(self.KAPPA, "Cohen's kappa"))
+        self.addOutput(QgsProcessingOutputNumber(self.MEAN_IOU, "Mean IoU"))
+
+    def checkParameterValues(self, parameters: dict[str, Any],  # noqa: N802 - QGIS API name
+                             context: QgsProcessingContext) -> tuple[bool, str]:
+        problem = self._problem(parameters, context)
+        if problem:
+            return False, problem
+        return super().checkParameterValues(parameters, context)
+
+    def _problem(self, parameters: dict[str, Any], context: QgsProcessingContext) -> str | None:
+        has_raster, has_layer = is_set(parameters, self.REFERENCE), is_set(parameters, self.REFERENCE_LAYER)
+        has_field = is_set(parameters, self.REFERENCE_FIELD)
+        if not has_raster and not has_layer:
+            return "Give a reference: REFERENCE (a label raster) or REFERENCE_LAYER with REFERENCE_FIELD."
+        if has_raster and has_layer:
+            return "Give one reference, REFERENCE (a raster) or REFERENCE_LAYER (a layer), not both."
+        if has_layer and not has_field:
+            return "REFERENCE_FIELD is missing: choose the field of REFERENCE_LAYER that holds each feature's class."
+        if has_field and not has_layer:
+            return "REFERENCE_FIELD is given without REFERENCE_LAYER; it names a field of that layer."
+        if has_layer:
+            problem = field_problem(self, parameters, self.REFERENCE_LAYER, self.REFERENCE_FIELD, context)
+            if problem:
+                return problem
+        try:
+            parse_class_names(self.parameterAsString(parameters, self.CLASS_NAMES, context) or "")
+            raster_path(self, parameters, self.INPUT, context)
+            raster_path(self, parameters, self.REFERENCE, context)
+        except SeamlessError as error:
+            return str(error)
+        return None
+
+    def processAlgorithm(self, parameters: dict[str, Any], context: QgsProcessingContext,  # noqa: N802
+                         feedback: QgsProcessingFeedback) -> dict[str, Any]:
+        with processing_errors():
+            classified = raster_path(self, parameters, self.INPUT, context)
+            vector, layer_name = vector_path(self, parameters, self.REFERENCE_LAYER, context, feedback)
+            mask, mask_layer = vector_path(self, parameters, self.MASK, context, feedback)
+            nodata = (self.parameterAsInt(parameters, self.REFERENCE_NODATA, context)
+                      if is_set(parameters, self.REFERENCE_NODATA) else None)
+            reference = ReferenceSpec(raster_path(self, parameters, self.REFERENCE, context), vector, layer_name,
+                                      self.parameterAsString(parameters, self.REFERENCE_FIELD, context) or None, nodata)
+            crs = raster_crs(self, parameters, self.INPUT, context)
+            extent = extent_in(self, parameters, self.EXTENT, context, crs)
+            names = parse_class_names(self.parameterAsString(parameters, self.CLASS_NAMES, context) or "")
+            summary = assess(classified, reference, AreaSpec(extent, mask, mask_layer), names,
+                             FeedbackProgress(feedback, 0, 90))
+            report = self.parameterAsFileOutput(parameters, self.OUTPUT_REPORT, context) or None
+            json_path = self.parameterAsFileOutput(parameters, self.OUTPUT_JSON, context) or None
+            write_outputs(summary, report, json_path)
+            for value in summary.reference_only_values:
+                feedback.pushWarning(f"Reference class {value} ({summary.name_of(value)}) is not a class of the "
+                                     "classification: all its samples are omission errors.")
+            fields = table_fields(TABLE_COLUMNS)
+            sink, table_id = self.parameterAsSink(parameters, self.OUTPUT_TABLE, context, fields,
+                                                  QgsWkbTypes.NoGeometry, QgsCoordinateReferenceSystem())
+            if sink is not None:
+                write_rows(sink, fields, summary.class_rows())
+        scores = summary.scores
+        feedback.pushInfo(f"Overall accuracy {scores.overall_accuracy:.4f}, kappa {scores.kappa:.4f}, "
+                          f"mean IoU {scores.mean_iou:.4f} over {summary.matrix.total} {summary.sample_unit}s.")
+        return {self.OUTPUT_REPORT: report, self.OUTPUT_JSON: json_path, self.OUTPUT_TABLE: table_id,
+                self.OVERALL_ACCURACY: scores.overall_accuracy, self.KAPPA: scores.kappa,
+                self.MEAN_IOU: scores.mean_iou}
