@@ -106,7 +106,11 @@ class QgisProcessResult:
 
     @property
     def log(self) -> str:
-        return (self.json or {}).get("log", "") + self.stdout + self.stderr
+        """Everything the run said: the JSON log (a string, or lists by level in QGIS 3.22) and both streams."""
+        log = (self.json or {}).get("log", "")
+        if isinstance(log, dict):
+            log = "\n".join(str(line) for lines in log.values() for line in (lines if isinstance(lines, list) else [lines]))
+        return str(log) + self.stdout + self.stderr
 
 
 @pytest.fixture(scope="session")
