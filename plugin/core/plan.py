@@ -131,7 +131,9 @@ def _plan_for_window(contract: ModelContract, shape: ModelShape, width: int, hei
         progress.warning(f"The model's output is {2 * offset} px smaller than its input, so windows must "
                          f"overlap by at least {minimum} px: OVERLAP raised to {overlap} px.")
     margin = smooth_margin(overlap, contract.context_margin, offset)
-    pad = aligned_up(max(margin, offset), multiple) if overlap else aligned_up(offset, multiple)
+    # Border windows reach at least half the overlap beyond the area (mirrored past the raster's edge),
+    # so border pixels get as much context as the interior pixels that crop keeps.
+    pad = aligned_up(max(margin, offset, overlap // 2), multiple) if overlap else aligned_up(offset, multiple)
     grid = plan_grid(width, height, window, overlap, pad, options.max_panel_width)
     transforms = transforms_for(options.tta)
     return RunPlan(window=window, overlap=overlap, margin=margin, pad=pad, offset=offset, grid=grid,

@@ -1,0 +1,191 @@
+"""Takes the user guide's screenshots from a real QGIS window. Run through docs/make_screenshots.sh, which
+starts QGIS under Xvfb with this file as its startup code (`qgis --code docs/screenshots.py`).
+
+Writes docs/images/: toolbox.png, classify_dialog.png, result.png, seams.png, evaluation_report.png.
+"""
+from __future__ import annotations
+
+import os
+import sys
+import tempfile
+import traceback
+from pathlib import Path
+
+import numpy as np
+import processing
+import qgis.utils
+from osgeo import gdal
+from qgis.core import (QgsContrastEnhancement, QgsMapRendererParallelJob, QgsMapSettings, QgsMultiBandColorRenderer,
+                       QgsProject, QgsRasterLayer, QgsRectangle)
+from qgis.PyQt.QtCore import QSize, Qt, QTimer, QUrl
+from qgis.PyQt.QtGui import QColor, QFont, QImage, QPainter
+from qgis.PyQt.QtWebKitWidgets import QWebView
+from qgis.PyQt.QtWidgets import QApplication, QDockWidget, QLineEdit
+from qgis.utils import iface
+
+REPO = Path(os.environ.get("SEAMLESS_REPO", Path(__file__).resolve().parents[1]))
+IMAGES = REPO / "docs" / "images"
+SAMPLE = REPO / "resources" / "sample" / "s2_sample.tif"
+REFERENCE = REPO / "resources" / "sample" / "osm_landuse_sample.tif"
+MODEL = REPO / "models" / "s2_landuse_unet.onnx"
+WORK = Path(tempfile.mkdtemp(prefix="seamless-shots-"))
+SEAM_WINDOW = 256
+steps = []
+keep = {}  # widgets must outlive the step that made them
+
+
+def step(delay_ms: int = 1500):
+    def register(function):
+        steps.append((function, delay_ms))
+        return function
+    return register
+
+
+def next_step() -> None:
+    if not steps:
+        QApplication.instance().exit(0)
+        return
+    function, delay = steps.pop(0)
+    try:
+        function()
+    except Exception:  # any failure ends QGIS with a non-zero code and the traceback in the log
+        traceback.print_exc()
+        QApplication.instance().exit(1)
+        return
+    QTimer.singleShot(delay, next_step)
+
+
+def true_colour(layer: QgsRasterLayer) -> None:
+    renderer = QgsMultiBandColorRenderer(layer.dataProvider(), 3, 2, 1)
+    for band, setter in ((3, renderer.setRedContrastEnhancement), (2, renderer.setGreenContrastEnhancement),
+                         (1, renderer.setBlueContrastEnhancement)):
+        enhancement = QgsContrastEnhancement(layer.dataProvider().dataType(band))
+        values = gdal.Open(str(SAMPLE)).GetRasterBand(band).ReadAsArray()
+        enhancement.setMinimumValue(float(np.percentile(values, 2)))
+        enhancement.setMaximumValue(float(np.percentile(values, 98)))
+        enhancement.setContrastEnhancementAlgorithm(QgsContrastEnhancement.StretchToMinimumMaximum)
+        setter(enhancement)
+    layer.setRenderer(renderer)
+
+
+@step(2000)
+def load_plugin_and_image() -> None:
+    if not qgis.utils.loadPlugin("seamless_segmentation") or not qgis.utils.startPlugin("seamless_segmentation"):
+        raise RuntimeError("the plugin did not load")
+    iface.mainWindow().resize(1400, 900)
+    image = QgsRasterLayer(str(SAMPLE), "Sentinel-2 sample (true colour)")
+    true_colour(image)
+    QgsProject.instance().addMapLayer(image)
+    iface.mapCanvas().setExtent(image.extent())
+    keep["image"] = image
+
+
+@step(2500)
+def show_toolbox() -> None:
+    iface.mainWindow().findChild(QDockWidget, "ProcessingToolbox").show()
+    search = iface.mainWindow().findChild(QDockWidget, "ProcessingToolbox").findChild(QLineEdit)
+    search.setText("seamless")
+
+
+@step(1500)
+def grab_toolbox() -> None:
+    iface.mainWindow().grab().save(str(IMAGES / "toolbox.png"))
+
+
+@step(2500)
+def open_dialog() -> None:
+    dialog = processing.createAlgorithmDialog("seamless:classify", {"INPUT": keep["image"].id(), "MODEL": str(MODEL)})
+    dialog.resize(1000, 720)
+    dialog.show()
+    keep["dialog"] = dialog
+
+
+@step(1000)
+def grab_dialog_and_classify() -> None:
+    keep["dialog"].grab().save(str(IMAGES / "classify_dialog.png"))
+    keep["dialog"].close()
+    result = processing.run("seamless:classify", {"INPUT": str(SAMPLE), "MODEL": str(MODEL),
+                                                  "OUTPUT": str(WORK / "classes.tif")})
+    classes = QgsRasterLayer(result["OUTPUT"], "Classes (U-Net, smooth blending)")
+    classes.renderer().setOpacity(0.75)
+    QgsProject.instance().addMapLayer(classes)
+    iface.layerTreeView().setCurrentLayer(classes)
+    iface.mapCanvas().refresh()
+    keep["classes"] = classes
+
+
+@step(1500)
+def grab_result() -> None:
+    iface.mainWindow().grab().save(str(IMAGES / "result.png"))
+
+
+def render(layer: QgsRasterLayer, extent: QgsRectangle, size: int) -> QImage:
+    settings = QgsMapSettings()
+    settings.setLayers([layer])
+    settings.setDestinationCrs(layer.crs())
+    settings.setExtent(extent)
+    settings.setOutputSize(QSize(size, size))
+    job = QgsMapRendererParallelJob(settings)
+    job.start()
+    job.waitForFinished()
+    return job.renderedImage()
+
+
+def seam_window(crop: np.ndarray, smooth: np.ndarray, stride: int, half: int) -> tuple[int, int]:
+    """The pixel (row, col) on a window-edge crossing where crop and smooth blending disagree most."""
+    best, where = -1, (half, half)
+    for row in range(stride // 2, crop.shape[0] - half, stride // 2):
+        for col in range(stride // 2, crop.shape[1] - half, stride // 2):
+            r0, c0 = max(row - half, 0), max(col - half, 0)
+            score = (crop[r0:row + half, c0:col + half] != smooth[r0:row + half, c0:col + half]).sum()
+            if score > best:
+                best, where = score, (row, col)
+    return where
+
+
+@step(500)
+def seams() -> None:
+    layers = {}
+    for blending in ("crop", "smooth"):
+        output = WORK / f"seams_{blending}.tif"
+        processing.run("seamless:classify", {"INPUT": str(SAMPLE), "MODEL": str(MODEL), "WINDOW_SIZE": SEAM_WINDOW,
+                                             "OVERLAP": 25, "BLENDING": blending, "OUTPUT": str(output)})
+        layers[blending] = QgsRasterLayer(str(output), blending)
+    arrays = {b: gdal.Open(str(WORK / f"seams_{b}.tif")).ReadAsArray() for b in layers}
+    stride = SEAM_WINDOW - SEAM_WINDOW // 4
+    row, col = seam_window(arrays["crop"], arrays["smooth"], stride, 48)
+    x0, dx, _, y0, _, dy = gdal.Open(str(SAMPLE)).GetGeoTransform()
+    extent = QgsRectangle(x0 + (col - 48) * dx, y0 + (row + 48) * dy, x0 + (col + 48) * dx, y0 + (row - 48) * dy)
+    size, gap = 480, 16
+    canvas = QImage(2 * size + gap, size + 40, QImage.Format_ARGB32)
+    canvas.fill(QColor("white"))
+    painter = QPainter(canvas)
+    painter.setFont(QFont("DejaVu Sans", 14))
+    for index, blending in enumerate(("crop", "smooth")):
+        painter.drawImage(index * (size + gap), 40, render(layers[blending], extent, size))
+        label = "crop (Deepness-style): hard cut" if blending == "crop" else "smooth (default): no seam"
+        painter.drawText(index * (size + gap) + 8, 28, label)
+    painter.end()
+    canvas.save(str(IMAGES / "seams.png"))
+
+
+@step(3000)
+def evaluation_report() -> None:
+    processing.run("seamless:evaluate", {"INPUT": str(WORK / "classes.tif"), "REFERENCE": str(REFERENCE),
+                                         "OUTPUT_REPORT": str(WORK / "accuracy.html")})
+    view = QWebView()
+    view.resize(1100, 1400)
+    view.load(QUrl.fromLocalFile(str(WORK / "accuracy.html")))
+    view.show()
+    keep["view"] = view
+
+
+@step(500)
+def grab_report() -> None:
+    keep["view"].grab().save(str(IMAGES / "evaluation_report.png"))
+    print(f"screenshots written to {IMAGES}")
+
+
+IMAGES.mkdir(parents=True, exist_ok=True)
+sys.stdout.flush()
+QTimer.singleShot(3000, next_step)
