@@ -80,7 +80,7 @@ def preview(classes_path: Path, target: Path) -> None:
     present = [c for c in classes if (values == c.value).any()]
     figure.legend(handles=[Patch(color=np.array(c.rgb()) / 255, label=c.name) for c in present],
                   loc="lower center", ncol=len(present), frameon=False)
-    figure.tight_layout(rect=(0, 0.06, 1, 1))
+    figure.tight_layout(rect=(0, 0.06, 1, 0.97))
     figure.savefig(target, dpi=100)
 
 
