@@ -15,8 +15,9 @@ def algorithm_classes() -> list[type]:
     from .evaluate_algorithm import EvaluateAlgorithm
     from .exportchips_algorithm import ExportChipsAlgorithm
     from .modelinfo_algorithm import ModelInfoAlgorithm
+    from .train_algorithm import TrainAlgorithm
 
-    return [ClassifyAlgorithm, ModelInfoAlgorithm, EvaluateAlgorithm, ExportChipsAlgorithm]
+    return [ClassifyAlgorithm, ModelInfoAlgorithm, EvaluateAlgorithm, ExportChipsAlgorithm, TrainAlgorithm]
 
 
 class SeamlessProvider(QgsProcessingProvider):

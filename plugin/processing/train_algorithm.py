@@ -1,0 +1,198 @@
+"""``seamless:train`` "Train segmentation model": a network from a raster and labels, exported to ONNX.
+
+The algorithm reads its parameters into a training configuration and calls the training package,
+which is imported only when the algorithm runs (it needs torch; the plugin loads without it).
+"""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from qgis.core import (QgsProcessing, QgsProcessingContext, QgsProcessingException, QgsProcessingFeedback,
+                       QgsProcessingParameterEnum, QgsProcessingParameterFeatureSource, QgsProcessingParameterField,
+                       QgsProcessingParameterFileDestination, QgsProcessingParameterNumber,
+                       QgsProcessingParameterRasterLayer)
+
+from ..adapters.feedback import FeedbackProgress
+from .base import SeamlessAlgorithm, import_plugin_module, processing_errors, with_help
+
+ARCHITECTURES = ("unet", "resnet18_fcn", "resnet34_fcn", "resnet50_fcn", "mobilenetv2_unet")
+SIZE_MULTIPLES = {"unet": 16}  # U-Net of depth 4 here; the others have a total stride of 32
+DEVICES = ("auto", "cpu", "cuda")
+VECTOR_FORMATS = ["gpkg", "shp", "geojson", "fgb", "sqlite", "gml", "kml", "tab", "csv"]
+
+HELP = """<p>Trains a segmentation network on a raster and labels, and writes it as an ONNX model that
+<b>Classify raster</b> runs at once: classes (names, colours and the label values), bands, normalisation,
+tile size and the accuracy measured on a held-out area travel inside the model.</p>
+<p><b>Labels</b>: either a vector layer with a class field (text or numbers; text classes are numbered from 1
+in alphabetical order) or a label raster (resampled with nearest neighbour when its grid differs from the
+image's). Pixels without a label (no polygon there, or the label raster's unlabelled value) are ignored by
+the training and by the accuracy figures.</p>
+<p><b>Validation</b>: square blocks of the image (one to four chips wide) holding the given share of the labelled
+pixels are held out and never trained on, so the accuracy is not inflated by neighbouring pixels. A
+validation polygon layer, when given, replaces the blocks: pixels inside its polygons are the validation
+area.</p>
+<p>Progress is shown per batch; <b>Cancel</b> stops after the current batch and still writes the best model so
+far (with a warning). The report (HTML, with a JSON copy next to it) holds learning curves, the confusion
+matrix, per-class precision, recall, F1 and IoU, overall accuracy and kappa on the validation area.</p>
+<p>Needs the Python packages torch, onnx and onnxruntime. No pretrained weights are downloaded. For more
+control (configuration files, other network sizes, several GPUs) use the command line:
+<code>python -m training train --config CONFIG</code>.</p>"""
+
+
+class TrainAlgorithm(SeamlessAlgorithm):
+    """Parameters in, training configuration out; the training package does the work."""
+
+    NAME = "train"
+    DISPLAY_NAME = "Train segmentation model"
+    HELP = HELP
+    REQUIRES = ("torch", "onnx", "onnxruntime")
+
+    INPUT, LABELS, LABEL_FIELD, LABEL_RASTER = "INPUT", "LABELS", "LABEL_FIELD", "LABEL_RASTER"
+    UNLABELLED_VALUE, ARCHITECTURE, EPOCHS, CHIP_SIZE = "UNLABELLED_VALUE", "ARCHITECTURE", "EPOCHS", "CHIP_SIZE"
+    BATCH_SIZE, LEARNING_RATE, VALIDATION = "BATCH_SIZE", "LEARNING_RATE", "VALIDATION"
+    VALIDATION_LAYER, DEVICE = "VALIDATION_LAYER", "DEVICE"
+    OUTPUT_MODEL, OUTPUT_REPORT = "OUTPUT_MODEL", "OUTPUT_REPORT"
+
+    def initAlgorithm(self, config: dict[str, Any] | None = None) -> None:  # noqa: N802 - QGIS API name
+        for parameter, help_text, advanced in self._parameters():
+            self.addParameter(with_help(parameter, help_text, advanced))
+
+    def _parameters(self) -> tuple[tuple[Any, str, bool], ...]:
+        """(parameter, help text, advanced) for every parameter, in dialog order."""
+        number, integer = QgsProcessingParameterNumber.Double, QgsProcessingParameterNumber.Integer
+        return (
+            (QgsProcessingParameterRasterLayer(self.INPUT, "Input raster"),
+             "The image to learn from: any band count and data type, read with GDAL.", False),
+            (QgsProcessingParameterFeatureSource(self.LABELS, "Label layer (vector)",
+                                                 [QgsProcessing.TypeVectorAnyGeometry], optional=True),
+             "Polygons (or points, lines) with a class field. Give this or a label raster, not both.", False),
+            (QgsProcessingParameterField(self.LABEL_FIELD, "Class field", parentLayerParameterName=self.LABELS,
+                                         optional=True),
+             "The field of the label layer holding each feature's class: whole numbers (kept as class values) "
+             "or text (class names, numbered from 1 alphabetically).", False),
+            (QgsProcessingParameterRasterLayer(self.LABEL_RASTER, "Label raster", optional=True),
+             "A raster of class values (first band); resampled with nearest neighbour when its grid differs "
+             "from the input's. Give this or a label layer, not both.", False),
+            (QgsProcessingParameterNumber(self.UNLABELLED_VALUE, "Unlabelled value of the label raster", integer,
+                                          optional=True, minValue=0, maxValue=65535),
+             "Label raster value that means 'no label' (ignored in training and accuracy). Default: the "
+             "raster's nodata value, else 0.", True),
+            (self._enum(self.ARCHITECTURE, "Architecture", ARCHITECTURES),
+             "unet: U-Net (depth 4, 32 channels); resnet18/34/50_fcn: FCN-8s-style fusion over a ResNet; "
+             "mobilenetv2_unet: light and fast. All start from random weights.", False),
+            (QgsProcessingParameterNumber(self.EPOCHS, "Epochs", integer, 30, minValue=1, maxValue=10000),
+             "Passes over the training chips. The weights with the best validation mean IoU are kept.", False),
+            (QgsProcessingParameterNumber(self.CHIP_SIZE, "Chip size (pixels)", integer, 256, minValue=32,
+                                          maxValue=2048),
+             "Side of the square training chips (a multiple of 32; 16 for U-Net). Chips overlap by half.", False),
+            (QgsProcessingParameterNumber(self.BATCH_SIZE, "Batch size", integer, 8, minValue=1, maxValue=1024),
+             "Chips per training step; lower it if memory runs out.", False),
+            (QgsProcessingParameterNumber(self.LEARNING_RATE, "Learning rate", number, 0.001, minValue=1e-6,
+                                          maxValue=1.0),
+             "Peak learning rate of AdamW with a one-cycle schedule.", True),
+            (QgsProcessingParameterNumber(self.VALIDATION, "Validation share", number, 0.2, minValue=0.05,
+                                          maxValue=0.9),
+             "Share of the labelled pixels held out for validation, in whole square blocks (one to four chips "
+             "wide). "
+             "Not used when a validation layer is given.", False),
+            (QgsProcessingParameterFeatureSource(self.VALIDATION_LAYER, "Validation area (polygons)",
+                                                 [QgsProcessing.TypeVectorPolygon], optional=True),
+             "Polygons of the area to validate on; overrides the validation share. Labels inside are never "
+             "trained on.", False),
+            (self._enum(self.DEVICE, "Device", DEVICES),
+             "auto: a CUDA GPU when torch sees one, else the CPU.", True),
+            (QgsProcessingParameterFileDestination(self.OUTPUT_MODEL, "Trained model", "ONNX models (*.onnx)"),
+             "The ONNX model with its contract embedded, ready for Classify raster.", False),
+            (QgsProcessingParameterFileDestination(self.OUTPUT_REPORT, "Training report", "HTML files (*.html)"),
+             "Learning curves, confusion matrix and per-class scores on the validation area; a .json with "
+             "the same figures is written next to it.", False),
+        )
+
+    @staticmethod
+    def _enum(name: str, label: str, options: tuple[str, ...]) -> QgsProcessingParameterEnum:
+        parameter = QgsProcessingParameterEnum(name, label, list(options), defaultValue=options[0])
+        parameter.setUsesStaticStrings(True)
+        return parameter
+
+    def checkParameterValues(self, parameters: dict[str, Any],  # noqa: N802 - QGIS API name
+                             context: QgsProcessingContext) -> tuple[bool, str]:
+        ok, message = super().checkParameterValues(parameters, context)
+        if not ok:
+            return ok, message
+        vector = self.parameterAsSource(parameters, self.LABELS, context) is not None
+        raster = self.parameterAsRasterLayer(parameters, self.LABEL_RASTER, context) is not None
+        if not vector and not raster:
+            return False, ("No labels given: choose a label layer with its class field (LABELS and LABEL_FIELD) "
+                           "or a label raster (LABEL_RASTER).")
+        if vector and raster:
+            return False, "Both a label layer and a label raster are given; choose one of them."
+        if vector and not self.parameterAsString(parameters, self.LABEL_FIELD, context):
+            return False, "The label layer needs its class field: choose LABEL_FIELD."
+        return self._check_chip(parameters, context)
+
+    def _check_chip(self, parameters: dict[str, Any], context: QgsProcessingContext) -> tuple[bool, str]:
+        chip = self.parameterAsInt(parameters, self.CHIP_SIZE, context)
+        architecture = self.parameterAsEnumString(parameters, self.ARCHITECTURE, context)
+        multiple = SIZE_MULTIPLES.get(architecture, 32)
+        if chip % multiple:
+            return False, (f"CHIP_SIZE {chip} is not a multiple of {multiple}, the total stride of {architecture}; "
+                           f"use {chip // multiple * multiple or multiple} or {(chip // multiple + 1) * multiple}.")
+        layer = self.parameterAsRasterLayer(parameters, self.INPUT, context)
+        if layer is not None and chip > min(layer.width(), layer.height()):
+            return False, (f"CHIP_SIZE {chip} is larger than the input raster ({layer.width()} x {layer.height()} "
+                           "pixels); choose a smaller chip size.")
+        return True, ""
+
+    def processAlgorithm(self, parameters: dict[str, Any], context: QgsProcessingContext,  # noqa: N802
+                         feedback: QgsProcessingFeedback) -> dict[str, Any]:
+        self.require_packages()  # processing.run does not ask canExecute
+        api = import_plugin_module("training.api")
+        config_module = import_plugin_module("training.config")
+        with processing_errors():
+            settings = self._settings(parameters, context, feedback)
+            outcome = api.train(config_module.from_mapping(settings, "algorithm parameters"),
+                                FeedbackProgress(feedback))
+        return {self.OUTPUT_MODEL: str(outcome.model_path), self.OUTPUT_REPORT: str(outcome.report_path)}
+
+    def _settings(self, parameters: dict[str, Any], context: QgsProcessingContext,
+                  feedback: QgsProcessingFeedback) -> dict[str, Any]:
+        """The training configuration (see training/config.py) these parameters describe."""
+        chip = self.parameterAsInt(parameters, self.CHIP_SIZE, context)
+        data: dict[str, Any] = {"image": self._raster_path(parameters, self.INPUT, context), "chip_size": chip}
+        if self.parameterAsSource(parameters, self.LABELS, context) is not None:
+            data["labels"], data["label_layer"] = self._vector_path(parameters, self.LABELS, context, feedback)
+            data["label_field"] = self.parameterAsString(parameters, self.LABEL_FIELD, context)
+        else:
+            data["label_raster"] = self._raster_path(parameters, self.LABEL_RASTER, context)
+            if parameters.get(self.UNLABELLED_VALUE) not in (None, ""):
+                data["ignore_value"] = self.parameterAsInt(parameters, self.UNLABELLED_VALUE, context)
+        validation: dict[str, Any] = {"fraction": self.parameterAsDouble(parameters, self.VALIDATION, context)}
+        if self.parameterAsSource(parameters, self.VALIDATION_LAYER, context) is not None:
+            validation["layer"], validation["layer_name"] = self._vector_path(parameters, self.VALIDATION_LAYER,
+                                                                              context, feedback)
+        model_path = self.parameterAsFileOutput(parameters, self.OUTPUT_MODEL, context)
+        return {
+            "data": data, "validation": validation,
+            "model": {"architecture": self.parameterAsEnumString(parameters, self.ARCHITECTURE, context)},
+            "training": {"epochs": self.parameterAsInt(parameters, self.EPOCHS, context),
+                         "batch_size": self.parameterAsInt(parameters, self.BATCH_SIZE, context),
+                         "learning_rate": self.parameterAsDouble(parameters, self.LEARNING_RATE, context),
+                         "device": self.parameterAsEnumString(parameters, self.DEVICE, context)},
+            "output": {"folder": str(Path(model_path).parent), "checkpoints": False, "model": model_path,
+                       "report": self.parameterAsFileOutput(parameters, self.OUTPUT_REPORT, context)},
+        }
+
+    def _raster_path(self, parameters: dict[str, Any], name: str, context: QgsProcessingContext) -> str:
+        layer = self.parameterAsRasterLayer(parameters, name, context)
+        if layer is None or layer.providerType() != "gdal":
+            raise QgsProcessingException(f"{name} must be a raster layer that GDAL reads (a file, not a web "
+                                         "service); save it as a GeoTIFF first.")
+        return layer.source()
+
+    def _vector_path(self, parameters: dict[str, Any], name: str, context: QgsProcessingContext,
+                     feedback: QgsProcessingFeedback) -> tuple[str, str | None]:
+        """A file OGR can read (the layer itself, or a copy of its selected or filtered features)."""
+        path, layer_name = self.parameterAsCompatibleSourceLayerPathAndLayerName(
+            parameters, name, context, VECTOR_FORMATS, "gpkg", feedback)
+        return path, layer_name or None

@@ -1,0 +1,22 @@
+"""The one place where training imports the plugin's pure core and its GDAL-only adapters.
+
+Inside QGIS the plugin is the package ``seamless_segmentation`` and training is
+``seamless_segmentation.training``; from the repository root (``python -m training``, tests) both
+``plugin`` and ``training`` are top-level packages. Every other training module imports through here,
+so both layouts share one copy of each module.
+
+``gdal_labels``, ``raster_classes``, ``raster_area`` (ground resolution) and ``atomic`` are adapters,
+not core: they need GDAL (or only the standard library) and never QGIS. Training uses them deliberately, so that labels are read the
+same way by training, chip export and accuracy assessment (see docs/training.md).
+"""
+from __future__ import annotations
+
+if __package__ and "." in __package__:  # inside the installed plugin package
+    from ..plugin.adapters import atomic, gdal_labels, raster_area, raster_classes
+    from ..plugin.core import contract, contract_sources, errors, metrics, preprocess, progress
+else:  # python -m training from the repository root
+    from plugin.adapters import atomic, gdal_labels, raster_area, raster_classes  # type: ignore[no-redef]
+    from plugin.core import contract, contract_sources, errors, metrics, preprocess, progress  # type: ignore[no-redef]
+
+__all__ = ["atomic", "contract", "contract_sources", "errors", "gdal_labels", "metrics", "preprocess",
+           "progress", "raster_area", "raster_classes"]

@@ -1,0 +1,287 @@
+"""Training configuration: five sections of plain settings, read from YAML or JSON and from flags.
+
+A configuration file holds the sections ``data``, ``validation``, ``model``, ``training`` and
+``output`` (every key is optional except where a section says otherwise; docs/training.md lists
+them all). Relative paths are taken from the current working directory. Unknown keys and values of
+the wrong type are refused with a message naming the key, so a typo never passes silently.
+"""
+from __future__ import annotations
+
+import dataclasses
+import json
+import types
+import typing
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Mapping
+
+from ._plugin import errors
+
+InputError = errors.InputError
+
+ARCHITECTURES = ("unet", "resnet18_fcn", "resnet34_fcn", "resnet50_fcn", "mobilenetv2_unet")
+SCHEDULES = ("cosine", "onecycle")
+REGION_LOSSES = ("none", "dice", "jaccard")
+DEVICES = ("auto", "cpu", "cuda")
+DEFAULT_IGNORE = "default"  # label rasters: their nodata value, else 0
+
+
+@dataclass
+class DataConfig:
+    """Where the image and labels come from and how chips are cut."""
+
+    image: str | None = None  # image raster (any band count and data type)
+    labels: str | None = None  # vector labels (polygons) with a class field
+    label_field: str | None = None
+    label_layer: str | None = None  # layer inside a multi-layer vector file (default: the first)
+    label_raster: str | None = None  # or a label raster (resampled nearest onto the image grid)
+    chips: str | None = None  # or a chips folder written by seamless:exportchips
+    ignore_value: int | str | None = DEFAULT_IGNORE  # label rasters: value meaning "unlabelled"
+    bands: list[int] | None = None  # 1-based band numbers to use (default: all but alpha)
+    band_names: list[str] | None = None  # names for the contract (default: band descriptions)
+    classes: list[dict[str, Any]] | None = None  # optional {value, name, color} per class value
+    chip_size: int = 256
+    stride: int | None = None  # default: half the chip size
+    min_labelled: float = 0.05  # a training chip needs this fraction of labelled training pixels
+    indices: list[str] = field(default_factory=list)  # spectral indices added inside the model
+    band_roles: dict[str, int] = field(default_factory=dict)  # e.g. {red: 3, nir: 4}: 1-based positions
+    cache_mb: int = 2048  # raw chips are kept in memory when they fit in this many megabytes
+
+
+@dataclass
+class ValidationConfig:
+    """How the validation area is chosen: spatial blocks, a bounding box or a polygon layer."""
+
+    fraction: float = 0.2  # share of labelled pixels held out, in whole blocks
+    block_size: int | None = None  # pixels; default one to four chips (at least 16 blocks where possible)
+    extent: list[float] | None = None  # [xmin, ymin, xmax, ymax] in the image CRS: overrides fraction
+    layer: str | None = None  # polygon layer of the validation area: overrides extent and fraction
+    layer_name: str | None = None
+    buffer: int = 0  # pixels around the validation area left out of training
+    window: int | None = None  # validation window; default the chip size
+    context: int | None = None  # extra pixels read around each validation window; default chip / 4
+
+
+@dataclass
+class ModelConfig:
+    """The network: architecture and its size."""
+
+    architecture: str = "unet"
+    depth: int = 4  # U-Net levels below full resolution (total stride 2**depth)
+    width: int | None = None  # channels of the first level (default 32 U-Net, 64 ResNet, 32 MobileNetV2 stem)
+    batch_norm: bool = True
+    dropout: float = 0.0
+    encoder_weights: str | None = None  # local .pt/.pth state dict for the encoder; nothing is downloaded
+
+
+@dataclass
+class OptimConfig:
+    """The training loop: optimiser, schedule, loss, augmentation, stopping, device."""
+
+    epochs: int = 30
+    batch_size: int = 8
+    learning_rate: float = 1e-3
+    weight_decay: float = 1e-4
+    schedule: str = "onecycle"
+    class_weights: str | list[float] | dict[str, float] = "auto"  # auto, none, or one weight per class
+    region_loss: str = "none"  # add soft Dice or Jaccard to cross-entropy
+    region_loss_weight: float = 1.0
+    d4: bool = True  # the eight flips and quarter turns
+    brightness: float = 0.0  # jitter in normalised units (0: off)
+    contrast: float = 0.0  # relative jitter (0.1: x0.9..x1.1)
+    patience: int = 0  # early stopping after this many epochs without better mIoU (0: off)
+    seed: int = 0
+    device: str = "auto"
+    amp: bool = False  # mixed precision on CUDA
+    workers: int = 0  # DataLoader worker processes
+    steps_per_epoch: int | None = None  # cap (quick runs); default one pass over the chips
+    resume: str | None = None  # checkpoint to continue from
+
+
+@dataclass
+class OutputConfig:
+    """Where results go: a folder with checkpoints, and the model and report paths."""
+
+    folder: str = "training-output"
+    model: str | None = None  # default FOLDER/model.onnx
+    report: str | None = None  # default FOLDER/report.html
+    name: str = ""
+    description: str = ""
+    checkpoints: bool = True  # write FOLDER/last.pt and FOLDER/best.pt
+
+
+@dataclass
+class TrainConfig:
+    """The whole configuration."""
+
+    data: DataConfig = field(default_factory=DataConfig)
+    validation: ValidationConfig = field(default_factory=ValidationConfig)
+    model: ModelConfig = field(default_factory=ModelConfig)
+    training: OptimConfig = field(default_factory=OptimConfig)
+    output: OutputConfig = field(default_factory=OutputConfig)
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain JSON-ready dictionary (stored in checkpoints and the model's provenance)."""
+        return dataclasses.asdict(self)
+
+    @property
+    def model_path(self) -> Path:
+        return Path(self.output.model or Path(self.output.folder) / "model.onnx")
+
+    @property
+    def report_path(self) -> Path:
+        return Path(self.output.report or Path(self.output.folder) / "report.html")
+
+    @property
+    def stride(self) -> int:
+        return self.data.stride or max(self.data.chip_size // 2, 1)
+
+    def validate(self) -> "TrainConfig":
+        """Check values that types alone do not catch; return self."""
+        _check_choice("model.architecture", self.model.architecture, ARCHITECTURES)
+        _check_choice("training.schedule", self.training.schedule, SCHEDULES)
+        _check_choice("training.region_loss", self.training.region_loss, REGION_LOSSES)
+        _check_choice("training.device", self.training.device, DEVICES)
+        sources = [bool(self.data.chips), bool(self.data.labels), bool(self.data.label_raster)]
+        if sum(sources) != 1:
+            raise InputError("Give exactly one source of labels: data.labels (a vector layer with "
+                             "data.label_field), data.label_raster, or data.chips (a chips folder).")
+        if not self.data.chips and not self.data.image:
+            raise InputError("data.image is missing: give the raster to train on.")
+        if self.data.labels and not self.data.label_field:
+            raise InputError("data.label_field is missing: name the field of the label layer that holds "
+                             "each feature's class.")
+        _check_range("data.chip_size", self.data.chip_size, 16, 4096)
+        _check_range("training.epochs", self.training.epochs, 1, 100000)
+        _check_range("training.batch_size", self.training.batch_size, 1, 4096)
+        _check_range("validation.fraction", self.validation.fraction, 0.01, 0.9)
+        _check_range("data.min_labelled", self.data.min_labelled, 0.0, 1.0)
+        if not self.training.learning_rate > 0:
+            raise InputError(f"training.learning_rate must be positive, got {self.training.learning_rate}.")
+        if self.validation.extent is not None and len(self.validation.extent) != 4:
+            raise InputError("validation.extent must be [xmin, ymin, xmax, ymax] in the image CRS.")
+        return self
+
+
+def _check_choice(key: str, value: str, choices: tuple[str, ...]) -> None:
+    if value not in choices:
+        raise InputError(f"{key} is {value!r}; use one of: {', '.join(choices)}.")
+
+
+def _check_range(key: str, value: float, low: float, high: float) -> None:
+    if not low <= value <= high:
+        raise InputError(f"{key} must be from {low:g} to {high:g}, got {value}.")
+
+
+# ---- reading ------------------------------------------------------------------------------------
+_SECTIONS = {f.name: f.type for f in dataclasses.fields(TrainConfig)}
+
+
+def from_mapping(data: Mapping[str, Any], source: str = "configuration") -> TrainConfig:
+    """Build and validate a configuration from nested dictionaries."""
+    unknown = set(data) - set(_SECTIONS)
+    if unknown:
+        raise InputError(f"{source}: unknown section(s) {sorted(unknown)}; the sections are "
+                         f"{', '.join(_SECTIONS)}.")
+    hints = typing.get_type_hints(TrainConfig)
+    sections = {}
+    for name in _SECTIONS:
+        value = data.get(name) or {}
+        if not isinstance(value, Mapping):
+            raise InputError(f"{source}: section '{name}' must be a mapping of keys to values.")
+        sections[name] = _build_section(hints[name], value, f"{source}: {name}")
+    return TrainConfig(**sections).validate()
+
+
+def _build_section(cls: type, values: Mapping[str, Any], where: str) -> Any:
+    hints = typing.get_type_hints(cls)
+    unknown = set(values) - set(hints)
+    if unknown:
+        raise InputError(f"{where}: unknown key(s) {sorted(unknown)}; valid keys are {', '.join(hints)}.")
+    return cls(**{key: _coerce(value, hints[key], f"{where}.{key}") for key, value in values.items()})
+
+
+def _coerce(value: Any, hint: Any, where: str) -> Any:
+    """Accept ``value`` if it fits the type ``hint`` (ints are accepted for floats)."""
+    if value is None:
+        if type(None) in typing.get_args(hint) or hint is Any:
+            return None
+        raise InputError(f"{where} cannot be empty.")
+    is_union = typing.get_origin(hint) in (typing.Union, types.UnionType)
+    options = [h for h in typing.get_args(hint) if h is not type(None)] if is_union else [hint]
+    for option in options:
+        accepted, result = _fits(value, option)
+        if accepted:
+            return result
+    raise InputError(f"{where} has the wrong type: {value!r}; expected {hint}.")
+
+
+def _fits(value: Any, option: Any) -> tuple[bool, Any]:
+    origin = typing.get_origin(option)
+    if option is Any:
+        return True, value
+    if option is float and isinstance(value, (int, float)) and not isinstance(value, bool):
+        return True, float(value)
+    if option in (int, str, bool):
+        ok = isinstance(value, option) and (option is bool or not isinstance(value, bool))
+        return ok, value
+    if origin is list and isinstance(value, (list, tuple)):
+        (item,) = typing.get_args(option)
+        results = [_fits(v, item) for v in value]
+        return all(ok for ok, _ in results), [r for _, r in results]
+    if origin is dict and isinstance(value, Mapping):
+        _, item = typing.get_args(option)
+        results = {str(k): _fits(v, item) for k, v in value.items()}
+        return all(ok for ok, _ in results.values()), {k: r for k, (_, r) in results.items()}
+    return False, None
+
+
+def load(path: str | Path) -> TrainConfig:
+    """Read a YAML (.yaml/.yml) or JSON configuration file."""
+    return from_file_and_overrides(path, [])
+
+
+def parse_text(text: str, suffix: str, source: str) -> dict[str, Any]:
+    """Parse configuration text as JSON (``.json``) or YAML (anything else)."""
+    try:
+        if suffix == ".json":
+            data = json.loads(text)
+        else:
+            import yaml  # only needed for YAML files
+
+            data = yaml.safe_load(text)
+    except ValueError as error:
+        raise InputError(f"Cannot parse the configuration '{source}': {error}.") from error
+    except Exception as error:  # noqa: BLE001 - yaml.YAMLError, whose module is imported lazily
+        raise InputError(f"Cannot parse the configuration '{source}': {error}.") from error
+    if not isinstance(data, dict):
+        raise InputError(f"The configuration '{source}' must hold a mapping of sections.")
+    return data
+
+
+def apply_overrides(data: dict[str, Any], assignments: list[str]) -> dict[str, Any]:
+    """Apply ``section.key=value`` strings (values parsed as YAML) to a configuration dictionary."""
+    import yaml
+
+    result = {name: dict(values or {}) for name, values in data.items()}
+    for assignment in assignments:
+        key, sep, raw = assignment.partition("=")
+        section, dot, name = key.strip().partition(".")
+        if not sep or not dot or not name:
+            raise InputError(f"Cannot read the override {assignment!r}; write it as section.key=value, "
+                             "for example training.epochs=5.")
+        result.setdefault(section, {})[name] = yaml.safe_load(raw) if raw.strip() else None
+    return result
+
+
+def from_file_and_overrides(path: str | Path | None, assignments: list[str]) -> TrainConfig:
+    """A configuration file (optional) with ``section.key=value`` overrides applied on top."""
+    data: dict[str, Any] = {}
+    if path is not None:
+        file_path = Path(path)
+        try:
+            text = file_path.read_text(encoding="utf-8")
+        except OSError as error:
+            raise InputError(f"Cannot read the configuration '{file_path}': {error.strerror or error}.") from error
+        data = parse_text(text, file_path.suffix.lower(), str(file_path))
+    return from_mapping(apply_overrides(data, assignments), str(path or "command line"))

@@ -1,0 +1,268 @@
+"""From a configuration to training chips and validation windows, with classes, split and statistics.
+
+Three passes over the labels, each reading windows (never the whole raster at once):
+
+1. blocks: which label values occur and how many labelled pixels each block holds (for the split);
+2. tiling: non-overlapping windows give the distinct training and validation pixels per class and
+   the validation windows (those holding validation pixels);
+3. chips: training chips every ``stride`` pixels, their labels restricted to the training area.
+
+Image pixels that are nodata are unlabelled too, so the loss and the metrics never see them.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from .._plugin import contract, errors, progress as progress_module
+from ..config import TrainConfig
+from . import split as split_module
+from .labels import IGNORE_INDEX, ClassTable, class_table, count_values
+from .scene import ChipRef, Scene, ValidationWindow, open_scene
+from .stats import PixelSampler, input_spec
+
+InputError = errors.InputError
+Progress = progress_module.Progress
+
+
+@dataclass
+class ChipSet:
+    """Training chips: where they are, their label indices, and their raw pixels when cached."""
+
+    refs: list[ChipRef]
+    labels: list[np.ndarray]
+    images: list[tuple[np.ndarray, np.ndarray]] | None = None
+
+
+@dataclass
+class ValidationSet:
+    """Validation windows and their label indices (IGNORE_INDEX outside the scored validation pixels)."""
+
+    windows: list[ValidationWindow]
+    labels: list[np.ndarray]
+    images: list[tuple[np.ndarray, np.ndarray]] | None = None
+
+
+@dataclass
+class PreparedData:
+    """Everything the trainer and the exporter need to know about the data."""
+
+    scene: Scene
+    classes: ClassTable
+    input: contract.InputSpec
+    train: ChipSet
+    validation: ValidationSet
+    train_counts: np.ndarray
+    validation_counts: np.ndarray
+    split: dict[str, Any]
+    pixel_sample: np.ndarray
+    chip_size: int
+    notes: list[str] = field(default_factory=list)
+
+    def provenance(self) -> dict[str, Any]:
+        """Training data for the model's provenance: files, split, class pixel counts."""
+        names = self.classes.names
+        return {
+            **self.scene.description,
+            "split": self.split,
+            "training_chips": len(self.train.refs),
+            "validation_windows": len(self.validation.windows),
+            "class_pixels": {
+                names[v]: {"value": int(v), "training": int(t), "validation": int(n)}
+                for v, t, n in zip(self.classes.values, self.train_counts, self.validation_counts)},
+        }
+
+
+def prepare_data(config: TrainConfig, progress: Progress) -> PreparedData:
+    """Open the scene, split it, find the classes, cut chips and compute normalisation statistics."""
+    scene = open_scene(config.data)
+    for note in scene.notes:
+        progress.warning(note)
+    chip_size = getattr(scene, "chip_size", config.data.chip_size)
+    block_size = config.validation.block_size or default_block_size(scene, chip_size)
+    values, blocks = _scan_blocks(scene, block_size, progress)
+    classes = class_table(values, scene.known_classes, config.data.classes)
+    split = _make_split(config, scene, blocks, block_size)
+    progress.info(f"Classes: {', '.join(f'{c.value} {c.name}' for c in classes.classes)}; split: {split.description}.")
+    budget = _MemoryBudget(config.data.cache_mb)
+    validation, train_counts, validation_counts = _tile(scene, classes, split, config, chip_size, budget)
+    _check_classes(classes, train_counts, validation_counts, progress)
+    train, sampler = _training_chips(scene, classes, split, config, chip_size, progress, budget)
+    if not budget.fits:
+        train.images = validation.images = None
+    sample = sampler.sample()
+    spec = input_spec(sample, scene.bands.names)
+    progress.info(f"{len(train.refs)} training chips of {chip_size} px, {len(validation.windows)} validation "
+                  f"windows; {int(train_counts.sum())} training and {int(validation_counts.sum())} validation "
+                  "labelled pixels.")
+    return PreparedData(scene, classes, spec, train, validation, train_counts, validation_counts,
+                        split.description, sample, chip_size, list(scene.notes))
+
+
+def prepare_validation(config: TrainConfig, progress: Progress, classes: ClassTable,
+                       all_labels: bool = False) -> PreparedData:
+    """Validation windows only, for a model whose classes are known (``all_labels``: every labelled pixel)."""
+    scene = open_scene(config.data)
+    chip_size = getattr(scene, "chip_size", config.data.chip_size)
+    block_size = config.validation.block_size or default_block_size(scene, chip_size)
+    values, blocks = _scan_blocks(scene, block_size, progress)
+    foreign = sorted(set(values) - set(classes.values.tolist()))
+    if foreign:
+        progress.warning(f"Label values {foreign} are not classes of the model; their pixels are not scored.")
+    split = split_module.EverythingValidation() if all_labels else _make_split(config, scene, blocks, block_size)
+    validation, train_counts, validation_counts = _tile(scene, classes, split, config, chip_size,
+                                                        _MemoryBudget(config.data.cache_mb))
+    bands = len(scene.bands.names)
+    identity = contract.InputSpec("image", bands, scene.bands.names, (1.0,) * bands, (0.0,) * bands,
+                                  (0.0,) * bands, (1.0,) * bands)
+    return PreparedData(scene, classes, identity, ChipSet([], []), validation, train_counts, validation_counts,
+                        split.description, np.zeros((0, bands)), chip_size, list(scene.notes))
+
+
+def default_block_size(scene: Scene, chip_size: int) -> int:
+    """Validation blocks of one to four chips: four when the scene holds at least 16 such blocks."""
+    width, height = scene.extent_pixels
+    side = math.sqrt(width * height / 16)
+    return int(min(max(side // chip_size, 1), 4)) * chip_size
+
+
+def _scan_blocks(scene: Scene, block_size: int, progress: Progress) -> tuple[dict[int, int], dict]:
+    """Label values found and labelled pixels per block (col, row)."""
+    values: dict[int, int] = {}
+    blocks: dict[tuple[int, int], int] = {}
+    refs = scene.scan_refs(block_size)
+    for number, ref in enumerate(refs):
+        counts = count_values(scene.read_labels(ref), scene.unlabelled)
+        for value, count in counts.items():
+            values[value] = values.get(value, 0) + count
+        block = (ref.window.col // block_size, ref.window.row // block_size)
+        blocks[block] = blocks.get(block, 0) + sum(counts.values())
+        _cancel_point(progress, f"Scanning labels {number + 1}/{len(refs)}")
+    if not values:
+        raise InputError("The labels cover no pixel of the image: there is nothing to learn from. Check that "
+                         "the labels overlap the raster and that the unlabelled value is right.")
+    return values, blocks
+
+
+def _make_split(config: TrainConfig, scene: Scene, blocks: dict, block_size: int) -> split_module.Split:
+    validation = config.validation
+    chosen: split_module.Split
+    if validation.layer:
+        chosen = split_module.LayerSplit(validation.layer, validation.layer_name, scene.crs_wkt)
+    elif validation.extent:
+        chosen = split_module.ExtentSplit(validation.extent)
+    else:
+        blocks_chosen = split_module.choose_validation_blocks(blocks, validation.fraction, config.training.seed)
+        chosen = split_module.BlockSplit(block_size, blocks_chosen)
+    return split_module.BufferedSplit(chosen, validation.buffer) if validation.buffer > 0 else chosen
+
+
+def _labels_for(scene: Scene, classes: ClassTable, split: split_module.Split, ref: ChipRef,
+                role: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(label indices restricted to ``role``, raw image, validity) for one window."""
+    raw, valid = scene.read_image(ref)
+    index = classes.to_index(scene.read_labels(ref), scene.unlabelled)
+    roles = split.roles(ref.window, ref.geotransform)
+    index[(roles != role) | ~valid] = IGNORE_INDEX
+    return index, raw, valid
+
+
+def _tile(scene: Scene, classes: ClassTable, split: split_module.Split, config: TrainConfig, chip_size: int,
+          budget: _MemoryBudget) -> tuple[ValidationSet, np.ndarray, np.ndarray]:
+    """Validation windows and distinct labelled pixels per class in both areas."""
+    window = config.validation.window or chip_size
+    context = config.validation.context if config.validation.context is not None else chip_size // 4
+    train_counts = np.zeros(len(classes.classes), np.int64)
+    val_counts = np.zeros(len(classes.classes), np.int64)
+    kept, labels, images = [], [], budget.new_list()
+    for item in scene.validation_windows(window, context):
+        raw, valid = scene.read_image(item.read)
+        index = classes.to_index(scene.read_labels(item.read), scene.unlabelled)
+        index[~valid] = IGNORE_INDEX
+        scored = np.zeros(index.shape, bool)
+        scored[item.rows[0]:item.rows[1], item.cols[0]:item.cols[1]] = True
+        roles = split.roles(item.read.window, item.read.geotransform)
+        train_counts += _class_counts(index, scored & (roles == split_module.TRAIN), len(classes.classes))
+        in_validation = scored & (roles == split_module.VALIDATION)
+        val_counts += _class_counts(index, in_validation, len(classes.classes))
+        if (index[in_validation] >= 0).any():
+            kept.append(item)
+            labels.append(np.where(in_validation, index, IGNORE_INDEX).astype(np.int16))
+            budget.keep(images, raw, valid)
+    if not kept:
+        raise InputError("The validation area holds no labelled pixel, so no honest accuracy can be measured; "
+                         "move the validation area (layer or extent) over labelled pixels, or use blocks.")
+    return ValidationSet(kept, labels, images if budget.fits else None), train_counts, val_counts
+
+
+def _class_counts(index: np.ndarray, where: np.ndarray, classes: int) -> np.ndarray:
+    chosen = index[where]
+    return np.bincount(chosen[chosen >= 0], minlength=classes)[:classes]
+
+
+def _check_classes(classes: ClassTable, train: np.ndarray, validation: np.ndarray, progress: Progress) -> None:
+    learnt = [c.name for c, n in zip(classes.classes, train) if n > 0]
+    if len(learnt) < 2:
+        raise InputError(f"The training area holds labelled pixels of {len(learnt)} class(es) "
+                         f"({', '.join(learnt) or 'none'}); a segmentation model needs at least two. Label "
+                         "more classes (background included) or move the validation area.")
+    for info, n_train, n_val in zip(classes.classes, train, validation):
+        if n_train == 0:
+            progress.warning(f"Class {info.value} '{info.name}' has no training pixels; the model cannot learn it.")
+        elif n_val == 0:
+            progress.warning(f"Class {info.value} '{info.name}' has no validation pixels; its accuracy is not "
+                             "measured.")
+
+
+def _training_chips(scene: Scene, classes: ClassTable, split: split_module.Split, config: TrainConfig,
+                    chip_size: int, progress: Progress, budget: _MemoryBudget) -> tuple[ChipSet, PixelSampler]:
+    refs = scene.training_refs(chip_size, config.stride)
+    sampler = PixelSampler(len(refs), seed=config.training.seed)
+    kept, labels, images = [], [], budget.new_list()
+    for number, ref in enumerate(refs):
+        index, raw, valid = _labels_for(scene, classes, split, ref, split_module.TRAIN)
+        labelled = float((index >= 0).mean())
+        if labelled > 0 and labelled >= config.data.min_labelled:
+            kept.append(ref)
+            labels.append(index.astype(np.int16))
+            sampler.add(raw, valid)
+            budget.keep(images, raw, valid)
+        _cancel_point(progress, f"Cutting chips {number + 1}/{len(refs)}")
+    if not kept:
+        raise InputError(f"No training chip holds at least {config.data.min_labelled:.0%} labelled training "
+                         "pixels; lower data.min_labelled, use smaller chips or label more of the image.")
+    return ChipSet(kept, labels, images if budget.fits else None), sampler
+
+
+class _MemoryBudget:
+    """Raw chips kept in memory while they fit in the budget; past it, none are kept (they are re-read)."""
+
+    def __init__(self, limit_mb: int) -> None:
+        self.left = limit_mb * 2 ** 20
+        self.lists: list[list[tuple[np.ndarray, np.ndarray]]] = []
+
+    def new_list(self) -> list[tuple[np.ndarray, np.ndarray]]:
+        self.lists.append([])
+        return self.lists[-1]
+
+    def keep(self, into: list[tuple[np.ndarray, np.ndarray]], raw: np.ndarray, valid: np.ndarray) -> None:
+        if self.left < 0:
+            return
+        self.left -= raw.nbytes + valid.nbytes
+        if self.left < 0:
+            for kept in self.lists:
+                kept.clear()
+        else:
+            into.append((raw, valid))
+
+    @property
+    def fits(self) -> bool:
+        return self.left >= 0
+
+
+def _cancel_point(progress: Progress, message: str) -> None:
+    if progress.is_cancelled():
+        raise errors.CancelledError(f"{message}: cancelled before training started.")

@@ -1,0 +1,135 @@
+"""The image raster, read in windows with GDAL: bands, nodata, names, ground resolution."""
+from __future__ import annotations
+
+import math
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Sequence
+
+import numpy as np
+from osgeo import gdal
+
+from .._plugin import errors, gdal_labels, raster_area
+
+gdal.UseExceptions()
+InputError = errors.InputError
+PixelWindow = gdal_labels.PixelWindow
+RasterGrid = gdal_labels.RasterGrid
+
+
+
+@dataclass(frozen=True)
+class BandInfo:
+    """What training needs to know about the bands it reads."""
+
+    numbers: tuple[int, ...]  # 1-based band numbers in the raster
+    names: tuple[str, ...]
+    nodata: tuple[float | None, ...]
+    data_type: str
+    alpha: int | None = None  # 1-based number of an alpha band used as validity mask
+
+
+def open_raster(path: str | Path, what: str = "image raster") -> gdal.Dataset:
+    """Open a raster for reading or raise an InputError saying why it cannot be read."""
+    try:
+        dataset = gdal.Open(str(path))
+    except RuntimeError as error:
+        raise InputError(f"Cannot open the {what} '{path}': {error}. Give a raster file GDAL can read.") from error
+    if dataset is None:
+        raise InputError(f"Cannot open the {what} '{path}'.")
+    return dataset
+
+
+def band_info(dataset: gdal.Dataset, bands: Sequence[int] | None = None,
+              names: Sequence[str] | None = None) -> BandInfo:
+    """The bands to train on: ``bands`` (1-based), or every band but an alpha band."""
+    count = dataset.RasterCount
+    interpretations = [dataset.GetRasterBand(i).GetColorInterpretation() for i in range(1, count + 1)]
+    alpha = next((i + 1 for i, ci in enumerate(interpretations) if ci == gdal.GCI_AlphaBand), None)
+    numbers = tuple(bands) if bands else tuple(i for i in range(1, count + 1) if i != alpha)
+    bad = [b for b in numbers if not 1 <= b <= count]
+    if bad or not numbers:
+        raise InputError(f"The image has {count} band(s); band number(s) {bad or numbers} do not exist. "
+                         f"Choose bands from 1 to {count}.")
+    if names is not None and len(names) != len(numbers):
+        raise InputError(f"{len(names)} band names are given for {len(numbers)} bands; give one name per band.")
+    described = [dataset.GetRasterBand(b).GetDescription().strip() for b in numbers]
+    chosen = tuple(names) if names else tuple(d or f"band {b}" for d, b in zip(described, numbers))
+    nodata = []
+    for number in numbers:
+        value = dataset.GetRasterBand(number).GetNoDataValue()
+        nodata.append(None if value is None else float(value))
+    data_type = gdal.GetDataTypeName(dataset.GetRasterBand(numbers[0]).DataType)
+    return BandInfo(numbers, chosen, tuple(nodata), data_type, alpha if alpha not in numbers else None)
+
+
+def resolution_in_metres(dataset: gdal.Dataset) -> float | None:
+    """Ground size of a pixel in metres (mean of x and y), measured as Classify raster measures it; None
+    without a CRS. The contract's resolution_m must agree with the classify algorithm's measurement, or it
+    would resample rasters that need none."""
+    measured = raster_area.ground_resolution(dataset)
+    return None if measured is None else float(sum(measured.metres) / 2)
+
+
+def grid_resolution_in_metres(grid: RasterGrid) -> float | None:
+    """The same for a grid without a dataset (chips folders): measured on a one-pixel stand-in."""
+    stand_in = gdal.GetDriverByName("MEM").Create("", 1, 1, 1, gdal.GDT_Byte)
+    stand_in.SetGeoTransform(grid.geotransform)
+    if grid.crs_wkt:
+        stand_in.SetProjection(grid.crs_wkt)
+    return resolution_in_metres(stand_in)
+
+
+class RasterSource:
+    """Windows of chosen bands of one raster; the GDAL dataset is reopened after pickling (workers)."""
+
+    def __init__(self, path: str | Path, bands: Sequence[int] | None = None,
+                 names: Sequence[str] | None = None) -> None:
+        self.path = str(path)
+        dataset = open_raster(self.path)
+        self.grid = RasterGrid.of(dataset)
+        self.bands = band_info(dataset, bands, names)
+        self._dataset: gdal.Dataset | None = dataset
+        self._owner = os.getpid()
+
+    def __getstate__(self) -> dict[str, Any]:
+        state = dict(self.__dict__)
+        state["_dataset"] = None
+        return state
+
+    @property
+    def dataset(self) -> gdal.Dataset:
+        """The open dataset; reopened in a new process (DataLoader workers), as GDAL handles do not fork well."""
+        if self._dataset is None or self._owner != os.getpid():
+            self._dataset, self._owner = open_raster(self.path), os.getpid()
+        return self._dataset
+
+    def read(self, window: PixelWindow) -> np.ndarray:
+        """Raw values of the bands in ``window``: (bands, height, width) in the raster's data type."""
+        data = self.dataset.ReadAsArray(window.col, window.row, window.width, window.height,
+                                        band_list=list(self.bands.numbers))
+        return data.reshape(len(self.bands.numbers), window.height, window.width)
+
+    def valid(self, window: PixelWindow, data: np.ndarray) -> np.ndarray:
+        """True where every band holds data (not nodata, not NaN, alpha not zero)."""
+        return valid_mask(data, self.bands.nodata, self._alpha(window))
+
+    def _alpha(self, window: PixelWindow) -> np.ndarray | None:
+        if self.bands.alpha is None:
+            return None
+        band = self.dataset.GetRasterBand(self.bands.alpha)
+        return band.ReadAsArray(window.col, window.row, window.width, window.height)
+
+
+def valid_mask(data: np.ndarray, nodata: Sequence[float | None], alpha: np.ndarray | None = None) -> np.ndarray:
+    """Pixels where no band is nodata or NaN and the alpha band (if any) is not zero."""
+    valid = np.ones(data.shape[1:], bool)
+    for band, value in zip(data, nodata):
+        if value is not None and not math.isnan(value):
+            valid &= band != value
+        if np.issubdtype(band.dtype, np.floating):
+            valid &= np.isfinite(band)
+    if alpha is not None:
+        valid &= alpha != 0
+    return valid

@@ -1,0 +1,187 @@
+"""Spatial training/validation split: never by random pixels, so neighbours cannot inflate the figures.
+
+Every pixel gets a role: training, validation, or excluded (a buffer between the two). The
+validation area is, in order of precedence, a polygon layer, a bounding box in the image CRS, or
+whole square blocks of the image grid chosen at random (seeded) until they hold the requested
+share of the labelled pixels.
+"""
+from __future__ import annotations
+
+from typing import Any, Mapping, Protocol, Sequence
+
+import numpy as np
+from osgeo import gdal, ogr, osr
+
+from .._plugin import errors, gdal_labels
+
+InputError = errors.InputError
+PixelWindow = gdal_labels.PixelWindow
+GeoTransform = tuple[float, float, float, float, float, float]
+
+TRAIN, VALIDATION, EXCLUDED = 0, 1, 2
+
+
+class Split(Protocol):
+    """Roles of the pixels of a window: TRAIN, VALIDATION or EXCLUDED (uint8)."""
+
+    description: dict[str, Any]
+
+    def roles(self, window: PixelWindow, geotransform: GeoTransform) -> np.ndarray:
+        """``window`` is in the source image's pixel grid; ``geotransform`` is the window's own."""
+
+
+class BlockSplit:
+    """Square blocks of ``block_size`` pixels of the image grid; the chosen blocks are validation."""
+
+    def __init__(self, block_size: int, validation_blocks: set[tuple[int, int]]) -> None:
+        self.block_size = block_size
+        self.validation_blocks = frozenset(validation_blocks)
+        self.description = {"method": "blocks", "block_size": block_size,
+                            "validation_blocks": sorted(list(b) for b in self.validation_blocks)}
+
+    def roles(self, window: PixelWindow, geotransform: GeoTransform) -> np.ndarray:
+        block_cols = (window.col + np.arange(window.width)) // self.block_size
+        block_rows = (window.row + np.arange(window.height)) // self.block_size
+        chosen = np.zeros((block_rows.max() + 1, block_cols.max() + 1), bool)
+        for col, row in self.validation_blocks:
+            if row < chosen.shape[0] and col < chosen.shape[1]:
+                chosen[row, col] = True
+        return chosen[np.ix_(block_rows, block_cols)].astype(np.uint8) * VALIDATION
+
+
+class ExtentSplit:
+    """Pixels whose centre lies in [xmin, ymin, xmax, ymax] (image CRS) are validation."""
+
+    def __init__(self, extent: Sequence[float]) -> None:
+        xmin, ymin, xmax, ymax = (float(v) for v in extent)
+        if not (xmin < xmax and ymin < ymax):
+            raise InputError(f"validation.extent {list(extent)} is empty; give [xmin, ymin, xmax, ymax] "
+                             "with xmin < xmax and ymin < ymax.")
+        self.extent = (xmin, ymin, xmax, ymax)
+        self.description = {"method": "extent", "extent": list(self.extent)}
+
+    def roles(self, window: PixelWindow, geotransform: GeoTransform) -> np.ndarray:
+        x0, dx, rx, y0, ry, dy = geotransform
+        cols, rows = np.meshgrid(np.arange(window.width) + 0.5, np.arange(window.height) + 0.5)
+        x, y = x0 + cols * dx + rows * rx, y0 + cols * ry + rows * dy
+        xmin, ymin, xmax, ymax = self.extent
+        inside = (x >= xmin) & (x < xmax) & (y >= ymin) & (y < ymax)
+        return inside.astype(np.uint8) * VALIDATION
+
+
+class LayerSplit:
+    """Pixels inside the polygons of a layer are validation (polygons reprojected to the image CRS)."""
+
+    def __init__(self, path: str, layer_name: str | None, crs_wkt: str) -> None:
+        source = gdal_labels.open_vector(path)
+        layer = source.GetLayerByName(layer_name) if layer_name else source.GetLayer(0)
+        if layer is None:
+            raise InputError(f"The validation layer file '{path}' has no layer '{layer_name}'.")
+        self.crs_wkt = crs_wkt
+        self._memory = ogr.GetDriverByName("Memory").CreateDataSource("validation")
+        target = _srs(crs_wkt)
+        self._layer = self._memory.CreateLayer("validation", target, ogr.wkbUnknown)
+        transform = _transform(layer.GetSpatialRef(), target)
+        for feature in layer:
+            geometry = feature.GetGeometryRef()
+            if geometry is None or geometry.IsEmpty():
+                continue
+            geometry = geometry.Clone()
+            if transform is not None:
+                geometry.Transform(transform)
+            copy = ogr.Feature(self._layer.GetLayerDefn())
+            copy.SetGeometry(geometry)
+            self._layer.CreateFeature(copy)
+        if self._layer.GetFeatureCount() == 0:
+            raise InputError(f"The validation layer '{path}' holds no geometry; draw the validation area "
+                             "as polygons.")
+        self.description = {"method": "layer", "layer": str(path).rsplit("/", 1)[-1],
+                            "polygons": int(self._layer.GetFeatureCount())}
+
+    def roles(self, window: PixelWindow, geotransform: GeoTransform) -> np.ndarray:
+        target = gdal.GetDriverByName("MEM").Create("", window.width, window.height, 1, gdal.GDT_Byte)
+        target.SetGeoTransform(geotransform)
+        if self.crs_wkt:
+            target.SetProjection(self.crs_wkt)
+        gdal.RasterizeLayer(target, [1], self._layer, burn_values=[VALIDATION])
+        band = target.GetRasterBand(1)
+        return band.ReadAsArray().astype(np.uint8)
+
+
+class EverythingValidation:
+    """Every pixel is validation: for scoring a finished model on labels it has never seen."""
+
+    description = {"method": "all labelled pixels"}
+
+    def roles(self, window: PixelWindow, geotransform: GeoTransform) -> np.ndarray:
+        return np.full((window.height, window.width), VALIDATION, np.uint8)
+
+
+class BufferedSplit:
+    """Training pixels within ``buffer`` pixels of the validation area become EXCLUDED."""
+
+    def __init__(self, inner: Split, buffer: int) -> None:
+        self.inner, self.buffer = inner, buffer
+        self.description = {**inner.description, "buffer_px": buffer}
+
+    def roles(self, window: PixelWindow, geotransform: GeoTransform) -> np.ndarray:
+        b = self.buffer
+        wider = PixelWindow(window.col - b, window.row - b, window.width + 2 * b, window.height + 2 * b)
+        x0, dx, rx, y0, ry, dy = geotransform
+        wider_transform = (x0 - b * dx - b * rx, dx, rx, y0 - b * ry - b * dy, ry, dy)
+        roles = self.inner.roles(wider, wider_transform)
+        near = _dilate(roles == VALIDATION, b)
+        roles = np.where((roles == TRAIN) & near, EXCLUDED, roles).astype(np.uint8)
+        return roles[b:b + window.height, b:b + window.width]
+
+
+def _dilate(mask: np.ndarray, radius: int) -> np.ndarray:
+    """Square (Chebyshev) dilation by ``radius`` pixels, via a summed-area table."""
+    if radius <= 0 or not mask.any():
+        return mask
+    padded = np.pad(mask.astype(np.int32), radius)
+    table = np.pad(padded.cumsum(0).cumsum(1), ((1, 0), (1, 0)))
+    size = 2 * radius + 1
+    height, width = mask.shape
+    total = (table[size:size + height, size:size + width] - table[:height, size:size + width]
+             - table[size:size + height, :width] + table[:height, :width])
+    return total > 0
+
+
+def choose_validation_blocks(labelled: Mapping[tuple[int, int], int], fraction: float,
+                             seed: int) -> set[tuple[int, int]]:
+    """Blocks (col, row) drawn at random until they hold ``fraction`` of the labelled pixels."""
+    candidates = sorted(block for block, count in labelled.items() if count > 0)
+    if len(candidates) < 2:
+        raise InputError("The labels fall into fewer than two validation blocks, so no spatial validation "
+                         "area can be held out; set validation.block_size smaller (in the algorithm: a "
+                         "smaller chip size) or give a validation polygon layer.")
+    total = sum(labelled[b] for b in candidates)
+    order = np.random.default_rng(seed).permutation(len(candidates))
+    chosen: set[tuple[int, int]] = set()
+    held = 0
+    for index in order:
+        if held >= fraction * total or len(chosen) == len(candidates) - 1:
+            break
+        block = candidates[index]
+        chosen.add(block)
+        held += labelled[block]
+    return chosen
+
+
+def _srs(wkt: str) -> osr.SpatialReference | None:
+    if not wkt:
+        return None
+    srs = osr.SpatialReference()
+    srs.ImportFromWkt(wkt)
+    srs.SetAxisMappingStrategy(osr.OAMS_TRADITIONAL_GIS_ORDER)
+    return srs
+
+
+def _transform(source: osr.SpatialReference | None,
+               target: osr.SpatialReference | None) -> osr.CoordinateTransformation | None:
+    if source is None or target is None or source.IsSame(target):
+        return None
+    source = source.Clone()
+    source.SetAxisMappingStrategy(osr.OAMS_TRADITIONAL_GIS_ORDER)
+    return osr.CoordinateTransformation(source, target)
