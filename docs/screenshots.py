@@ -17,7 +17,7 @@ import qgis.utils
 from osgeo import gdal
 from qgis.core import (QgsContrastEnhancement, QgsMapRendererParallelJob, QgsMapSettings, QgsMultiBandColorRenderer,
                        QgsProject, QgsRasterLayer, QgsRectangle)
-from qgis.PyQt.QtCore import QSize, Qt, QTimer, QUrl
+from qgis.PyQt.QtCore import QSize, QTimer, QUrl
 from qgis.PyQt.QtGui import QColor, QFont, QImage, QPainter
 from qgis.PyQt.QtWebKitWidgets import QWebView
 from qgis.PyQt.QtWidgets import QApplication, QDockWidget, QLineEdit

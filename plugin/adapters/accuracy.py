@@ -18,8 +18,8 @@ from ..core.errors import CancelledError, InputError
 from ..core.metrics import ConfusionAccumulator, ConfusionMatrix, ValueCounter
 from ..core.progress import LoggingProgress, Progress
 from .accuracy_reference import PointSampler, ReferenceSpec, open_reference
-from .area_of_interest import AreaOfInterest, AreaSpec, blocks, require_north_up, srs_of
-from .gdal_labels import PixelWindow, RasterGrid
+from .area_of_interest import AreaOfInterest, AreaSpec, blocks, require_north_up
+from .gdal_labels import PixelWindow, RasterGrid, srs_of
 from .raster_classes import read_classes
 
 gdal.UseExceptions()

@@ -23,9 +23,9 @@ from ..core.class_mapping import class_values, match_names, name_key
 from ..core.contract import ClassInfo, default_color
 from ..core.errors import InputError
 from ..core.metrics import ConfusionAccumulator
-from .area_of_interest import blocks_key, srs_of, transform_to
+from .area_of_interest import blocks_key
 from .gdal_labels import (LabelSet, PixelWindow, RasterGrid, RasterLabels, VectorLabels, ignore_value_for,
-                          labels_from_field, open_vector)
+                          labels_from_field, opened_layer, srs_of, transform_to)
 from .raster_classes import read_classes
 
 POINT_TYPES = (ogr.wkbPoint, ogr.wkbMultiPoint)
@@ -215,46 +215,38 @@ def _require_overlap(path: str, grid: RasterGrid) -> None:
                          "Check that both cover the same area and that their CRS are set correctly.")
 
 
-def _open_layer(spec: ReferenceSpec) -> tuple[ogr.DataSource, ogr.Layer]:
-    source = open_vector(spec.vector)
-    layer = source.GetLayerByName(spec.layer_name) if spec.layer_name else source.GetLayer(0)
-    if layer is None:
-        raise InputError(f"The reference file '{spec.vector}' has no layer '{spec.layer_name}'.")
-    return source, layer
-
-
 def _is_point_layer(spec: ReferenceSpec) -> bool:
-    source, layer = _open_layer(spec)
-    kind = ogr.GT_Flatten(layer.GetGeomType())
-    if kind == ogr.wkbUnknown:  # e.g. GeoJSON: look at the first geometry
-        first = next((f.GetGeometryRef() for f in layer if f.GetGeometryRef() is not None), None)
-        kind = ogr.GT_Flatten(first.GetGeometryType()) if first is not None else ogr.wkbUnknown
+    with opened_layer(spec.vector, spec.layer_name) as layer:
+        kind = ogr.GT_Flatten(layer.GetGeomType())
+        if kind == ogr.wkbUnknown:  # e.g. GeoJSON: look at the first geometry
+            first = next((f.GetGeometryRef().Clone() for f in layer if f.GetGeometryRef() is not None), None)
+            kind = ogr.GT_Flatten(first.GetGeometryType()) if first is not None else ogr.wkbUnknown
     if kind in (ogr.wkbLineString, ogr.wkbMultiLineString):
         raise InputError(f"The reference layer '{spec.vector}' holds lines; use polygons or points.")
     return kind in POINT_TYPES
 
 
 def _point_sampler(spec: ReferenceSpec, grid: RasterGrid, labels: LabelSet) -> PointSampler:
-    source, layer = _open_layer(spec)
-    transform = transform_to(layer.GetSpatialRef(), grid.crs_wkt)
-    index = layer.GetLayerDefn().GetFieldIndex(spec.field)
     xs: list[float] = []
     ys: list[float] = []
     values: list[int] = []
-    for feature in layer:
-        geometry = feature.GetGeometryRef()
-        if geometry is None or not feature.IsFieldSetAndNotNull(index):
-            continue
-        value = labels.value_of.get(_field_key(feature.GetField(index)))
-        if value is None:
-            continue
-        geometry = geometry.Clone()
-        if transform is not None:
-            geometry.Transform(transform)
-        for part in _points_of(geometry):
-            xs.append(part[0])
-            ys.append(part[1])
-            values.append(value)
+    with opened_layer(spec.vector, spec.layer_name) as layer:
+        transform = transform_to(layer.GetSpatialRef(), grid.crs_wkt)
+        index = layer.GetLayerDefn().GetFieldIndex(spec.field)
+        for feature in layer:
+            geometry = feature.GetGeometryRef()
+            if geometry is None or not feature.IsFieldSetAndNotNull(index):
+                continue
+            value = labels.value_of.get(_field_key(feature.GetField(index)))
+            if value is None:
+                continue
+            geometry = geometry.Clone()
+            if transform is not None:
+                geometry.Transform(transform)
+            for part in _points_of(geometry):
+                xs.append(part[0])
+                ys.append(part[1])
+                values.append(value)
     x0, dx, _, y0, _, dy = grid.geotransform
     cols = np.floor((np.asarray(xs, float) - x0) / dx).astype(np.int64)
     rows = np.floor((np.asarray(ys, float) - y0) / dy).astype(np.int64)

@@ -11,10 +11,10 @@ import math
 from dataclasses import dataclass
 
 import numpy as np
-from osgeo import gdal, ogr, osr
+from osgeo import gdal, ogr
 
 from ..core.errors import InputError
-from .gdal_labels import PixelWindow, RasterGrid, open_vector
+from .gdal_labels import MemoryLayer, PixelWindow, RasterGrid
 
 gdal.UseExceptions()
 ogr.UseExceptions()
@@ -36,27 +36,6 @@ def require_north_up(grid: RasterGrid, path: str) -> None:
     if grid.geotransform[2] != 0 or grid.geotransform[4] != 0:
         raise InputError(f"The raster '{path}' is rotated or sheared; warp it to a north-up grid first "
                          "(Raster > Projections > Warp).")
-
-
-def srs_of(wkt: str) -> osr.SpatialReference | None:
-    """An osr CRS in x/y (easting/northing, longitude/latitude) axis order, or None for no CRS."""
-    if not wkt:
-        return None
-    srs = osr.SpatialReference()
-    srs.ImportFromWkt(wkt)
-    srs.SetAxisMappingStrategy(osr.OAMS_TRADITIONAL_GIS_ORDER)
-    return srs
-
-
-def transform_to(source: osr.SpatialReference | None,
-                 target_wkt: str) -> osr.CoordinateTransformation | None:
-    """Coordinate transformation into ``target_wkt``, or None when none is needed or possible."""
-    target = srs_of(target_wkt)
-    if source is None or target is None or source.IsSame(target):
-        return None
-    source = source.Clone()
-    source.SetAxisMappingStrategy(osr.OAMS_TRADITIONAL_GIS_ORDER)
-    return osr.CoordinateTransformation(source, target)
 
 
 def window_of_bounds(grid: RasterGrid, bounds: Bounds) -> PixelWindow | None:
@@ -108,33 +87,15 @@ class AreaOfInterest:
                 raise InputError(f"The EXTENT {tuple(round(v, 3) for v in extent)} does not overlap the raster "
                                  f"{tuple(round(v, 3) for v in grid.bounds())}; choose an extent over the raster.")
             self.window = inside
-        self._memory: ogr.DataSource | None = None
-        self._mask: ogr.Layer | None = None
+        self._mask: MemoryLayer | None = None
         if mask_path:
             self._copy_mask(mask_path, mask_layer)
 
     def _copy_mask(self, path: str, layer_name: str | None) -> None:
-        source = open_vector(path)
-        layer = source.GetLayerByName(layer_name) if layer_name else source.GetLayer(0)
-        if layer is None:
-            raise InputError(f"The MASK file '{path}' has no layer '{layer_name}'.")
-        memory = ogr.GetDriverByName("Memory").CreateDataSource("mask")
-        self._mask = memory.CreateLayer("mask", srs_of(self.grid.crs_wkt), ogr.wkbUnknown)
-        transform = transform_to(layer.GetSpatialRef(), self.grid.crs_wkt)
-        for feature in layer:
-            geometry = feature.GetGeometryRef()
-            if geometry is None or geometry.IsEmpty():
-                continue
-            geometry = geometry.Clone()
-            if transform is not None:
-                geometry.Transform(transform)
-            copy = ogr.Feature(self._mask.GetLayerDefn())
-            copy.SetGeometry(geometry)
-            self._mask.CreateFeature(copy)
-        self._memory = memory  # the in-memory layer lives as long as its data source
-        if self._mask.GetFeatureCount() == 0:
+        self._mask = MemoryLayer(path, layer_name, self.grid.crs_wkt)
+        if self._mask.feature_count == 0:
             raise InputError(f"The MASK layer '{path}' has no polygons; choose a layer with polygons.")
-        xmin, xmax, ymin, ymax = self._mask.GetExtent()
+        xmin, ymin, xmax, ymax = self._mask.extent()
         pad_x, pad_y = self.grid.pixel_size  # one pixel of margin: centres on the polygons' edges
         covered = window_of_bounds(self.grid, (xmin - pad_x, ymin - pad_y, xmax + pad_x, ymax + pad_y))
         window = intersect(self.window, covered) if covered else None
@@ -159,9 +120,4 @@ class AreaOfInterest:
         return inside
 
     def _burn(self, window: PixelWindow) -> np.ndarray:
-        target = gdal.GetDriverByName("MEM").Create("", window.width, window.height, 1, gdal.GDT_Byte)
-        target.SetGeoTransform(self.grid.window_geotransform(window))
-        if self.grid.crs_wkt:
-            target.SetProjection(self.grid.crs_wkt)
-        gdal.RasterizeLayer(target, [1], self._mask, burn_values=[1])
-        return target.GetRasterBand(1).ReadAsArray()
+        return self._mask.burn(self.grid, window, burn_value=1)

@@ -23,10 +23,10 @@ from osgeo import gdal, ogr
 from ..core.chip_layout import chip_id, chip_offsets
 from ..core.errors import CancelledError, InputError
 from ..core.progress import LoggingProgress, Progress
-from .area_of_interest import AreaOfInterest, AreaSpec, require_north_up, srs_of
+from .area_of_interest import AreaOfInterest, AreaSpec, require_north_up
 from .atomic import AtomicFolder
 from .chip_labels import ChipLabels, LabelSpec
-from .gdal_labels import PixelWindow, RasterGrid
+from .gdal_labels import PixelWindow, RasterGrid, srs_of
 
 gdal.UseExceptions()
 ogr.UseExceptions()

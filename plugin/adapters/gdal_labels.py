@@ -12,8 +12,9 @@ Unlabelled pixels get :attr:`LabelSet.ignore_value`: 255, or 65535 when a class 
 from __future__ import annotations
 
 import math
+from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Callable, Iterator
 
 import numpy as np
 from osgeo import gdal, ogr, osr
@@ -127,23 +128,23 @@ def open_vector(path: str) -> ogr.DataSource:
     return source
 
 
-def labels_from_field(path: str, class_field: str, layer_name: str | None = None) -> LabelSet:
+def labels_from_field(path: str, class_field: str, layer_name: str | None = None,
+                      codes: dict[str, int] | None = None) -> LabelSet:
     """Classes from the distinct values of ``class_field``.
 
-    Whole numbers are kept as class values (names are the numbers); text values are sorted and
-    numbered from 1, and the text becomes the class name. Features with an empty field are skipped.
+    Whole numbers are kept as class values (names are the numbers); text values become class names
+    with the codes given in ``codes`` (name -> value), or, without ``codes``, are sorted and numbered
+    from 1. Features with an empty field are skipped.
     """
-    source = open_vector(path)
-    layer = _open_layer(source, path, layer_name)
-    definition = layer.GetLayerDefn()
-    index = definition.GetFieldIndex(class_field)
-    if index < 0:
-        fields = [definition.GetFieldDefn(i).GetName() for i in range(definition.GetFieldCount())]
-        raise InputError(f"The label layer has no field '{class_field}'; its fields are {fields}. "
-                         "Choose the field that holds the class of each feature.")
-    field_type = definition.GetFieldDefn(index).GetType()
-    values = {feature.GetField(index) for feature in layer if feature.IsFieldSetAndNotNull(index)}
-    layer.ResetReading()
+    with opened_layer(path, layer_name) as layer:
+        definition = layer.GetLayerDefn()
+        index = definition.GetFieldIndex(class_field)
+        if index < 0:
+            fields = [definition.GetFieldDefn(i).GetName() for i in range(definition.GetFieldCount())]
+            raise InputError(f"The label layer has no field '{class_field}'; its fields are {fields}. "
+                             "Choose the field that holds the class of each feature.")
+        field_type = definition.GetFieldDefn(index).GetType()
+        values = {feature.GetField(index) for feature in layer if feature.IsFieldSetAndNotNull(index)}
     if not values:
         raise InputError(f"The field '{class_field}' is empty in every feature; nothing can be learnt or assessed.")
     numeric = field_type in (ogr.OFTInteger, ogr.OFTInteger64, ogr.OFTReal)
@@ -156,68 +157,21 @@ def labels_from_field(path: str, class_field: str, layer_name: str | None = None
                          f"(for example {sorted(values)[:5]}); use a field of class codes or class names.")
     else:
         ordered_text = sorted(str(v) for v in values)
-        classes = tuple(ClassInfo(i + 1, name, default_color(i)) for i, name in enumerate(ordered_text))
-        value_of = {name: i + 1 for i, name in enumerate(ordered_text)}
+        if codes:
+            missing = [name for name in ordered_text if name not in codes]
+            if missing:
+                raise InputError(f"The class field '{class_field}' holds {missing}, which have no code; give "
+                                 "every class name its value (or give no codes and they are numbered from 1).")
+            value_of = {name: int(codes[name]) for name in ordered_text}
+        else:
+            value_of = {name: i + 1 for i, name in enumerate(ordered_text)}
+        classes = tuple(sorted((ClassInfo(value_of[name], name, default_color(i))
+                                for i, name in enumerate(ordered_text)), key=lambda c: c.value))
     return LabelSet(classes, value_of, ignore_value_for([c.value for c in classes]))
 
 
-class VectorLabels:
-    """Vector labels copied once into memory, in the image's CRS, with an integer class field."""
-
-    def __init__(self, path: str, class_field: str, grid: RasterGrid, layer_name: str | None = None,
-                 labels: LabelSet | None = None) -> None:
-        self.labels = labels or labels_from_field(path, class_field, layer_name)
-        self.grid = grid
-        source = open_vector(path)
-        layer = _open_layer(source, path, layer_name)
-        self._memory = ogr.GetDriverByName("Memory").CreateDataSource("labels")
-        target_srs = _srs(grid.crs_wkt)
-        self._layer = self._memory.CreateLayer("labels", target_srs, ogr.wkbUnknown)
-        self._layer.CreateField(ogr.FieldDefn(CLASS_VALUE_FIELD, ogr.OFTInteger))
-        transform = _transform(layer.GetSpatialRef(), target_srs)
-        index = layer.GetLayerDefn().GetFieldIndex(class_field)
-        self.feature_count = 0
-        for feature in layer:
-            geometry = feature.GetGeometryRef()
-            if geometry is None or not feature.IsFieldSetAndNotNull(index):
-                continue
-            key = feature.GetField(index)
-            key = int(key) if isinstance(key, float) and key.is_integer() else key
-            value = self.labels.value_of.get(key if not isinstance(key, str) else str(key))
-            if value is None:
-                continue
-            geometry = geometry.Clone()
-            if transform is not None:
-                geometry.Transform(transform)
-            copy = ogr.Feature(self._layer.GetLayerDefn())
-            copy.SetGeometry(geometry)
-            copy.SetField(CLASS_VALUE_FIELD, value)
-            self._layer.CreateFeature(copy)
-            self.feature_count += 1
-
-    def extent_overlaps_grid(self) -> bool:
-        """True when the labels' extent touches the image."""
-        if self.feature_count == 0:
-            return False
-        xmin, xmax, ymin, ymax = self._layer.GetExtent()
-        gx0, gy0, gx1, gy1 = self.grid.bounds()
-        return xmin < gx1 and xmax > gx0 and ymin < gy1 and ymax > gy0
-
-    def read(self, window: PixelWindow) -> np.ndarray:
-        """Class values burnt onto ``window`` of the grid; unlabelled pixels hold the ignore value."""
-        driver = gdal.GetDriverByName("MEM")
-        dtype = gdal.GDT_Byte if self.labels.dtype == np.uint8 else gdal.GDT_UInt16
-        target = driver.Create("", window.width, window.height, 1, dtype)
-        target.SetGeoTransform(self.grid.window_geotransform(window))
-        if self.grid.crs_wkt:
-            target.SetProjection(self.grid.crs_wkt)
-        band = target.GetRasterBand(1)
-        band.Fill(self.labels.ignore_value)
-        gdal.RasterizeLayer(target, [1], self._layer, options=[f"ATTRIBUTE={CLASS_VALUE_FIELD}"])
-        return band.ReadAsArray()
-
-
-def _srs(wkt: str) -> osr.SpatialReference | None:
+def srs_of(wkt: str) -> osr.SpatialReference | None:
+    """An osr CRS in x/y (easting/northing, longitude/latitude) axis order, or None for no CRS."""
     if not wkt:
         return None
     srs = osr.SpatialReference()
@@ -226,13 +180,129 @@ def _srs(wkt: str) -> osr.SpatialReference | None:
     return srs
 
 
-def _transform(source: osr.SpatialReference | None,
-               target: osr.SpatialReference | None) -> osr.CoordinateTransformation | None:
+def transform_to(source: osr.SpatialReference | None, target_wkt: str) -> osr.CoordinateTransformation | None:
+    """Coordinate transformation into ``target_wkt``, or None when none is needed or possible."""
+    target = srs_of(target_wkt)
     if source is None or target is None or source.IsSame(target):
         return None
     source = source.Clone()
     source.SetAxisMappingStrategy(osr.OAMS_TRADITIONAL_GIS_ORDER)
     return osr.CoordinateTransformation(source, target)
+
+
+@contextmanager
+def opened_layer(path: str, layer_name: str | None = None) -> Iterator[ogr.Layer]:
+    """A layer of a vector file, released before its data source (GDAL's bindings crash otherwise)."""
+    source = open_vector(path)
+    layer = None
+    try:
+        layer = _open_layer(source, path, layer_name)
+        yield layer
+    finally:
+        layer = None
+        source = None
+
+
+class MemoryLayer:
+    """The features of a vector layer copied into memory, reprojected to a raster's CRS.
+
+    With ``value_of`` each kept feature gets an integer field (features it maps to None are left out).
+    :meth:`burn` rasterises onto a window of a raster grid, reading only features that touch it.
+    """
+
+    def __init__(self, path: str, layer_name: str | None, crs_wkt: str,
+                 value_of: Callable[[ogr.Feature], int | None] | None = None) -> None:
+        self._source = ogr.GetDriverByName("Memory").CreateDataSource("copy")
+        self.layer = self._source.CreateLayer("copy", srs_of(crs_wkt), ogr.wkbUnknown)
+        if value_of is not None:
+            self.layer.CreateField(ogr.FieldDefn(CLASS_VALUE_FIELD, ogr.OFTInteger))
+        with opened_layer(path, layer_name) as layer:
+            transform = transform_to(layer.GetSpatialRef(), crs_wkt)
+            for feature in layer:
+                self._copy(feature, transform, value_of)
+        self.feature_count = self.layer.GetFeatureCount()
+
+    def _copy(self, feature: ogr.Feature, transform, value_of) -> None:
+        geometry = feature.GetGeometryRef()
+        value = value_of(feature) if value_of is not None else None
+        if geometry is None or geometry.IsEmpty() or (value_of is not None and value is None):
+            return
+        geometry = geometry.Clone()
+        if transform is not None:
+            geometry.Transform(transform)
+        copy = ogr.Feature(self.layer.GetLayerDefn())
+        copy.SetGeometry(geometry)
+        if value is not None:
+            copy.SetField(CLASS_VALUE_FIELD, value)
+        self.layer.CreateFeature(copy)
+
+    def extent(self) -> tuple[float, float, float, float] | None:
+        """(xmin, ymin, xmax, ymax) of the copied features, None when there are none."""
+        if self.feature_count == 0:
+            return None
+        xmin, xmax, ymin, ymax = self.layer.GetExtent()
+        return xmin, ymin, xmax, ymax
+
+    def burn(self, grid: RasterGrid, window: PixelWindow, data_type: int = gdal.GDT_Byte, fill: int = 0,
+             burn_value: int | None = None) -> np.ndarray:
+        """Rasterise onto ``window`` of ``grid``: the integer field, or ``burn_value`` where features are."""
+        target = gdal.GetDriverByName("MEM").Create("", window.width, window.height, 1, data_type)
+        target.SetGeoTransform(grid.window_geotransform(window))
+        if grid.crs_wkt:
+            target.SetProjection(grid.crs_wkt)
+        band = target.GetRasterBand(1)
+        band.Fill(fill)
+        xmin, ymin, xmax, ymax = grid.bounds(window)
+        self.layer.SetSpatialFilterRect(xmin, ymin, xmax, ymax)
+        try:
+            options = {"burn_values": [burn_value]} if burn_value is not None else {
+                "options": [f"ATTRIBUTE={CLASS_VALUE_FIELD}"]}
+            gdal.RasterizeLayer(target, [1], self.layer, **options)
+        finally:
+            self.layer.SetSpatialFilter(None)
+        return band.ReadAsArray()
+
+    def close(self) -> None:
+        """Release the layer, then its data source."""
+        self.layer = None
+        self._source = None
+
+    def __del__(self) -> None:
+        self.close()
+
+
+class VectorLabels:
+    """Vector labels copied once into memory, in the image's CRS, with an integer class field."""
+
+    def __init__(self, path: str, class_field: str, grid: RasterGrid, layer_name: str | None = None,
+                 labels: LabelSet | None = None, codes: dict[str, int] | None = None) -> None:
+        self.labels = labels or labels_from_field(path, class_field, layer_name, codes)
+        self.grid = grid
+        with opened_layer(path, layer_name) as layer:
+            index = layer.GetLayerDefn().GetFieldIndex(class_field)
+        self._copy = MemoryLayer(path, layer_name, grid.crs_wkt, lambda feature: self._value(feature, index))
+        self.feature_count = self._copy.feature_count
+
+    def _value(self, feature: ogr.Feature, index: int) -> int | None:
+        if not feature.IsFieldSetAndNotNull(index):
+            return None
+        key = feature.GetField(index)
+        key = int(key) if isinstance(key, float) and key.is_integer() else key
+        return self.labels.value_of.get(str(key) if isinstance(key, str) else key)
+
+    def extent_overlaps_grid(self) -> bool:
+        """True when the labels' extent touches the image."""
+        extent = self._copy.extent()
+        if extent is None:
+            return False
+        xmin, ymin, xmax, ymax = extent
+        gx0, gy0, gx1, gy1 = self.grid.bounds()
+        return xmin < gx1 and xmax > gx0 and ymin < gy1 and ymax > gy0
+
+    def read(self, window: PixelWindow) -> np.ndarray:
+        """Class values burnt onto ``window`` of the grid; unlabelled pixels hold the ignore value."""
+        dtype = gdal.GDT_Byte if self.labels.dtype == np.uint8 else gdal.GDT_UInt16
+        return self._copy.burn(self.grid, window, dtype, fill=self.labels.ignore_value)
 
 
 class RasterLabels:

@@ -92,7 +92,7 @@ def test_reference_on_another_grid_is_taken_nearest_onto_the_classified_grid(cla
 def test_nodata_of_the_reference_raster_itself_is_left_out(classified, labels, tmp_path):
     path = tmp_path / "labels_nodata.tif"
     copy = gdal.Translate(str(path), str(S2_LABELS), noData=0)
-    copy = None
+    del copy  # close it so GDAL writes it
     with_nodata = assess(str(classified.path), ReferenceSpec(raster=str(path)))
     with_parameter = assess(str(classified.path), ReferenceSpec(raster=str(S2_LABELS), nodata=0))
     np.testing.assert_array_equal(with_nodata.matrix.matrix, with_parameter.matrix.matrix)
@@ -193,7 +193,7 @@ def test_reference_without_overlap_is_refused(classified, tmp_path):
     copy = gdal.Translate(str(moved), str(S2_LABELS))
     x0, dx, rx, y0, ry, dy = copy.GetGeoTransform()
     copy.SetGeoTransform((x0 + 100_000, dx, rx, y0, ry, dy))
-    copy = None
+    del copy  # close it so GDAL writes it
     with pytest.raises(InputError, match="does not overlap the classified raster"):
         assess(str(classified.path), ReferenceSpec(raster=str(moved), nodata=0))
 
@@ -230,7 +230,7 @@ def test_codes_named_differently_in_the_two_rasters_are_noted(classified, labels
     # The label raster's own legend, except that code 2 is called "grassland" here.
     legend = {**{code: name for name, code in LABEL_CODES.items()}, 2: "grassland"}
     write_classes(copy, 1, [ClassInfo(code, name, "#808080") for code, name in sorted(legend.items())])
-    copy = None
+    del copy  # close it so GDAL writes it
     result = assess(str(classified.path), ReferenceSpec(raster=str(path)))
     assert any("2 is 'meadow' in the classification but 'grassland' in the reference" in note
                for note in result.notes)

@@ -151,7 +151,7 @@ def test_reference_without_overlap_fails_and_writes_nothing(run, classified, tmp
     copy = gdal.Translate(str(moved), str(S2_LABELS))
     x0, dx, rx, y0, ry, dy = copy.GetGeoTransform()
     copy.SetGeoTransform((x0, dx, rx, y0 + 50_000, ry, dy))
-    copy = None
+    del copy  # close it so GDAL writes it
     out = tmp_path / "out"
     with pytest.raises(QgsProcessingException, match="does not overlap"):
         run({"INPUT": str(classified.path), "REFERENCE": str(moved), "OUTPUT_JSON": str(out / "a.json"),

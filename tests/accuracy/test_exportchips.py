@@ -192,7 +192,7 @@ def test_image_nodata_is_unlabelled(provider, tmp_path):
     for index in range(1, 5):
         band = copy.GetRasterBand(index)
         band.WriteArray(np.zeros((100, 150), np.uint16), 0, 0)
-    copy = None
+    del copy  # close it so GDAL writes it
     folder = tmp_path / "chips"
     run({"INPUT": str(image_path), "LABEL_RASTER": str(S2_LABELS), "LABEL_NODATA": 0, "CHIP_SIZE": 128,
          "STRIDE": 128, "OUTPUT_FOLDER": str(folder)})

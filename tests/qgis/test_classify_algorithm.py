@@ -157,7 +157,7 @@ def test_raster_without_crs_works_and_warns(provider, models, tmp_path):
     source = gdal.Open(str(DETECTREE_TILE))
     copy = gdal.GetDriverByName("GTiff").Create(str(no_crs), source.RasterXSize, source.RasterYSize, 3)
     copy.WriteArray(source.ReadAsArray())  # the real pixels, without georeferencing
-    copy = None
+    del copy  # close it so GDAL writes it
     assert gdal.Open(str(no_crs)).GetProjection() == ""
     feedback = RecordingFeedback()
     result = classify({"INPUT": str(no_crs), "MODEL": str(models["rgb_identity"]), "OUTPUT": str(tmp_path / "c.tif")},

@@ -39,8 +39,8 @@ class VectorLabelReader:
     """Polygons with a class field, burnt onto the image grid window by window."""
 
     def __init__(self, path: str, class_field: str, grid: gdal_labels.RasterGrid,
-                 layer_name: str | None = None) -> None:
-        self._labels = gdal_labels.VectorLabels(path, class_field, grid, layer_name)
+                 layer_name: str | None = None, codes: dict[str, int] | None = None) -> None:
+        self._labels = gdal_labels.VectorLabels(path, class_field, grid, layer_name, codes=codes)
         if not self._labels.extent_overlaps_grid():
             raise InputError(f"The labels '{Path(path).name}' do not overlap the image: no labelled feature "
                              "lies inside the raster's extent. Check that both cover the same area (and that "
@@ -96,7 +96,9 @@ def unlabelled_value(setting: int | str | None, nodata: float | None) -> int | N
 def open_label_reader(data: DataConfig, grid: gdal_labels.RasterGrid) -> LabelReader:
     """The label reader the configuration asks for."""
     if data.labels:
-        return VectorLabelReader(data.labels, data.label_field or "", grid, data.label_layer)
+        codes = {str(item["name"]): int(item["value"]) for item in data.classes or ()
+                 if "name" in item and "value" in item}
+        return VectorLabelReader(data.labels, data.label_field or "", grid, data.label_layer, codes or None)
     return RasterLabelReader(data.label_raster or "", grid, data.ignore_value)
 
 

@@ -10,7 +10,6 @@ from __future__ import annotations
 from typing import Any, Mapping, Protocol, Sequence
 
 import numpy as np
-from osgeo import gdal, ogr, osr
 
 from .._plugin import errors, gdal_labels
 
@@ -73,39 +72,18 @@ class LayerSplit:
     """Pixels inside the polygons of a layer are validation (polygons reprojected to the image CRS)."""
 
     def __init__(self, path: str, layer_name: str | None, crs_wkt: str) -> None:
-        source = gdal_labels.open_vector(path)
-        layer = source.GetLayerByName(layer_name) if layer_name else source.GetLayer(0)
-        if layer is None:
-            raise InputError(f"The validation layer file '{path}' has no layer '{layer_name}'.")
         self.crs_wkt = crs_wkt
-        self._memory = ogr.GetDriverByName("Memory").CreateDataSource("validation")
-        target = _srs(crs_wkt)
-        self._layer = self._memory.CreateLayer("validation", target, ogr.wkbUnknown)
-        transform = _transform(layer.GetSpatialRef(), target)
-        for feature in layer:
-            geometry = feature.GetGeometryRef()
-            if geometry is None or geometry.IsEmpty():
-                continue
-            geometry = geometry.Clone()
-            if transform is not None:
-                geometry.Transform(transform)
-            copy = ogr.Feature(self._layer.GetLayerDefn())
-            copy.SetGeometry(geometry)
-            self._layer.CreateFeature(copy)
-        if self._layer.GetFeatureCount() == 0:
+        self._polygons = gdal_labels.MemoryLayer(path, layer_name, crs_wkt)
+        if self._polygons.feature_count == 0:
             raise InputError(f"The validation layer '{path}' holds no geometry; draw the validation area "
                              "as polygons.")
         self.description = {"method": "layer", "layer": str(path).rsplit("/", 1)[-1],
-                            "polygons": int(self._layer.GetFeatureCount())}
+                            "polygons": int(self._polygons.feature_count)}
 
     def roles(self, window: PixelWindow, geotransform: GeoTransform) -> np.ndarray:
-        target = gdal.GetDriverByName("MEM").Create("", window.width, window.height, 1, gdal.GDT_Byte)
-        target.SetGeoTransform(geotransform)
-        if self.crs_wkt:
-            target.SetProjection(self.crs_wkt)
-        gdal.RasterizeLayer(target, [1], self._layer, burn_values=[VALIDATION])
-        band = target.GetRasterBand(1)
-        return band.ReadAsArray().astype(np.uint8)
+        grid = gdal_labels.RasterGrid(window.width, window.height, tuple(geotransform), self.crs_wkt)
+        whole = PixelWindow(0, 0, window.width, window.height)
+        return self._polygons.burn(grid, whole, burn_value=VALIDATION).astype(np.uint8)
 
 
 class EverythingValidation:
@@ -169,19 +147,3 @@ def choose_validation_blocks(labelled: Mapping[tuple[int, int], int], fraction: 
     return chosen
 
 
-def _srs(wkt: str) -> osr.SpatialReference | None:
-    if not wkt:
-        return None
-    srs = osr.SpatialReference()
-    srs.ImportFromWkt(wkt)
-    srs.SetAxisMappingStrategy(osr.OAMS_TRADITIONAL_GIS_ORDER)
-    return srs
-
-
-def _transform(source: osr.SpatialReference | None,
-               target: osr.SpatialReference | None) -> osr.CoordinateTransformation | None:
-    if source is None or target is None or source.IsSame(target):
-        return None
-    source = source.Clone()
-    source.SetAxisMappingStrategy(osr.OAMS_TRADITIONAL_GIS_ORDER)
-    return osr.CoordinateTransformation(source, target)
