@@ -46,8 +46,9 @@ def measure_context_margin(model: nn.Module, sample: torch.Tensor, size_multiple
     """(margin for the contract, measured radius) from a normalised sample (1, C, h, w) of real data.
 
     The sample is mirrored out to a window of at least twice the tile (so the edges are far from the
-    centre), the radius measured, rounded up to the network's size multiple and capped at a quarter
-    of the tile so that at least half of every window keeps full weight.
+    centre), the radius measured, rounded up to the network's size multiple and capped at half the
+    tile. Inference windows are usually larger than training tiles, and the engine itself keeps the
+    margin within what each run's overlap allows, so the contract carries the measurement.
     """
     size = int(math.ceil(max(2 * tile_size, 256) / size_multiple) * size_multiple)
     array = sample.detach().cpu().numpy()
@@ -57,4 +58,4 @@ def measure_context_margin(model: nn.Module, sample: torch.Tensor, size_multiple
     window = torch.from_numpy(np.ascontiguousarray(array[..., :size, :size]))
     radius = radius_holding(gradient_map(model, window), coverage)
     rounded = int(math.ceil(radius / size_multiple) * size_multiple)
-    return min(rounded, max(tile_size // 4 // size_multiple * size_multiple, size_multiple)), radius
+    return min(rounded, max(tile_size // 2 // size_multiple * size_multiple, size_multiple)), radius

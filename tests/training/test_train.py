@@ -82,7 +82,7 @@ def test_a_run_writes_a_verified_model_report_and_checkpoints(run):
     assert [c.name for c in contract.all_classes] == OSM_CLASSES and contract.all_classes[0].value == 1
     assert contract.input.band_names == ("B02", "B03", "B04", "B08") and contract.input.scale == (1.0,) * 4
     assert (contract.tile_size, contract.size_multiple, contract.dynamic_size) == (64, 4, True)
-    assert contract.context_margin % 4 == 0 and 0 < contract.context_margin <= 16
+    assert contract.context_margin % 4 == 0 and 0 < contract.context_margin <= 32
     measured = ground_resolution(gdal.Open(str(outcome_image(run))))  # as Classify raster measures it
     assert contract.resolution_m == pytest.approx(sum(measured.metres) / 2) == pytest.approx(10.0, rel=0.01)
     assert contract.outputs[0].kind == "logits"
