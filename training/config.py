@@ -71,6 +71,7 @@ class ModelConfig:
     width: int | None = None  # channels of the first level (default 32 U-Net, 64 ResNet, 32 MobileNetV2 stem)
     batch_norm: bool = True
     dropout: float = 0.0
+    upsampling: str = "transpose"  # U-Net: transpose (2x2 transposed convolution) or bilinear (+ 3x3 convolution)
     encoder_weights: str | None = None  # local .pt/.pth state dict for the encoder; nothing is downloaded
 
 
@@ -139,6 +140,7 @@ class TrainConfig:
     def validate(self) -> "TrainConfig":
         """Check values that types alone do not catch; return self."""
         _check_choice("model.architecture", self.model.architecture, ARCHITECTURES)
+        _check_choice("model.upsampling", self.model.upsampling, ("transpose", "bilinear"))
         _check_choice("training.schedule", self.training.schedule, SCHEDULES)
         _check_choice("training.region_loss", self.training.region_loss, REGION_LOSSES)
         _check_choice("training.device", self.training.device, DEVICES)

@@ -116,3 +116,16 @@ def test_context_margin_grows_with_depth_and_is_capped():
     capped, radius = measure_context_margin(build_model(ModelConfig(architecture="unet", depth=4, width=8), 4, 3),
                                             sample, 16, tile_size=32)
     assert capped == 16 and radius > 16  # at most half of a 32-pixel tile
+
+
+def test_unet_upsampling_choices_change_the_layers_not_the_shapes():
+    torch.manual_seed(0)
+    sample = torch.randn(2, 4, 48, 48)
+    outputs = {}
+    for mode in ("transpose", "bilinear"):
+        network = build_network(ModelConfig(architecture="unet", depth=3, width=8, upsampling=mode), 4, 5).eval()
+        kinds = {type(m).__name__ for m in network.modules()}
+        assert ("ConvTranspose2d" in kinds) == (mode == "transpose") and ("Upsample" in kinds) == (mode == "bilinear")
+        outputs[mode] = network(sample)
+        assert outputs[mode].shape == (2, 5, 48, 48)
+    assert not torch.allclose(outputs["transpose"], outputs["bilinear"])

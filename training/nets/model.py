@@ -46,7 +46,8 @@ def build_network(config: ModelConfig, in_channels: int, classes: int) -> nn.Mod
     if config.architecture == "unet":
         if not 1 <= config.depth <= 6:
             raise errors.InputError(f"model.depth must be from 1 to 6 for a U-Net, got {config.depth}.")
-        network = UNet(in_channels, classes, config.depth, width, config.batch_norm, config.dropout)
+        network = UNet(in_channels, classes, config.depth, width, config.batch_norm, config.dropout,
+                       config.upsampling)
     elif config.architecture == "mobilenetv2_unet":
         network = MobileNetV2UNet(in_channels, classes, width)
     else:

@@ -1,8 +1,10 @@
 """U-Net after Ronneberger, Fischer and Brox (2015), with same-padding convolutions.
 
 ``depth`` pooling levels below full resolution (total stride ``2 ** depth``), ``width`` channels at
-the first level doubling at every level, 2x2 transposed convolutions up, skip connections by
-concatenation, optional batch normalisation and dropout at the bottleneck.
+the first level doubling at every level, skip connections by concatenation, optional batch
+normalisation and dropout at the bottleneck. Upsampling is either the paper's 2x2 transposed
+convolution or bilinear interpolation followed by a 3x3 convolution, which avoids the checkerboard
+texture transposed convolutions tend to leave (Odena, Dumoulin and Olah, 2016).
 """
 from __future__ import annotations
 
@@ -10,6 +12,17 @@ import torch
 from torch import nn
 
 from .layers import conv_bn_act, init_weights
+
+
+UPSAMPLING = ("transpose", "bilinear")
+
+
+def upsampler(in_channels: int, out_channels: int, mode: str) -> nn.Module:
+    """Doubles height and width and maps ``in_channels`` to ``out_channels``."""
+    if mode == "transpose":
+        return nn.ConvTranspose2d(in_channels, out_channels, 2, stride=2)
+    return nn.Sequential(nn.Upsample(scale_factor=2, mode="bilinear", align_corners=False),
+                         nn.Conv2d(in_channels, out_channels, 3, padding=1))
 
 
 class DoubleConv(nn.Sequential):
@@ -24,7 +37,7 @@ class UNet(nn.Module):
     """(B, in_channels, H, W) -> (B, classes, H, W) logits; H and W multiples of ``2 ** depth``."""
 
     def __init__(self, in_channels: int, classes: int, depth: int = 4, width: int = 32,
-                 batch_norm: bool = True, dropout: float = 0.0) -> None:
+                 batch_norm: bool = True, dropout: float = 0.0, upsampling: str = "transpose") -> None:
         super().__init__()
         channels = [width * 2 ** level for level in range(depth + 1)]
         self.size_multiple = 2 ** depth
@@ -32,8 +45,7 @@ class UNet(nn.Module):
         self.down.extend(DoubleConv(channels[i - 1], channels[i], batch_norm) for i in range(1, depth + 1))
         self.pool = nn.MaxPool2d(2)
         self.dropout = nn.Dropout2d(dropout) if dropout > 0 else nn.Identity()
-        self.up = nn.ModuleList(nn.ConvTranspose2d(channels[i], channels[i - 1], 2, stride=2)
-                                for i in range(depth, 0, -1))
+        self.up = nn.ModuleList(upsampler(channels[i], channels[i - 1], upsampling) for i in range(depth, 0, -1))
         self.merge = nn.ModuleList(DoubleConv(2 * channels[i - 1], channels[i - 1], batch_norm)
                                    for i in range(depth, 0, -1))
         self.head = nn.Conv2d(channels[0], classes, 1)
