@@ -56,6 +56,15 @@ def mosaic(source: Path, width: int, height: int, folder: Path) -> Path:
     return clipped
 
 
+def mosaic_geotiff(source: Path, width: int, height: int, folder: Path) -> Path:
+    """The same mosaic written as one tiled, DEFLATE-compressed GeoTIFF, as a user's raster would be."""
+    target = folder / f"mosaic_{width}x{height}.tif"
+    if not target.exists():
+        gdal.Translate(str(target), str(mosaic(source, width, height, folder)),
+                       creationOptions=["TILED=YES", "COMPRESS=DEFLATE", "PREDICTOR=2", "BIGTIFF=IF_SAFER"])
+    return target
+
+
 def print_table(header: list[str], rows: list[list[object]]) -> None:
     widths = [max(len(str(x)) for x in column) for column in zip(header, *rows)]
     line = "  ".join(f"{h:>{w}}" for h, w in zip(header, widths))

@@ -2,7 +2,8 @@
 GeoTIFF) against the model-only ceiling: the same model's ``session.run`` on batches of the same
 window size, in the same process, measured before and after the end-to-end run.
 
-The raster is a mosaic of the real Sentinel-2 subset repeated (pixels repeated, not new data).
+The raster is a mosaic of the real Sentinel-2 subset repeated (pixels repeated, not new data), written
+as one tiled, DEFLATE-compressed GeoTIFF.
 
     .venv/bin/python bench/throughput.py [--model M] [--size 4096] [--device cpu] [--batch 4]
 """
@@ -14,7 +15,8 @@ from pathlib import Path
 
 import numpy as np
 
-from common import DEFAULT_MODEL, S2_IMAGE, cpu_description, gdal, mosaic, output_folder, print_table, require_model
+from common import (DEFAULT_MODEL, S2_IMAGE, cpu_description, gdal, mosaic_geotiff, output_folder, print_table,
+                    require_model)
 
 from plugin.adapters.classify_job import ClassifyRequest, classify
 from plugin.core.model import load_model
@@ -73,10 +75,10 @@ def main() -> None:
     args = parser.parse_args()
     model_path = str(require_model(Path(args.model)))
     folder = output_folder("throughput")
-    source = mosaic(S2_IMAGE, args.size, args.size, folder)
+    source = mosaic_geotiff(S2_IMAGE, args.size, args.size, folder)
     contract_model = load_model(model_path, "cpu")
     window = args.window or choose_window(contract_model.contract, contract_model.shape, 0)
-    print(f"Throughput: {args.size} x {args.size} px mosaic of {S2_IMAGE.name} (repeated real pixels), window "
+    print(f"Throughput: {args.size} x {args.size} px GeoTIFF mosaic of {S2_IMAGE.name} (repeated real pixels), window "
           f"{window}, batch {args.batch}, {cpu_description()}.")
     rows = measure(model_path, source, "cpu", window, args.batch, folder)
     if "CUDAExecutionProvider" in available_providers():

@@ -77,13 +77,16 @@ class RowAccumulator:
     """Weighted sums for the rows still receiving contributions, over one panel's columns.
 
     Holds ``window`` rows of ``channels`` sums plus one row of summed weights: memory depends on the
-    window and the panel width, never on the raster's height.
+    window and the panel width, never on the raster's height. With ``single_cover`` every pixel gets at
+    most one prediction (no overlap, no TTA): values are stored, not summed, which saves a pass.
     """
 
-    def __init__(self, channels: int, height: int, col0: int, width: int, top: int) -> None:
+    def __init__(self, channels: int, height: int, col0: int, width: int, top: int,
+                 single_cover: bool = False) -> None:
         self.values = np.zeros((channels, height, width), np.float32)
         self.weights = np.zeros((height, width), np.float32)
         self.col0, self.top = col0, top
+        self.single_cover = single_cover
 
     def add(self, row: int, col: int, values: np.ndarray, weights: np.ndarray | None) -> None:
         """Add ``values * weights`` (``values`` is modified in place) at area position (row, col).
@@ -92,6 +95,10 @@ class RowAccumulator:
         """
         r, c = row - self.top, col - self.col0
         h, w = values.shape[-2:]
+        if self.single_cover:
+            self.values[:, r:r + h, c:c + w] = values
+            self.weights[r:r + h, c:c + w] = 1.0 if weights is None else weights
+            return
         if weights is None:
             self.values[:, r:r + h, c:c + w] += values
             self.weights[r:r + h, c:c + w] += 1.0
@@ -112,6 +119,7 @@ class RowAccumulator:
         if keep > 0:
             self.values[:, :keep] = self.values[:, count:]
             self.weights[:keep] = self.weights[count:]
-        self.values[:, keep:] = 0.0
+        if not self.single_cover:  # stored values are overwritten; only sums need zeros
+            self.values[:, keep:] = 0.0
         self.weights[keep:] = 0.0
         self.top += count

@@ -21,7 +21,7 @@ from .blending import RowAccumulator, window_weights
 from .contract import ModelContract
 from .errors import CancelledError, ModelError
 from .grid import Panel
-from .pipeline import ReadAhead, WriteBehind
+from .pipeline import ReadAhead, InOrderWorker
 from .plan import RunPlan
 from .postprocess import decide_kind
 from .progress import Progress
@@ -79,9 +79,8 @@ class _OutputKinds:
         return self.kinds
 
 
-def _predict(predictor: Predictor, batch: WindowBatch, plan: RunPlan, expected_outputs: int) -> list[np.ndarray]:
-    """Run one batch with its TTA variants; outputs are (B, C, h, w) with inverted transforms averaged."""
-    outputs = predictor.predict(tta.expand(batch.tensor, plan.transforms))
+def _merge_outputs(outputs: list[np.ndarray], plan: RunPlan, expected_outputs: int) -> list[np.ndarray]:
+    """Check the outputs of one batch and average its TTA variants: (B, C, h, w) per output."""
     if len(outputs) != expected_outputs:
         raise ModelError(f"The model returned {len(outputs)} outputs; its contract describes {expected_outputs}.")
     merged = []
@@ -96,17 +95,26 @@ def _predict(predictor: Predictor, batch: WindowBatch, plan: RunPlan, expected_o
 
 def run(source: RasterSource, predictor: Predictor, sink: ResultSink, contract: ModelContract, area: Area,
         plan: RunPlan, options_probabilities: bool, options_confidence: bool, progress: Progress) -> RunSummary:
-    """Classify ``area`` of ``source`` into ``sink``; raises CancelledError when the user cancels."""
+    """Classify ``area`` of ``source`` into ``sink``; raises CancelledError when the user cancels.
+
+    Four stages overlap: reading and normalising (a thread), the model (this thread, which does nothing
+    else so the model never waits), blending and finishing rows (a thread), writing (a thread).
+    """
     summary = RunSummary(windows_total=plan.grid.window_count)
     started = time.perf_counter()
     kinds = _OutputKinds(contract, progress)
-    finisher = RowFinisher(contract, plan, options_probabilities, options_confidence)
     reader = ReadAhead(lambda stop: generate_batches(source, contract.input, area, plan, stop), depth=2)
-    writer = WriteBehind(sink.write)
+    writer = InOrderWorker(sink.write)
+    blender = _Blender(contract, plan, RowFinisher(contract, plan, options_probabilities, options_confidence),
+                       kinds, writer, summary)
+    blending = InOrderWorker(blender.take, depth=2)
     try:
-        _consume(reader, predictor, writer, contract, plan, kinds, finisher, summary, progress)
+        _infer(reader, predictor, blending, summary, progress)
+        blending.submit(None, None)  # the end: finish the last panel
+        blending.close()
         writer.close()
     except BaseException:
+        blending.abandon()
         writer.abandon()
         raise
     finally:
@@ -114,6 +122,25 @@ def run(source: RasterSource, predictor: Predictor, sink: ResultSink, contract: 
     summary.seconds = time.perf_counter() - started
     summary.output_kinds = kinds.kinds or []
     return summary
+
+
+def _infer(batches: Iterator[WindowBatch], predictor: Predictor, blending: InOrderWorker, summary: RunSummary,
+           progress: Progress) -> None:
+    """The model loop: run each batch and hand its outputs on; check for cancellation every batch."""
+    done = 0
+    for batch in batches:
+        if progress.is_cancelled():
+            raise CancelledError("the run was cancelled; no output was written.")
+        outputs = None
+        if batch.windows:
+            tick = time.perf_counter()
+            outputs = predictor.predict(batch.tensor)
+            summary.inference_seconds += time.perf_counter() - tick
+        blending.submit(batch, outputs)
+        done += batch.windows_done
+        summary.windows_run += len(batch.windows)
+        summary.windows_skipped = done - summary.windows_run
+        progress.set_fraction(done / max(summary.windows_total, 1))
 
 
 class _PanelState:
@@ -124,49 +151,51 @@ class _PanelState:
         col0 = columns.start(panel.first_window) + plan.offset
         width = columns.start(panel.last_window) + plan.window - plan.offset - col0
         self.panel = panel
-        self.accumulator = RowAccumulator(channels, plan.footprint, col0, width, rows.start(0) + plan.offset)
+        self.accumulator = RowAccumulator(channels, plan.footprint, col0, width, rows.start(0) + plan.offset,
+                                          single_cover=plan.raw_blend)
         self.end_row = rows.start(rows.count - 1) + plan.window - plan.offset
 
 
-def _consume(batches: Iterator[WindowBatch], predictor: Predictor, writer: WriteBehind,
-             contract: ModelContract, plan: RunPlan, kinds: _OutputKinds, finisher: RowFinisher,
-             summary: RunSummary, progress: Progress) -> None:
-    state: _PanelState | None = None
-    weights_cache: dict[tuple, np.ndarray] = {}
-    done = 0
-    for batch in batches:
-        if progress.is_cancelled():
-            raise CancelledError("the run was cancelled; no output was written.")
-        if state is None or batch.panel is not state.panel:
-            if state is not None:
-                finisher.flush(state.accumulator, state.end_row, state.panel, kinds.kinds or [], writer, summary)
-            state = _PanelState(batch.panel, plan, finisher.channels)
-        if batch.windows:
-            tick = time.perf_counter()
-            outputs = _predict(predictor, batch, plan, len(contract.outputs))
-            summary.inference_seconds += time.perf_counter() - tick
-            _accumulate(batch, finisher.window_values(outputs, kinds.resolve(outputs)), state, plan,
-                        finisher, kinds.kinds or [], writer, summary, weights_cache)
-        done += batch.windows_done
-        summary.windows_run += len(batch.windows)
-        summary.windows_skipped = done - summary.windows_run
-        progress.set_fraction(done / max(summary.windows_total, 1))
-    if state is not None:
-        finisher.flush(state.accumulator, state.end_row, state.panel, kinds.kinds or [], writer, summary)
+class _Blender:
+    """Turns each batch's outputs into weighted sums and finished rows (runs in its own thread, in order)."""
 
+    def __init__(self, contract: ModelContract, plan: RunPlan, finisher: RowFinisher, kinds: _OutputKinds,
+                 writer: InOrderWorker, summary: RunSummary) -> None:
+        self.contract, self.plan, self.finisher, self.kinds = contract, plan, finisher, kinds
+        self.writer, self.summary = writer, summary
+        self.state: _PanelState | None = None
+        self.weights_cache: dict[tuple, np.ndarray | None] = {}
 
-def _accumulate(batch: WindowBatch, values: np.ndarray, state: _PanelState, plan: RunPlan,
-                finisher: RowFinisher, kinds: list[str], writer: WriteBehind, summary: RunSummary,
-                weights_cache: dict[tuple, np.ndarray]) -> None:
-    """Weight each window's values into the accumulator, finishing rows no later window reaches."""
-    for index, window in enumerate(batch.windows):
-        top = plan.grid.rows.start(window.row_index) + plan.offset
-        finisher.flush(state.accumulator, top, state.panel, kinds, writer, summary)
-        weights, valid = _weights(plan, window, weights_cache), batch.valid[index]
-        if valid is not None:  # some pixels are nodata: they get no weight
-            weights = valid if weights is None else weights * valid
-        left = plan.grid.columns.start(window.col_index) + plan.offset
-        state.accumulator.add(top, left, values[index], weights)
+    def take(self, batch: WindowBatch | None, outputs: list[np.ndarray] | None) -> None:
+        if batch is None or (self.state is not None and batch.panel is not self.state.panel):
+            self._finish_panel()
+        if batch is None:
+            return
+        if self.state is None:
+            self.state = _PanelState(batch.panel, self.plan, self.finisher.channels)
+        if outputs is not None:
+            merged = _merge_outputs(outputs, self.plan, len(self.contract.outputs))
+            values = self.finisher.window_values(merged, self.kinds.resolve(merged))
+            self._accumulate(batch, values)
+
+    def _finish_panel(self) -> None:
+        if self.state is not None:
+            self.finisher.flush(self.state.accumulator, self.state.end_row, self.state.panel, self.kinds.kinds or [],
+                                self.writer, self.summary)
+            self.state = None
+
+    def _accumulate(self, batch: WindowBatch, values: np.ndarray) -> None:
+        """Weight each window's values into the accumulator, finishing rows no later window reaches."""
+        plan, state = self.plan, self.state
+        for index, window in enumerate(batch.windows):
+            top = plan.grid.rows.start(window.row_index) + plan.offset
+            self.finisher.flush(state.accumulator, top, state.panel, self.kinds.kinds or [], self.writer,
+                                self.summary)
+            weights, valid = _weights(plan, window, self.weights_cache), batch.valid[index]
+            if valid is not None:  # some pixels are nodata: they get no weight
+                weights = valid if weights is None else weights * valid
+            left = plan.grid.columns.start(window.col_index) + plan.offset
+            state.accumulator.add(top, left, values[index], weights)
 
 
 def _weights(plan: RunPlan, window, cache: dict[tuple, np.ndarray | None]) -> np.ndarray | None:

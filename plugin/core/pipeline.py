@@ -1,4 +1,4 @@
-"""Overlap reading and writing with inference: a read-ahead thread and a write-behind thread.
+"""Overlap reading, blending and writing with inference: a read-ahead thread and in-order worker threads.
 
 onnxruntime, GDAL I/O, zlib and most numpy work release the GIL, so reading the next batch and
 compressing finished rows proceed while the model runs. Errors in either thread are re-raised in the
@@ -6,11 +6,27 @@ caller; stopping drains the queues so no thread is left blocked.
 """
 from __future__ import annotations
 
+import os
 import queue
 import threading
 from typing import Any, Callable, Iterator
 
 _DONE = object()
+BACKGROUND_NICENESS = 10
+
+
+def lower_priority() -> None:
+    """Make the calling thread yield to the model's threads where the OS allows it (Linux: per-thread nice).
+
+    The helpers then mostly run in the gaps the model leaves instead of preempting its workers.
+    """
+    native_id = getattr(threading, "get_native_id", None)
+    if native_id is None or not hasattr(os, "setpriority"):
+        return
+    try:
+        os.setpriority(os.PRIO_PROCESS, native_id(), BACKGROUND_NICENESS)
+    except OSError:  # not permitted here: run at normal priority
+        pass
 
 
 class _Failure:
@@ -37,6 +53,7 @@ class ReadAhead:
         return False
 
     def _work(self, generate: Callable[[threading.Event], Iterator[Any]]) -> None:
+        lower_priority()
         try:
             for item in generate(self._stop):
                 if not self._put(item):
@@ -65,24 +82,29 @@ class ReadAhead:
         self._thread.join()
 
 
-class WriteBehind:
-    """Calls ``write(*args)`` in a thread, in order; ``close`` waits for every write."""
+class InOrderWorker:
+    """Calls ``work(*args)`` in a thread, in submission order; ``close`` waits for everything submitted.
 
-    def __init__(self, write: Callable[..., None], depth: int = 4) -> None:
-        self._write = write
+    Used twice: blending and finishing rows behind the model, and writing them behind that.
+    """
+
+    def __init__(self, work: Callable[..., None], depth: int = 4) -> None:
+        self._work_function = work
         self._queue: queue.Queue = queue.Queue(maxsize=depth)
         self._error: BaseException | None = None
-        self._thread = threading.Thread(target=self._work, name="seamless-write", daemon=True)
+        self._thread = threading.Thread(target=self._work, name=f"seamless-{getattr(work, '__name__', 'work')}",
+                                        daemon=True)
         self._thread.start()
 
     def _work(self) -> None:
+        lower_priority()
         while True:
             item = self._queue.get()
             if item is _DONE:
                 return
             if self._error is None:
                 try:
-                    self._write(*item)
+                    self._work_function(*item)
                 except BaseException as error:  # noqa: BLE001 - re-raised in the caller's thread
                     self._error = error
 

@@ -49,10 +49,24 @@ def to_probabilities(raw: np.ndarray, spec: OutputSpec, kind: str) -> np.ndarray
 
 def class_indices(probabilities: np.ndarray, threshold: float | None) -> np.ndarray:
     """(K, h, w) probabilities -> (h, w) channel index; below ``threshold`` -> channel 0 (background)."""
-    best = probabilities.argmax(axis=0)
+    best = channel_argmax(probabilities)
     if threshold is not None:
         if probabilities.shape[0] == 2:
             best = (probabilities[1] >= threshold).astype(best.dtype)
         else:
             best[probabilities.max(axis=0) < threshold] = 0
     return best
+
+
+def channel_argmax(values: np.ndarray) -> np.ndarray:
+    """argmax over the first axis of (C, h, w): one pass per channel over contiguous planes, faster than
+    numpy's strided argmax(axis=0); uint8 when C <= 256. Ties go to the lower channel, as in numpy."""
+    if values.shape[0] > 256:
+        return values.argmax(axis=0)
+    best = np.array(values[0], copy=True)
+    index = np.zeros(best.shape, np.uint8)
+    for channel in range(1, values.shape[0]):
+        plane = values[channel]
+        np.putmask(index, plane > best, channel)
+        np.maximum(best, plane, out=best)
+    return index

@@ -13,6 +13,7 @@ from .contract import InputSpec
 from .grid import Panel
 from .plan import RunPlan
 from .preprocess import normalise
+from . import tta
 
 
 @dataclass(frozen=True)
@@ -52,7 +53,7 @@ class WindowBatch:
 
     panel: Panel
     windows: list[WindowRef]
-    tensor: np.ndarray  # (len(windows), bands, window, window) float32
+    tensor: np.ndarray  # (len(windows) * TTA variants, bands, window, window) float32, transform-major
     valid: list[np.ndarray | None]  # per window (footprint, footprint) float32 0/1; None: all valid
     windows_done: int  # grid windows accounted for by this batch, run or skipped
 
@@ -121,14 +122,21 @@ def generate_batches(source: RasterSource, spec: InputSpec, area: Area, plan: Ru
                 batch.windows.append(WindowRef(panel, row_index, col_index))
                 batch.valid.append(None if inside.all() and window_valid.all() else window_valid.astype(np.float32))
                 if len(batch.windows) == plan.batch_size:
-                    yield batch
+                    yield _with_variants(batch, plan)
                     batch = _new_batch(panel, plan, spec.bands)
-        yield _trimmed(batch)
+        yield _with_variants(_trimmed(batch), plan)
 
 
 def _new_batch(panel: Panel, plan: RunPlan, bands: int) -> WindowBatch:
     tensor = np.empty((plan.batch_size, bands, plan.window, plan.window), np.float32)
     return WindowBatch(panel, [], tensor, [], 0)
+
+
+def _with_variants(batch: WindowBatch, plan: RunPlan) -> WindowBatch:
+    """Add the TTA variants of every window here, in the reading thread, so the model thread only runs."""
+    if batch.windows:
+        batch.tensor = tta.expand(batch.tensor, plan.transforms)
+    return batch
 
 
 def _trimmed(batch: WindowBatch) -> WindowBatch:

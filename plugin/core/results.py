@@ -14,7 +14,7 @@ from .blending import RowAccumulator
 from .contract import ModelContract
 from .grid import Panel
 from .plan import RunPlan
-from .postprocess import class_indices, to_probabilities
+from .postprocess import channel_argmax, class_indices, to_probabilities
 
 PROBABILITY_NODATA = -1.0
 
@@ -35,8 +35,14 @@ class RowFinisher:
         self._lookups = [np.array([c.value for c in o.classes], self.dtype) for o in contract.outputs]
         # Without blending each pixel has one prediction: keep raw scores, convert once per pixel.
         self.raw = plan.raw_blend
+        # ... and when only classes are wanted, decide them per window: one value per pixel to keep, not C.
+        # (argmax is the same for logits and their softmax; thresholds and binary maps need probabilities.)
+        self.decided = self.raw and not (probabilities or confidence) and all(
+            o.threshold is None and channels > 1 for o, channels in zip(contract.outputs, plan.raw_channels))
         counts = [o.class_count for o in contract.outputs]
-        if self.raw:
+        if self.decided:
+            counts = [1] * len(contract.outputs)
+        elif self.raw:
             counts = list(plan.raw_channels)
         self._slices, start = [], 0
         for count in counts:
@@ -48,8 +54,10 @@ class RowFinisher:
         """(B, channels, h, w) values to accumulate: probabilities, or raw scores without blending."""
         parts = []
         for raw, spec, kind in zip(outputs, self.contract.outputs, kinds):
-            if self.raw:
-                parts.append(raw.astype(np.float32, copy=True))
+            if self.decided:  # the channel index of the best class, per window
+                parts.append(np.stack([channel_argmax(window) for window in raw])[:, None].astype(np.float32))
+            elif self.raw:  # the model's own output array: ours to modify
+                parts.append(raw.astype(np.float32, copy=False))
             else:
                 parts.append(to_probabilities(raw, spec, kind))
         values = parts[0] if len(parts) == 1 else np.concatenate(parts, axis=1)
@@ -66,13 +74,16 @@ class RowFinisher:
         classes, probabilities, confidence = [], [], []
         for spec, kind, part, lookup in zip(self.contract.outputs, kinds, self._slices, self._lookups):
             head = values[part]
+            if self.decided:
+                classes.append(self._decided_classes(head[0], lookup, valid))
+                continue
             needs_probabilities = (not self.raw or self.want_probabilities or self.want_confidence
                                    or spec.threshold is not None or kind != "logits" or head.shape[0] == 1)
             if needs_probabilities:
                 head = to_probabilities(head[None], spec, kind)[0] if self.raw else head
                 index = class_indices(head, spec.threshold)
             else:
-                index = head.argmax(axis=0)  # argmax of logits is argmax of their softmax
+                index = channel_argmax(head)  # argmax of logits is argmax of their softmax
             values_out = lookup[index]
             if not valid.all():
                 values_out[~valid] = self.nodata
@@ -83,6 +94,12 @@ class RowFinisher:
                 confidence.append(np.where(valid, head.max(axis=0), PROBABILITY_NODATA).astype(np.float32))
         return (np.stack(classes), np.concatenate(probabilities) if probabilities else None,
                 np.stack(confidence) if confidence else None)
+
+    def _decided_classes(self, index: np.ndarray, lookup: np.ndarray, valid: np.ndarray) -> np.ndarray:
+        values_out = lookup[index.astype(np.intp)]
+        if not valid.all():
+            values_out[~valid] = self.nodata
+        return values_out
 
     def flush(self, accumulator: RowAccumulator, new_top: int, panel: Panel, kinds: list[str], writer,
               summary) -> None:

@@ -117,6 +117,10 @@ def test_identity_model_reproduces_its_input_exactly_for_odd_sizes(params):
     np.testing.assert_allclose(sink.probabilities, data, atol=2e-6)
     np.testing.assert_allclose(sink.confidence[0], data.max(0), atol=2e-6)
     assert summary.windows_run == plan.grid.window_count and summary.windows_skipped == 0
+    classes_only = RunOptions(window_size=params["window"], overlap=params["overlap"], blending=params["blending"],
+                              tta=params["tta"], batch_size=params["batch"], max_panel_width=params["panel"])
+    sink_classes, *_ = run_array(data, IdentityPredictor(), identity_contract(3, params["multiple"]), classes_only)
+    assert np.array_equal(sink_classes.classes, sink.classes)  # classes decided per window when nothing blends
 
 
 def test_raster_smaller_than_one_window_uses_one_small_window():
