@@ -22,9 +22,10 @@ from ..core.reading import Area
 from ..core.results import PROBABILITY_NODATA, class_dtype_and_nodata
 from .atomic import AtomicOutputs
 from .gdal_labels import PixelWindow
+from .process_memory import PeriodicRelease, map_large_blocks
 from .raster_area import area_from_extent, needs_resampling, resolve_bands
-from .raster_io import (BlockRowWriter, GdalRasterSource, OutputSpecification, create_geotiff, open_raster,
-                        window_grid)
+from .raster_io import (BlockRowWriter, GdalRasterSource, OutputSpecification, bounded_block_cache, create_geotiff,
+                        open_raster, window_grid)
 from .resample import ResampledRun
 
 LOG = logging.getLogger("seamless_segmentation")
@@ -68,11 +69,13 @@ class GeoTiffSink:
         self.datasets = datasets
         self._nodata = class_nodata
         self.counts = np.zeros(256 if class_dtype == np.uint8 else 65536, np.int64)
+        self._release = PeriodicRelease()  # keeps the process's memory flat over long runs
 
     def write(self, row: int, col: int, classes: np.ndarray, probabilities: np.ndarray | None,
               confidence: np.ndarray | None) -> None:
         self._writers["classes"].add(row, col, classes)
         self.counts += np.bincount(classes[0].ravel(), minlength=len(self.counts))
+        self._release.count(classes.shape[1] * classes.shape[2])
         if probabilities is not None and "probabilities" in self._writers:
             self._writers["probabilities"].add(row, col, probabilities)
         if confidence is not None and "confidence" in self._writers:
@@ -135,7 +138,8 @@ def classify(request: ClassifyRequest, progress: Progress,
         progress.warning("The raster has no CRS: it is classified as it is, and the output has no CRS either.")
     bands = resolve_bands(dataset, request.bands, model.contract, progress)
     area = area_from_extent(dataset, request.extent)
-    with AtomicOutputs() as outputs:
+    map_large_blocks()  # memory flat however long the run (see process_memory)
+    with AtomicOutputs() as outputs, bounded_block_cache():
         paths = {"classes": outputs.temporary_for(request.output_path)}
         if request.probabilities_path:
             paths["probabilities"] = outputs.temporary_for(request.probabilities_path)

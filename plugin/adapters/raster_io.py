@@ -6,8 +6,9 @@ needed), filled block row by block row and flushed so GDAL's cache never holds m
 """
 from __future__ import annotations
 
+from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Sequence
+from typing import Iterator, Sequence
 
 import numpy as np
 from osgeo import gdal
@@ -24,6 +25,27 @@ BLOCK = 256
 # every GeoTIFF reader (unlike ZSTD). No compression threads: the cores belong to the model.
 GTIFF_OPTIONS = ["TILED=YES", f"BLOCKXSIZE={BLOCK}", f"BLOCKYSIZE={BLOCK}", "COMPRESS=DEFLATE", "ZLEVEL=1",
                  "BIGTIFF=IF_SAFER"]
+
+
+RUN_BLOCK_CACHE_BYTES = 64 * 1024 * 1024
+
+
+@contextmanager
+def bounded_block_cache(limit: int = RUN_BLOCK_CACHE_BYTES) -> Iterator[None]:
+    """Cap GDAL's block cache while a run streams through a raster, then restore it.
+
+    The cache is global and grows to 5 % of the RAM by default; flushing our own dataset does not empty
+    it for VRT sources, so without a cap memory would grow with the raster up to that size. Only ever
+    lowered, never raised.
+    """
+    previous = gdal.GetCacheMax()
+    if previous > limit:
+        gdal.SetCacheMax(limit)
+    try:
+        yield
+    finally:
+        if previous > limit:
+            gdal.SetCacheMax(previous)
 
 
 def open_raster(path: str) -> gdal.Dataset:

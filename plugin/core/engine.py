@@ -107,7 +107,7 @@ def run(source: RasterSource, predictor: Predictor, sink: ResultSink, contract: 
     writer = InOrderWorker(sink.write)
     blender = _Blender(contract, plan, RowFinisher(contract, plan, options_probabilities, options_confidence),
                        kinds, writer, summary)
-    blending = InOrderWorker(blender.take, depth=2)
+    blending = InOrderWorker(blender.take, depth=1)  # each item holds a batch of model outputs
     try:
         _infer(reader, predictor, blending, summary, progress)
         blending.submit(None, None)  # the end: finish the last panel
