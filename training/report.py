@@ -17,7 +17,7 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from ._plugin import atomic, metrics
+from ._plugin import atomic, confusion_plot, metrics
 from .model_contract import plain
 
 LOG = logging.getLogger("seamless_segmentation.training")
@@ -54,22 +54,10 @@ def learning_curves_png(history: Sequence[dict[str, Any]]) -> bytes:
 
 def confusion_png(matrix: np.ndarray, names: Sequence[str]) -> bytes:
     """Row-normalised confusion matrix (reference rows, predicted columns) with pixel counts."""
-    rows = matrix.sum(axis=1, keepdims=True)
-    shares = np.divide(matrix, rows, out=np.zeros(matrix.shape), where=rows > 0)
-    size = max(4.0, 0.7 * len(names) + 2)
-    figure = _figure(size + 1, size)
-    axes = figure.subplots()
-    image = axes.imshow(shares, cmap="Blues", vmin=0, vmax=1)
-    axes.set_xticks(range(len(names)), names, rotation=45, ha="right")
-    axes.set_yticks(range(len(names)), names)
-    axes.set_xlabel("predicted")
-    axes.set_ylabel("reference")
-    for (row, col), count in np.ndenumerate(matrix):
-        axes.text(col, row, f"{count}", ha="center", va="center", fontsize=7,
-                  color="white" if shares[row, col] > 0.5 else "black")
-    figure.colorbar(image, ax=axes, label="share of the reference class")
-    axes.set_title("Confusion matrix (validation area)")
-    return _png(figure)
+    png = confusion_plot.confusion_matrix_png(matrix, names, "predicted", "Confusion matrix (validation area)")
+    if png is None:
+        raise ImportError("matplotlib is needed for the training report's figures")
+    return png
 
 
 def _png(figure) -> bytes:

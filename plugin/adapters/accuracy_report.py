@@ -9,16 +9,15 @@ from __future__ import annotations
 
 import base64
 import html
-import io
 import json
 import math
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 
 from ..core.accuracy_summary import AccuracySummary
 from .atomic import AtomicOutputs
+from .confusion_plot import confusion_matrix_png
 
 STYLE = """
 body{font-family:sans-serif;margin:1.5em;color:#222}table{border-collapse:collapse;margin:0.5em 0 1.5em}
@@ -158,30 +157,5 @@ def _heatmap_html(summary: AccuracySummary) -> str:
 
 def heatmap_png(summary: AccuracySummary) -> bytes | None:
     """The confusion matrix as a PNG heat map (row shares, counts written in the cells), or None."""
-    try:
-        from matplotlib.backends.backend_agg import FigureCanvasAgg
-        from matplotlib.figure import Figure
-    except ImportError:
-        return None
-    matrix = summary.matrix.matrix.astype(float)
-    totals = matrix.sum(axis=1, keepdims=True)
-    shares = np.divide(matrix, totals, out=np.zeros_like(matrix), where=totals > 0)
     labels = [f"{summary.name_of(v)} ({v})" for v in summary.matrix.values]
-    side = 2.5 + 0.6 * len(labels)
-    figure = Figure(figsize=(side + 1.5, side), dpi=100)
-    FigureCanvasAgg(figure)
-    axes = figure.add_subplot()
-    image = axes.imshow(shares, cmap="Blues", vmin=0.0, vmax=1.0)
-    axes.set_xticks(range(len(labels)), labels, rotation=45, ha="right")
-    axes.set_yticks(range(len(labels)), labels)
-    axes.set_xlabel("classification")
-    axes.set_ylabel("reference")
-    if len(labels) <= 20:
-        for (i, j), n in np.ndenumerate(summary.matrix.matrix):
-            axes.text(j, i, f"{n:,}", ha="center", va="center", fontsize=7,
-                      color="white" if shares[i, j] > 0.55 else "black")
-    figure.colorbar(image, ax=axes, label="share of reference row")
-    figure.tight_layout()
-    buffer = io.BytesIO()
-    figure.savefig(buffer, format="png")
-    return buffer.getvalue()
+    return confusion_matrix_png(summary.matrix.matrix, labels)

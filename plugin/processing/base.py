@@ -3,9 +3,10 @@ from __future__ import annotations
 
 import importlib.util
 from contextlib import contextmanager
-from typing import Iterator
+from typing import Any, Iterator
 
-from qgis.core import QgsProcessingAlgorithm, QgsProcessingException, QgsProcessingParameterDefinition
+from qgis.core import (QgsProcessingAlgorithm, QgsProcessingContext, QgsProcessingException,
+                       QgsProcessingParameterDefinition)
 from qgis.PyQt.QtGui import QIcon
 
 from ..core.errors import CancelledError, SeamlessError
@@ -86,6 +87,22 @@ class SeamlessAlgorithm(QgsProcessingAlgorithm):
     def require_packages(self) -> None:
         """Stop with the exact install command when a required package is missing."""
         require(self)
+
+    def checkParameterValues(self, parameters: dict[str, Any],  # noqa: N802 - QGIS API name
+                             context: QgsProcessingContext) -> tuple[bool, str]:
+        """:meth:`parameter_problem` first (its messages say how to fix things; QGIS's say only which value
+        is wrong), then QGIS's own checks. The dialog shows the message before anything runs."""
+        try:
+            problem = self.parameter_problem(parameters, context)
+        except SeamlessError as error:
+            problem = str(error)
+        if problem:
+            return False, problem
+        return super().checkParameterValues(parameters, context)
+
+    def parameter_problem(self, parameters: dict[str, Any], context: QgsProcessingContext) -> str | None:
+        """What is wrong with these parameters beyond QGIS's own checks, or None. May raise SeamlessError."""
+        return None
 
     def canExecute(self) -> tuple[bool, str]:  # noqa: N802 - QGIS API name
         for package in self.REQUIRES:

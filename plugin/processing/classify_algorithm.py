@@ -12,7 +12,6 @@ from qgis.core import (QgsProcessingContext, QgsProcessingException, QgsProcessi
                        QgsProcessingParameterString, QgsRasterLayer)
 
 from ..core.blending import BLENDINGS
-from ..core.errors import SeamlessError
 from ..core.plan import RunOptions
 from ..core.tta import TTA_MODES
 from .base import SeamlessAlgorithm, processing_errors, with_help
@@ -104,19 +103,13 @@ class ClassifyAlgorithm(SeamlessAlgorithm):
              "Optional float32 GeoTIFF: the highest class probability of each pixel, nodata -1.", False),
         ]
 
-    def checkParameterValues(self, parameters: dict, context: QgsProcessingContext) -> tuple[bool, str]:  # noqa: N802
-        ok, message = super().checkParameterValues(parameters, context)
-        if not ok:
-            return ok, message
-        layer = self.parameterAsRasterLayer(parameters, self.INPUT, context)
-        try:
-            check_classify_parameters(layer, self.parameterAsFile(parameters, self.MODEL, context),
-                                      self.parameterAsFile(parameters, self.CONTRACT, context),
-                                      self.parameterAsString(parameters, self.BANDS, context),
-                                      self.parameterAsString(parameters, self.DEVICE, context))
-        except SeamlessError as error:
-            return False, str(error)
-        return True, ""
+    def parameter_problem(self, parameters: dict, context: QgsProcessingContext) -> str | None:
+        check_classify_parameters(self.parameterAsRasterLayer(parameters, self.INPUT, context),
+                                  self.parameterAsFile(parameters, self.MODEL, context),
+                                  self.parameterAsFile(parameters, self.CONTRACT, context),
+                                  self.parameterAsString(parameters, self.BANDS, context),
+                                  self.parameterAsString(parameters, self.DEVICE, context))
+        return None
 
     def processAlgorithm(self, parameters: dict, context: QgsProcessingContext,
                          feedback: QgsProcessingFeedback) -> dict[str, Any]:  # noqa: N802

@@ -16,7 +16,6 @@ from ..adapters.feedback import FeedbackProgress
 from ..adapters.qgis_table import table_fields, write_rows
 from ..core.accuracy_summary import TABLE_COLUMNS
 from ..core.class_mapping import parse_class_names
-from ..core.errors import SeamlessError
 from .base import SeamlessAlgorithm, processing_errors, with_help
 from .layer_inputs import extent_in, field_problem, is_set, raster_crs, raster_path, vector_path
 
@@ -90,14 +89,7 @@ class EvaluateAlgorithm(SeamlessAlgorithm):
         self.addOutput(QgsProcessingOutputNumber(self.KAPPA, "Cohen's kappa"))
         self.addOutput(QgsProcessingOutputNumber(self.MEAN_IOU, "Mean IoU"))
 
-    def checkParameterValues(self, parameters: dict[str, Any],  # noqa: N802 - QGIS API name
-                             context: QgsProcessingContext) -> tuple[bool, str]:
-        problem = self._problem(parameters, context)
-        if problem:
-            return False, problem
-        return super().checkParameterValues(parameters, context)
-
-    def _problem(self, parameters: dict[str, Any], context: QgsProcessingContext) -> str | None:
+    def parameter_problem(self, parameters: dict[str, Any], context: QgsProcessingContext) -> str | None:
         has_raster, has_layer = is_set(parameters, self.REFERENCE), is_set(parameters, self.REFERENCE_LAYER)
         has_field = is_set(parameters, self.REFERENCE_FIELD)
         if not has_raster and not has_layer:
@@ -112,12 +104,9 @@ class EvaluateAlgorithm(SeamlessAlgorithm):
             problem = field_problem(self, parameters, self.REFERENCE_LAYER, self.REFERENCE_FIELD, context)
             if problem:
                 return problem
-        try:
-            parse_class_names(self.parameterAsString(parameters, self.CLASS_NAMES, context) or "")
-            raster_path(self, parameters, self.INPUT, context)
-            raster_path(self, parameters, self.REFERENCE, context)
-        except SeamlessError as error:
-            return str(error)
+        parse_class_names(self.parameterAsString(parameters, self.CLASS_NAMES, context) or "")  # raise if wrong
+        raster_path(self, parameters, self.INPUT, context)
+        raster_path(self, parameters, self.REFERENCE, context)
         return None
 
     def processAlgorithm(self, parameters: dict[str, Any], context: QgsProcessingContext,  # noqa: N802

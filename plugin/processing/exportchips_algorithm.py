@@ -88,14 +88,7 @@ class ExportChipsAlgorithm(SeamlessAlgorithm):
             self.addParameter(with_help(parameter, help_text, advanced=parameter.name() == self.LABEL_NODATA))
         self.addOutput(QgsProcessingOutputNumber(self.CHIP_COUNT, "Number of chips written"))
 
-    def checkParameterValues(self, parameters: dict[str, Any],  # noqa: N802 - QGIS API name
-                             context: QgsProcessingContext) -> tuple[bool, str]:
-        problem = self._problem(parameters, context)
-        if problem:
-            return False, problem
-        return super().checkParameterValues(parameters, context)
-
-    def _problem(self, parameters: dict[str, Any], context: QgsProcessingContext) -> str | None:
+    def parameter_problem(self, parameters: dict[str, Any], context: QgsProcessingContext) -> str | None:
         has_vector, has_raster = is_set(parameters, self.LABELS), is_set(parameters, self.LABEL_RASTER)
         if not has_vector and not has_raster:
             return "Give labels: LABELS (polygons) with LABEL_FIELD, or LABEL_RASTER."

@@ -7,7 +7,6 @@ from typing import Any
 from qgis.core import (QgsProcessingContext, QgsProcessingFeedback, QgsProcessingOutputString,
                        QgsProcessingParameterFile, QgsProcessingParameterFileDestination)
 
-from ..core.errors import SeamlessError
 from ..core.model import check_model_file
 from .base import SeamlessAlgorithm, processing_errors, with_help
 
@@ -39,14 +38,9 @@ class ModelInfoAlgorithm(SeamlessAlgorithm):
                            ("SOURCES", "Where the contract came from")):
             self.addOutput(QgsProcessingOutputString(key, title))
 
-    def checkParameterValues(self, parameters: dict, context: QgsProcessingContext) -> tuple[bool, str]:  # noqa: N802
-        ok, message = super().checkParameterValues(parameters, context)
-        if ok:
-            try:
-                check_model_file(self.parameterAsFile(parameters, self.MODEL, context))
-            except SeamlessError as error:
-                return False, str(error)
-        return ok, message
+    def parameter_problem(self, parameters: dict, context: QgsProcessingContext) -> str | None:
+        check_model_file(self.parameterAsFile(parameters, self.MODEL, context))
+        return None
 
     def processAlgorithm(self, parameters: dict, context: QgsProcessingContext,
                          feedback: QgsProcessingFeedback) -> dict[str, Any]:  # noqa: N802

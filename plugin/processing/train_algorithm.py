@@ -115,34 +115,30 @@ class TrainAlgorithm(SeamlessAlgorithm):
         parameter.setUsesStaticStrings(True)
         return parameter
 
-    def checkParameterValues(self, parameters: dict[str, Any],  # noqa: N802 - QGIS API name
-                             context: QgsProcessingContext) -> tuple[bool, str]:
-        ok, message = super().checkParameterValues(parameters, context)
-        if not ok:
-            return ok, message
+    def parameter_problem(self, parameters: dict[str, Any], context: QgsProcessingContext) -> str | None:
         vector = self.parameterAsSource(parameters, self.LABELS, context) is not None
         raster = self.parameterAsRasterLayer(parameters, self.LABEL_RASTER, context) is not None
         if not vector and not raster:
-            return False, ("No labels given: choose a label layer with its class field (LABELS and LABEL_FIELD) "
-                           "or a label raster (LABEL_RASTER).")
+            return ("No labels given: choose a label layer with its class field (LABELS and LABEL_FIELD) "
+                    "or a label raster (LABEL_RASTER).")
         if vector and raster:
-            return False, "Both a label layer and a label raster are given; choose one of them."
+            return "Both a label layer and a label raster are given; choose one of them."
         if vector and not self.parameterAsString(parameters, self.LABEL_FIELD, context):
-            return False, "The label layer needs its class field: choose LABEL_FIELD."
-        return self._check_chip(parameters, context)
+            return "The label layer needs its class field: choose LABEL_FIELD."
+        return self._chip_problem(parameters, context)
 
-    def _check_chip(self, parameters: dict[str, Any], context: QgsProcessingContext) -> tuple[bool, str]:
+    def _chip_problem(self, parameters: dict[str, Any], context: QgsProcessingContext) -> str | None:
         chip = self.parameterAsInt(parameters, self.CHIP_SIZE, context)
         architecture = self.parameterAsEnumString(parameters, self.ARCHITECTURE, context)
         multiple = SIZE_MULTIPLES.get(architecture, 32)
         if chip % multiple:
-            return False, (f"CHIP_SIZE {chip} is not a multiple of {multiple}, the total stride of {architecture}; "
-                           f"use {chip // multiple * multiple or multiple} or {(chip // multiple + 1) * multiple}.")
+            return (f"CHIP_SIZE {chip} is not a multiple of {multiple}, the total stride of {architecture}; "
+                    f"use {chip // multiple * multiple or multiple} or {(chip // multiple + 1) * multiple}.")
         layer = self.parameterAsRasterLayer(parameters, self.INPUT, context)
         if layer is not None and chip > min(layer.width(), layer.height()):
-            return False, (f"CHIP_SIZE {chip} is larger than the input raster ({layer.width()} x {layer.height()} "
-                           "pixels); choose a smaller chip size.")
-        return True, ""
+            return (f"CHIP_SIZE {chip} is larger than the input raster ({layer.width()} x {layer.height()} "
+                    "pixels); choose a smaller chip size.")
+        return None
 
     def processAlgorithm(self, parameters: dict[str, Any], context: QgsProcessingContext,  # noqa: N802
                          feedback: QgsProcessingFeedback) -> dict[str, Any]:
