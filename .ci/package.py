@@ -1,7 +1,8 @@
 """Build the plugin zip that QGIS's plugin manager installs: dist/seamless_segmentation-VERSION.zip.
 
-The zip holds one top folder, ``seamless_segmentation``, with the plugin's tracked files only (no tests,
-benchmarks, CI or development files) and the shipped default model.
+The zip holds one top folder, ``seamless_segmentation``, with the plugin's files as git sees them
+(tracked or new, never ignored; no tests, benchmarks, CI or development files) and the shipped
+default model.
 """
 from __future__ import annotations
 
@@ -18,7 +19,9 @@ EXCLUDE_SUFFIXES = (".pyc",)
 
 
 def plugin_files() -> list[str]:
-    tracked = subprocess.run(["git", "ls-files"], cwd=REPO, capture_output=True, text=True, check=True).stdout
+    # Tracked files and new ones git does not ignore: the working tree as it would be committed.
+    tracked = subprocess.run(["git", "ls-files", "--cached", "--others", "--exclude-standard"], cwd=REPO,
+                             capture_output=True, text=True, check=True).stdout
     return sorted(path for path in tracked.splitlines()
                   if path.startswith(INCLUDE) and not path.endswith(EXCLUDE_SUFFIXES) and (REPO / path).exists())
 
