@@ -13,6 +13,6 @@ ln -s "$repo" "$work/plugins/seamless_segmentation"
 export PATH="$repo/.venv/bin:$PATH" QGIS_CUSTOM_CONFIG_PATH="$work/profile" QGIS_PLUGINPATH="$work/plugins" \
        XDG_RUNTIME_DIR="$work/xdg" SEAMLESS_REPO="$repo"
 unset QT_QPA_PLATFORM
-timeout 600 xvfb-run -a -s "-screen 0 1400x900x24" \
+timeout 300 xvfb-run -a -s "-screen 0 1400x900x24" \
     qgis --nologo --noversioncheck --code "$repo/docs/screenshots.py"
 ls -la docs/images

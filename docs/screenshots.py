@@ -6,6 +6,7 @@ Writes docs/images/: toolbox.png, classify_dialog.png, result.png, seams.png, ev
 from __future__ import annotations
 
 import os
+import shutil
 import sys
 import tempfile
 import traceback
@@ -23,13 +24,18 @@ from qgis.PyQt.QtWebKitWidgets import QWebView
 from qgis.PyQt.QtWidgets import QApplication, QDockWidget, QLineEdit
 from qgis.utils import iface
 
-REPO = Path(os.environ.get("SEAMLESS_REPO", Path(__file__).resolve().parents[1]))
+# `qgis --code` runs this file with exec(): no __file__, so make_screenshots.sh passes the repository.
+REPO = Path(os.environ["SEAMLESS_REPO"])
 IMAGES = REPO / "docs" / "images"
-SAMPLE = REPO / "resources" / "sample" / "s2_sample.tif"
-REFERENCE = REPO / "resources" / "sample" / "osm_landuse_sample.tif"
-MODEL = REPO / "models" / "s2_landuse_unet.onnx"
-WORK = Path(tempfile.mkdtemp(prefix="seamless-shots-"))
+# The inputs are copied to a folder with a plain name, as a user's would be: the paths show in the images.
+WORK = Path(tempfile.gettempdir()) / "seamless-demo"
+shutil.rmtree(WORK, ignore_errors=True)
+WORK.mkdir()
+SAMPLE = Path(shutil.copy(REPO / "resources" / "sample" / "s2_sample.tif", WORK))
+REFERENCE = Path(shutil.copy(REPO / "resources" / "sample" / "osm_landuse_sample.tif", WORK))
+MODEL = Path(shutil.copy(REPO / "models" / "s2_landuse_unet.onnx", WORK))
 SEAM_WINDOW = 256
+HALF = 50  # the seam close-up is 2 x HALF pixels square
 steps = []
 keep = {}  # widgets must outlive the step that made them
 
@@ -43,8 +49,10 @@ def step(delay_ms: int = 1500):
 
 def next_step() -> None:
     if not steps:
-        QApplication.instance().exit(0)
-        return
+        # The images are saved; QGIS 3.22's own teardown can crash while it removes the layer tree
+        # under Xvfb, so leave without it.
+        sys.stdout.flush()
+        os._exit(0)
     function, delay = steps.pop(0)
     try:
         function()
@@ -57,10 +65,11 @@ def next_step() -> None:
 
 def true_colour(layer: QgsRasterLayer) -> None:
     renderer = QgsMultiBandColorRenderer(layer.dataProvider(), 3, 2, 1)
+    dataset = gdal.Open(str(SAMPLE))  # kept referenced while its bands are read (GDAL 3.6)
     for band, setter in ((3, renderer.setRedContrastEnhancement), (2, renderer.setGreenContrastEnhancement),
                          (1, renderer.setBlueContrastEnhancement)):
         enhancement = QgsContrastEnhancement(layer.dataProvider().dataType(band))
-        values = gdal.Open(str(SAMPLE)).GetRasterBand(band).ReadAsArray()
+        values = dataset.GetRasterBand(band).ReadAsArray()
         enhancement.setMinimumValue(float(np.percentile(values, 2)))
         enhancement.setMaximumValue(float(np.percentile(values, 98)))
         enhancement.setContrastEnhancementAlgorithm(QgsContrastEnhancement.StretchToMinimumMaximum)
@@ -143,6 +152,15 @@ def seam_window(crop: np.ndarray, smooth: np.ndarray, stride: int, half: int) ->
     return where
 
 
+def difference_image(differ: np.ndarray, size: int) -> QImage:
+    """Black where the two blendings disagree, white elsewhere, scaled to ``size`` pixels (nearest)."""
+    grey = np.where(differ, 0, 255).astype(np.uint8)
+    scale = size // grey.shape[0]
+    grey = np.ascontiguousarray(np.repeat(np.repeat(grey, scale, axis=0), scale, axis=1))
+    image = QImage(grey.data, grey.shape[1], grey.shape[0], grey.shape[1], QImage.Format_Grayscale8)
+    return image.copy()  # detached from the numpy buffer
+
+
 @step(500)
 def seams() -> None:
     layers = {}
@@ -153,18 +171,23 @@ def seams() -> None:
         layers[blending] = QgsRasterLayer(str(output), blending)
     arrays = {b: gdal.Open(str(WORK / f"seams_{b}.tif")).ReadAsArray() for b in layers}
     stride = SEAM_WINDOW - SEAM_WINDOW // 4
-    row, col = seam_window(arrays["crop"], arrays["smooth"], stride, 48)
+    row, col = seam_window(arrays["crop"], arrays["smooth"], stride, HALF)
     x0, dx, _, y0, _, dy = gdal.Open(str(SAMPLE)).GetGeoTransform()
-    extent = QgsRectangle(x0 + (col - 48) * dx, y0 + (row + 48) * dy, x0 + (col + 48) * dx, y0 + (row - 48) * dy)
-    size, gap = 480, 16
-    canvas = QImage(2 * size + gap, size + 40, QImage.Format_ARGB32)
+    extent = QgsRectangle(x0 + (col - HALF) * dx, y0 + (row + HALF) * dy, x0 + (col + HALF) * dx,
+                          y0 + (row - HALF) * dy)
+    size, gap = 400, 16
+    canvas = QImage(3 * size + 2 * gap, size + 40, QImage.Format_ARGB32)
     canvas.fill(QColor("white"))
     painter = QPainter(canvas)
-    painter.setFont(QFont("DejaVu Sans", 14))
+    painter.setFont(QFont("DejaVu Sans", 13))
     for index, blending in enumerate(("crop", "smooth")):
         painter.drawImage(index * (size + gap), 40, render(layers[blending], extent, size))
-        label = "crop (Deepness-style): hard cut" if blending == "crop" else "smooth (default): no seam"
+        label = "crop (Deepness-style)" if blending == "crop" else "smooth (default)"
         painter.drawText(index * (size + gap) + 8, 28, label)
+    close_up = np.s_[row - HALF:row + HALF, col - HALF:col + HALF]
+    differ = arrays["crop"][close_up] != arrays["smooth"][close_up]
+    painter.drawImage(2 * (size + gap), 40, difference_image(differ, size))
+    painter.drawText(2 * (size + gap) + 8, 28, "where they differ: along the crop cut")
     painter.end()
     canvas.save(str(IMAGES / "seams.png"))
 
