@@ -102,11 +102,28 @@ def _write(module: torch.nn.Module, sample: torch.Tensor, path: str, dynamo: boo
         raise errors.ModelError(f"ONNX export failed: {error}") from error
 
 
+def strip_debug_info(model) -> None:
+    """Remove what the exporter records per node for debugging (Python stack traces, FX nodes, name scopes).
+
+    The stack traces name the files, and so the folders, of the machine that exported the model: a model
+    shipped to others must not carry them. Nothing reads them at inference.
+    """
+    graphs = [model.graph, *model.functions]
+    while graphs:
+        graph = graphs.pop()
+        for node in graph.node:
+            node.doc_string = ""
+            del node.metadata_props[:]
+            for attribute in node.attribute:  # subgraphs (If, Loop, Scan)
+                graphs.extend([attribute.g] if attribute.HasField("g") else attribute.graphs)
+
+
 def _embed(path: str, model_contract: contract.ModelContract) -> None:
-    """Name the dynamic axes and store the contract as the model's metadata."""
+    """Name the dynamic axes, drop the exporter's debug records and store the contract as metadata."""
     import onnx
 
     model = onnx.load(path)
+    strip_debug_info(model)
     for value in (*model.graph.input, *model.graph.output):
         for axis, name in _DIM_NAMES.items():
             value.type.tensor_type.shape.dim[axis].dim_param = name

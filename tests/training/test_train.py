@@ -13,7 +13,7 @@ from plugin.adapters.raster_area import ground_resolution
 from plugin.core.contract import METADATA_KEY, ModelContract
 from plugin.core.errors import ModelError
 from plugin.core.progress import LoggingProgress
-from tests.training.helpers import OSM_CLASSES, S2_POLYGONS, tiny_settings
+from tests.training.helpers import OSM_CLASSES, REPO, S2_POLYGONS, tiny_settings
 from training import api, checkpoint
 from training.config import ModelConfig, OptimConfig, from_mapping
 from training.data.dataset import ChipDataset
@@ -124,6 +124,17 @@ def test_export_is_verified_against_torch_and_the_contract(run, tmp_path):
     other = outcome.contract.with_overrides(tile_size=128)
     with pytest.raises(ModelError, match="contract read back"):
         verify_onnx(again, _model_from(content), other, shape)
+
+
+def test_exported_model_carries_no_stack_traces_or_local_paths(run):
+    """The exporter's per-node debug records (stack traces with this machine's paths) are removed."""
+    import onnx
+
+    outcome, folder, _ = run
+    model = onnx.load(str(folder / "model.onnx"))
+    nodes = list(model.graph.node) + [node for function in model.functions for node in function.node]
+    assert nodes and not [node.name for node in nodes if node.doc_string or len(node.metadata_props)]
+    assert str(REPO).encode() not in (folder / "model.onnx").read_bytes()
 
 
 def _model_from(content):
