@@ -33,6 +33,9 @@ class RowFinisher:
         self.want_probabilities, self.want_confidence = probabilities, confidence
         self.dtype, self.nodata = class_dtype_and_nodata(contract)
         self._lookups = [np.array([c.value for c in o.classes], self.dtype) for o in contract.outputs]
+        # Consecutive class values (1, 2, 3...) are the channel index plus the first: one add, no table look-up.
+        self._firsts = [int(lookup[0]) if len(lookup) and (np.diff(lookup.astype(np.int64)) == 1).all() else None
+                        for lookup in self._lookups]
         # Without blending each pixel has one prediction: keep raw scores, convert once per pixel.
         self.raw = plan.raw_blend
         # ... and when only classes are wanted, decide them per window: one value per pixel to keep, not C.
@@ -72,10 +75,11 @@ class RowFinisher:
         if not self.raw:  # without blending every weight is 0 or 1: nothing to divide
             values /= np.where(valid, weights, 1.0)
         classes, probabilities, confidence = [], [], []
-        for spec, kind, part, lookup in zip(self.contract.outputs, kinds, self._slices, self._lookups):
+        for spec, kind, part, lookup, first in zip(self.contract.outputs, kinds, self._slices, self._lookups,
+                                                   self._firsts):
             head = values[part]
             if self.decided:
-                classes.append(self._decided_classes(head[0], lookup, valid))
+                classes.append(self._decided_classes(head[0], lookup, first, valid))
                 continue
             needs_probabilities = (not self.raw or self.want_probabilities or self.want_confidence
                                    or spec.threshold is not None or kind != "logits" or head.shape[0] == 1)
@@ -95,8 +99,13 @@ class RowFinisher:
         return (np.stack(classes), np.concatenate(probabilities) if probabilities else None,
                 np.stack(confidence) if confidence else None)
 
-    def _decided_classes(self, index: np.ndarray, lookup: np.ndarray, valid: np.ndarray) -> np.ndarray:
-        values_out = lookup[index.astype(np.intp)]
+    def _decided_classes(self, index: np.ndarray, lookup: np.ndarray, first: int | None,
+                         valid: np.ndarray) -> np.ndarray:
+        """Class values from accumulated channel indices (whole numbers stored as float32)."""
+        if first is None:
+            values_out = lookup[index.astype(np.intp)]
+        else:
+            values_out = np.add(index, first, out=np.empty(index.shape, self.dtype), casting="unsafe")
         if not valid.all():
             values_out[~valid] = self.nodata
         return values_out

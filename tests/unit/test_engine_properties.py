@@ -211,3 +211,14 @@ def test_fixed_size_model_refuses_another_window():
     with pytest.raises(ModelError, match="fixed at 64 x 64"):
         run_array(np.zeros((2, 10, 10), np.float32), IdentityPredictor(), contract, RunOptions(window_size=32),
                   shape=ModelShape(64, None, (2,)))
+
+
+@pytest.mark.parametrize("values", [[5, 6, 7], [3, 7, 200], [0, 1, 2]])
+def test_classes_decided_per_window_take_the_contract_values(values):
+    """With nothing to blend, each pixel's class value is the contract's value of its best channel, whether the
+    values are consecutive (computed by an offset) or not (looked up)."""
+    data = np.random.default_rng(3).random((3, 40, 56)).astype(np.float32)
+    contract = identity_contract(3).with_overrides(outputs=[{
+        "kind": "probabilities", "classes": [{"value": v, "name": f"c{v}"} for v in values]}])
+    sink, *_ = run_array(data, IdentityPredictor(), contract, RunOptions(window_size=16, overlap=0))
+    assert np.array_equal(sink.classes[0], np.array(values)[data.argmax(0)])
