@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import hashlib
 
-import numpy as np
 from osgeo import gdal
 
 from conftest import REPO
