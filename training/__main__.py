@@ -83,7 +83,7 @@ def _data_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--stride", type=int, help="pixels between training chips (default half a chip)")
     parser.add_argument("--validation", type=float, help="share of labelled pixels held out (spatial blocks)")
     parser.add_argument("--ignore-value", type=_ignore_value,
-                        help="label raster value meaning unlabelled: a number or 'none' (default: nodata, else 0)")
+                        help="label raster value meaning unlabelled: a number or 'none' (default: the raster's nodata value; 0 is a class unless given here)")
 
 
 def _ignore_value(text: str) -> int | str:

@@ -23,7 +23,7 @@ ARCHITECTURES = ("unet", "resnet18_fcn", "resnet34_fcn", "resnet50_fcn", "mobile
 SCHEDULES = ("cosine", "onecycle")
 REGION_LOSSES = ("none", "dice", "jaccard")
 DEVICES = ("auto", "cpu", "cuda")
-DEFAULT_IGNORE = "default"  # label rasters: their nodata value, else 0
+DEFAULT_IGNORE = "default"  # label rasters: their nodata value (0 is a class, as in evaluate and chip export)
 
 
 @dataclass

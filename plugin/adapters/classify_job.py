@@ -5,7 +5,6 @@ or cancelled run leaves nothing behind and never touches the input.
 """
 from __future__ import annotations
 
-import logging
 import time
 from dataclasses import dataclass, field
 from typing import Callable, Sequence
@@ -21,14 +20,15 @@ from ..core.progress import Progress
 from ..core.reading import Area
 from ..core.results import PROBABILITY_NODATA, class_dtype_and_nodata
 from .atomic import AtomicOutputs
-from .gdal_labels import PixelWindow
+from .gdal_labels import PixelWindow, RasterGrid
+from .georeferencing import Georeferencing
+from .output_paths import RASTER_EXTENSIONS, check_outputs, require_extension
 from .process_memory import PeriodicRelease, map_large_blocks
 from .raster_area import area_from_extent, needs_resampling, resolve_bands
 from .raster_io import (BlockRowWriter, GdalRasterSource, OutputSpecification, bounded_block_cache, create_geotiff,
                         open_raster, window_grid)
-from .resample import ResampledRun
+from .resample import ResampledRun, model_paths_in
 
-LOG = logging.getLogger("seamless_segmentation")
 StyleWriter = Callable[[str, ModelContract], None]
 
 
@@ -47,6 +47,23 @@ class ClassifyRequest:
     probabilities_path: str | None = None
     confidence_path: str | None = None
 
+    def output_paths(self) -> dict[str, str]:
+        """The outputs asked for, by the engine's names (classes, probabilities, confidence)."""
+        paths = {"classes": self.output_path, "probabilities": self.probabilities_path,
+                 "confidence": self.confidence_path}
+        return {name: path for name, path in paths.items() if path}
+
+    def check_paths(self) -> None:
+        """Refuse, before anything is read or written, outputs that name inputs or are not GeoTIFF names."""
+        outputs = {OUTPUT_PARAMETERS[name]: path for name, path in self.output_paths().items()}
+        for parameter, path in outputs.items():
+            require_extension(parameter, path, RASTER_EXTENSIONS, "a class, probability or confidence raster")
+        check_outputs(outputs, {"INPUT": self.input_path, "MODEL": self.model_path, "CONTRACT": self.contract_path},
+                      rasters=tuple(outputs))
+
+
+OUTPUT_PARAMETERS = {"classes": "OUTPUT", "probabilities": "OUTPUT_PROBABILITIES", "confidence": "OUTPUT_CONFIDENCE"}
+
 
 @dataclass
 class ClassifyResult:
@@ -58,6 +75,7 @@ class ClassifyResult:
     contract: ModelContract
     plan_description: str
     seconds: float
+    grid: RasterGrid  # the output's pixel grid (for class areas)
 
 
 class GeoTiffSink:
@@ -92,7 +110,7 @@ class GeoTiffSink:
         return {int(v): int(n) for v, n in enumerate(self.counts) if n and v != self._nodata}
 
 
-def _output_specs(request: ClassifyRequest, contract: ModelContract, paths: dict[str, str]) -> dict[str, OutputSpecification]:
+def _output_specs(contract: ModelContract, paths: dict[str, str]) -> dict[str, OutputSpecification]:
     dtype, nodata = class_dtype_and_nodata(contract)
     gdal_type = gdal.GDT_Byte if dtype == np.uint8 else gdal.GDT_UInt16
     heads = [o.name or f"output {i + 1}" for i, o in enumerate(contract.outputs)]
@@ -108,55 +126,86 @@ def _output_specs(request: ClassifyRequest, contract: ModelContract, paths: dict
     return specs
 
 
+@dataclass
+class _EngineRun:
+    summary: engine.RunSummary
+    class_counts: dict[int, int]
+    description: str
+    first_non_finite: tuple[int, int] | None
+
+
 def _run_engine(dataset: gdal.Dataset, area: Area, model: LoadedModel, bands: list[int], request: ClassifyRequest,
-                paths: dict[str, str], progress: Progress) -> tuple[engine.RunSummary, GeoTiffSink, str]:
+                paths: dict[str, str], progress: Progress) -> _EngineRun:
     """Run the engine over ``area`` of ``dataset`` into new GeoTIFFs at ``paths`` (same pixel grid)."""
     plan = plan_run(model.contract, model.shape, area.width, area.height, request.options, progress)
     progress.info(f"Plan: {plan.describe()}.")
-    grid = window_grid(dataset, PixelWindow(area.col, area.row, area.width, area.height))
-    specs = _output_specs(request, model.contract, paths)
-    datasets = {name: create_geotiff(spec, grid) for name, spec in specs.items()}
+    window = PixelWindow(area.col, area.row, area.width, area.height)
+    grid = window_grid(dataset, window)
+    specs = _output_specs(model.contract, paths)
+    georeferencing = Georeferencing.of(dataset)
+    datasets = {}
+    for name, spec in specs.items():
+        datasets[name] = create_geotiff(spec, grid)
+        georeferencing.apply(datasets[name], window)
     dtype, nodata = class_dtype_and_nodata(model.contract)
     sink = GeoTiffSink(datasets, dtype, nodata)
+    source = GdalRasterSource(dataset, bands, request.input_path)
     try:
-        summary = engine.run(GdalRasterSource(dataset, bands), model.runtime, sink, model.contract, area, plan,
+        summary = engine.run(source, model.runtime, sink, model.contract, area, plan,
                              "probabilities" in paths, "confidence" in paths, progress)
     finally:
         sink.close()
-    return summary, sink, plan.describe()
+    return _EngineRun(summary, sink.class_counts(), plan.describe(), source.first_non_finite)
 
 
 def classify(request: ClassifyRequest, progress: Progress,
              style_writer: StyleWriter | None = None) -> ClassifyResult:
-    """Run the whole job; on any error or cancellation the outputs are removed."""
+    """Run the whole job; on any error or cancellation the outputs are removed, old ones kept."""
     started = time.perf_counter()
+    request.check_paths()
     dataset = open_raster(request.input_path)
     model = load_model(request.model_path, request.device, request.contract_path)
     progress.info(f"Model '{model.contract.name or request.model_path}': contract from {model.origin.describe()}; "
                   f"running on {model.runtime.provider}.")
-    if not dataset.GetProjection():
+    georeferencing = Georeferencing.of(dataset)
+    if not dataset.GetProjection() and not georeferencing.gcps:
         progress.warning("The raster has no CRS: it is classified as it is, and the output has no CRS either.")
     bands = resolve_bands(dataset, request.bands, model.contract, progress)
+    if request.extent is not None:
+        georeferencing.require_geotransform("classifying only an EXTENT", request.input_path)
     area = area_from_extent(dataset, request.extent)
     map_large_blocks()  # memory flat however long the run (see process_memory)
     with AtomicOutputs() as outputs, bounded_block_cache():
-        paths = {"classes": outputs.temporary_for(request.output_path)}
-        if request.probabilities_path:
-            paths["probabilities"] = outputs.temporary_for(request.probabilities_path)
-        if request.confidence_path:
-            paths["confidence"] = outputs.temporary_for(request.confidence_path)
-        model_resolution = needs_resampling(dataset, model.contract, progress)
-        if model_resolution is None:
-            summary, sink, description = _run_engine(dataset, area, model, bands, request, paths, progress)
-            counts = sink.class_counts()
-        else:
-            resampled = ResampledRun(dataset, area, model_resolution, progress)
-            summary, counts, description = resampled.run(
-                lambda d, a, p: _run_engine(d, a, model, bands, request, p, progress), paths)
-        if summary.windows_run == 0:
-            progress.warning("Every pixel in the processing area is nodata: the output holds nodata only.")
+        paths = {name: outputs.temporary_for(final) for name, final in request.output_paths().items()}
+        run = _run_at_model_resolution(dataset, area, model, bands, request, paths, outputs, progress)
+        _report_input_problems(run, progress)
         if style_writer is not None:
             style_writer(paths["classes"], model.contract)
         outputs.commit()
-    return ClassifyResult(model.runtime.provider, summary, counts, model.contract, description,
-                          time.perf_counter() - started)
+    grid = window_grid(dataset, PixelWindow(area.col, area.row, area.width, area.height))
+    return ClassifyResult(model.runtime.provider, run.summary, run.class_counts, model.contract, run.description,
+                          time.perf_counter() - started, grid)
+
+
+def _run_at_model_resolution(dataset: gdal.Dataset, area: Area, model: LoadedModel, bands: list[int],
+                             request: ClassifyRequest, paths: dict[str, str], outputs: AtomicOutputs,
+                             progress: Progress) -> _EngineRun:
+    """The engine on the raster's own grid, or on a warped view at the model's resolution and back."""
+    resolution = needs_resampling(dataset, model.contract, progress)
+    if resolution is None:
+        return _run_engine(dataset, area, model, bands, request, paths, progress)
+    resampled = ResampledRun(dataset, area, resolution, progress)
+    source, model_area = resampled.model_grid_source()
+    model_paths = model_paths_in(outputs.work_folder(), list(paths))
+    run = _run_engine(source, model_area, model, bands, request, model_paths, progress)
+    run.class_counts = resampled.warp_back(model_paths, paths)
+    return run
+
+
+def _report_input_problems(run: _EngineRun, progress: Progress) -> None:
+    if run.first_non_finite is not None:
+        col, row = run.first_non_finite
+        progress.warning(f"The raster holds NaN or infinite values (the first at column {col}, row {row}); those "
+                         "pixels are treated as nodata and written as nodata.")
+    if run.summary.windows_run == 0:
+        progress.warning("Every pixel in the processing area is nodata: the output holds nodata only.")

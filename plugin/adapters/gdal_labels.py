@@ -47,22 +47,26 @@ class RasterGrid:
     height: int
     geotransform: tuple[float, float, float, float, float, float]
     crs_wkt: str = ""
+    georeferenced: bool = True  # False: the raster has no geotransform (none at all, or only GCPs)
 
     @classmethod
     def of(cls, dataset: gdal.Dataset) -> "RasterGrid":
-        return cls(dataset.RasterXSize, dataset.RasterYSize, tuple(dataset.GetGeoTransform()),
-                   dataset.GetProjection() or "")
+        transform = dataset.GetGeoTransform(can_return_null=True)
+        return cls(dataset.RasterXSize, dataset.RasterYSize, tuple(transform or (0.0, 1.0, 0.0, 0.0, 0.0, 1.0)),
+                   dataset.GetProjection() or "", transform is not None)
 
     @property
     def pixel_size(self) -> tuple[float, float]:
         return abs(self.geotransform[1]), abs(self.geotransform[5])
 
     def bounds(self, window: PixelWindow | None = None) -> tuple[float, float, float, float]:
-        """(xmin, ymin, xmax, ymax) of the whole grid or of a window (north-up grids)."""
+        """(xmin, ymin, xmax, ymax) of the whole grid or of a window: the box around its four corners
+        (exact for north-up grids, the enclosing box for rotated ones)."""
         window = window or PixelWindow(0, 0, self.width, self.height)
-        x0, dx, _, y0, _, dy = self.geotransform
-        xs = (x0 + window.col * dx, x0 + (window.col + window.width) * dx)
-        ys = (y0 + window.row * dy, y0 + (window.row + window.height) * dy)
+        x0, dx, rx, y0, ry, dy = self.geotransform
+        cols, rows = (window.col, window.col + window.width), (window.row, window.row + window.height)
+        xs = [x0 + c * dx + r * rx for c in cols for r in rows]
+        ys = [y0 + c * ry + r * dy for c in cols for r in rows]
         return min(xs), min(ys), max(xs), max(ys)
 
     def window_geotransform(self, window: PixelWindow) -> tuple[float, ...]:

@@ -47,9 +47,13 @@ def resolve_bands(dataset: gdal.Dataset, requested: Sequence[int] | None, contra
         progress.info(f"The alpha band is left out: bands {colour} go to the model; the alpha band masks "
                       "transparent pixels.")
         return colour
-    raise InputError(f"The model takes {wanted} band(s) ({', '.join(contract.input.band_names)}) but the "
-                     f"raster has {count}. Set BANDS to the {wanted} raster band numbers to use, in the model's "
-                     f"order (for example {','.join(str(i) for i in range(1, wanted + 1))}).")
+    names = ", ".join(contract.input.band_names)
+    if count < wanted:
+        raise InputError(f"The model takes {wanted} band(s) ({names}) but the raster has only {count}: it cannot be "
+                         "classified with this model. Use a raster holding the bands the model was trained on.")
+    raise InputError(f"The model takes {wanted} band(s) ({names}) but the raster has {count}. Set BANDS to the "
+                     f"{wanted} raster band numbers to use, in the model's order (for example "
+                     f"{','.join(str(i) for i in range(1, wanted + 1))}).")
 
 
 def area_from_extent(dataset: gdal.Dataset, extent: tuple[float, float, float, float] | None) -> Area:
@@ -57,11 +61,14 @@ def area_from_extent(dataset: gdal.Dataset, extent: tuple[float, float, float, f
     width, height = dataset.RasterXSize, dataset.RasterYSize
     if extent is None:
         return Area(0, 0, width, height)
+    xmin, ymin, xmax, ymax = extent
+    if not xmax > xmin or not ymax > ymin:
+        raise InputError(f"The EXTENT ({xmin:g}, {ymin:g}, {xmax:g}, {ymax:g}) has no area (zero or negative width "
+                         "or height); give an extent with xmin < xmax and ymin < ymax, or leave EXTENT empty.")
     x0, dx, rx, y0, ry, dy = dataset.GetGeoTransform()
     if rx or ry:
         raise InputError("The raster's geotransform is rotated; an EXTENT cannot be applied. Warp the raster "
                          "to a north-up grid first (Raster > Projections > Warp).")
-    xmin, ymin, xmax, ymax = extent
     cols = sorted(((xmin - x0) / dx, (xmax - x0) / dx))
     rows = sorted(((ymax - y0) / dy, (ymin - y0) / dy))
     c0, c1 = max(0, math.floor(cols[0] + 1e-9)), min(width, math.ceil(cols[1] - 1e-9))
@@ -94,7 +101,7 @@ def ground_resolution(dataset: gdal.Dataset) -> GroundResolution | None:
     """The pixel's size on the ground at the raster's centre, measured geodesically, so any CRS works
     (geographic degrees, Web Mercator's stretched metres, feet). None without a CRS."""
     wkt = dataset.GetProjection()
-    if not wkt:
+    if not wkt or dataset.GetGeoTransform(can_return_null=True) is None:
         return None
     srs = osr.SpatialReference()
     srs.ImportFromWkt(wkt)
@@ -121,8 +128,13 @@ def needs_resampling(dataset: gdal.Dataset, contract: ModelContract,
         return None
     resolution = ground_resolution(dataset)
     if resolution is None:
-        progress.warning(f"The raster has no CRS, so its ground resolution is unknown; the model expects "
-                         f"{contract.resolution_m:g} m per pixel and the raster is used as it is.")
+        if dataset.GetGCPCount():
+            raise InputError(f"The model expects {contract.resolution_m:g} m per pixel, and the raster is "
+                             "georeferenced by ground control points only, so it cannot be resampled to that "
+                             "resolution on its own grid. Warp it onto a map grid first (Raster > Projections > "
+                             "Warp), or give a CONTRACT sidecar with \"resolution_m\": null to use it as it is.")
+        progress.warning(f"The raster has no CRS or no geotransform, so its ground resolution is unknown; the model "
+                         f"expects {contract.resolution_m:g} m per pixel and the raster is used as it is.")
         return None
     pixel = sum(resolution.metres) / 2
     if abs(pixel / contract.resolution_m - 1) <= RESOLUTION_TOLERANCE:

@@ -79,7 +79,8 @@ class _OutputKinds:
         return self.kinds
 
 
-def _merge_outputs(outputs: list[np.ndarray], plan: RunPlan, expected_outputs: int) -> list[np.ndarray]:
+def _merge_outputs(outputs: list[np.ndarray], plan: RunPlan, expected_outputs: int,
+                   batch: WindowBatch) -> list[np.ndarray]:
     """Check the outputs of one batch and average its TTA variants: (B, C, h, w) per output."""
     if len(outputs) != expected_outputs:
         raise ModelError(f"The model returned {len(outputs)} outputs; its contract describes {expected_outputs}.")
@@ -89,8 +90,25 @@ def _merge_outputs(outputs: list[np.ndarray], plan: RunPlan, expected_outputs: i
         if raw.shape[-1] != plan.footprint or raw.shape[-2] != plan.footprint:
             raise ModelError(f"The model returned {raw.shape[-2]} x {raw.shape[-1]} px for a {plan.window} px "
                              f"window; expected {plan.footprint} px. Give the output size in a CONTRACT sidecar.")
+        _require_finite(raw, plan, batch)
         merged.append(tta.merge(raw, plan.transforms))
     return merged
+
+
+def _require_finite(raw: np.ndarray, plan: RunPlan, batch: WindowBatch) -> None:
+    """Stop at the first window whose output holds NaN or infinity: a class raster made from it would look
+    ordinary and be wrong. One sum per window finds them (checked element-wise before refusing)."""
+    sums = raw.reshape(len(raw), -1).sum(axis=1)
+    for index in np.flatnonzero(~np.isfinite(sums)):
+        if np.isfinite(raw[index]).all():  # a float32 sum of huge but finite scores overflowed
+            continue
+        window = batch.windows[int(index) % len(batch.windows)]
+        col = plan.grid.columns.start(window.col_index)
+        row = plan.grid.rows.start(window.row_index)
+        raise ModelError(f"The model returned NaN or infinite values for the window starting at column {col}, row "
+                         f"{row} of the processing area ({plan.window} x {plan.window} px); the run was stopped and "
+                         "no output was written. Check the model, its normalisation (input.scale, offset, mean, std "
+                         "in the contract) and the input values there.")
 
 
 def run(source: RasterSource, predictor: Predictor, sink: ResultSink, contract: ModelContract, area: Area,
@@ -174,7 +192,7 @@ class _Blender:
         if self.state is None:
             self.state = _PanelState(batch.panel, self.plan, self.finisher.channels)
         if outputs is not None:
-            merged = _merge_outputs(outputs, self.plan, len(self.contract.outputs))
+            merged = _merge_outputs(outputs, self.plan, len(self.contract.outputs), batch)
             values = self.finisher.window_values(merged, self.kinds.resolve(merged))
             self._accumulate(batch, values)
 

@@ -70,7 +70,12 @@ class RowFinisher:
 
     def finish(self, values: np.ndarray, weights: np.ndarray,
                kinds: list[str]) -> tuple[np.ndarray, np.ndarray | None, np.ndarray | None]:
-        """Divide by the summed weights and decide classes for a block of rows (``values`` is overwritten)."""
+        """Divide by the summed weights and decide classes for a block of rows (``values`` is overwritten).
+
+        ``kinds`` is empty while no window has run (every pixel so far was nodata): the rows are nodata.
+        """
+        if not kinds:
+            return self._nodata_rows(weights.shape)
         valid = weights > 0
         if not self.raw:  # without blending every weight is 0 or 1: nothing to divide
             values /= np.where(valid, weights, 1.0)
@@ -98,6 +103,13 @@ class RowFinisher:
                 confidence.append(np.where(valid, head.max(axis=0), PROBABILITY_NODATA).astype(np.float32))
         return (np.stack(classes), np.concatenate(probabilities) if probabilities else None,
                 np.stack(confidence) if confidence else None)
+
+    def _nodata_rows(self, shape: tuple[int, ...]) -> tuple[np.ndarray, np.ndarray | None, np.ndarray | None]:
+        outputs, classes = len(self.contract.outputs), self.contract.class_count
+        probabilities = (np.full((classes, *shape), PROBABILITY_NODATA, np.float32) if self.want_probabilities
+                         else None)
+        confidence = np.full((outputs, *shape), PROBABILITY_NODATA, np.float32) if self.want_confidence else None
+        return np.full((outputs, *shape), self.nodata, self.dtype), probabilities, confidence
 
     def _decided_classes(self, index: np.ndarray, lookup: np.ndarray, first: int | None,
                          valid: np.ndarray) -> np.ndarray:

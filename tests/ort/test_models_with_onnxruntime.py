@@ -160,7 +160,7 @@ def test_files_that_are_not_models_are_refused_clearly(tmp_path):
         load_model(text)
     garbage = tmp_path / "broken.onnx"
     garbage.write_bytes(bytes(range(256)) * 4)
-    with pytest.raises(ModelError, match="not a model onnxruntime can load"):
+    with pytest.raises(ModelError, match="not a complete ONNX model"):
         load_model(garbage)
     with pytest.raises(ModelError, match="does not exist"):
         load_model(tmp_path / "missing.onnx")

@@ -75,22 +75,29 @@ class RasterLabelReader:
 
     def read(self, window: gdal_labels.PixelWindow) -> np.ndarray:
         raw = self._labels.read(window)
-        if np.issubdtype(raw.dtype, np.floating):  # whole numbers only; anything else is unlabelled
-            whole = np.isfinite(raw) & (np.floor(raw) == raw)
-            raw = np.where(whole, raw, -1).astype(np.int64)
+        if np.issubdtype(raw.dtype, np.floating):  # NaN is unlabelled; fractions are not class labels at all
+            finite = np.isfinite(raw)
+            fractional = finite & (np.floor(raw) != raw)
+            if fractional.any():
+                example = float(raw[fractional][0])
+                raise InputError(f"The label raster '{self.description['label_raster']}' holds values that are not "
+                                 f"whole numbers (for example {example:g}): class labels are whole numbers (1, 2, 3...). "
+                                 "Use a classified label raster, not probabilities or a continuous band.")
+            raw = np.where(finite, raw, -1).astype(np.int64)
         return raw
 
 
 def unlabelled_value(setting: int | str | None, nodata: float | None) -> int | None:
-    """The label raster value meaning "unlabelled": a number, "none", or "default" (nodata, else 0)."""
+    """The label raster value meaning "unlabelled": a number, "none", or "default" (the raster's nodata
+    value; without one every value is a class, 0 included, as in accuracy assessment and chip export)."""
     if setting == DEFAULT_IGNORE:
-        return int(nodata) if nodata is not None else 0
+        return int(nodata) if nodata is not None and np.isfinite(nodata) else None
     if setting is None or (isinstance(setting, str) and setting.lower() == "none"):
         return None
     if isinstance(setting, int) and 0 <= setting <= _MAX_VALUE:
         return setting
     raise InputError(f"The unlabelled value {setting!r} is not valid; give a whole number from 0 to 65535, "
-                     "'none' (every value is a class) or 'default' (the raster's nodata value, else 0).")
+                     "'none' (every value is a class) or 'default' (the raster's nodata value).")
 
 
 def open_label_reader(data: DataConfig, grid: gdal_labels.RasterGrid) -> LabelReader:

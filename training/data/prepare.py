@@ -89,7 +89,7 @@ def prepare_data(config: TrainConfig, progress: Progress) -> PreparedData:
     progress.info(f"Classes: {', '.join(f'{c.value} {c.name}' for c in classes.classes)}; split: {split.description}.")
     budget = _MemoryBudget(config.data.cache_mb)
     validation, train_counts, validation_counts = _tile(scene, classes, split, config, chip_size, budget)
-    _check_classes(classes, train_counts, validation_counts, progress)
+    _check_classes(classes, train_counts, validation_counts, progress, scene.unlabelled)
     train, sampler = _training_chips(scene, classes, split, config, chip_size, progress, budget)
     if not budget.fits:
         train.images = validation.images = None
@@ -203,12 +203,16 @@ def _class_counts(index: np.ndarray, where: np.ndarray, classes: int) -> np.ndar
     return np.bincount(chosen[chosen >= 0], minlength=classes)[:classes]
 
 
-def _check_classes(classes: ClassTable, train: np.ndarray, validation: np.ndarray, progress: Progress) -> None:
+def _check_classes(classes: ClassTable, train: np.ndarray, validation: np.ndarray, progress: Progress,
+                   unlabelled: frozenset[int] = frozenset()) -> None:
     learnt = [c.name for c, n in zip(classes.classes, train) if n > 0]
     if len(learnt) < 2:
+        ignored = ", ".join(str(v) for v in sorted(unlabelled)) or "none"
         raise InputError(f"The training area holds labelled pixels of {len(learnt)} class(es) "
                          f"({', '.join(learnt) or 'none'}); a segmentation model needs at least two. Label "
-                         "more classes (background included) or move the validation area.")
+                         "more classes (background included) or move the validation area. Label values taken as "
+                         f"unlabelled: {ignored}; if a value there is a class (or a class value means 'no label'), "
+                         "set UNLABELLED_VALUE (command line: --ignore-value).")
     for info, n_train, n_val in zip(classes.classes, train, validation):
         if n_train == 0:
             progress.warning(f"Class {info.value} '{info.name}' has no training pixels; the model cannot learn it.")
