@@ -14,6 +14,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import os
 import signal
 import sys
 from pathlib import Path
@@ -144,6 +145,12 @@ def _export(arguments: argparse.Namespace, progress: ConsoleProgress) -> int:
 def _evaluate(arguments: argparse.Namespace, progress: ConsoleProgress) -> int:
     from . import evaluate
 
+    if arguments.json:
+        from ._plugin import output_paths
+
+        output_paths.check_outputs({"--json": arguments.json}, {"--model": arguments.model, "--config": arguments.config,
+                                                              "--image": arguments.image, "--labels": arguments.labels,
+                                                              "--label-raster": arguments.label_raster})
     config = build_config(arguments, skip=("model", "report", "output"))
     evaluation, data, _ = evaluate.evaluate_model(arguments.model, config, progress, arguments.all)
     progress.close()
@@ -175,6 +182,19 @@ def main(argv: Sequence[str] | None = None) -> int:
     except errors.SeamlessError as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
+    except MemoryError:
+        print("error: not enough memory for this run; lower --batch-size or --chip-size.", file=sys.stderr)
+        return 2
+    except Exception as error:  # noqa: BLE001 - a message, not a traceback (set SEAMLESS_DEBUG=1 to see it)
+        if os.environ.get("SEAMLESS_DEBUG"):
+            raise
+        if "allocate" in str(error) and "memory" in str(error):  # torch's allocator failing
+            print("error: not enough memory for this run; lower --batch-size or --chip-size.", file=sys.stderr)
+            return 2
+        detail = (str(error).splitlines() or [""])[0][:300]
+        print(f"error: unexpected {type(error).__name__}: {detail}. Nothing was written. This is a bug; please "
+              "report it (run again with SEAMLESS_DEBUG=1 for the traceback).", file=sys.stderr)
+        return 1
     finally:
         progress.close()
 

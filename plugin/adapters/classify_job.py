@@ -15,7 +15,8 @@ from osgeo import gdal
 from ..core import engine
 from ..core.contract import ModelContract
 from ..core.model import LoadedModel, load_model
-from ..core.plan import RunOptions, plan_run
+from ..core.errors import InputError
+from ..core.plan import RunOptions, RunPlan, plan_run
 from ..core.progress import Progress
 from ..core.reading import Area
 from ..core.results import PROBABILITY_NODATA, class_dtype_and_nodata
@@ -23,7 +24,7 @@ from .atomic import AtomicOutputs
 from .gdal_labels import PixelWindow, RasterGrid
 from .georeferencing import Georeferencing
 from .output_paths import RASTER_EXTENSIONS, check_outputs, require_extension
-from .process_memory import PeriodicRelease, map_large_blocks
+from .process_memory import PeriodicRelease, available_memory, map_large_blocks
 from .raster_area import area_from_extent, needs_resampling, resolve_bands
 from .raster_io import (BlockRowWriter, GdalRasterSource, OutputSpecification, bounded_block_cache, create_geotiff,
                         open_raster, window_grid)
@@ -139,6 +140,7 @@ def _run_engine(dataset: gdal.Dataset, area: Area, model: LoadedModel, bands: li
     """Run the engine over ``area`` of ``dataset`` into new GeoTIFFs at ``paths`` (same pixel grid)."""
     plan = plan_run(model.contract, model.shape, area.width, area.height, request.options, progress)
     progress.info(f"Plan: {plan.describe()}.")
+    require_memory(plan.array_bytes(len(bands), model.contract.class_count), plan, request.options)
     window = PixelWindow(area.col, area.row, area.width, area.height)
     grid = window_grid(dataset, window)
     specs = _output_specs(model.contract, paths)
@@ -156,6 +158,18 @@ def _run_engine(dataset: gdal.Dataset, area: Area, model: LoadedModel, bands: li
     finally:
         sink.close()
     return _EngineRun(summary, sink.class_counts(), plan.describe(), source.first_non_finite)
+
+
+def require_memory(needed: int, plan: RunPlan, options: RunOptions) -> None:
+    """Refuse, before allocating anything, a plan whose arrays alone would not fit in the memory available."""
+    available = available_memory()
+    if available is None or needed <= available:
+        return
+    raise InputError(f"A {plan.window} px window with BATCH_SIZE {plan.batch_size}"
+                     f"{' and test-time augmentation' if len(plan.transforms) > 1 else ''} needs at least "
+                     f"{needed / 2**30:.1f} GiB of memory for its arrays alone, and {available / 2**30:.1f} GiB are "
+                     "available. Lower WINDOW_SIZE (0 takes the model's own size) or BATCH_SIZE"
+                     f"{', or use TTA=none' if len(plan.transforms) > 1 else ''}.")
 
 
 def classify(request: ClassifyRequest, progress: Progress,

@@ -69,6 +69,23 @@ class RunPlan:
     def footprint(self) -> int:
         return self.window - 2 * self.offset
 
+    def widest_panel(self) -> int:
+        """Columns read for the widest panel (its windows' span)."""
+        columns = self.grid.columns
+        return max(columns.start(p.last_window) + self.window - columns.start(p.first_window)
+                   for p in self.grid.panels)
+
+    def array_bytes(self, bands: int, channels: int) -> int:
+        """A lower bound of the memory the run's own arrays take: the batch (with its TTA variants) and its
+        outputs, the strip of rows read, the accumulator and the finished rows. The model's activations
+        come on top; they depend on the network and are not counted."""
+        variants = self.batch_size * len(self.transforms)
+        batch = variants * bands * self.window ** 2 * 4
+        outputs = variants * max(channels, 1) * self.footprint ** 2 * 4 * 2  # outputs and their probabilities
+        strip = bands * self.window * self.widest_panel() * 8 * 2  # raw values and the valid mask, read ahead
+        accumulator = (channels + 1) * self.footprint * self.widest_panel() * 4 * 2  # sums and finished rows
+        return int(batch * 2 + outputs + strip + accumulator)  # two batches in flight (read-ahead)
+
     def describe(self) -> str:
         grid = self.grid
         return (f"window {self.window} px, overlap {self.overlap} px, {self.blending} blending "

@@ -131,6 +131,13 @@ class SeamlessAlgorithm(QgsProcessingAlgorithm):
             problem = unexpected_error_message(error)
         return (False, problem) if problem else (True, "")
 
+    def validateInputCrs(self, parameters: dict[str, Any],  # noqa: N802 - QGIS API name
+                         context: QgsProcessingContext) -> bool:
+        """Inputs in different CRSs are fine: labels, references and masks are reprojected onto the raster's
+        grid. (QGIS's own check would load every file path as a layer just to read its CRS, writing
+        statistics sidecars next to the user's rasters.)"""
+        return True
+
     def parameter_problem(self, parameters: dict[str, Any], context: QgsProcessingContext) -> str | None:
         """What is wrong with these parameters beyond QGIS's own checks, or None. May raise SeamlessError."""
         return None

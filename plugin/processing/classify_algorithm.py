@@ -9,8 +9,7 @@ from typing import TYPE_CHECKING
 from qgis.core import (QgsProcessingContext, QgsProcessingFeedback, QgsProcessingOutputNumber,
                        QgsProcessingOutputString, QgsProcessingParameterEnum, QgsProcessingParameterExtent,
                        QgsProcessingParameterFile, QgsProcessingParameterNumber,
-                       QgsProcessingParameterRasterDestination, QgsProcessingParameterRasterLayer,
-                       QgsProcessingParameterString)
+                       QgsProcessingParameterRasterDestination, QgsProcessingParameterString)
 
 from ..core.blending import BLENDINGS
 from ..core.errors import InputError
@@ -20,6 +19,7 @@ from .base import SeamlessAlgorithm, with_help
 from .classify_checks import check_classify_parameters
 from .classify_report import class_areas, report_run
 from .layer_inputs import extent_in, raster_crs, raster_path
+from .parameter_checks import RasterFileParameter
 
 if TYPE_CHECKING:
     from ..adapters.classify_job import ClassifyRequest
@@ -62,7 +62,7 @@ class ClassifyAlgorithm(SeamlessAlgorithm):
             enum.setUsesStaticStrings(True)
         integer, double = QgsProcessingParameterNumber.Integer, QgsProcessingParameterNumber.Double
         return [
-            (QgsProcessingParameterRasterLayer(self.INPUT, "Input raster"),
+            (RasterFileParameter(self.INPUT, "Input raster"),
              "The raster to classify: any GDAL raster, any band count and data type.", False),
             (QgsProcessingParameterFile(self.MODEL, "Model (.onnx)", extension="onnx"),
              "An ONNX segmentation model: (batch, bands, height, width) in, class scores out.", False),

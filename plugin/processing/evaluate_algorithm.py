@@ -7,7 +7,7 @@ from qgis.core import (QgsCoordinateReferenceSystem, QgsProcessing, QgsProcessin
                        QgsProcessingOutputNumber, QgsProcessingParameterExtent, QgsProcessingParameterFeatureSink,
                        QgsProcessingParameterFeatureSource, QgsProcessingParameterField,
                        QgsProcessingParameterFileDestination, QgsProcessingParameterNumber,
-                       QgsProcessingParameterRasterLayer, QgsProcessingParameterString, QgsWkbTypes)
+                       QgsProcessingParameterString, QgsWkbTypes)
 
 from ..adapters.accuracy import AreaSpec, assess
 from ..adapters.accuracy_reference import ReferenceSpec
@@ -17,6 +17,7 @@ from ..adapters.output_paths import check_outputs, require_extension, sink_file
 from ..adapters.qgis_table import table_fields, write_rows
 from ..core.accuracy_summary import TABLE_COLUMNS
 from ..core.class_mapping import parse_class_names
+from .parameter_checks import RasterFileParameter
 from .base import SeamlessAlgorithm, with_help
 from .layer_inputs import extent_in, field_problem, input_file, is_set, raster_crs, raster_path, vector_path
 
@@ -47,10 +48,10 @@ class EvaluateAlgorithm(SeamlessAlgorithm):
     def initAlgorithm(self, config: dict[str, Any] | None = None) -> None:  # noqa: N802 - QGIS API name
         vector_types = [QgsProcessing.TypeVectorPolygon, QgsProcessing.TypeVectorPoint]
         parameters = [
-            (QgsProcessingParameterRasterLayer(self.INPUT, "Classified raster"),
+            (RasterFileParameter(self.INPUT, "Classified raster"),
              "The class raster to assess (band 1: one class code per pixel). Its nodata pixels are left out; "
              "class names embedded in it (for example by 'Classify raster') name the classes."),
-            (QgsProcessingParameterRasterLayer(self.REFERENCE, "Reference label raster", optional=True),
+            (RasterFileParameter(self.REFERENCE, "Reference label raster", optional=True),
              "Reference class codes as a raster. Another grid or CRS is resampled onto the classified raster's "
              "grid with nearest neighbour. Give this or a reference layer, not both."),
             (QgsProcessingParameterFeatureSource(self.REFERENCE_LAYER, "Reference layer (polygons or points)",

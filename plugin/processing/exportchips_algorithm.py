@@ -7,8 +7,7 @@ from osgeo import gdal
 from qgis.core import (QgsProcessing, QgsProcessingContext, QgsProcessingFeedback, QgsProcessingOutputNumber,
                        QgsProcessingParameterEnum, QgsProcessingParameterExtent,
                        QgsProcessingParameterFeatureSource, QgsProcessingParameterField,
-                       QgsProcessingParameterFolderDestination, QgsProcessingParameterNumber,
-                       QgsProcessingParameterRasterLayer)
+                       QgsProcessingParameterFolderDestination, QgsProcessingParameterNumber)
 
 from ..adapters.area_of_interest import AreaSpec
 from ..adapters.chip_labels import LabelSpec
@@ -16,6 +15,7 @@ from ..adapters.chips import ChipOptions, check_format, export_chips
 from ..adapters.feedback import FeedbackProgress
 from ..core.errors import SeamlessError
 from ..adapters.output_paths import check_outputs
+from .parameter_checks import RasterFileParameter
 from .base import SeamlessAlgorithm, with_help
 from .layer_inputs import extent_in, field_problem, input_file, is_set, raster_crs, raster_path, vector_path
 
@@ -53,7 +53,7 @@ class ExportChipsAlgorithm(SeamlessAlgorithm):
     def initAlgorithm(self, config: dict[str, Any] | None = None) -> None:  # noqa: N802 - QGIS API name
         integer, double = QgsProcessingParameterNumber.Integer, QgsProcessingParameterNumber.Double
         parameters = [
-            (QgsProcessingParameterRasterLayer(self.INPUT, "Input raster"),
+            (RasterFileParameter(self.INPUT, "Input raster"),
              "The image to cut into chips; every band is kept in GeoTIFF chips."),
             (QgsProcessingParameterFeatureSource(self.LABELS, "Label polygons", [QgsProcessing.TypeVectorPolygon],
                                                  optional=True),
@@ -61,7 +61,7 @@ class ExportChipsAlgorithm(SeamlessAlgorithm):
             (QgsProcessingParameterField(self.LABEL_FIELD, "Class field", parentLayerParameterName=self.LABELS,
                                          optional=True),
              "The field of LABELS with each polygon's class: a whole number (kept) or a name (numbered from 1)."),
-            (QgsProcessingParameterRasterLayer(self.LABEL_RASTER, "Label raster", optional=True),
+            (RasterFileParameter(self.LABEL_RASTER, "Label raster", optional=True),
              "Class values as a raster (band 1), instead of label polygons."),
             (QgsProcessingParameterNumber(self.LABEL_NODATA, "Label raster value meaning 'not labelled'", integer,
                                           optional=True),

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any, Iterable
 
 from qgis.core import (QgsProcessingContext, QgsProcessingParameterDefinition, QgsProcessingParameterEnum,
-                       QgsProcessingParameterNumber)
+                       QgsProcessingParameterNumber, QgsProcessingParameterRasterLayer)
 
 _LAYER_TYPES = ("raster", "vector", "source", "layer", "multilayer", "mesh", "pointcloud")
 _UNBOUNDED = 1e300  # QGIS leaves unset limits at +-DBL_MAX
@@ -92,3 +92,25 @@ def qgis_check_problem(definitions: Iterable[QgsProcessingParameterDefinition], 
                     "of the project.")
         return f"{definition.name()}: the value {value!r} is not valid for {definition.description()}."
     return None
+
+
+class RasterFileParameter(QgsProcessingParameterRasterLayer):
+    """A raster layer parameter that accepts a path to an existing file without loading it as a QGIS layer.
+
+    qgis_process checks every parameter before the algorithm sees it, and QGIS's check of a raster path
+    loads it as a layer, which computes statistics and writes them to ``name.tif.aux.xml`` beside the
+    user's raster. The algorithm opens the file itself with GDAL, read-only, and says clearly when it
+    cannot be read; layers of a project are checked by QGIS as before.
+    """
+
+    def checkValueIsAcceptable(self, value: Any, context: QgsProcessingContext | None = None) -> bool:  # noqa: N802
+        if is_file_path(value):
+            return True
+        return super().checkValueIsAcceptable(value, context)
+
+    def clone(self) -> "RasterFileParameter":
+        copy = RasterFileParameter(self.name(), self.description(), self.defaultValue(),
+                                   bool(self.flags() & QgsProcessingParameterDefinition.FlagOptional))
+        copy.setFlags(self.flags())
+        copy.setHelp(self.help())
+        return copy

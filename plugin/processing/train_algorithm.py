@@ -10,12 +10,12 @@ from typing import Any
 
 from qgis.core import (QgsProcessing, QgsProcessingContext, QgsProcessingFeedback,
                        QgsProcessingParameterEnum, QgsProcessingParameterFeatureSource, QgsProcessingParameterField,
-                       QgsProcessingParameterFileDestination, QgsProcessingParameterNumber,
-                       QgsProcessingParameterRasterLayer)
+                       QgsProcessingParameterFileDestination, QgsProcessingParameterNumber)
 
 from ..adapters.feedback import FeedbackProgress
 from ..adapters.output_paths import check_outputs, require_extension
 from ..adapters.raster_io import open_raster
+from .parameter_checks import RasterFileParameter
 from .base import SeamlessAlgorithm, import_plugin_module, with_help
 from .layer_inputs import input_file, is_set, raster_path, vector_path
 
@@ -64,7 +64,7 @@ class TrainAlgorithm(SeamlessAlgorithm):
         """(parameter, help text, advanced) for every parameter, in dialog order."""
         number, integer = QgsProcessingParameterNumber.Double, QgsProcessingParameterNumber.Integer
         return (
-            (QgsProcessingParameterRasterLayer(self.INPUT, "Input raster"),
+            (RasterFileParameter(self.INPUT, "Input raster"),
              "The image to learn from: any band count and data type, read with GDAL.", False),
             (QgsProcessingParameterFeatureSource(self.LABELS, "Label layer (vector)",
                                                  [QgsProcessing.TypeVectorAnyGeometry], optional=True),
@@ -73,7 +73,7 @@ class TrainAlgorithm(SeamlessAlgorithm):
                                          optional=True),
              "The field of the label layer holding each feature's class: whole numbers (kept as class values) "
              "or text (class names, numbered from 1 alphabetically).", False),
-            (QgsProcessingParameterRasterLayer(self.LABEL_RASTER, "Label raster", optional=True),
+            (RasterFileParameter(self.LABEL_RASTER, "Label raster", optional=True),
              "A raster of class values (first band); resampled with nearest neighbour when its grid differs "
              "from the input's. Give this or a label layer, not both.", False),
             (QgsProcessingParameterNumber(self.UNLABELLED_VALUE, "Unlabelled value of the label raster", integer,

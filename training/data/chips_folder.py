@@ -93,6 +93,9 @@ class ChipsFolderScene:
             transform = tuple(dataset.GetGeoTransform())
         return ChipRef(window, transform, str(image), str(label))  # type: ignore[arg-type]
 
+    def check_chip_size(self, chip_size: int) -> None:
+        """The chips are cut already: their own size is used."""
+
     def training_refs(self, chip_size: int, stride: int) -> list[ChipRef]:
         return list(self.refs)
 

@@ -82,6 +82,7 @@ def prepare_data(config: TrainConfig, progress: Progress) -> PreparedData:
     for note in scene.notes:
         progress.warning(note)
     chip_size = getattr(scene, "chip_size", config.data.chip_size)
+    scene.check_chip_size(chip_size)
     block_size = config.validation.block_size or default_block_size(scene, chip_size)
     values, blocks = _scan_blocks(scene, block_size, progress)
     classes = class_table(values, scene.known_classes, config.data.classes)
@@ -107,6 +108,7 @@ def prepare_validation(config: TrainConfig, progress: Progress, classes: ClassTa
     """Validation windows only, for a model whose classes are known (``all_labels``: every labelled pixel)."""
     scene = open_scene(config.data)
     chip_size = getattr(scene, "chip_size", config.data.chip_size)
+    scene.check_chip_size(chip_size)
     block_size = config.validation.block_size or default_block_size(scene, chip_size)
     values, blocks = _scan_blocks(scene, block_size, progress)
     foreign = sorted(set(values) - set(classes.values.tolist()))

@@ -107,8 +107,12 @@ class RasterSource:
 
     def read(self, window: PixelWindow) -> np.ndarray:
         """Raw values of the bands in ``window``: (bands, height, width) in the raster's data type."""
-        data = self.dataset.ReadAsArray(window.col, window.row, window.width, window.height,
-                                        band_list=list(self.bands.numbers))
+        try:
+            data = self.dataset.ReadAsArray(window.col, window.row, window.width, window.height,
+                                            band_list=list(self.bands.numbers))
+        except RuntimeError as error:
+            raise InputError(f"Cannot read the pixels of '{self.path}' at column {window.col}, row {window.row}: "
+                             f"{str(error).strip()}. The file may be truncated or damaged.") from error
         return data.reshape(len(self.bands.numbers), window.height, window.width)
 
     def valid(self, window: PixelWindow, data: np.ndarray) -> np.ndarray:

@@ -56,6 +56,9 @@ class Scene(Protocol):
     def extent_pixels(self) -> tuple[int, int]:
         """(width, height) of the area the chips come from, in pixels of the source grid."""
 
+    def check_chip_size(self, chip_size: int) -> None:
+        """Refuse a chip size the scene cannot give, before anything is scanned."""
+
     def training_refs(self, chip_size: int, stride: int) -> list[ChipRef]:
         """Windows to cut training chips from."""
 
@@ -108,11 +111,15 @@ class RasterScene:
     def _ref(self, window: PixelWindow) -> ChipRef:
         return ChipRef(window, tuple(self.grid.window_geotransform(window)))  # type: ignore[arg-type]
 
-    def training_refs(self, chip_size: int, stride: int) -> list[ChipRef]:
+    def check_chip_size(self, chip_size: int) -> None:
+        """Refuse chips larger than the image, before anything else is scanned."""
         if chip_size > min(self.grid.width, self.grid.height):
             raise InputError(f"The chip size {chip_size} is larger than the image ({self.grid.width} x "
                              f"{self.grid.height} pixels); choose a chip size of at most "
                              f"{min(self.grid.width, self.grid.height)}.")
+
+    def training_refs(self, chip_size: int, stride: int) -> list[ChipRef]:
+        self.check_chip_size(chip_size)
         rows = window_starts(self.grid.height, chip_size, stride)
         cols = window_starts(self.grid.width, chip_size, stride)
         return [self._ref(PixelWindow(c, r, chip_size, chip_size)) for r in rows for c in cols]
