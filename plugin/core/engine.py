@@ -103,12 +103,17 @@ def _require_finite(raw: np.ndarray, plan: RunPlan, batch: WindowBatch) -> None:
         if np.isfinite(raw[index]).all():  # a float32 sum of huge but finite scores overflowed
             continue
         window = batch.windows[int(index) % len(batch.windows)]
-        col = plan.grid.columns.start(window.col_index)
-        row = plan.grid.rows.start(window.row_index)
-        raise ModelError(f"The model returned NaN or infinite values for the window starting at column {col}, row "
-                         f"{row} of the processing area ({plan.window} x {plan.window} px); the run was stopped and "
-                         "no output was written. Check the model, its normalisation (input.scale, offset, mean, std "
-                         "in the contract) and the input values there.")
+        cols = _clipped(plan.grid.columns.start(window.col_index), plan.window, plan.grid.columns.length)
+        rows = _clipped(plan.grid.rows.start(window.row_index), plan.window, plan.grid.rows.length)
+        raise ModelError(f"The model returned NaN or infinite values for the window over columns {cols} and rows "
+                         f"{rows} of the processing area; the run was stopped and no output was written. Check the "
+                         "model, its normalisation (input.scale, offset, mean, std in the contract) and the input "
+                         "values there.")
+
+
+def _clipped(start: int, size: int, length: int) -> str:
+    """'first to last' pixel of a window along one axis, inside the area."""
+    return f"{max(start, 0)} to {min(start + size, length) - 1}"
 
 
 def run(source: RasterSource, predictor: Predictor, sink: ResultSink, contract: ModelContract, area: Area,

@@ -10,15 +10,13 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from osgeo import gdal
 from qgis.core import (QgsCoordinateReferenceSystem, QgsProcessingAlgorithm, QgsProcessingContext,
                        QgsProcessingFeedback)
 
 from ..adapters.gdal_labels import opened_layer
+from ..adapters.raster_io import open_raster
 from ..core.errors import InputError
 from .parameter_checks import is_file_path
-
-gdal.UseExceptions()
 
 # Vector formats OGR opens in place; layers in other providers (memory, databases), filtered or with
 # "selected features only" are exported by QGIS to a temporary GeoPackage first.
@@ -69,10 +67,7 @@ def raster_crs(algorithm: QgsProcessingAlgorithm, parameters: dict[str, Any], na
     path = raster_path(algorithm, parameters, name, context)
     if path is None:
         return QgsCoordinateReferenceSystem()
-    try:
-        dataset = gdal.Open(path)
-    except RuntimeError as error:
-        raise InputError(f"{name}: cannot open the raster '{path}': {error}.") from error
+    dataset = open_raster(path)
     wkt = dataset.GetProjection() or dataset.GetGCPProjection() or ""
     return QgsCoordinateReferenceSystem.fromWkt(wkt) if wkt else QgsCoordinateReferenceSystem()
 

@@ -71,8 +71,10 @@ def value_problem(definition: QgsProcessingParameterDefinition, value: Any) -> s
 
 
 def is_file_path(value: Any) -> bool:
-    """True for a plain path to an existing file (not a layer id, a URI or a connection string)."""
-    return isinstance(value, str) and "|" not in value and Path(value).is_file()
+    """True for a plain path to something that exists on disk (a file, a folder, or a pipe or device that our
+    own checks then refuse), not a layer id, a URI or a connection string. Such paths are opened by GDAL
+    read-only, never loaded as QGIS layers (which could block for ever on a pipe)."""
+    return isinstance(value, str) and "|" not in value and bool(value) and Path(value).exists()
 
 
 def qgis_check_problem(definitions: Iterable[QgsProcessingParameterDefinition], parameters: dict[str, Any],

@@ -180,10 +180,12 @@ def _tile(scene: Scene, classes: ClassTable, split: split_module.Split, config: 
     train_counts = np.zeros(len(classes.classes), np.int64)
     val_counts = np.zeros(len(classes.classes), np.int64)
     kept, labels, images = [], [], budget.new_list()
+    labelled_with_data = 0
     for item in scene.validation_windows(window, context):
         raw, valid = scene.read_image(item.read)
         index = classes.to_index(scene.read_labels(item.read), scene.unlabelled)
         index[~valid] = IGNORE_INDEX
+        labelled_with_data += int(np.count_nonzero(index >= 0))
         scored = np.zeros(index.shape, bool)
         scored[item.rows[0]:item.rows[1], item.cols[0]:item.cols[1]] = True
         roles = split.roles(item.read.window, item.read.geotransform)
@@ -194,6 +196,10 @@ def _tile(scene: Scene, classes: ClassTable, split: split_module.Split, config: 
             kept.append(item)
             labels.append(np.where(in_validation, index, IGNORE_INDEX).astype(np.int16))
             budget.keep(images, raw, valid)
+    if not labelled_with_data:
+        raise InputError("The image is nodata wherever the labels are (nodata values, NaN, alpha or mask), so there "
+                         "is nothing to learn from. Check the image's nodata value and that image and labels cover "
+                         "the same area.")
     if not kept:
         raise InputError("The validation area holds no labelled pixel, so no honest accuracy can be measured; "
                          "move the validation area (layer or extent) over labelled pixels, or use blocks.")
