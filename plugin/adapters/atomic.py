@@ -13,6 +13,7 @@
 """
 from __future__ import annotations
 
+import errno
 import os
 import re
 import shutil
@@ -149,7 +150,9 @@ class AtomicOutputs:
         try:
             for temporary, final in self._pending:
                 for old in (final, *sidecars(final)):
-                    if old.exists():
+                    if old.is_dir() and not old.is_symlink():  # never moved, never removed: refuse instead
+                        raise IsADirectoryError(errno.EISDIR, "a folder is where the output is to go", str(old))
+                    if old.exists() or old.is_symlink():
                         aside = old.with_name(f".{old.name}.backup-{self._token}")
                         os.replace(old, aside)
                         moved_aside.append((aside, old))

@@ -95,7 +95,14 @@ def rasters(folder: Path) -> dict[str, Path]:
     files["labels_gpkg"] = _vector(folder / "labels.gpkg", "GPKG")
     files["labels_geojson"] = _vector(folder / "labels.json", "GeoJSON")
     files["scene_5m"] = _scene_at_5m(folder / "scene_5m.tif")
+    files["scene_10m"] = _copy(folder / "scene_10m.tif")
     return files
+
+
+def _copy(path: Path) -> Path:
+    """The whole scene as it is (the long run that is killed)."""
+    gdal.Translate(str(path), str(S2))
+    return path
 
 
 def _vector(path: Path, driver: str) -> Path:
