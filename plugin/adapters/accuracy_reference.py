@@ -24,8 +24,10 @@ from ..core.contract import ClassInfo, default_color
 from ..core.errors import InputError
 from ..core.metrics import ConfusionAccumulator
 from .area_of_interest import blocks_key
-from .gdal_labels import (LabelSet, PixelWindow, RasterGrid, RasterLabels, VectorLabels, ignore_value_for,
-                          labels_from_field, opened_layer, srs_of, transform_to)
+from ..core.window import PixelWindow
+from .gdal_grid import RasterGrid, srs_of, transform_to
+from .gdal_labels import LabelSet, RasterLabels, VectorLabels, ignore_value_for, labels_from_field
+from .gdal_vectors import opened_layer
 from .raster_classes import read_classes
 
 POINT_TYPES = (ogr.wkbPoint, ogr.wkbMultiPoint)
@@ -81,7 +83,7 @@ class PointSampler:
         self._layout: tuple[PixelWindow, int] | None = None
 
     def group_by_block(self, area: PixelWindow, size: int) -> None:
-        """Index the points by the block of ``blocks(area, size)`` they fall in; the rest are outside the area."""
+        """Index the points by the block of ``area.blocks(size)`` they fall in; the rest are outside the area."""
         keys = blocks_key(area, size, self.cols, self.rows)
         inside = keys >= 0
         self.excluded["outside_area"] += int(np.count_nonzero(~inside))

@@ -26,7 +26,8 @@ from ..core.progress import LoggingProgress, Progress
 from .area_of_interest import AreaOfInterest, AreaSpec, require_north_up
 from .atomic import AtomicFolder
 from .chip_labels import ChipLabels, LabelSpec
-from .gdal_labels import PixelWindow, RasterGrid, srs_of
+from ..core.window import PixelWindow
+from .gdal_grid import RasterGrid, srs_of
 
 gdal.UseExceptions()
 ogr.UseExceptions()

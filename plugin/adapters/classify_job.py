@@ -6,7 +6,7 @@ or cancelled run leaves nothing behind and never touches the input.
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Callable, Sequence
 
 import numpy as np
@@ -18,16 +18,16 @@ from ..core.model import LoadedModel, load_model
 from ..core.errors import InputError
 from ..core.plan import RunOptions, RunPlan, plan_run
 from ..core.progress import Progress
-from ..core.reading import Area
-from ..core.results import PROBABILITY_NODATA, class_dtype_and_nodata
+from ..core.outputs import PROBABILITY_NODATA, FinishedRows, class_dtype_and_nodata
 from .atomic import AtomicOutputs
-from .gdal_labels import PixelWindow, RasterGrid
+from ..core.window import PixelWindow
+from .gdal_grid import RasterGrid, open_raster
 from .georeferencing import Georeferencing
 from .output_paths import RASTER_EXTENSIONS, check_outputs, require_extension
 from .process_memory import PeriodicRelease, available_memory, map_large_blocks
 from .raster_area import area_from_extent, needs_resampling, resolve_bands
 from .raster_io import (BlockRowWriter, GdalRasterSource, OutputSpecification, bounded_block_cache, create_geotiff,
-                        open_raster, window_grid)
+                        window_grid)
 from .resample import ResampledRun, model_paths_in
 
 StyleWriter = Callable[[str, ModelContract], None]
@@ -47,6 +47,11 @@ class ClassifyRequest:
     options: RunOptions = field(default_factory=RunOptions)
     probabilities_path: str | None = None
     confidence_path: str | None = None
+
+    def __post_init__(self) -> None:
+        # The run options are the one switch for what is written; here they follow the outputs asked for.
+        self.options = replace(self.options, probabilities=bool(self.probabilities_path),
+                               confidence=bool(self.confidence_path))
 
     def output_paths(self) -> dict[str, str]:
         """The outputs asked for, by the engine's names (classes, probabilities, confidence)."""
@@ -90,15 +95,13 @@ class GeoTiffSink:
         self.counts = np.zeros(256 if class_dtype == np.uint8 else 65536, np.int64)
         self._release = PeriodicRelease()  # keeps the process's memory flat over long runs
 
-    def write(self, row: int, col: int, classes: np.ndarray, probabilities: np.ndarray | None,
-              confidence: np.ndarray | None) -> None:
-        self._writers["classes"].add(row, col, classes)
-        self.counts += np.bincount(classes[0].ravel(), minlength=len(self.counts))
-        self._release.count(classes.shape[1] * classes.shape[2])
-        if probabilities is not None and "probabilities" in self._writers:
-            self._writers["probabilities"].add(row, col, probabilities)
-        if confidence is not None and "confidence" in self._writers:
-            self._writers["confidence"].add(row, col, confidence)
+    def write(self, rows: FinishedRows) -> None:
+        self._writers["classes"].add(rows.row, rows.col, rows.classes)
+        self.counts += np.bincount(rows.classes[0].ravel(), minlength=len(self.counts))
+        self._release.count(rows.pixels)
+        for name, values in (("probabilities", rows.probabilities), ("confidence", rows.confidence)):
+            if values is not None:
+                self._writers[name].add(rows.row, rows.col, values)
 
     def close(self) -> None:
         for writer in self._writers.values():
@@ -111,17 +114,18 @@ class GeoTiffSink:
         return {int(v): int(n) for v, n in enumerate(self.counts) if n and v != self._nodata}
 
 
-def _output_specs(contract: ModelContract, paths: dict[str, str]) -> dict[str, OutputSpecification]:
+def _output_specs(contract: ModelContract, plan: RunPlan, paths: dict[str, str]) -> dict[str, OutputSpecification]:
+    """The GeoTIFFs the plan asks for (classes always, probabilities and confidence when wanted)."""
     dtype, nodata = class_dtype_and_nodata(contract)
     gdal_type = gdal.GDT_Byte if dtype == np.uint8 else gdal.GDT_UInt16
     heads = [o.name or f"output {i + 1}" for i, o in enumerate(contract.outputs)]
     specs = {"classes": OutputSpecification(paths["classes"], len(contract.outputs), gdal_type, nodata,
                                             [o.classes for o in contract.outputs], [f"classes ({h})" for h in heads])}
-    if "probabilities" in paths:
+    if plan.want_probabilities:
         names = [f"probability of {c.name}" for c in contract.all_classes]
         specs["probabilities"] = OutputSpecification(paths["probabilities"], contract.class_count,
                                                      gdal.GDT_Float32, PROBABILITY_NODATA, (), names)
-    if "confidence" in paths:
+    if plan.want_confidence:
         specs["confidence"] = OutputSpecification(paths["confidence"], len(contract.outputs), gdal.GDT_Float32,
                                                   PROBABILITY_NODATA, (), [f"confidence ({h})" for h in heads])
     return specs
@@ -135,7 +139,7 @@ class _EngineRun:
     first_non_finite: tuple[int, int] | None
 
 
-def _run_engine(dataset: gdal.Dataset, area: Area, model: LoadedModel, bands: list[int], request: ClassifyRequest,
+def _run_engine(dataset: gdal.Dataset, area: PixelWindow, model: LoadedModel, bands: list[int], request: ClassifyRequest,
                 paths: dict[str, str], progress: Progress) -> _EngineRun:
     """Run the engine over ``area`` of ``dataset`` into new GeoTIFFs at ``paths`` (same pixel grid)."""
     plan = plan_run(model.contract, model.shape, area.width, area.height, request.options, progress)
@@ -143,7 +147,7 @@ def _run_engine(dataset: gdal.Dataset, area: Area, model: LoadedModel, bands: li
     require_memory(plan.array_bytes(len(bands), model.contract.class_count), plan, request.options)
     window = PixelWindow(area.col, area.row, area.width, area.height)
     grid = window_grid(dataset, window)
-    specs = _output_specs(model.contract, paths)
+    specs = _output_specs(model.contract, plan, paths)
     georeferencing = Georeferencing.of(dataset)
     datasets = {}
     for name, spec in specs.items():
@@ -153,8 +157,7 @@ def _run_engine(dataset: gdal.Dataset, area: Area, model: LoadedModel, bands: li
     sink = GeoTiffSink(datasets, dtype, nodata)
     source = GdalRasterSource(dataset, bands, request.input_path)
     try:
-        summary = engine.run(source, model.runtime, sink, model.contract, area, plan,
-                             "probabilities" in paths, "confidence" in paths, progress)
+        summary = engine.run(source, model.runtime, sink, model.contract, area, plan, progress)
     finally:
         sink.close()
     return _EngineRun(summary, sink.class_counts(), plan.describe(), source.first_non_finite)
@@ -177,7 +180,7 @@ def classify(request: ClassifyRequest, progress: Progress,
     """Run the whole job; on any error or cancellation the outputs are removed, old ones kept."""
     started = time.perf_counter()
     request.check_paths()
-    dataset = open_raster(request.input_path)
+    dataset = open_raster(request.input_path, "input raster")
     model = load_model(request.model_path, request.device, request.contract_path)
     progress.info(f"Model '{model.contract.name or request.model_path}': contract from {model.origin.describe()}; "
                   f"running on {model.runtime.provider}.")
@@ -201,7 +204,7 @@ def classify(request: ClassifyRequest, progress: Progress,
                           time.perf_counter() - started, grid)
 
 
-def _run_at_model_resolution(dataset: gdal.Dataset, area: Area, model: LoadedModel, bands: list[int],
+def _run_at_model_resolution(dataset: gdal.Dataset, area: PixelWindow, model: LoadedModel, bands: list[int],
                              request: ClassifyRequest, paths: dict[str, str], outputs: AtomicOutputs,
                              progress: Progress) -> _EngineRun:
     """The engine on the raster's own grid, or on a warped view at the model's resolution and back."""

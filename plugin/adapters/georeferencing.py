@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from osgeo import gdal
 
 from ..core.errors import InputError
-from .gdal_labels import PixelWindow
+from ..core.window import PixelWindow
 
 
 @dataclass(frozen=True)

@@ -10,7 +10,7 @@ from osgeo import gdal, osr
 from ..core.contract import ModelContract
 from ..core.errors import InputError
 from ..core.progress import Progress
-from ..core.reading import Area
+from ..core.window import Bounds, PixelWindow, pixels_covering, pixels_in_extent
 
 RESOLUTION_TOLERANCE = 0.05  # relative difference below which no resampling happens
 
@@ -56,27 +56,29 @@ def resolve_bands(dataset: gdal.Dataset, requested: Sequence[int] | None, contra
                      f"{','.join(str(i) for i in range(1, wanted + 1))}).")
 
 
-def area_from_extent(dataset: gdal.Dataset, extent: tuple[float, float, float, float] | None) -> Area:
-    """Pixels of the raster inside ``extent`` (xmin, ymin, xmax, ymax in the raster's CRS), snapped outwards."""
+def area_from_extent(dataset: gdal.Dataset, extent: Bounds | None) -> PixelWindow:
+    """The pixels of the raster whose centres lie in ``extent`` (xmin, ymin, xmax, ymax in the raster's CRS;
+    the project's extent rule, see :mod:`plugin.core.window`), or the whole raster without one."""
     width, height = dataset.RasterXSize, dataset.RasterYSize
     if extent is None:
-        return Area(0, 0, width, height)
+        return PixelWindow(0, 0, width, height)
     xmin, ymin, xmax, ymax = extent
     if not xmax > xmin or not ymax > ymin:
         raise InputError(f"The EXTENT ({xmin:g}, {ymin:g}, {xmax:g}, {ymax:g}) has no area (zero or negative width "
                          "or height); give an extent with xmin < xmax and ymin < ymax, or leave EXTENT empty.")
-    x0, dx, rx, y0, ry, dy = dataset.GetGeoTransform()
-    if rx or ry:
+    geotransform = dataset.GetGeoTransform()
+    if geotransform[2] or geotransform[4]:
         raise InputError("The raster's geotransform is rotated; an EXTENT cannot be applied. Warp the raster "
                          "to a north-up grid first (Raster > Projections > Warp).")
-    cols = sorted(((xmin - x0) / dx, (xmax - x0) / dx))
-    rows = sorted(((ymax - y0) / dy, (ymin - y0) / dy))
-    c0, c1 = max(0, math.floor(cols[0] + 1e-9)), min(width, math.ceil(cols[1] - 1e-9))
-    r0, r1 = max(0, math.floor(rows[0] + 1e-9)), min(height, math.ceil(rows[1] - 1e-9))
-    if c1 <= c0 or r1 <= r0:
-        raise InputError(f"The EXTENT ({xmin:g}, {ymin:g}, {xmax:g}, {ymax:g}) does not overlap the raster; "
-                         "choose an extent inside the layer (in the layer's CRS) or leave EXTENT empty.")
-    return Area(c0, r0, c1 - c0, r1 - r0)
+    window = pixels_in_extent(geotransform, width, height, extent)
+    if window is None:
+        if pixels_covering(geotransform, width, height, extent) is None:
+            raise InputError(f"The EXTENT ({xmin:g}, {ymin:g}, {xmax:g}, {ymax:g}) does not overlap the raster; "
+                             "choose an extent inside the layer (in the layer's CRS) or leave EXTENT empty.")
+        raise InputError(f"The EXTENT ({xmin:g}, {ymin:g}, {xmax:g}, {ymax:g}) holds no pixel centre of the raster "
+                         "(it is smaller than a pixel); a pixel is classified when its centre lies in the extent. "
+                         "Draw a larger extent or leave EXTENT empty.")
+    return window
 
 
 @dataclass(frozen=True)

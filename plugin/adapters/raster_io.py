@@ -8,7 +8,6 @@ from __future__ import annotations
 
 from contextlib import contextmanager
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Iterator, Sequence
 
 import numpy as np
@@ -16,7 +15,8 @@ from osgeo import gdal
 
 from ..core.contract import ClassInfo
 from ..core.errors import InputError
-from .gdal_labels import PixelWindow, RasterGrid
+from ..core.window import PixelWindow
+from .gdal_grid import RasterGrid
 from .raster_classes import write_classes
 
 gdal.UseExceptions()
@@ -47,21 +47,6 @@ def bounded_block_cache(limit: int = RUN_BLOCK_CACHE_BYTES) -> Iterator[None]:
     finally:
         if previous > limit:
             gdal.SetCacheMax(previous)
-
-
-def open_raster(path: str) -> gdal.Dataset:
-    """Open a raster for reading or say clearly why it cannot be (a pipe or device is never opened:
-    reading one could block for ever)."""
-    local = Path(path)
-    if local.exists() and not (local.is_file() or local.is_dir()):
-        raise InputError(f"'{path}' is not a regular file (a device, pipe or socket); choose a raster file.")
-    try:
-        dataset = gdal.Open(str(path), gdal.GA_ReadOnly)
-    except RuntimeError as error:
-        raise InputError(f"Cannot open the raster '{path}': {error}.") from error
-    if dataset is None or dataset.RasterCount == 0:
-        raise InputError(f"'{path}' is not a raster with bands that GDAL can read.")
-    return dataset
 
 
 class GdalRasterSource:

@@ -12,10 +12,10 @@ from pathlib import Path
 import numpy as np
 from osgeo import gdal
 
+from ..core.errors import InputError
 from ..core.progress import Progress
-from ..core.reading import Area
-from .gdal_labels import PixelWindow, RasterGrid
-from .raster_area import area_from_extent
+from ..core.window import PixelWindow, pixels_covering
+from .gdal_grid import RasterGrid
 from .raster_classes import read_classes, write_classes
 from .raster_io import GTIFF_OPTIONS, window_grid
 
@@ -23,20 +23,24 @@ from .raster_io import GTIFF_OPTIONS, window_grid
 class ResampledRun:
     """The model-resolution view of ``area`` of ``dataset`` and the way back to the raster's grid."""
 
-    def __init__(self, dataset: gdal.Dataset, area: Area, resolution: tuple[float, float],
+    def __init__(self, dataset: gdal.Dataset, area: PixelWindow, resolution: tuple[float, float],
                  progress: Progress) -> None:
         self._dataset, self._resolution, self._progress = dataset, resolution, progress
         self._window = PixelWindow(area.col, area.row, area.width, area.height)
         self._target = window_grid(dataset, self._window)
 
-    def model_grid_source(self) -> tuple[gdal.Dataset, Area]:
+    def model_grid_source(self) -> tuple[gdal.Dataset, PixelWindow]:
         """The raster warped (virtually) to the model's resolution, north-up, and the area on it."""
         pixel = min(self._target.pixel_size)
         algorithm = "average" if min(self._resolution) > pixel else "bilinear"
         options = gdal.WarpOptions(format="VRT", xRes=self._resolution[0], yRes=self._resolution[1],
                                    resampleAlg=algorithm, multithread=True)
         source = gdal.Warp("", self._dataset, options=options)
-        area = area_from_extent(source, self._target.bounds())
+        # Every model pixel the raster's area touches, so the result covers the whole area once warped back.
+        area = pixels_covering(source.GetGeoTransform(), source.RasterXSize, source.RasterYSize, self._target.bounds())
+        if area is None:
+            raise InputError("The area to classify vanished when warped to the model's resolution; it is smaller "
+                             "than one pixel of the model. Choose a larger EXTENT.")
         self._progress.info(f"At the model's resolution the area is {area.width} x {area.height} pixels.")
         return source, area
 

@@ -34,8 +34,8 @@ class RunOptions:
     blending: str = "smooth"
     tta: str = "none"
     batch_size: int = 4
-    probabilities: bool = False
-    confidence: bool = False
+    probabilities: bool = False  # the only switch for writing probabilities (the job follows the plan)
+    confidence: bool = False  # likewise for confidence
     max_panel_width: int = 4096
 
     def validate(self) -> None:
@@ -64,6 +64,8 @@ class RunPlan:
     batch_size: int
     raw_blend: bool  # each pixel gets one prediction: keep raw scores, convert once at the end
     raw_channels: tuple[int, ...]  # channels of each model output
+    want_probabilities: bool = False  # write class probabilities besides the classes
+    want_confidence: bool = False  # write the highest class probability besides the classes
 
     @property
     def footprint(self) -> int:
@@ -156,4 +158,5 @@ def _plan_for_window(contract: ModelContract, shape: ModelShape, width: int, hei
     return RunPlan(window=window, overlap=overlap, margin=margin, pad=pad, offset=offset, grid=grid,
                    transforms=transforms, blending=options.blending, batch_size=options.batch_size,
                    raw_blend=overlap == 0 and offset == 0 and len(transforms) == 1,
-                   raw_channels=shape.raw_channels)
+                   raw_channels=shape.raw_channels, want_probabilities=options.probabilities,
+                   want_confidence=options.confidence)

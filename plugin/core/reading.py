@@ -13,17 +13,8 @@ from .contract import InputSpec
 from .grid import Panel
 from .plan import RunPlan
 from .preprocess import normalise
+from .window import PixelWindow
 from . import tta
-
-
-@dataclass(frozen=True)
-class Area:
-    """The processing area in source pixel coordinates."""
-
-    col: int
-    row: int
-    width: int
-    height: int
 
 
 class RasterSource(Protocol):
@@ -87,7 +78,7 @@ def _mirror(plane: np.ndarray, pads: tuple[tuple[int, int], tuple[int, int]]) ->
     return plane
 
 
-def _area_mask(plan: RunPlan, area: Area, y: int, x: int) -> tuple[slice, slice]:
+def _area_mask(plan: RunPlan, area: PixelWindow, y: int, x: int) -> tuple[slice, slice]:
     """The part of a window's footprint that lies inside the area, as slices of the footprint."""
     lo = plan.offset
     rows = slice(max(0, -(y + lo)), max(0, min(plan.footprint, area.height - (y + lo))))
@@ -95,7 +86,7 @@ def _area_mask(plan: RunPlan, area: Area, y: int, x: int) -> tuple[slice, slice]
     return rows, cols
 
 
-def generate_batches(source: RasterSource, spec: InputSpec, area: Area, plan: RunPlan,
+def generate_batches(source: RasterSource, spec: InputSpec, area: PixelWindow, plan: RunPlan,
                      stop: threading.Event) -> Iterator[WindowBatch]:
     """Every panel's windows, row by row, in batches; each panel ends with a (possibly empty) batch."""
     size, end = plan.window, plan.window - plan.offset

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from typing import Sequence
 
-from ..adapters.raster_io import open_raster
+from ..adapters.gdal_grid import open_raster
 from ..core.errors import InputError
 from ..core.model import check_model_file, read_sidecar
 from ..core.contract import parse_json_object

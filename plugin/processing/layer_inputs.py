@@ -13,8 +13,8 @@ from typing import Any
 from qgis.core import (QgsCoordinateReferenceSystem, QgsProcessingAlgorithm, QgsProcessingContext,
                        QgsProcessingFeedback)
 
-from ..adapters.gdal_labels import opened_layer
-from ..adapters.raster_io import open_raster
+from ..adapters.gdal_vectors import opened_layer
+from ..adapters.gdal_grid import open_raster
 from ..core.errors import InputError
 from .parameter_checks import is_file_path
 

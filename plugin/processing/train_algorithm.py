@@ -14,7 +14,7 @@ from qgis.core import (QgsProcessing, QgsProcessingContext, QgsProcessingFeedbac
 
 from ..adapters.feedback import FeedbackProgress
 from ..adapters.output_paths import check_outputs, require_extension
-from ..adapters.raster_io import open_raster
+from ..adapters.gdal_grid import open_raster
 from .parameter_checks import RasterFileParameter
 from .base import SeamlessAlgorithm, import_plugin_module, with_help
 from .layer_inputs import input_file, is_set, raster_path, vector_path

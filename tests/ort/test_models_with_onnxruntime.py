@@ -18,7 +18,7 @@ from plugin.core.errors import InputError, ModelError, RuntimeUnavailableError
 from plugin.core.model import load_model
 from plugin.core.plan import RunOptions, plan_run
 from plugin.core.progress import LoggingProgress
-from plugin.core.reading import Area
+from plugin.core.window import PixelWindow
 from plugin.core.runtime import parse_device
 
 POINTWISE = ["one_output_sigmoid_bsx1x512x512", "one_output_sigmoid_bsx512x512", "one_output_softmax_bsx2x512x512",
@@ -43,8 +43,8 @@ def run_model(model, data, valid, options: RunOptions):
     bands, height, width = data.shape
     plan = plan_run(model.contract, model.shape, width, height, options, progress)
     sink = ArraySink(height, width, len(model.contract.outputs), model.contract.class_count)
-    summary = run(ArraySource(data, valid), model.runtime, sink, model.contract, Area(0, 0, width, height), plan,
-                  options.probabilities, options.confidence, progress)
+    summary = run(ArraySource(data, valid), model.runtime, sink, model.contract, PixelWindow(0, 0, width, height), plan,
+                  progress)
     return sink, summary, plan
 
 

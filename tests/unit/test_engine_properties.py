@@ -182,7 +182,7 @@ def test_cancelling_stops_the_run():
     from plugin.core.engine import run
     from plugin.core.plan import plan_run
     from plugin.core.progress import LoggingProgress
-    from plugin.core.reading import Area
+    from plugin.core.window import PixelWindow
     from engine_support import ArraySink, ArraySource
 
     data = np.zeros((2, 200, 200), np.float32)
@@ -191,8 +191,8 @@ def test_cancelling_stops_the_run():
     contract = identity_contract(2)
     plan = plan_run(contract, ModelShape(None, None, (2,)), 200, 200, RunOptions(window_size=32), progress)
     with pytest.raises(CancelledError):
-        run(ArraySource(data), IdentityPredictor(), ArraySink(200, 200, 1, 2), contract, Area(0, 0, 200, 200),
-            plan, False, False, progress)
+        run(ArraySource(data), IdentityPredictor(), ArraySink(200, 200, 1, 2), contract, PixelWindow(0, 0, 200, 200),
+            plan, progress)
 
 
 @pytest.mark.parametrize("options, error, message", [

@@ -13,11 +13,11 @@ from typing import Any, Iterable, Mapping, Protocol, Sequence
 
 import numpy as np
 
-from .._plugin import contract, errors, gdal_labels, raster_classes
+from .._plugin import contract, errors, gdal_grid, gdal_labels, raster_classes, window
 from ..config import DEFAULT_IGNORE, DataConfig
-from .raster import open_raster
 
 InputError = errors.InputError
+PixelWindow = window.PixelWindow
 ClassInfo = contract.ClassInfo
 IGNORE_INDEX = -1  # class index of unlabelled pixels in label chips (int16)
 _MAX_VALUE = 65535
@@ -31,14 +31,14 @@ class LabelReader(Protocol):
     description: dict[str, Any]  # for the model's provenance
     note: str  # something to tell the user (resampling), or ""
 
-    def read(self, window: gdal_labels.PixelWindow) -> np.ndarray:
+    def read(self, window: PixelWindow) -> np.ndarray:
         """Label values of ``window`` as an integer array (height, width)."""
 
 
 class VectorLabelReader:
     """Polygons with a class field, burnt onto the image grid window by window."""
 
-    def __init__(self, path: str, class_field: str, grid: gdal_labels.RasterGrid,
+    def __init__(self, path: str, class_field: str, grid: gdal_grid.RasterGrid,
                  layer_name: str | None = None, codes: dict[str, int] | None = None) -> None:
         self._labels = gdal_labels.VectorLabels(path, class_field, grid, layer_name, codes=codes)
         if not self._labels.extent_overlaps_grid():
@@ -52,15 +52,15 @@ class VectorLabelReader:
                             "features": self._labels.feature_count}
         self.note = ""
 
-    def read(self, window: gdal_labels.PixelWindow) -> np.ndarray:
+    def read(self, window: PixelWindow) -> np.ndarray:
         return self._labels.read(window)
 
 
 class RasterLabelReader:
     """A label raster on the image grid (resampled nearest when its grid differs)."""
 
-    def __init__(self, path: str, grid: gdal_labels.RasterGrid, ignore: int | str | None = DEFAULT_IGNORE) -> None:
-        dataset = open_raster(path, "label raster")
+    def __init__(self, path: str, grid: gdal_grid.RasterGrid, ignore: int | str | None = DEFAULT_IGNORE) -> None:
+        dataset = gdal_grid.open_raster(path, "label raster")
         nodata = dataset.GetRasterBand(1).GetNoDataValue()
         stated = raster_classes.read_classes(dataset, 1)
         ignore_value = unlabelled_value(ignore, nodata)
@@ -73,7 +73,7 @@ class RasterLabelReader:
                             "resampled": self._labels.resampled}
         self.note = self._labels.note if self._labels.resampled else ""
 
-    def read(self, window: gdal_labels.PixelWindow) -> np.ndarray:
+    def read(self, window: PixelWindow) -> np.ndarray:
         raw = self._labels.read(window)
         if np.issubdtype(raw.dtype, np.floating):  # NaN is unlabelled; fractions are not class labels at all
             finite = np.isfinite(raw)
@@ -100,7 +100,7 @@ def unlabelled_value(setting: int | str | None, nodata: float | None) -> int | N
                      "'none' (every value is a class) or 'default' (the raster's nodata value).")
 
 
-def open_label_reader(data: DataConfig, grid: gdal_labels.RasterGrid) -> LabelReader:
+def open_label_reader(data: DataConfig, grid: gdal_grid.RasterGrid) -> LabelReader:
     """The label reader the configuration asks for."""
     if data.labels:
         codes = {str(item["name"]): int(item["value"]) for item in data.classes or ()

@@ -12,13 +12,13 @@ from typing import Any, Protocol
 
 import numpy as np
 
-from .._plugin import contract, errors, gdal_labels
+from .._plugin import contract, errors, window
 from ..config import DataConfig
 from .labels import LabelReader, open_label_reader
 from .raster import BandInfo, RasterSource, resolution_in_metres
 
 InputError = errors.InputError
-PixelWindow = gdal_labels.PixelWindow
+PixelWindow = window.PixelWindow
 GeoTransform = tuple[float, float, float, float, float, float]
 
 
@@ -75,14 +75,6 @@ class Scene(Protocol):
         """Raw label values (h, w)."""
 
 
-def window_starts(length: int, size: int, stride: int) -> list[int]:
-    """Offsets of windows of ``size`` every ``stride`` pixels; the last one ends at ``length``."""
-    starts = list(range(0, length - size + 1, stride))
-    if starts[-1] + size < length:
-        starts.append(length - size)
-    return starts
-
-
 class RasterScene:
     """An image raster with vector labels or a label raster on (or warped onto) its grid."""
 
@@ -120,8 +112,8 @@ class RasterScene:
 
     def training_refs(self, chip_size: int, stride: int) -> list[ChipRef]:
         self.check_chip_size(chip_size)
-        rows = window_starts(self.grid.height, chip_size, stride)
-        cols = window_starts(self.grid.width, chip_size, stride)
+        rows = window.axis_starts(0, self.grid.height, chip_size, stride, self.grid.height)
+        cols = window.axis_starts(0, self.grid.width, chip_size, stride, self.grid.width)
         return [self._ref(PixelWindow(c, r, chip_size, chip_size)) for r in rows for c in cols]
 
     def validation_windows(self, window: int, context: int) -> list[ValidationWindow]:
