@@ -12,7 +12,7 @@ from qgis.PyQt.QtGui import QIcon
 
 from ..core.errors import CancelledError, SeamlessError
 from .parameter_checks import qgis_check_problem, value_problem
-from .provider import ICON
+from .icon import ICON
 
 ONNXRUNTIME_INSTALL = ("onnxruntime is not installed in the Python that QGIS uses. Install it with: "
                        "python3 -m pip install onnxruntime   (NVIDIA GPU: onnxruntime-gpu). "

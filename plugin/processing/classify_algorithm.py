@@ -119,8 +119,8 @@ class ClassifyAlgorithm(SeamlessAlgorithm):
     def process(self, parameters: dict, context: QgsProcessingContext,
                 feedback: QgsProcessingFeedback) -> dict[str, Any]:
         from ..adapters.classify_job import classify
-        from ..adapters.feedback import FeedbackProgress
-        from ..adapters.styling import write_default_style
+        from .feedback import FeedbackProgress
+        from .styling import write_default_style
 
         progress = FeedbackProgress(feedback)
         request = self._request(parameters, context)

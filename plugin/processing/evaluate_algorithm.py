@@ -12,9 +12,9 @@ from qgis.core import (QgsCoordinateReferenceSystem, QgsProcessing, QgsProcessin
 from ..adapters.accuracy import AreaSpec, assess
 from ..adapters.accuracy_reference import ReferenceSpec
 from ..adapters.accuracy_report import write_outputs
-from ..adapters.feedback import FeedbackProgress
+from .feedback import FeedbackProgress
 from ..adapters.output_paths import check_outputs, require_extension, sink_file
-from ..adapters.qgis_table import table_fields, write_rows
+from .tables import table_fields, write_rows
 from ..core.accuracy_summary import TABLE_COLUMNS
 from ..core.class_mapping import parse_class_names
 from .parameter_checks import RasterFileParameter

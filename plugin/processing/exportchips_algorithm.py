@@ -12,7 +12,7 @@ from qgis.core import (QgsProcessing, QgsProcessingContext, QgsProcessingFeedbac
 from ..adapters.area_of_interest import AreaSpec
 from ..adapters.chip_labels import LabelSpec
 from ..adapters.chips import ChipOptions, check_format, export_chips
-from ..adapters.feedback import FeedbackProgress
+from .feedback import FeedbackProgress
 from ..core.errors import SeamlessError
 from ..adapters.output_paths import check_outputs
 from .parameter_checks import RasterFileParameter

@@ -12,7 +12,7 @@ from qgis.core import (QgsProcessing, QgsProcessingContext, QgsProcessingFeedbac
                        QgsProcessingParameterEnum, QgsProcessingParameterFeatureSource, QgsProcessingParameterField,
                        QgsProcessingParameterFileDestination, QgsProcessingParameterNumber)
 
-from ..adapters.feedback import FeedbackProgress
+from .feedback import FeedbackProgress
 from ..adapters.output_paths import check_outputs, require_extension
 from ..adapters.gdal_grid import open_raster
 from .parameter_checks import RasterFileParameter
