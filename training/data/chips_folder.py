@@ -16,7 +16,7 @@ import numpy as np
 from .._plugin import contract, errors, gdal_grid, window
 from ..config import DataConfig
 from .raster import band_info, grid_resolution_in_metres, valid_mask
-from .scene import ChipRef, ValidationWindow
+from .scene_types import ChipRef, ValidationWindow
 
 InputError = errors.InputError
 PixelWindow = window.PixelWindow

@@ -21,7 +21,8 @@ from .._plugin import contract, errors, progress as progress_module
 from ..config import TrainConfig
 from . import split as split_module
 from .labels import IGNORE_INDEX, ClassTable, class_table, count_values
-from .scene import ChipRef, Scene, ValidationWindow, open_scene
+from .scene_types import ChipRef, Scene, ValidationWindow
+from .sources import open_scene
 from .stats import PixelSampler, input_spec
 
 InputError = errors.InputError

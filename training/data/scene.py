@@ -1,4 +1,5 @@
-"""Where chips come from: windows of one image raster with its labels (chips folders: chips_folder.py).
+"""Where chips come from: windows of one image raster with its labels (chips folders: chips_folder.py;
+the interface both offer: scene_types.py; choosing one: :func:`open_scene` in sources.py).
 
 A scene hands out references to windows (:class:`ChipRef`) and reads raw image values and raw
 label values for them. The rest of the pipeline (split, class table, statistics, datasets) only
@@ -6,73 +7,20 @@ sees this small interface, so a raster with labels and a folder of exported chip
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any
 
 import numpy as np
 
-from .._plugin import contract, errors, window
+from .._plugin import errors, window
 from ..config import DataConfig
 from .labels import LabelReader, open_label_reader
-from .raster import BandInfo, RasterSource, resolution_in_metres
+from .raster import RasterSource, resolution_in_metres
+from .scene_types import ChipRef, ValidationWindow
 
 InputError = errors.InputError
 PixelWindow = window.PixelWindow
 GeoTransform = tuple[float, float, float, float, float, float]
-
-
-@dataclass(frozen=True)
-class ChipRef:
-    """A window in the source image grid; chips-folder chips also name their files."""
-
-    window: PixelWindow
-    geotransform: GeoTransform
-    image_path: str | None = None
-    label_path: str | None = None
-
-
-@dataclass(frozen=True)
-class ValidationWindow:
-    """A window read for validation and the part of it that is scored (rows and columns within it)."""
-
-    read: ChipRef
-    rows: tuple[int, int]
-    cols: tuple[int, int]
-
-
-class Scene(Protocol):
-    """Image and labels that chips are cut from."""
-
-    bands: BandInfo
-    crs_wkt: str
-    resolution_m: float | None
-    unlabelled: frozenset[int]
-    known_classes: tuple[contract.ClassInfo, ...] | None
-    description: dict[str, Any]
-    notes: list[str]
-
-    @property
-    def extent_pixels(self) -> tuple[int, int]:
-        """(width, height) of the area the chips come from, in pixels of the source grid."""
-
-    def check_chip_size(self, chip_size: int) -> None:
-        """Refuse a chip size the scene cannot give, before anything is scanned."""
-
-    def training_refs(self, chip_size: int, stride: int) -> list[ChipRef]:
-        """Windows to cut training chips from."""
-
-    def validation_windows(self, window: int, context: int) -> list[ValidationWindow]:
-        """Windows that tile the scene without overlap in what they score."""
-
-    def scan_refs(self, block_size: int) -> list[ChipRef]:
-        """Non-overlapping windows covering the labels, to count classes and pixels per block."""
-
-    def read_image(self, ref: ChipRef) -> tuple[np.ndarray, np.ndarray]:
-        """Raw values (bands, h, w) and a validity mask (h, w)."""
-
-    def read_labels(self, ref: ChipRef) -> np.ndarray:
-        """Raw label values (h, w)."""
 
 
 class RasterScene:
@@ -143,10 +91,3 @@ class RasterScene:
         return self.labels.read(ref.window)
 
 
-def open_scene(data: DataConfig) -> Scene:
-    """The scene the configuration describes: a chips folder, or an image with labels."""
-    if data.chips:
-        from .chips_folder import ChipsFolderScene
-
-        return ChipsFolderScene(data)
-    return RasterScene(data)
