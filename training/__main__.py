@@ -20,7 +20,7 @@ import sys
 from pathlib import Path
 from typing import Any, Sequence
 
-from ._plugin import errors
+from ._plugin import errors, training_choices
 from .progress import ConsoleProgress
 
 # flag (argparse attribute) -> (section, key)
@@ -43,14 +43,13 @@ def _parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", required=True)
     train = commands.add_parser("train", help="train a model and export it to ONNX with its contract")
     _data_arguments(train)
-    train.add_argument("--architecture", choices=("unet", "resnet18_fcn", "resnet34_fcn", "resnet50_fcn",
-                                                   "mobilenetv2_unet"))
+    train.add_argument("--architecture", choices=training_choices.ARCHITECTURES)
     for flag, kind, text in (("epochs", int, "passes over the training chips"),
                              ("batch-size", int, "chips per step (per process under torchrun)"),
                              ("lr", float, "peak learning rate"), ("seed", int, "random seed"),
                              ("workers", int, "DataLoader worker processes")):
         train.add_argument(f"--{flag}", type=kind, help=text)
-    train.add_argument("--device", choices=("auto", "cpu", "cuda"))
+    train.add_argument("--device", choices=training_choices.DEVICES)
     train.add_argument("--resume", help="last.pt of an earlier run to continue from")
     train.add_argument("--output", help="folder for checkpoints, model.onnx and report.html")
     train.add_argument("--model", help="path of the ONNX model (default OUTPUT/model.onnx)")
@@ -84,7 +83,8 @@ def _data_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--stride", type=int, help="pixels between training chips (default half a chip)")
     parser.add_argument("--validation", type=float, help="share of labelled pixels held out (spatial blocks)")
     parser.add_argument("--ignore-value", type=_ignore_value,
-                        help="label raster value meaning unlabelled: a number or 'none' (default: the raster's nodata value; 0 is a class unless given here)")
+                        help="label raster value meaning unlabelled: a number or 'none' (default: the raster's nodata "
+                        "value; 0 is a class unless given here)")
 
 
 def _ignore_value(text: str) -> int | str:
@@ -148,9 +148,9 @@ def _evaluate(arguments: argparse.Namespace, progress: ConsoleProgress) -> int:
     if arguments.json:
         from ._plugin import output_paths
 
-        output_paths.check_outputs({"--json": arguments.json}, {"--model": arguments.model, "--config": arguments.config,
-                                                              "--image": arguments.image, "--labels": arguments.labels,
-                                                              "--label-raster": arguments.label_raster})
+        inputs = {"--model": arguments.model, "--config": arguments.config, "--image": arguments.image,
+                  "--labels": arguments.labels, "--label-raster": arguments.label_raster}
+        output_paths.check_outputs({"--json": arguments.json}, inputs)
     config = build_config(arguments, skip=("model", "report", "output"))
     evaluation, data, _ = evaluate.evaluate_model(arguments.model, config, progress, arguments.all)
     progress.close()

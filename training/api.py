@@ -9,7 +9,8 @@ from typing import Any
 import torch
 
 from . import checkpoint, distributed
-from ._plugin import contract, errors, output_paths, preprocess, progress as progress_module
+from ._plugin import contract, errors, output_paths, preprocess
+from ._plugin import progress as progress_module
 from .config import ModelConfig, TrainConfig, from_mapping
 from .data.prepare import PreparedData, prepare_data
 from .export import ExportCheck, export_onnx

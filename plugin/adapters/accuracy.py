@@ -17,9 +17,9 @@ from ..core.class_mapping import class_values
 from ..core.errors import CancelledError, InputError
 from ..core.metrics import ConfusionAccumulator, ConfusionMatrix, ValueCounter
 from ..core.progress import LoggingProgress, Progress
+from ..core.window import PixelWindow
 from .accuracy_reference import PointSampler, ReferenceSpec, open_reference
 from .area_of_interest import AreaOfInterest, AreaSpec, require_north_up
-from ..core.window import PixelWindow
 from .gdal_grid import RasterGrid, srs_of
 from .raster_classes import read_classes
 

@@ -62,10 +62,12 @@ class AreaOfInterest:
             self._copy_mask(mask_path, mask_layer)
 
     def _copy_mask(self, path: str, layer_name: str | None) -> None:
-        self._mask = MemoryLayer(path, layer_name, self.grid.crs_wkt)
-        if self._mask.feature_count == 0:
+        mask = MemoryLayer(path, layer_name, self.grid.crs_wkt)
+        extent = mask.extent()
+        if extent is None:
             raise InputError(f"The MASK layer '{path}' has no polygons; choose a layer with polygons.")
-        xmin, ymin, xmax, ymax = self._mask.extent()
+        self._mask = mask
+        xmin, ymin, xmax, ymax = extent
         pad_x, pad_y = self.grid.pixel_size  # one pixel of margin: centres on the polygons' edges
         covered = pixels_in_extent(self.grid.geotransform, self.grid.width, self.grid.height,
                                    (xmin - pad_x, ymin - pad_y, xmax + pad_x, ymax + pad_y))
@@ -75,10 +77,6 @@ class AreaOfInterest:
                              "given); choose a mask whose polygons cover part of the raster.")
         self.window = window
 
-    @property
-    def has_mask(self) -> bool:
-        return self._mask is not None
-
     def read(self, window: PixelWindow) -> np.ndarray:
         """True where a pixel of ``window`` is inside the area."""
         inside = np.zeros((window.height, window.width), bool)
@@ -87,8 +85,5 @@ class AreaOfInterest:
             return inside
         rows = slice(area.row - window.row, area.row - window.row + area.height)
         cols = slice(area.col - window.col, area.col - window.col + area.width)
-        inside[rows, cols] = True if self._mask is None else self._burn(area).astype(bool)
+        inside[rows, cols] = True if self._mask is None else self._mask.burn(self.grid, area, burn_value=1).astype(bool)
         return inside
-
-    def _burn(self, window: PixelWindow) -> np.ndarray:
-        return self._mask.burn(self.grid, window, burn_value=1)

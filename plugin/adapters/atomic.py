@@ -61,7 +61,7 @@ def _process_alive(pid: int) -> bool:
 def _stale(name: str) -> bool:
     """True for the temporary files of a run on this machine whose process no longer exists."""
     match = _TOKEN.search(name)
-    return bool(match) and match["host"] == _HOST and not _process_alive(int(match["pid"]))
+    return match is not None and match["host"] == _HOST and not _process_alive(int(match["pid"]))
 
 
 def _remove(path: Path) -> None:

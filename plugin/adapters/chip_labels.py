@@ -82,7 +82,7 @@ class ChipLabels:
         return np.where(unlabelled, self.ignore_value, values).astype(self.dtype)
 
     def _open_raster(self) -> None:
-        path = self.spec.raster
+        path = self.spec.raster or ""
         self._raster = RasterLabels(path, self.grid, ignore_value=self.spec.nodata)
         self._unlabelled = {v for v in (self._raster.ignore_value, self._raster.source_nodata, self.spec.nodata)
                             if v is not None}

@@ -23,10 +23,10 @@ from osgeo import gdal, ogr
 from ..core.chip_layout import chip_id, chip_offsets
 from ..core.errors import CancelledError, InputError
 from ..core.progress import LoggingProgress, Progress
+from ..core.window import PixelWindow
 from .area_of_interest import AreaOfInterest, AreaSpec, require_north_up
 from .atomic import AtomicFolder
 from .chip_labels import ChipLabels, LabelSpec
-from ..core.window import PixelWindow
 from .gdal_grid import RasterGrid, srs_of
 
 gdal.UseExceptions()

@@ -14,23 +14,29 @@ from osgeo import gdal
 
 from ..core import engine
 from ..core.contract import ModelContract
-from ..core.model import LoadedModel, load_model
 from ..core.errors import InputError
+from ..core.model import LoadedModel, load_model
+from ..core.outputs import PROBABILITY_NODATA, FinishedRows, class_dtype_and_nodata
 from ..core.plan import RunOptions, RunPlan, plan_run
 from ..core.progress import Progress
-from ..core.outputs import PROBABILITY_NODATA, FinishedRows, class_dtype_and_nodata
-from .atomic import AtomicOutputs
 from ..core.window import PixelWindow
+from .atomic import AtomicOutputs
 from .gdal_grid import RasterGrid, open_raster
 from .georeferencing import Georeferencing
 from .output_paths import RASTER_EXTENSIONS, check_outputs, require_extension
 from .process_memory import PeriodicRelease, available_memory, map_large_blocks
 from .raster_area import area_from_extent, needs_resampling, resolve_bands
-from .raster_io import (BlockRowWriter, GdalRasterSource, OutputSpecification, bounded_block_cache, create_geotiff,
-                        window_grid)
+from .raster_io import (
+    BlockRowWriter,
+    GdalRasterSource,
+    OutputSpecification,
+    bounded_block_cache,
+    create_geotiff,
+    window_grid,
+)
 from .resample import ResampledRun, model_paths_in
 
-StyleWriter = Callable[[str, ModelContract], None]
+StyleWriter = Callable[[str, ModelContract], object]
 
 
 @dataclass
@@ -79,7 +85,6 @@ class ClassifyResult:
     summary: engine.RunSummary
     class_pixel_counts: dict[int, int]
     contract: ModelContract
-    plan_description: str
     seconds: float
     grid: RasterGrid  # the output's pixel grid (for class areas)
 
@@ -135,12 +140,11 @@ def _output_specs(contract: ModelContract, plan: RunPlan, paths: dict[str, str])
 class _EngineRun:
     summary: engine.RunSummary
     class_counts: dict[int, int]
-    description: str
     first_non_finite: tuple[int, int] | None
 
 
-def _run_engine(dataset: gdal.Dataset, area: PixelWindow, model: LoadedModel, bands: list[int], request: ClassifyRequest,
-                paths: dict[str, str], progress: Progress) -> _EngineRun:
+def _run_engine(dataset: gdal.Dataset, area: PixelWindow, model: LoadedModel, bands: list[int],
+                request: ClassifyRequest, paths: dict[str, str], progress: Progress) -> _EngineRun:
     """Run the engine over ``area`` of ``dataset`` into new GeoTIFFs at ``paths`` (same pixel grid)."""
     plan = plan_run(model.contract, model.shape, area.width, area.height, request.options, progress)
     progress.info(f"Plan: {plan.describe()}.")
@@ -160,7 +164,7 @@ def _run_engine(dataset: gdal.Dataset, area: PixelWindow, model: LoadedModel, ba
         summary = engine.run(source, model.runtime, sink, model.contract, area, plan, progress)
     finally:
         sink.close()
-    return _EngineRun(summary, sink.class_counts(), plan.describe(), source.first_non_finite)
+    return _EngineRun(summary, sink.class_counts(), source.first_non_finite)
 
 
 def require_memory(needed: int, plan: RunPlan, options: RunOptions) -> None:
@@ -200,7 +204,7 @@ def classify(request: ClassifyRequest, progress: Progress,
             style_writer(paths["classes"], model.contract)
         outputs.commit()
     grid = window_grid(dataset, PixelWindow(area.col, area.row, area.width, area.height))
-    return ClassifyResult(model.runtime.provider, run.summary, run.class_counts, model.contract, run.description,
+    return ClassifyResult(model.runtime.provider, run.summary, run.class_counts, model.contract,
                           time.perf_counter() - started, grid)
 
 

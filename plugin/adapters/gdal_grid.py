@@ -63,7 +63,7 @@ class RasterGrid:
         ys = [y0 + c * ry + r * dy for c in cols for r in rows]
         return min(xs), min(ys), max(xs), max(ys)
 
-    def window_geotransform(self, window: PixelWindow) -> tuple[float, ...]:
+    def window_geotransform(self, window: PixelWindow) -> tuple[float, float, float, float, float, float]:
         x0, dx, rx, y0, ry, dy = self.geotransform
         return (x0 + window.col * dx + window.row * rx, dx, rx, y0 + window.col * ry + window.row * dy, ry, dy)
 

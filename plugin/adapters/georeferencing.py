@@ -8,6 +8,7 @@ processed window, the same GCPs shifted likewise, or none. What cannot be done w
 from __future__ import annotations
 
 from dataclasses import dataclass
+
 from osgeo import gdal
 
 from ..core.errors import InputError

@@ -31,7 +31,7 @@ def _glibc() -> ctypes.CDLL | None:
         return None
     try:
         libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
-        libc.mallopt, libc.malloc_trim  # musl has neither: nothing to do there
+        _ = libc.mallopt, libc.malloc_trim  # musl has neither: nothing to do there
     except (OSError, AttributeError):
         return None
     return libc

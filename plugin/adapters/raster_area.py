@@ -144,4 +144,5 @@ def needs_resampling(dataset: gdal.Dataset, contract: ModelContract,
     progress.info(f"The model was trained at {contract.resolution_m:g} m per pixel and the raster has "
                   f"{pixel:.4g} m: it is resampled on the fly to the model's resolution, and the result is "
                   "written back on the raster's own grid.")
-    return (contract.resolution_m * resolution.units_per_metre[0], contract.resolution_m * resolution.units_per_metre[1])
+    x_units, y_units = resolution.units_per_metre
+    return contract.resolution_m * x_units, contract.resolution_m * y_units

@@ -162,5 +162,6 @@ class BlockRowWriter:
 def window_grid(dataset: gdal.Dataset, window: PixelWindow) -> RasterGrid:
     """The grid of a window of ``dataset``: same pixels and CRS, shifted origin."""
     full = RasterGrid.of(dataset)
-    return RasterGrid(window.width, window.height, full.window_geotransform(window), full.crs_wkt, full.georeferenced)
+    return RasterGrid(window.width, window.height, full.window_geotransform(window), full.crs_wkt,
+                      full.georeferenced)
 

@@ -10,14 +10,11 @@ Later sources override earlier ones field by field (see :func:`contract.merged`)
 from __future__ import annotations
 
 import json
-import logging
 from dataclasses import dataclass
 from typing import Any, Mapping, Sequence
 
 from .contract import METADATA_KEY, ModelContract, default_color, merged, parse_json_object
 from .errors import ContractError, ModelError
-
-LOG = logging.getLogger(__name__)
 
 # Deepness divides every pixel by 255 before standardising; models made for it expect that.
 DEEPNESS_SCALE = 1.0 / 255.0

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
-from typing import Iterable, Iterator, Protocol
+from typing import Iterable, Protocol
 
 import numpy as np
 
@@ -96,7 +96,7 @@ def run(source: RasterSource, predictor: Predictor, sink: ResultSink, contract: 
     return summary
 
 
-def _infer(batches: Iterator[WindowBatch], predictor: Predictor, merging: InOrderWorker, summary: RunSummary,
+def _infer(batches: Iterable[WindowBatch], predictor: Predictor, merging: InOrderWorker, summary: RunSummary,
            progress: Progress) -> None:
     """The model loop: run each batch and hand its outputs on; check for cancellation every batch."""
     done = 0

@@ -119,6 +119,8 @@ class Merger:
     def _accumulate(self, batch: WindowBatch, values: np.ndarray) -> Iterator[FinishedRows]:
         """Weight each window's values into the accumulator, finishing rows no later window reaches."""
         plan, state = self.plan, self._state
+        if state is None:
+            raise RuntimeError("a batch was accumulated before its panel started")
         for index, window in enumerate(batch.windows):
             top = plan.grid.rows.start(window.row_index) + plan.offset
             yield from self._rows_above(top)
@@ -130,6 +132,8 @@ class Merger:
 
     def _rows_above(self, new_top: int) -> Iterator[FinishedRows]:
         """Finish every accumulated row above ``new_top``; yield the area rows among them."""
+        if self._state is None:
+            return
         accumulator, panel = self._state.accumulator, self._state.panel
         area_height = self.plan.grid.rows.length
         while accumulator.top < new_top:

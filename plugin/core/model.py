@@ -74,7 +74,7 @@ def spatial_shape(io: ModelIO, contract: ModelContract) -> ModelShape:
     if height is not None and width is not None and height != width:
         raise ModelError(f"The model's input is {height} x {width}; only square windows are supported.")
     by_name = {o.name: o for o in io.outputs}
-    used = [by_name.get(spec.name) or io.outputs[i] for i, spec in enumerate(contract.outputs)]
+    used = [by_name.get(spec.name or "") or io.outputs[i] for i, spec in enumerate(contract.outputs)]
     sizes = {o.fixed(-1) for o in used}
     output_size = sizes.pop() if len(sizes) == 1 else None
     return ModelShape(fixed_size=fixed, output_size=output_size if fixed else None,

@@ -21,7 +21,7 @@ _IR_VERSION, _GRAPH, _METADATA_PROPS = 1, 7, 14
 _VARINT, _FIXED64, _LENGTH, _FIXED32 = 0, 1, 2, 5
 
 
-class _Damaged(Exception):
+class _DamagedError(Exception):
     """The bytes are not a well-formed protocol buffer."""
 
 
@@ -40,24 +40,24 @@ def _varint(handle: BinaryIO) -> int:
     while True:
         byte = handle.read(1)
         if not byte:
-            raise _Damaged("unexpected end of file")
+            raise _DamagedError("unexpected end of file")
         result |= (byte[0] & 0x7F) << shift
         if not byte[0] & 0x80:
             return result
         shift += 7
         if shift > 63:
-            raise _Damaged("varint too long")
+            raise _DamagedError("varint too long")
 
 
 def _skip(handle: BinaryIO, count: int, end: int) -> None:
     if handle.tell() + count > end:
-        raise _Damaged("a field runs past the end of the file")
+        raise _DamagedError("a field runs past the end of the file")
     handle.seek(count, os.SEEK_CUR)
 
 
 def _read_text(handle: BinaryIO, length: int, end: int) -> str:
     if handle.tell() + length > end:
-        raise _Damaged("a field runs past the end of the file")
+        raise _DamagedError("a field runs past the end of the file")
     return handle.read(length).decode("utf-8", errors="replace")
 
 
@@ -65,7 +65,7 @@ def _metadata_entry(handle: BinaryIO, length: int, end: int, summary: OnnxFileSu
     """One ``StringStringEntryProto``: key (1) and value (2); large values are skipped, not read."""
     entry_end = handle.tell() + length
     if entry_end > end:
-        raise _Damaged("a metadata entry runs past the end of the file")
+        raise _DamagedError("a metadata entry runs past the end of the file")
     key, value, value_size = "", "", 0
     while handle.tell() < entry_end:
         tag = _varint(handle)
@@ -98,7 +98,7 @@ def _skip_value(handle: BinaryIO, wire: int, end: int) -> None:
     elif wire == _LENGTH:
         _skip(handle, _varint(handle), end)
     else:
-        raise _Damaged(f"wire type {wire} does not occur in ONNX files")
+        raise _DamagedError(f"wire type {wire} does not occur in ONNX files")
 
 
 def _scan(handle: BinaryIO, end: int) -> OnnxFileSummary:
@@ -107,7 +107,7 @@ def _scan(handle: BinaryIO, end: int) -> OnnxFileSummary:
         tag = _varint(handle)
         number, wire = tag >> 3, tag & 7
         if number == 0:
-            raise _Damaged("field number 0")
+            raise _DamagedError("field number 0")
         if number == _IR_VERSION and wire == _VARINT:
             summary.ir_version = _varint(handle)
         elif number == _METADATA_PROPS and wire == _LENGTH:
@@ -145,7 +145,7 @@ def scan_onnx_file(path: str | os.PathLike) -> OnnxFileSummary:
         handle.seek(0)
         try:
             summary = _scan(handle, size)
-        except _Damaged as error:
+        except _DamagedError as error:
             raise ModelError(f"'{model.name}' is not a complete ONNX model ({error}): the file is truncated, "
                              "damaged or of another format. Export or download the model again.") from None
     if summary.ir_version is None or not summary.has_graph:

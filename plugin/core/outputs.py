@@ -72,7 +72,7 @@ class OutputLayout:
         self.contract = contract
         self.want_probabilities, self.want_confidence = plan.want_probabilities, plan.want_confidence
         self.dtype, self.nodata = class_dtype_and_nodata(contract)
-        self._lookups = [np.array([c.value for c in o.classes], self.dtype) for o in contract.outputs]
+        self._lookups: list[np.ndarray] = [np.array([c.value for c in o.classes], self.dtype) for o in contract.outputs]
         # Consecutive class values (1, 2, 3...) are the channel index plus the first: one add, no table look-up.
         self._firsts = [int(lookup[0]) if len(lookup) and (np.diff(lookup.astype(np.int64)) == 1).all() else None
                         for lookup in self._lookups]

@@ -9,12 +9,12 @@ from typing import Iterator, Protocol
 
 import numpy as np
 
+from . import tta
 from .contract import InputSpec
 from .grid import Panel
 from .plan import RunPlan
 from .preprocess import normalise
 from .window import PixelWindow
-from . import tta
 
 
 class RasterSource(Protocol):
@@ -71,9 +71,9 @@ def _mirror(plane: np.ndarray, pads: tuple[tuple[int, int], tuple[int, int]]) ->
         while before or after:
             size = plane.shape[axis]
             step_before, step_after = min(before, size - 1) or before, min(after, size - 1) or after
-            widths = [(0, 0), (0, 0)]
+            widths: list[tuple[int, int]] = [(0, 0), (0, 0)]
             widths[axis] = (step_before, step_after)
-            plane = np.pad(plane, widths, mode=_pad_mode(size))
+            plane = np.pad(plane, widths, mode=_pad_mode(size))  # type: ignore[call-overload]
             before, after = before - step_before, after - step_after
     return plane
 

@@ -67,8 +67,8 @@ def parse_device(device: str, available: list[str]) -> DeviceChoice:
     """Translate ``DEVICE`` into onnxruntime providers, or explain why it cannot run here."""
     text = (device or "auto").strip()
     if text.lower() == "auto":
-        chosen = [DEVICE_PROVIDERS[d] for d in AUTO_ORDER if DEVICE_PROVIDERS[d] in available]
-        return DeviceChoice("auto", chosen or ["CPUExecutionProvider"])
+        best: list[Any] = [DEVICE_PROVIDERS[d] for d in AUTO_ORDER if DEVICE_PROVIDERS[d] in available]
+        return DeviceChoice("auto", best or ["CPUExecutionProvider"])
     name, _, index = text.partition(":")
     key = name.lower()
     provider = DEVICE_PROVIDERS.get(key) or next((p for p in available if p.lower() == key), None)
@@ -137,7 +137,7 @@ class OnnxModel:
         self._input = self.io.inputs[0]
         self._output_names: list[str] = [o.name for o in self.io.outputs]
         # Some exports declare a dynamic batch but reshape to a fixed one inside: trust the outputs too.
-        fixed = [t.fixed(0) for t in (self._input, *self.io.outputs) if len(t.shape) >= 3 and t.fixed(0)]
+        fixed = [size for t in (self._input, *self.io.outputs) if len(t.shape) >= 3 and (size := t.fixed(0))]
         self._fixed_batch = min(fixed) if fixed else None
         self._input_dtype = _input_dtype(self._input, path.name)
 

@@ -2,18 +2,25 @@
 from __future__ import annotations
 
 import importlib.util
+import re
 import traceback
 from contextlib import contextmanager
 from typing import Any, Iterator
 
-from qgis.core import (QgsProcessingAlgorithm, QgsProcessingContext, QgsProcessingException,
-                       QgsProcessingFeedback, QgsProcessingParameterDefinition)
+from qgis.core import (
+    QgsProcessingAlgorithm,
+    QgsProcessingContext,
+    QgsProcessingException,
+    QgsProcessingFeedback,
+    QgsProcessingParameterDefinition,
+)
 from qgis.PyQt.QtGui import QIcon
 
 from ..core.errors import CancelledError, SeamlessError
-from .parameter_checks import qgis_check_problem, value_problem
 from .icon import ICON
+from .parameter_checks import qgis_check_problem, value_problem
 
+REFERENCE_URL = "https://github.com/seamless-segmentation/seamless-segmentation/blob/main/docs/algorithms.md"
 ONNXRUNTIME_INSTALL = ("onnxruntime is not installed in the Python that QGIS uses. Install it with: "
                        "python3 -m pip install onnxruntime   (NVIDIA GPU: onnxruntime-gpu). "
                        "On Windows run it in the OSGeo4W Shell; see the plugin README for details.")
@@ -99,7 +106,10 @@ class SeamlessAlgorithm(QgsProcessingAlgorithm):
         return " ".join(line.strip() for line in self.HELP.splitlines() if line.strip())
 
     def helpUrl(self) -> str:  # noqa: N802 - QGIS API name
-        return "https://github.com/seamless-segmentation/seamless-segmentation#algorithm-reference"
+        """This algorithm's section of the generated reference (docs/algorithms.md), as GitHub anchors it."""
+        heading = f"seamless:{self.NAME}: {self.DISPLAY_NAME}".lower()
+        anchor = re.sub(r"[^a-z0-9 -]", "", heading).replace(" ", "-")
+        return f"{REFERENCE_URL}#{anchor}"
 
     def createInstance(self) -> "SeamlessAlgorithm":  # noqa: N802 - QGIS API name
         return type(self)()

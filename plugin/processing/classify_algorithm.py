@@ -2,23 +2,28 @@
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from typing import TYPE_CHECKING
-
-from qgis.core import (QgsProcessingContext, QgsProcessingFeedback, QgsProcessingOutputNumber,
-                       QgsProcessingOutputString, QgsProcessingParameterEnum, QgsProcessingParameterExtent,
-                       QgsProcessingParameterFile, QgsProcessingParameterNumber,
-                       QgsProcessingParameterRasterDestination, QgsProcessingParameterString)
+from qgis.core import (
+    QgsProcessingContext,
+    QgsProcessingFeedback,
+    QgsProcessingOutputNumber,
+    QgsProcessingOutputString,
+    QgsProcessingParameterEnum,
+    QgsProcessingParameterExtent,
+    QgsProcessingParameterFile,
+    QgsProcessingParameterNumber,
+    QgsProcessingParameterRasterDestination,
+    QgsProcessingParameterString,
+)
 
 from ..core.blending import BLENDINGS
-from ..core.errors import InputError
 from ..core.plan import RunOptions
 from ..core.tta import TTA_MODES
 from .base import SeamlessAlgorithm, with_help
 from .classify_checks import check_classify_parameters
 from .classify_report import class_areas, report_run
-from .layer_inputs import extent_in, raster_crs, raster_path
+from .layer_inputs import extent_in, raster_crs, required_raster_path
 from .parameter_checks import RasterFileParameter
 
 if TYPE_CHECKING:
@@ -135,14 +140,12 @@ class ClassifyAlgorithm(SeamlessAlgorithm):
         from ..adapters.classify_job import ClassifyRequest
         from ..adapters.raster_area import parse_bands
 
-        input_path = raster_path(self, parameters, self.INPUT, context)
-        if input_path is None:
-            raise InputError("INPUT is missing: choose the raster to classify.")
+        input_path = required_raster_path(self, parameters, self.INPUT, context)
         outputs = {key: self.parameterAsOutputLayer(parameters, key, context) or None
                    for key in (self.OUTPUT, self.OUTPUT_PROBABILITIES, self.OUTPUT_CONFIDENCE)}
         return ClassifyRequest(
             input_path=input_path, model_path=self.parameterAsFile(parameters, self.MODEL, context),
-            output_path=outputs[self.OUTPUT],
+            output_path=outputs[self.OUTPUT] or "",
             contract_path=self.parameterAsFile(parameters, self.CONTRACT, context) or None,
             bands=parse_bands(self.parameterAsString(parameters, self.BANDS, context)),
             extent=extent_in(self, parameters, self.EXTENT, context,

@@ -4,9 +4,9 @@ from __future__ import annotations
 from typing import Sequence
 
 from ..adapters.gdal_grid import open_raster
+from ..core.contract import parse_json_object
 from ..core.errors import InputError
 from ..core.model import check_model_file, read_sidecar
-from ..core.contract import parse_json_object
 from ..core.runtime import available_providers, parse_device
 
 

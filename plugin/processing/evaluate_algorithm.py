@@ -3,23 +3,42 @@ from __future__ import annotations
 
 from typing import Any
 
-from qgis.core import (QgsCoordinateReferenceSystem, QgsProcessing, QgsProcessingContext, QgsProcessingFeedback,
-                       QgsProcessingOutputNumber, QgsProcessingParameterExtent, QgsProcessingParameterFeatureSink,
-                       QgsProcessingParameterFeatureSource, QgsProcessingParameterField,
-                       QgsProcessingParameterFileDestination, QgsProcessingParameterNumber,
-                       QgsProcessingParameterString, QgsWkbTypes)
+from qgis.core import (
+    QgsCoordinateReferenceSystem,
+    QgsProcessing,
+    QgsProcessingContext,
+    QgsProcessingFeedback,
+    QgsProcessingOutputNumber,
+    QgsProcessingParameterExtent,
+    QgsProcessingParameterFeatureSink,
+    QgsProcessingParameterFeatureSource,
+    QgsProcessingParameterField,
+    QgsProcessingParameterFileDestination,
+    QgsProcessingParameterNumber,
+    QgsProcessingParameterString,
+    QgsWkbTypes,
+)
 
 from ..adapters.accuracy import AreaSpec, assess
 from ..adapters.accuracy_reference import ReferenceSpec
 from ..adapters.accuracy_report import write_outputs
-from .feedback import FeedbackProgress
 from ..adapters.output_paths import check_outputs, require_extension, sink_file
-from .tables import table_fields, write_rows
 from ..core.accuracy_summary import TABLE_COLUMNS
 from ..core.class_mapping import parse_class_names
-from .parameter_checks import RasterFileParameter
 from .base import SeamlessAlgorithm, with_help
-from .layer_inputs import extent_in, field_problem, input_file, is_set, raster_crs, raster_path, vector_path
+from .feedback import FeedbackProgress
+from .layer_inputs import (
+    extent_in,
+    field_problem,
+    input_file,
+    is_set,
+    raster_crs,
+    raster_path,
+    required_raster_path,
+    vector_path,
+)
+from .parameter_checks import RasterFileParameter
+from .tables import table_fields, write_rows
 
 HELP = """<p>Assesses a classified raster against reference data, in the terms of the remote-sensing literature:
 a confusion matrix (rows: reference, columns: classification), overall accuracy, Cohen's kappa, per-class
@@ -119,8 +138,9 @@ class EvaluateAlgorithm(SeamlessAlgorithm):
                    self.OUTPUT_TABLE: sink_file(self.parameterAsOutputLayer(parameters, self.OUTPUT_TABLE, context))}
         for name, extensions, what in ((self.OUTPUT_REPORT, (".html", ".htm"), "the report"),
                                        (self.OUTPUT_JSON, (".json",), "the accuracy JSON")):
-            if outputs[name]:
-                require_extension(name, outputs[name], extensions, what)
+            path = outputs[name]
+            if path:
+                require_extension(name, path, extensions, what)
         inputs = {name: input_file(self, parameters, name, context)
                   for name in (self.INPUT, self.REFERENCE, self.REFERENCE_LAYER, self.MASK)}
         check_outputs(outputs, inputs)
@@ -129,7 +149,7 @@ class EvaluateAlgorithm(SeamlessAlgorithm):
     def process(self, parameters: dict[str, Any], context: QgsProcessingContext,
                 feedback: QgsProcessingFeedback) -> dict[str, Any]:
         outputs = self._outputs(parameters, context)
-        classified = raster_path(self, parameters, self.INPUT, context)
+        classified = required_raster_path(self, parameters, self.INPUT, context)
         vector, layer_name = vector_path(self, parameters, self.REFERENCE_LAYER, context, feedback)
         mask, mask_layer = vector_path(self, parameters, self.MASK, context, feedback)
         nodata = (self.parameterAsInt(parameters, self.REFERENCE_NODATA, context)

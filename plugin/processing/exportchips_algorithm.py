@@ -4,20 +4,37 @@ from __future__ import annotations
 from typing import Any
 
 from osgeo import gdal
-from qgis.core import (QgsProcessing, QgsProcessingContext, QgsProcessingFeedback, QgsProcessingOutputNumber,
-                       QgsProcessingParameterEnum, QgsProcessingParameterExtent,
-                       QgsProcessingParameterFeatureSource, QgsProcessingParameterField,
-                       QgsProcessingParameterFolderDestination, QgsProcessingParameterNumber)
+from qgis.core import (
+    QgsProcessing,
+    QgsProcessingContext,
+    QgsProcessingFeedback,
+    QgsProcessingOutputNumber,
+    QgsProcessingParameterEnum,
+    QgsProcessingParameterExtent,
+    QgsProcessingParameterFeatureSource,
+    QgsProcessingParameterField,
+    QgsProcessingParameterFolderDestination,
+    QgsProcessingParameterNumber,
+)
 
 from ..adapters.area_of_interest import AreaSpec
 from ..adapters.chip_labels import LabelSpec
 from ..adapters.chips import ChipOptions, check_format, export_chips
-from .feedback import FeedbackProgress
-from ..core.errors import SeamlessError
 from ..adapters.output_paths import check_outputs
-from .parameter_checks import RasterFileParameter
+from ..core.errors import SeamlessError
 from .base import SeamlessAlgorithm, with_help
-from .layer_inputs import extent_in, field_problem, input_file, is_set, raster_crs, raster_path, vector_path
+from .feedback import FeedbackProgress
+from .layer_inputs import (
+    extent_in,
+    field_problem,
+    input_file,
+    is_set,
+    raster_crs,
+    raster_path,
+    required_raster_path,
+    vector_path,
+)
+from .parameter_checks import RasterFileParameter
 
 FORMATS = {"GeoTIFF": "GTiff", "PNG": "PNG"}  # FORMAT value (a static string) -> GDAL driver
 MIN_CHIP_SIZE = 16
@@ -133,7 +150,7 @@ class ExportChipsAlgorithm(SeamlessAlgorithm):
     def process(self, parameters: dict[str, Any], context: QgsProcessingContext,
                 feedback: QgsProcessingFeedback) -> dict[str, Any]:
         folder = self._check_folder(parameters, context)
-        image = raster_path(self, parameters, self.INPUT, context)
+        image = required_raster_path(self, parameters, self.INPUT, context)
         vector, layer_name = vector_path(self, parameters, self.LABELS, context, feedback)
         mask, mask_layer = vector_path(self, parameters, self.MASK, context, feedback)
         nodata = (self.parameterAsInt(parameters, self.LABEL_NODATA, context)

@@ -10,11 +10,10 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from qgis.core import (QgsCoordinateReferenceSystem, QgsProcessingAlgorithm, QgsProcessingContext,
-                       QgsProcessingFeedback)
+from qgis.core import QgsCoordinateReferenceSystem, QgsProcessingAlgorithm, QgsProcessingContext, QgsProcessingFeedback
 
-from ..adapters.gdal_vectors import opened_layer
 from ..adapters.gdal_grid import open_raster
+from ..adapters.gdal_vectors import opened_layer
 from ..core.errors import InputError
 from .parameter_checks import is_file_path
 
@@ -48,6 +47,15 @@ def raster_path(algorithm: QgsProcessingAlgorithm, parameters: dict[str, Any], n
     return Path(source).as_posix() if Path(source).exists() else source
 
 
+def required_raster_path(algorithm: QgsProcessingAlgorithm, parameters: dict[str, Any], name: str,
+                         context: QgsProcessingContext) -> str:
+    """The file GDAL opens for a raster parameter that must be given."""
+    path = raster_path(algorithm, parameters, name, context)
+    if path is None:
+        raise InputError(f"{name} is missing: choose a raster layer or file.")
+    return path
+
+
 def input_file(algorithm: QgsProcessingAlgorithm, parameters: dict[str, Any], name: str,
                context: QgsProcessingContext) -> str | None:
     """The file behind a layer parameter (for checking that no output replaces it), None when it has none."""
@@ -79,7 +87,7 @@ def vector_path(algorithm: QgsProcessingAlgorithm, parameters: dict[str, Any], n
     if not is_set(parameters, name):
         return None, None
     value = parameters.get(name)
-    if is_file_path(value) and Path(value).suffix.lower().lstrip(".") in OGR_FILE_FORMATS:
+    if isinstance(value, str) and is_file_path(value) and Path(value).suffix.lower().lstrip(".") in OGR_FILE_FORMATS:
         return str(value), None
     path, layer_name = algorithm.parameterAsCompatibleSourceLayerPathAndLayerName(
         parameters, name, context, OGR_FILE_FORMATS, "gpkg", feedback)

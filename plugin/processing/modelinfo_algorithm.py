@@ -4,8 +4,13 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from qgis.core import (QgsProcessingContext, QgsProcessingFeedback, QgsProcessingOutputString,
-                       QgsProcessingParameterFile, QgsProcessingParameterFileDestination)
+from qgis.core import (
+    QgsProcessingContext,
+    QgsProcessingFeedback,
+    QgsProcessingOutputString,
+    QgsProcessingParameterFile,
+    QgsProcessingParameterFileDestination,
+)
 
 from ..adapters.output_paths import check_outputs, require_extension
 from ..core.model import check_model_file
@@ -48,8 +53,8 @@ class ModelInfoAlgorithm(SeamlessAlgorithm):
         path = self.parameterAsFileOutput(parameters, self.OUTPUT, context) or None
         if path:
             require_extension(self.OUTPUT, path, (".json",), "the model description")
-            check_outputs({self.OUTPUT: path}, {self.MODEL: self.parameterAsFile(parameters, self.MODEL, context),
-                                                self.CONTRACT: self.parameterAsFile(parameters, self.CONTRACT, context)})
+            inputs = {name: self.parameterAsFile(parameters, name, context) for name in (self.MODEL, self.CONTRACT)}
+            check_outputs({self.OUTPUT: path}, inputs)
         return path
 
     def process(self, parameters: dict, context: QgsProcessingContext,
@@ -79,4 +84,4 @@ class ModelInfoAlgorithm(SeamlessAlgorithm):
                 outputs.commit()
         return {self.OUTPUT: path, "CONTRACT_JSON": json.dumps(description["contract"]),
                 "INPUTS": json.dumps(description["inputs"]), "OUTPUTS": json.dumps(description["outputs"]),
-                "PROVIDERS": ", ".join(description["providers"]), "SOURCES": description["sources"]}
+                "PROVIDERS": ", ".join(available_providers()), "SOURCES": description["sources"]}

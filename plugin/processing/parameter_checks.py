@@ -12,8 +12,13 @@ import math
 from pathlib import Path
 from typing import Any, Iterable
 
-from qgis.core import (QgsProcessingContext, QgsProcessingParameterDefinition, QgsProcessingParameterEnum,
-                       QgsProcessingParameterNumber, QgsProcessingParameterRasterLayer)
+from qgis.core import (
+    QgsProcessingContext,
+    QgsProcessingParameterDefinition,
+    QgsProcessingParameterEnum,
+    QgsProcessingParameterNumber,
+    QgsProcessingParameterRasterLayer,
+)
 
 _LAYER_TYPES = ("raster", "vector", "source", "layer", "multilayer", "mesh", "pointcloud")
 _UNBOUNDED = 1e300  # QGIS leaves unset limits at +-DBL_MAX

@@ -7,7 +7,6 @@ from qgis.PyQt.QtGui import QIcon
 from .icon import ICON
 
 
-
 def algorithm_classes() -> list[type]:
     """Every algorithm of the provider; imported here so the plugin itself loads without them."""
     from .classify_algorithm import ClassifyAlgorithm

@@ -8,20 +8,24 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from qgis.core import (QgsProcessing, QgsProcessingContext, QgsProcessingFeedback,
-                       QgsProcessingParameterEnum, QgsProcessingParameterFeatureSource, QgsProcessingParameterField,
-                       QgsProcessingParameterFileDestination, QgsProcessingParameterNumber)
+from qgis.core import (
+    QgsProcessing,
+    QgsProcessingContext,
+    QgsProcessingFeedback,
+    QgsProcessingParameterEnum,
+    QgsProcessingParameterFeatureSource,
+    QgsProcessingParameterField,
+    QgsProcessingParameterFileDestination,
+    QgsProcessingParameterNumber,
+)
 
-from .feedback import FeedbackProgress
-from ..adapters.output_paths import check_outputs, require_extension
 from ..adapters.gdal_grid import open_raster
-from .parameter_checks import RasterFileParameter
+from ..adapters.output_paths import check_outputs, require_extension
+from ..core.training_choices import ARCHITECTURES, DEVICES, size_multiple
 from .base import SeamlessAlgorithm, import_plugin_module, with_help
+from .feedback import FeedbackProgress
 from .layer_inputs import input_file, is_set, raster_path, vector_path
-
-ARCHITECTURES = ("unet", "resnet18_fcn", "resnet34_fcn", "resnet50_fcn", "mobilenetv2_unet")
-SIZE_MULTIPLES = {"unet": 16}  # U-Net of depth 4 here; the others have a total stride of 32
-DEVICES = ("auto", "cpu", "cuda")
+from .parameter_checks import RasterFileParameter
 
 HELP = """<p>Trains a segmentation network on a raster and labels, and writes it as an ONNX model that
 <b>Classify raster</b> runs at once: classes (names, colours and the label values), bands, normalisation,
@@ -143,7 +147,7 @@ class TrainAlgorithm(SeamlessAlgorithm):
     def _chip_problem(self, parameters: dict[str, Any], context: QgsProcessingContext) -> str | None:
         chip = self.parameterAsInt(parameters, self.CHIP_SIZE, context)
         architecture = self.parameterAsEnumString(parameters, self.ARCHITECTURE, context)
-        multiple = SIZE_MULTIPLES.get(architecture, 32)
+        multiple = size_multiple(architecture)
         if chip % multiple:
             return (f"CHIP_SIZE {chip} is not a multiple of {multiple}, the total stride of {architecture}; "
                     f"use {chip // multiple * multiple or multiple} or {(chip // multiple + 1) * multiple}.")

@@ -14,8 +14,8 @@ from pathlib import Path
 from typing import Iterator
 
 import pytest
-
 from conftest import REPO, QgisProcessResult
+
 from tests.hostile import make_hostile_inputs
 
 BUNDLED_MODEL = REPO / "models" / "s2_landuse_unet.onnx"

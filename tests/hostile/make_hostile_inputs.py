@@ -166,7 +166,8 @@ def contracts(folder: Path) -> dict[str, Path]:
     for name, text in (("misspelt", '{"tile_sise": 128}'), ("wrong_type", '{"input": {"band_names": 5}}'),
                        ("nan_fill", '{"input": {"nodata_fill": NaN}}'), ("absurd_tile", '{"tile_size": 1000000000}'),
                        ("zero_std", '{"input": {"std": [0, 1, 1, 1]}}'),
-                       ("huge_resolution", '{"resolution_m": 1e300}'), ("infinite_scale", '{"input": {"scale": 1e999}}')):
+                       ("huge_resolution", '{"resolution_m": 1e300}'),
+                       ("infinite_scale", '{"input": {"scale": 1e999}}')):
         files[name] = folder / f"contract_{name}.json"
         files[name].write_text(text)
     return files
@@ -196,8 +197,9 @@ def models(folder: Path) -> dict[str, Path]:
     files["truncated"].write_bytes(data[: len(data) // 2])
     image = helper.make_tensor_value_info("image", TensorProto.FLOAT, ["batch", 4, "height", "width"])
     scores = helper.make_tensor_value_info("scores", TensorProto.FLOAT, ["batch", 4, "height", "width"])
-    nan_graph = helper.make_graph([helper.make_node("Abs", ["image"], ["a"]), helper.make_node("Neg", ["a"], ["n"]),
-                                   helper.make_node("Sub", ["n", "one"], ["m"]), helper.make_node("Log", ["m"], ["scores"])],
+    log_of_negative = [helper.make_node("Abs", ["image"], ["a"]), helper.make_node("Neg", ["a"], ["n"]),
+                       helper.make_node("Sub", ["n", "one"], ["m"]), helper.make_node("Log", ["m"], ["scores"])]
+    nan_graph = helper.make_graph(log_of_negative,
                                   "nan", [image], [scores], initializer=[numpy_helper.from_array(np.ones(1, np.float32),
                                                                                                   "one")])
     files["nan_output"] = _save_model(nan_graph, folder / "nan_output.onnx", {"seamless_segmentation": _contract()})

@@ -10,8 +10,8 @@ import time
 from pathlib import Path
 
 import pytest
-
 from conftest import QGIS_PROCESS
+
 from plugin.adapters.classify_job import ClassifyRequest, classify
 from plugin.core.errors import OutputError
 from plugin.core.progress import LoggingProgress

@@ -10,7 +10,8 @@ import os
 import time
 
 import pytest
-from hypothesis import given, settings, strategies as st
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from plugin.core.contract import ModelContract
 from plugin.core.errors import ContractError
@@ -148,7 +149,7 @@ def test_parameter_checks_never_raise(provider, algorithm):
     instance = QgsApplication.processingRegistry().createAlgorithmById(f"seamless:{algorithm}")
     context = QgsProcessingContext()
     names = [d.name() for d in instance.parameterDefinitions()]
-    for index, value in enumerate(GARBAGE):
+    for index in range(len(GARBAGE)):
         parameters = {name: GARBAGE[(index + offset) % len(GARBAGE)] for offset, name in enumerate(names)}
         ok, message = instance.checkParameterValues(parameters, context)
         assert not ok and message

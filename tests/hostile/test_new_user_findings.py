@@ -8,9 +8,9 @@ from __future__ import annotations
 import json
 
 import pytest
+from conftest import DEEPNESS_MODELS, FOTOMAP
 from osgeo import gdal
 
-from conftest import DEEPNESS_MODELS, FOTOMAP
 from plugin.adapters.raster_classes import read_classes
 from tests.hostile.conftest import fingerprint, only_outputs, refused, succeeded
 
@@ -50,9 +50,9 @@ def test_chip_export_and_assessment_leave_no_sidecar_and_count_zero_as_a_class(q
 
 
 def test_training_counts_zero_as_a_class_unless_told(hostile, tmp_path):
+    from plugin.core.progress import LoggingProgress
     from training.config import from_mapping
     from training.data.prepare import prepare_data
-    from plugin.core.progress import LoggingProgress
 
     settings = {"data": {"image": str(hostile["s2"]), "label_raster": str(hostile["labels_without_nodata"]),
                          "chip_size": 64}, "validation": {"block_size": 64}, "output": {"folder": str(tmp_path)}}

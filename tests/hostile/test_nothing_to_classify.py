@@ -40,7 +40,8 @@ def test_raster_whose_first_panel_is_all_nodata_is_classified_after_it(qgis_proc
 def test_assessing_an_all_nodata_classification_is_refused_with_the_cause(qgis_process, hostile, tmp_path):
     result = qgis_process("seamless:evaluate", {"INPUT": hostile["all_nodata"],
                                                 "REFERENCE": hostile["labels_without_nodata"],
-                                                "OUTPUT_REPORT": tmp_path / "r.html", "OUTPUT_JSON": tmp_path / "r.json"})
+                                                "OUTPUT_REPORT": tmp_path / "r.html",
+                                                "OUTPUT_JSON": tmp_path / "r.json"})
     refused(result, "No pixel could be assessed", "reference on classification nodata: 65536")
     only_outputs(tmp_path)
 

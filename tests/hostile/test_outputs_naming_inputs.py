@@ -77,7 +77,8 @@ def test_model_description_over_the_contract_is_refused(qgis_process, tmp_path):
 def test_accuracy_table_over_the_reference_layer_is_refused(qgis_process, hostile, tmp_path):
     result = qgis_process("seamless:evaluate", {"INPUT": hostile["s2"], "REFERENCE_LAYER": hostile["labels_gpkg"],
                                                 "REFERENCE_FIELD": "code", "OUTPUT_TABLE": hostile["labels_gpkg"],
-                                                "OUTPUT_REPORT": tmp_path / "r.html", "OUTPUT_JSON": tmp_path / "r.json"})
+                                                "OUTPUT_REPORT": tmp_path / "r.html",
+                                                "OUTPUT_JSON": tmp_path / "r.json"})
     refused(result, "OUTPUT_TABLE", "is the same file as REFERENCE_LAYER")
     only_outputs(tmp_path)
 

@@ -7,19 +7,19 @@ import json
 import numpy as np
 import onnx
 import pytest
-from osgeo import gdal
-from scipy.ndimage import correlate
-
 from conftest import DEEPNESS_MODELS, FOTOMAP
 from engine_support import ArraySink, ArraySource
 from onnx_factory import contract_dict, identity_model
+from osgeo import gdal
+from scipy.ndimage import correlate
+
 from plugin.core.engine import run
 from plugin.core.errors import InputError, ModelError, RuntimeUnavailableError
 from plugin.core.model import load_model
 from plugin.core.plan import RunOptions, plan_run
 from plugin.core.progress import LoggingProgress
-from plugin.core.window import PixelWindow
 from plugin.core.runtime import parse_device
+from plugin.core.window import PixelWindow
 
 POINTWISE = ["one_output_sigmoid_bsx1x512x512", "one_output_sigmoid_bsx512x512", "one_output_softmax_bsx2x512x512",
              "two_outputs_sigmoid_bsx1x512x512", "two_outputs_sigmoid_bsx512x512",

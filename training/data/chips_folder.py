@@ -91,7 +91,7 @@ class ChipsFolderScene:
         else:
             dataset = gdal_grid.open_raster(image, "chip image")
             transform = tuple(dataset.GetGeoTransform())
-        return ChipRef(window, transform, str(image), str(label))  # type: ignore[arg-type]
+        return ChipRef(window, transform, str(image), str(label))
 
     def check_chip_size(self, chip_size: int) -> None:
         """The chips are cut already: their own size is used."""

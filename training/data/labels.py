@@ -27,9 +27,12 @@ class LabelReader(Protocol):
     """Raw label values for windows of the image grid."""
 
     unlabelled: frozenset[int]  # raw values that mean "no label here"
-    known_classes: tuple[ClassInfo, ...] | None  # names and colours the source states, if any
     description: dict[str, Any]  # for the model's provenance
     note: str  # something to tell the user (resampling), or ""
+
+    @property
+    def known_classes(self) -> tuple[ClassInfo, ...] | None:
+        """Names and colours the source states, if any."""
 
     def read(self, window: PixelWindow) -> np.ndarray:
         """Label values of ``window`` as an integer array (height, width)."""
@@ -65,8 +68,8 @@ class RasterLabelReader:
         stated = raster_classes.read_classes(dataset, 1)
         ignore_value = unlabelled_value(ignore, nodata)
         self._labels = gdal_labels.RasterLabels(path, grid, ignore_value=ignore_value)
-        values = {self._labels.ignore_value, self._labels.source_nodata} - {None}
-        self.unlabelled = frozenset(int(v) for v in values)
+        values = {self._labels.ignore_value, self._labels.source_nodata}
+        self.unlabelled = frozenset(int(v) for v in values if v is not None)
         self.known_classes = tuple(stated) if stated else None
         self.description = {"label_raster": Path(path).name,
                             "unlabelled_values": sorted(self.unlabelled),
@@ -81,7 +84,8 @@ class RasterLabelReader:
             if fractional.any():
                 example = float(raw[fractional][0])
                 raise InputError(f"The label raster '{self.description['label_raster']}' holds values that are not "
-                                 f"whole numbers (for example {example:g}): class labels are whole numbers (1, 2, 3...). "
+                                 f"whole numbers (for example {example:g}): class labels are whole numbers (1, 2, "
+                                 "3...). "
                                  "Use a classified label raster, not probabilities or a continuous band.")
             raw = np.where(finite, raw, -1).astype(np.int64)
         return raw

@@ -17,7 +17,8 @@ from typing import Any
 
 import numpy as np
 
-from .._plugin import contract, errors, progress as progress_module
+from .._plugin import contract, errors
+from .._plugin import progress as progress_module
 from ..config import TrainConfig
 from . import split as split_module
 from .labels import IGNORE_INDEX, ClassTable, class_table, count_values

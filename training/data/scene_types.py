@@ -41,13 +41,16 @@ class Scene(Protocol):
     crs_wkt: str
     resolution_m: float | None
     unlabelled: frozenset[int]
-    known_classes: tuple[contract.ClassInfo, ...] | None
     description: dict[str, Any]
     notes: list[str]
 
     @property
     def extent_pixels(self) -> tuple[int, int]:
         """(width, height) of the area the chips come from, in pixels of the source grid."""
+
+    @property
+    def known_classes(self) -> tuple[contract.ClassInfo, ...] | None:
+        """Names and colours the source states, if any."""
 
     def check_chip_size(self, chip_size: int) -> None:
         """Refuse a chip size the scene cannot give, before anything is scanned."""

@@ -81,7 +81,7 @@ class LayerSplit:
                             "polygons": int(self._polygons.feature_count)}
 
     def roles(self, window: PixelWindow, geotransform: GeoTransform) -> np.ndarray:
-        grid = gdal_grid.RasterGrid(window.width, window.height, tuple(geotransform), self.crs_wkt)
+        grid = gdal_grid.RasterGrid(window.width, window.height, geotransform, self.crs_wkt)
         whole = PixelWindow(0, 0, window.width, window.height)
         return self._polygons.burn(grid, whole, burn_value=VALIDATION).astype(np.uint8)
 
