@@ -19,7 +19,7 @@ from qgis.core import (
     QgsWkbTypes,
 )
 
-from ..adapters.accuracy import AreaSpec, assess
+from ..adapters.accuracy import assess
 from ..adapters.accuracy_reference import ReferenceSpec
 from ..adapters.accuracy_report import write_outputs
 from ..adapters.output_paths import check_outputs, require_extension, sink_file
@@ -28,11 +28,11 @@ from ..core.class_mapping import parse_class_names
 from .base import SeamlessAlgorithm, with_help
 from .feedback import FeedbackProgress
 from .layer_inputs import (
-    extent_in,
+    area_spec,
     field_problem,
     input_file,
     is_set,
-    raster_crs,
+    optional_int,
     raster_path,
     required_raster_path,
     vector_path,
@@ -151,15 +151,11 @@ class EvaluateAlgorithm(SeamlessAlgorithm):
         outputs = self._outputs(parameters, context)
         classified = required_raster_path(self, parameters, self.INPUT, context)
         vector, layer_name = vector_path(self, parameters, self.REFERENCE_LAYER, context, feedback)
-        mask, mask_layer = vector_path(self, parameters, self.MASK, context, feedback)
-        nodata = (self.parameterAsInt(parameters, self.REFERENCE_NODATA, context)
-                  if is_set(parameters, self.REFERENCE_NODATA) else None)
         reference = ReferenceSpec(raster_path(self, parameters, self.REFERENCE, context), vector, layer_name,
-                                  self.parameterAsString(parameters, self.REFERENCE_FIELD, context) or None, nodata)
-        crs = raster_crs(self, parameters, self.INPUT, context)
-        extent = extent_in(self, parameters, self.EXTENT, context, crs)
+                                  self.parameterAsString(parameters, self.REFERENCE_FIELD, context) or None,
+                                  optional_int(self, parameters, self.REFERENCE_NODATA, context))
         names = parse_class_names(self.parameterAsString(parameters, self.CLASS_NAMES, context) or "")
-        summary = assess(classified, reference, AreaSpec(extent, mask, mask_layer), names,
+        summary = assess(classified, reference, area_spec(self, parameters, context, feedback), names,
                          FeedbackProgress(feedback, 0, 90))
         report, json_path = outputs[self.OUTPUT_REPORT], outputs[self.OUTPUT_JSON]
         write_outputs(summary, report, json_path)

@@ -17,7 +17,6 @@ from qgis.core import (
     QgsProcessingParameterNumber,
 )
 
-from ..adapters.area_of_interest import AreaSpec
 from ..adapters.chip_labels import LabelSpec
 from ..adapters.chips import ChipOptions, check_format, export_chips
 from ..adapters.output_paths import check_outputs
@@ -25,11 +24,11 @@ from ..core.errors import SeamlessError
 from .base import SeamlessAlgorithm, with_help
 from .feedback import FeedbackProgress
 from .layer_inputs import (
-    extent_in,
+    area_spec,
     field_problem,
     input_file,
     is_set,
-    raster_crs,
+    optional_int,
     raster_path,
     required_raster_path,
     vector_path,
@@ -152,19 +151,14 @@ class ExportChipsAlgorithm(SeamlessAlgorithm):
         folder = self._check_folder(parameters, context)
         image = required_raster_path(self, parameters, self.INPUT, context)
         vector, layer_name = vector_path(self, parameters, self.LABELS, context, feedback)
-        mask, mask_layer = vector_path(self, parameters, self.MASK, context, feedback)
-        nodata = (self.parameterAsInt(parameters, self.LABEL_NODATA, context)
-                  if is_set(parameters, self.LABEL_NODATA) else None)
-        field = self.parameterAsString(parameters, self.LABEL_FIELD, context) or None
-        label_raster = raster_path(self, parameters, self.LABEL_RASTER, context)
-        labels = LabelSpec(vector, layer_name, field, label_raster, nodata)
-        crs = raster_crs(self, parameters, self.INPUT, context)
-        extent = extent_in(self, parameters, self.EXTENT, context, crs)
+        labels = LabelSpec(vector, layer_name, self.parameterAsString(parameters, self.LABEL_FIELD, context) or None,
+                           raster_path(self, parameters, self.LABEL_RASTER, context),
+                           optional_int(self, parameters, self.LABEL_NODATA, context))
         options = ChipOptions(self.parameterAsInt(parameters, self.CHIP_SIZE, context),
                               self.parameterAsInt(parameters, self.STRIDE, context),
                               self.parameterAsDouble(parameters, self.MIN_LABELLED, context),
                               self._format(parameters, context))
-        result = export_chips(image, labels, folder, options, AreaSpec(extent, mask, mask_layer),
+        result = export_chips(image, labels, folder, options, area_spec(self, parameters, context, feedback),
                               FeedbackProgress(feedback))
         feedback.pushInfo(f"{result.chip_count} chips written to {result.folder} ({result.skipped} skipped as too "
                           f"little labelled); unlabelled pixels hold {result.ignore_value}.")

@@ -12,6 +12,7 @@ from typing import Any
 
 from qgis.core import QgsCoordinateReferenceSystem, QgsProcessingAlgorithm, QgsProcessingContext, QgsProcessingFeedback
 
+from ..adapters.area_of_interest import AreaSpec
 from ..adapters.gdal_grid import open_raster
 from ..adapters.gdal_vectors import opened_layer
 from ..core.errors import InputError
@@ -28,14 +29,19 @@ def is_set(parameters: dict[str, Any], name: str) -> bool:
     return value is not None and value != ""
 
 
+def _given_path(parameters: dict[str, Any], name: str) -> str | None:
+    """The parameter's value when it is a plain path on disk (used as it is, never loaded as a layer)."""
+    value = parameters.get(name)
+    return str(value) if is_file_path(value) else None
+
+
 def raster_path(algorithm: QgsProcessingAlgorithm, parameters: dict[str, Any], name: str,
                 context: QgsProcessingContext) -> str | None:
     """The file GDAL opens for a raster layer parameter, or None when it is not set."""
-    if not is_set(parameters, name):
-        return None
+    given = _given_path(parameters, name)
+    if given or not is_set(parameters, name):
+        return given
     value = parameters.get(name)
-    if is_file_path(value):
-        return str(value)
     layer = algorithm.parameterAsRasterLayer(parameters, name, context)
     if layer is None:
         raise InputError(f"{name}: the raster '{value}' cannot be loaded; give a raster file or a raster layer of "
@@ -59,11 +65,9 @@ def required_raster_path(algorithm: QgsProcessingAlgorithm, parameters: dict[str
 def input_file(algorithm: QgsProcessingAlgorithm, parameters: dict[str, Any], name: str,
                context: QgsProcessingContext) -> str | None:
     """The file behind a layer parameter (for checking that no output replaces it), None when it has none."""
-    if not is_set(parameters, name):
-        return None
-    value = parameters.get(name)
-    if is_file_path(value):
-        return str(value)
+    given = _given_path(parameters, name)
+    if given or not is_set(parameters, name):
+        return given
     layer = algorithm.parameterAsLayer(parameters, name, context)
     source = layer.source().split("|")[0] if layer is not None else ""
     return source if source and Path(source).exists() else None
@@ -109,6 +113,21 @@ def extent_in(algorithm: QgsProcessingAlgorithm, parameters: dict[str, Any], nam
         raise InputError(f"{name} ({parameters.get(name)}) has no area (zero width or height); give an extent with "
                          f"xmin < xmax and ymin < ymax, or leave {name} empty.")
     return rectangle.xMinimum(), rectangle.yMinimum(), rectangle.xMaximum(), rectangle.yMaximum()
+
+
+def optional_int(algorithm: QgsProcessingAlgorithm, parameters: dict[str, Any], name: str,
+                 context: QgsProcessingContext) -> int | None:
+    """An optional integer parameter, None when it is not set."""
+    return algorithm.parameterAsInt(parameters, name, context) if is_set(parameters, name) else None
+
+
+def area_spec(algorithm: QgsProcessingAlgorithm, parameters: dict[str, Any], context: QgsProcessingContext,
+              feedback: QgsProcessingFeedback | None, raster: str = "INPUT", extent: str = "EXTENT",
+              mask: str = "MASK") -> AreaSpec:
+    """The area a run works on: the EXTENT in the raster's CRS and the MASK polygons (file, layer name)."""
+    crs = raster_crs(algorithm, parameters, raster, context)
+    mask_path, mask_layer = vector_path(algorithm, parameters, mask, context, feedback)
+    return AreaSpec(extent_in(algorithm, parameters, extent, context, crs), mask_path, mask_layer)
 
 
 def field_problem(algorithm: QgsProcessingAlgorithm, parameters: dict[str, Any], layer_name: str,
