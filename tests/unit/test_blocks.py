@@ -1,0 +1,137 @@
+"""Block runs (plugin.core.blocks) against one run over the whole area, on the pure engine: a context-dependent
+predictor (a box filter, whose value at a pixel depends on its neighbours, as a CNN's does), every blending,
+overlaps, test-time augmentation, nodata, areas inside a larger raster and blocks of many sizes. The
+probabilities must be bitwise equal, so the classes are identical."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from engine_support import ArraySink, ArraySource, BoxPredictor, identity_contract
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from plugin.core.blocks import (
+    ClippedSink,
+    Span,
+    block_edges,
+    block_plan,
+    default_block_size,
+    halo_share,
+    plan_blocks,
+    run_span,
+    touching_windows,
+)
+from plugin.core.engine import run
+from plugin.core.grid import AxisGrid
+from plugin.core.plan import ModelShape, RunOptions, plan_run
+from plugin.core.progress import LoggingProgress
+from plugin.core.window import PixelWindow
+
+SHAPE = ModelShape(None, None, (3,))
+
+
+def _whole_and_blocks(data, valid, area, options, block_size):
+    contract = identity_contract(3, multiple=8)
+    progress = LoggingProgress()
+    plan = plan_run(contract, SHAPE, area.width, area.height, options, progress)
+    source = ArraySource(data, valid)
+    whole = ArraySink(area.height, area.width, 1, 3)
+    run(source, BoxPredictor(5), whole, contract, area, plan, progress)
+    layout = plan_blocks(plan, block_size)
+    assembled = ArraySink(area.height, area.width, 1, 3)
+    for block in layout.blocks:
+        run_area, _ = block.in_raster(area)
+        local = PixelWindow(block.window.col - block.run_area.col, block.window.row - block.run_area.row,
+                            block.window.width, block.window.height)
+        part = ArraySink(block.window.height, block.window.width, 1, 3)
+        run(source, BoxPredictor(5), ClippedSink(part, local), contract, run_area, block_plan(plan, block), progress)
+        assert (part.writes == 1).all(), "every pixel of a block is written once"
+        window = block.window
+        rows, cols = slice(window.row, window.row_end), slice(window.col, window.col_end)
+        assembled.classes[:, rows, cols] = part.classes
+        assembled.probabilities[:, rows, cols] = part.probabilities
+        assembled.writes[rows, cols] += 1
+    assert (assembled.writes == 1).all(), "the blocks tile the area"
+    return whole, assembled, layout
+
+
+def _data(seed: int, height: int, width: int, nodata: bool):
+    rng = np.random.default_rng(seed)
+    data = rng.random((3, height, width)).astype(np.float32)
+    valid = None
+    if nodata:
+        valid = np.ones((height, width), bool)
+        valid[rng.integers(0, height, 40), rng.integers(0, width, 40)] = False
+        valid[: height // 5, : width // 4] = False  # a nodata corner
+    return data, valid
+
+
+@pytest.mark.parametrize("blending", ["smooth", "average", "crop"])
+@pytest.mark.parametrize("overlap, tta", [(25, "none"), (50, "flips"), (0, "none")])
+def test_blocks_give_the_whole_run_bit_for_bit(blending, overlap, tta):
+    data, valid = _data(1, 150, 230, nodata=True)
+    options = RunOptions(window_size=48, overlap=overlap, blending=blending, tta=tta, batch_size=3,
+                         probabilities=True, max_panel_width=96)
+    whole, blocks, layout = _whole_and_blocks(data, valid, PixelWindow(0, 0, 230, 150), options, 64)
+    assert len(layout.blocks) > 4
+    assert np.array_equal(whole.classes, blocks.classes)
+    assert np.array_equal(whole.probabilities, blocks.probabilities, equal_nan=True)
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(seed=st.integers(0, 1000), window=st.sampled_from([16, 32, 48, 64]), overlap=st.sampled_from([0, 25, 40, 60]),
+       blending=st.sampled_from(["smooth", "average", "crop"]), block=st.integers(8, 200),
+       area=st.tuples(st.integers(0, 30), st.integers(0, 30), st.integers(1, 170), st.integers(1, 140)),
+       nodata=st.booleans())
+def test_any_layout_gives_the_whole_run_bit_for_bit(seed, window, overlap, blending, block, area, nodata):
+    """An area anywhere in the raster (an EXTENT: real pixels around it are context), any block size."""
+    col, row, width, height = area
+    data, valid = _data(seed, row + height + 17, col + width + 23, nodata)
+    options = RunOptions(window_size=window, overlap=overlap, blending=blending, probabilities=True)
+    whole, blocks, _ = _whole_and_blocks(data, valid, PixelWindow(col, row, width, height), options, block)
+    assert np.array_equal(whole.classes, blocks.classes)
+    assert np.array_equal(whole.probabilities, blocks.probabilities, equal_nan=True)
+
+
+@settings(max_examples=200, deadline=None)
+@given(length=st.integers(1, 3000), window=st.sampled_from([64, 128, 256, 512]), overlap_quarters=st.integers(0, 3),
+       pad_part=st.integers(0, 4), block=st.integers(1, 1500))
+def test_block_runs_use_exactly_the_whole_runs_windows_that_touch_the_block(length, window, overlap_quarters,
+                                                                           pad_part, block):
+    overlap = window * overlap_quarters // 4
+    axis = AxisGrid(length, window, window - overlap, overlap * pad_part // 8)
+    edges = block_edges(axis, block)
+    assert edges[0] == 0 and edges[-1] == length and all(a < b for a, b in zip(edges, edges[1:]))
+    for start, end in zip(edges, edges[1:]):
+        first, last = touching_windows(axis, Span(start, end))
+        sub_span = run_span(axis, Span(start, end))
+        assert sub_span.start <= start and end <= sub_span.end <= length
+        assert sub_span.start % axis.stride == 0  # the sub-area's windows are the whole run's windows
+        sub = AxisGrid(sub_span.length, window, axis.stride, axis.pad)
+        offset = sub_span.start // axis.stride
+        assert offset <= first and offset + sub.count - 1 >= last
+        assert offset + sub.count - 1 <= axis.count - 1
+        if offset + sub.count - 1 == axis.count - 1:  # ends with the area's last window: ends with the area
+            assert sub_span.end == length
+
+
+def test_block_edges_fall_where_windows_end_so_each_block_needs_the_fewest_windows():
+    axis = AxisGrid(20000, 512, 384, 64)  # the default: 512 px windows, 25 % overlap
+    edges = block_edges(axis, 3456)
+    ends = {axis.start(i) + axis.window for i in range(axis.count)}
+    assert all(edge in ends for edge in edges[1:-1])
+    first, last = touching_windows(axis, Span(edges[1], edges[2]))
+    assert last - first + 1 == 3456 // 384 + 1  # q + ceil(512 / 384) - 1
+
+
+def test_the_default_block_streams_as_one_panel_and_its_halo_share_is_as_computed():
+    options = RunOptions()  # 512 px windows, 25 % overlap
+    plan = plan_run(identity_contract(3, multiple=16, tile=512), SHAPE, 20000, 20000, options, LoggingProgress())
+    size = default_block_size(plan)
+    assert size % plan.grid.columns.stride == 0 and 2048 <= size <= 4096
+    layout = plan_blocks(plan, size)
+    inner = [b for b in layout.blocks if 0 < b.row < layout.rows - 1 and 0 < b.col < layout.cols - 1]
+    assert all(b.run_area.width <= 4096 and b.run_area.height <= 4096 for b in inner)
+    stride = plan.grid.columns.stride
+    assert inner[0].windows == pytest.approx((size // stride) ** 2 * (1 + halo_share(plan.window, stride, size)))
+    assert 0 < layout.recompute_share < 0.5
