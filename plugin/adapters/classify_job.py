@@ -13,6 +13,7 @@ import numpy as np
 from osgeo import gdal
 
 from ..core import engine
+from ..core.blocks import ClippedSink
 from ..core.contract import ModelContract
 from ..core.errors import InputError
 from ..core.model import LoadedModel, load_model
@@ -53,6 +54,7 @@ class ClassifyRequest:
     options: RunOptions = field(default_factory=RunOptions)
     probabilities_path: str | None = None
     confidence_path: str | None = None
+    threads: int = 0  # onnxruntime's intra-op threads; 0: the CPU count (several workers on one machine share it)
 
     def __post_init__(self) -> None:
         # The run options are the one switch for what is written; here they follow the outputs asked for.
@@ -136,35 +138,49 @@ def _output_specs(contract: ModelContract, plan: RunPlan, paths: dict[str, str])
     return specs
 
 
+def create_outputs(dataset: gdal.Dataset, window: PixelWindow, contract: ModelContract, plan: RunPlan,
+                   paths: dict[str, str]) -> dict[str, gdal.Dataset]:
+    """The empty output GeoTIFFs the plan asks for, on ``window``'s part of the input's grid."""
+    grid = window_grid(dataset, window)
+    georeferencing = Georeferencing.of(dataset)
+    datasets = {}
+    for name, spec in _output_specs(contract, plan, paths).items():
+        datasets[name] = create_geotiff(spec, grid)
+        georeferencing.apply(datasets[name], window)
+    return datasets
+
+
 @dataclass
-class _EngineRun:
+class EngineRun:
     summary: engine.RunSummary
     class_counts: dict[int, int]
     first_non_finite: tuple[int, int] | None
 
 
-def _run_engine(dataset: gdal.Dataset, area: PixelWindow, model: LoadedModel, bands: list[int],
-                request: ClassifyRequest, paths: dict[str, str], progress: Progress) -> _EngineRun:
-    """Run the engine over ``area`` of ``dataset`` into new GeoTIFFs at ``paths`` (same pixel grid)."""
-    plan = plan_run(model.contract, model.shape, area.width, area.height, request.options, progress)
-    progress.info(f"Plan: {plan.describe()}.")
-    require_memory(plan.array_bytes(len(bands), model.contract.class_count), plan, request.options)
-    window = PixelWindow(area.col, area.row, area.width, area.height)
-    grid = window_grid(dataset, window)
-    specs = _output_specs(model.contract, plan, paths)
-    georeferencing = Georeferencing.of(dataset)
-    datasets = {}
-    for name, spec in specs.items():
-        datasets[name] = create_geotiff(spec, grid)
-        georeferencing.apply(datasets[name], window)
+def run_engine(dataset: gdal.Dataset, area: PixelWindow, model: LoadedModel, bands: list[int],
+               request: ClassifyRequest, paths: dict[str, str], progress: Progress, plan: RunPlan | None = None,
+               written: PixelWindow | None = None) -> EngineRun:
+    """Run the engine over ``area`` of ``dataset`` into new GeoTIFFs at ``paths`` (same pixel grid).
+
+    A block of a larger run (:mod:`plugin.core.blocks`) gives that run's ``plan`` for its area and writes only
+    ``written`` (the block, raster coordinates) of it."""
+    if plan is None:
+        plan = plan_run(model.contract, model.shape, area.width, area.height, request.options, progress)
+        progress.info(f"Plan: {plan.describe()}.")
+        require_memory(plan.array_bytes(len(bands), model.contract.class_count), plan, request.options)
+    window = written or PixelWindow(area.col, area.row, area.width, area.height)
     dtype, nodata = class_dtype_and_nodata(model.contract)
-    sink = GeoTiffSink(datasets, dtype, nodata)
+    sink = GeoTiffSink(create_outputs(dataset, window, model.contract, plan, paths), dtype, nodata)
+    target: engine.ResultSink = sink
+    if written is not None:
+        target = ClippedSink(sink, PixelWindow(written.col - area.col, written.row - area.row, written.width,
+                                               written.height))
     source = GdalRasterSource(dataset, bands, request.input_path)
     try:
-        summary = engine.run(source, model.runtime, sink, model.contract, area, plan, progress)
+        summary = engine.run(source, model.runtime, target, model.contract, area, plan, progress)
     finally:
         sink.close()
-    return _EngineRun(summary, sink.class_counts(), source.first_non_finite)
+    return EngineRun(summary, sink.class_counts(), source.first_non_finite)
 
 
 def require_memory(needed: int, plan: RunPlan, options: RunOptions) -> None:
@@ -179,13 +195,20 @@ def require_memory(needed: int, plan: RunPlan, options: RunOptions) -> None:
                      f"{', or use TTA=none' if len(plan.transforms) > 1 else ''}.")
 
 
-def classify(request: ClassifyRequest, progress: Progress,
-             style_writer: StyleWriter | None = None) -> ClassifyResult:
-    """Run the whole job; on any error or cancellation the outputs are removed, old ones kept."""
-    started = time.perf_counter()
-    request.check_paths()
+@dataclass
+class OpenedJob:
+    """The input opened, the model loaded and the area and bands decided: what every run of a request needs."""
+
+    dataset: gdal.Dataset
+    model: LoadedModel
+    bands: list[int]
+    area: PixelWindow
+
+
+def open_job(request: ClassifyRequest, progress: Progress) -> OpenedJob:
+    """Open the input, load the model, decide the bands and the area, with the job's warnings and errors."""
     dataset = open_raster(request.input_path, "input raster")
-    model = load_model(request.model_path, request.device, request.contract_path)
+    model = load_model(request.model_path, request.device, request.contract_path, request.threads)
     progress.info(f"Model '{model.contract.name or request.model_path}': contract from {model.origin.describe()}; "
                   f"running on {model.runtime.provider}.")
     georeferencing = Georeferencing.of(dataset)
@@ -194,12 +217,21 @@ def classify(request: ClassifyRequest, progress: Progress,
     bands = resolve_bands(dataset, request.bands, model.contract, progress)
     if request.extent is not None:
         georeferencing.require_geotransform("classifying only an EXTENT", request.input_path)
-    area = area_from_extent(dataset, request.extent)
+    return OpenedJob(dataset, model, bands, area_from_extent(dataset, request.extent))
+
+
+def classify(request: ClassifyRequest, progress: Progress,
+             style_writer: StyleWriter | None = None) -> ClassifyResult:
+    """Run the whole job; on any error or cancellation the outputs are removed, old ones kept."""
+    started = time.perf_counter()
+    request.check_paths()
+    job = open_job(request, progress)
+    dataset, model, area = job.dataset, job.model, job.area
     map_large_blocks()  # memory flat however long the run (see process_memory)
     with AtomicOutputs() as outputs, bounded_block_cache():
         paths = {name: outputs.temporary_for(final) for name, final in request.output_paths().items()}
-        run = _run_at_model_resolution(dataset, area, model, bands, request, paths, outputs, progress)
-        _report_input_problems(run, progress)
+        run = _run_at_model_resolution(dataset, area, model, job.bands, request, paths, outputs, progress)
+        report_input_problems(run, progress)
         if style_writer is not None:
             style_writer(paths["classes"], model.contract)
         outputs.commit()
@@ -210,20 +242,20 @@ def classify(request: ClassifyRequest, progress: Progress,
 
 def _run_at_model_resolution(dataset: gdal.Dataset, area: PixelWindow, model: LoadedModel, bands: list[int],
                              request: ClassifyRequest, paths: dict[str, str], outputs: AtomicOutputs,
-                             progress: Progress) -> _EngineRun:
+                             progress: Progress) -> EngineRun:
     """The engine on the raster's own grid, or on a warped view at the model's resolution and back."""
     resolution = needs_resampling(dataset, model.contract, progress)
     if resolution is None:
-        return _run_engine(dataset, area, model, bands, request, paths, progress)
+        return run_engine(dataset, area, model, bands, request, paths, progress)
     resampled = ResampledRun(dataset, area, resolution, progress)
     source, model_area = resampled.model_grid_source()
     model_paths = model_paths_in(outputs.work_folder(), list(paths))
-    run = _run_engine(source, model_area, model, bands, request, model_paths, progress)
+    run = run_engine(source, model_area, model, bands, request, model_paths, progress)
     run.class_counts = resampled.warp_back(model_paths, paths)
     return run
 
 
-def _report_input_problems(run: _EngineRun, progress: Progress) -> None:
+def report_input_problems(run: EngineRun, progress: Progress) -> None:
     if run.first_non_finite is not None:
         col, row = run.first_non_finite
         progress.warning(f"The raster holds NaN or infinite values (the first at column {col}, row {row}); those "
