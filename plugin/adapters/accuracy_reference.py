@@ -44,6 +44,19 @@ class ReferenceSpec:
     nodata: int | None = None  # a raster value, or a numeric field value, meaning "not labelled"
 
 
+def reference_choice_problem(has_raster: bool, has_layer: bool, has_field: bool) -> str | None:
+    """What is wrong with the choice of reference (a raster, or a layer with its class field), or None."""
+    if not has_raster and not has_layer:
+        return "Give a reference: REFERENCE (a label raster) or REFERENCE_LAYER with REFERENCE_FIELD."
+    if has_raster and has_layer:
+        return "Give one reference, REFERENCE (a raster) or REFERENCE_LAYER (a layer), not both."
+    if has_layer and not has_field:
+        return "REFERENCE_FIELD is missing: choose the field of REFERENCE_LAYER that holds each feature's class."
+    if has_field and not has_layer:
+        return "REFERENCE_FIELD is given without REFERENCE_LAYER; it names a field of that layer."
+    return None
+
+
 @dataclass
 class PixelSampler:
     """Compares reference labels read block by block on the classified grid, pixel by pixel."""

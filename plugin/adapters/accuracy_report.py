@@ -8,13 +8,14 @@ where matplotlib is missing the page says so and keeps the shaded table.
 from __future__ import annotations
 
 import base64
+import csv
 import html
 import json
 import math
 from pathlib import Path
 from typing import Any
 
-from ..core.accuracy_summary import AccuracySummary
+from ..core.accuracy_summary import TABLE_COLUMNS, AccuracySummary
 from .atomic import AtomicOutputs
 from .confusion_plot import confusion_matrix_png
 
@@ -25,15 +26,29 @@ th,td{border:1px solid #bbb;padding:3px 7px;text-align:right}th{background:#eee}
 """
 
 
-def write_outputs(summary: AccuracySummary, html_path: str | None, json_path: str | None) -> None:
-    """Write the requested outputs under temporary names and rename them only when all are complete."""
+def write_outputs(summary: AccuracySummary, html_path: str | None, json_path: str | None,
+                  csv_path: str | None = None) -> None:
+    """Write the requested outputs under temporary names and rename them only when all are complete
+    (``csv_path``: the per-class table as CSV, for the command line; QGIS writes it as a layer)."""
     with AtomicOutputs() as outputs:
         if json_path:
             temporary = outputs.temporary_for(json_path)
             Path(temporary).write_text(json.dumps(summary.to_dict(), indent=2, allow_nan=False), encoding="utf-8")
         if html_path:
             Path(outputs.temporary_for(html_path)).write_text(report_html(summary), encoding="utf-8")
+        if csv_path:
+            _write_table(summary, outputs.temporary_for(csv_path))
         outputs.commit()
+
+
+def _write_table(summary: AccuracySummary, path: str) -> None:
+    """One row per class, the columns of the per-class table (empty cells where a score is undefined)."""
+    names = [name for name, _ in TABLE_COLUMNS]
+    with open(path, "w", encoding="utf-8", newline="") as handle:
+        writer = csv.DictWriter(handle, names)
+        writer.writeheader()
+        for row in summary.class_rows():
+            writer.writerow({name: "" if row[name] is None else row[name] for name in names})
 
 
 def _number(value: float | None, digits: int = 4) -> str:

@@ -205,10 +205,11 @@ class OpenedJob:
     area: PixelWindow
 
 
-def open_job(request: ClassifyRequest, progress: Progress) -> OpenedJob:
-    """Open the input, load the model, decide the bands and the area, with the job's warnings and errors."""
+def open_job(request: ClassifyRequest, progress: Progress, model: LoadedModel | None = None) -> OpenedJob:
+    """Open the input, load the model (unless given, loaded from the request's), decide the bands and the area,
+    with the job's warnings and errors."""
     dataset = open_raster(request.input_path, "input raster")
-    model = load_model(request.model_path, request.device, request.contract_path, request.threads)
+    model = model or load_model(request.model_path, request.device, request.contract_path, request.threads)
     progress.info(f"Model '{model.contract.name or request.model_path}': contract from {model.origin.describe()}; "
                   f"running on {model.runtime.provider}.")
     georeferencing = Georeferencing.of(dataset)

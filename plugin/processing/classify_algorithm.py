@@ -17,12 +17,12 @@ from qgis.core import (
     QgsProcessingParameterString,
 )
 
+from ..adapters.classify_report import class_areas, report_run
 from ..core.blending import BLENDINGS
 from ..core.plan import RunOptions
 from ..core.tta import TTA_MODES
 from .base import SeamlessAlgorithm, with_help
 from .classify_checks import check_classify_parameters
-from .classify_report import class_areas, report_run
 from .layer_inputs import extent_in, raster_crs, required_raster_path
 from .parameter_checks import RasterFileParameter
 

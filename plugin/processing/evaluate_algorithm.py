@@ -20,7 +20,7 @@ from qgis.core import (
 )
 
 from ..adapters.accuracy import assess
-from ..adapters.accuracy_reference import ReferenceSpec
+from ..adapters.accuracy_reference import ReferenceSpec, reference_choice_problem
 from ..adapters.accuracy_report import write_outputs
 from ..adapters.output_paths import check_outputs, require_extension, sink_file
 from ..core.accuracy_summary import TABLE_COLUMNS
@@ -113,14 +113,9 @@ class EvaluateAlgorithm(SeamlessAlgorithm):
     def parameter_problem(self, parameters: dict[str, Any], context: QgsProcessingContext) -> str | None:
         has_raster, has_layer = is_set(parameters, self.REFERENCE), is_set(parameters, self.REFERENCE_LAYER)
         has_field = is_set(parameters, self.REFERENCE_FIELD)
-        if not has_raster and not has_layer:
-            return "Give a reference: REFERENCE (a label raster) or REFERENCE_LAYER with REFERENCE_FIELD."
-        if has_raster and has_layer:
-            return "Give one reference, REFERENCE (a raster) or REFERENCE_LAYER (a layer), not both."
-        if has_layer and not has_field:
-            return "REFERENCE_FIELD is missing: choose the field of REFERENCE_LAYER that holds each feature's class."
-        if has_field and not has_layer:
-            return "REFERENCE_FIELD is given without REFERENCE_LAYER; it names a field of that layer."
+        problem = reference_choice_problem(has_raster, has_layer, has_field)
+        if problem:
+            return problem
         if has_layer:
             problem = field_problem(self, parameters, self.REFERENCE_LAYER, self.REFERENCE_FIELD, context)
             if problem:

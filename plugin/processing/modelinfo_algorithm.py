@@ -59,29 +59,16 @@ class ModelInfoAlgorithm(SeamlessAlgorithm):
 
     def process(self, parameters: dict, context: QgsProcessingContext,
                 feedback: QgsProcessingFeedback) -> dict[str, Any]:
-        from ..adapters.atomic import AtomicOutputs
-        from ..core.model import load_model
-        from ..core.runtime import available_providers
+        from ..adapters.model_description import describe_model, write_description
 
         path = self._check_output(parameters, context)
-        model = load_model(self.parameterAsFile(parameters, self.MODEL, context), "cpu",
-                           self.parameterAsFile(parameters, self.CONTRACT, context) or None)
-        description = {
-            "contract": model.contract.to_dict(),
-            "sources": model.origin.describe(),
-            "inputs": [{"name": t.name, "shape": list(t.shape), "type": t.dtype} for t in model.runtime.io.inputs],
-            "outputs": [{"name": t.name, "shape": list(t.shape), "type": t.dtype} for t in model.runtime.io.outputs],
-            "providers": available_providers(),
-        }
+        description = describe_model(self.parameterAsFile(parameters, self.MODEL, context),
+                                     self.parameterAsFile(parameters, self.CONTRACT, context) or None)
         for key in ("sources", "inputs", "outputs", "providers"):
             feedback.pushInfo(f"{key}: {json.dumps(description[key])}")
         feedback.pushInfo("contract:\n" + json.dumps(description["contract"], indent=2))
         if path:
-            with AtomicOutputs() as outputs:
-                temporary = outputs.temporary_for(path)
-                with open(temporary, "w", encoding="utf-8") as handle:
-                    json.dump(description, handle, indent=2)
-                outputs.commit()
+            write_description(description, path)
         return {self.OUTPUT: path, "CONTRACT_JSON": json.dumps(description["contract"]),
                 "INPUTS": json.dumps(description["inputs"]), "OUTPUTS": json.dumps(description["outputs"]),
-                "PROVIDERS": ", ".join(available_providers()), "SOURCES": description["sources"]}
+                "PROVIDERS": ", ".join(description["providers"]), "SOURCES": description["sources"]}

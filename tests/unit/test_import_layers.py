@@ -1,6 +1,8 @@
 """The layers of the code, checked on its imports (read from the source, nothing is imported):
 
     processing (QGIS Processing: algorithms, feedback, styling, tables)  -> adapters, core
+    cli        (the command line, never QGIS)                           -> distributed, adapters, core
+    distributed (Dask runs; Dask imported only when one starts)         -> adapters, core
     adapters   (GDAL/OGR/OSR only, never QGIS)                          -> core
     core       (pure: standard library and numpy)                       -> nothing else of the project
     training   (PyTorch)                                                 -> adapters, core (through training/_plugin.py)
@@ -22,6 +24,8 @@ ALLOWED = {
     "core": {"core"},
     "adapters": {"adapters", "core"},
     "processing": {"processing", "adapters", "core"},
+    "cli": {"cli", "distributed", "adapters", "core"},
+    "distributed": {"distributed", "adapters", "core"},
     "training": {"training", "adapters", "core"},
     "entry": {"processing", "entry"},
 }
@@ -38,7 +42,8 @@ def layer(module: str) -> str:
     parts = module.split(".")
     if parts[0] == "training":
         return "training"
-    if parts[0] == "plugin" and len(parts) > 1 and parts[1] in ("core", "adapters", "processing"):
+    if parts[0] == "plugin" and len(parts) > 1 and parts[1] in ("core", "adapters", "processing", "cli",
+                                                                   "distributed"):
         return parts[1]
     return "entry"
 
@@ -96,8 +101,11 @@ def test_training_reaches_the_plugin_only_through_its_one_gateway():
     assert not wrong, "\n".join(sorted(wrong))
 
 
-@pytest.mark.parametrize("layer_name, forbidden", [("adapters", "qgis"), ("core", "qgis"), ("core", "osgeo"),
-                                                   ("core", "torch"), ("adapters", "torch"), ("processing", "torch")])
+@pytest.mark.parametrize("layer_name, forbidden", [
+    ("adapters", "qgis"), ("core", "qgis"), ("core", "osgeo"), ("core", "torch"), ("adapters", "torch"),
+    ("processing", "torch"), ("cli", "qgis"), ("cli", "torch"), ("distributed", "qgis"), ("distributed", "torch"),
+    ("core", "distributed"), ("adapters", "distributed"), ("processing", "distributed"), ("cli", "distributed"),
+    ("core", "dask"), ("adapters", "dask"), ("processing", "dask"), ("cli", "dask")])
 def test_third_party_imports_stay_in_their_layer(layer_name, forbidden):
     known = project_modules()
     offenders = []
@@ -134,3 +142,17 @@ def test_no_import_cycles():
     real = [c for c in cycles if not any(a == b.rpartition(".")[0] or b == a.rpartition(".")[0]
                                          for a, b in zip(c, c[1:]))]
     assert not real, "\n".join(" -> ".join(c) for c in real)
+
+
+def test_dask_is_imported_only_inside_functions_of_the_distributed_package():
+    """The command line works without Dask: no module imports it when it is imported."""
+    known = project_modules()
+    offenders = []
+    for module, path in known.items():
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+        top_level = [node for node in tree.body if isinstance(node, (ast.Import, ast.ImportFrom))]
+        for node in top_level:
+            names = [a.name for a in node.names] if isinstance(node, ast.Import) else [node.module or ""]
+            if any(name.split(".")[0] in ("dask", "distributed") for name in names) and not node.level:
+                offenders.append(module)
+    assert not offenders, f"imports Dask when imported: {sorted(offenders)}"

@@ -1,9 +1,9 @@
-"""What the Classify raster algorithm tells the user after a run: provider, plan, speed, class areas."""
+"""What a classification run tells the user (Processing algorithm and command line): provider, speed, class areas."""
 from __future__ import annotations
 
-from ..adapters.accuracy import area_unit
-from ..adapters.classify_job import ClassifyResult
 from ..core.progress import Progress
+from .accuracy import area_unit
+from .classify_job import ClassifyResult
 
 
 def class_areas(result: ClassifyResult) -> dict[str, float]:

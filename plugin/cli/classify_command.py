@@ -1,0 +1,100 @@
+"""``seamless-segmentation classify``: the classify job (``seamless:classify``) from a shell, for one scene or
+many, in this process or on a Dask cluster (``--workers``, ``--scheduler``)."""
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+from typing import Any
+
+from ..core.blending import BLENDINGS
+from ..core.errors import InputError
+from ..core.plan import RunOptions
+from ..core.tta import TTA_MODES
+from . import values
+from .errors import EXIT_OK, exit_status
+from .progress import CliProgress, cancel_on_interrupt
+from .scenes import SceneRun, scene_requests
+
+DEFAULTS = RunOptions()  # the defaults of seamless:classify, from the one place they are set
+
+
+def add_parser(commands: Any) -> None:
+    parser = commands.add_parser(
+        "classify", help="classify rasters with an ONNX model (seamless:classify)",
+        description="Classify a raster with an ONNX segmentation model: INPUT MODEL OUTPUT. Several rasters: "
+                    "INPUT [INPUT ...] MODEL --output-dir DIR (or --input-list FILE), one NAME.tif per input. The "
+                    "options and their defaults are those of the QGIS algorithm seamless:classify.")
+    parser.add_argument("paths", nargs="+", metavar="PATH", help="INPUT MODEL OUTPUT, or INPUT... MODEL with "
+                        "--output-dir")
+    scenes = parser.add_argument_group("several scenes")
+    scenes.add_argument("--output-dir", metavar="DIR", help="write one NAME.tif per input into DIR")
+    scenes.add_argument("--input-list", metavar="FILE", help="a text file of input paths, one per line (# comments; "
+                        "relative paths are relative to the file); needs --output-dir")
+    options = parser.add_argument_group("classification (as in seamless:classify)")
+    options.add_argument("--contract", metavar="JSON", help="sidecar contract whose fields override the model's")
+    options.add_argument("--bands", help="1-based band numbers in the model's input order, e.g. 4,3,2 (BANDS)")
+    options.add_argument("--extent", nargs=4, type=float, metavar=("XMIN", "YMIN", "XMAX", "YMAX"),
+                         help="only classify this part, in the raster's CRS (EXTENT)")
+    options.add_argument("--window-size", type=values.number("WINDOW_SIZE", 0, integer=True),
+                         default=DEFAULTS.window_size, help="window side in pixels; 0: the model's (default 0)")
+    options.add_argument("--overlap", type=values.number("OVERLAP", 0, 90), default=DEFAULTS.overlap,
+                         help=f"overlap of neighbouring windows, percent (default {DEFAULTS.overlap:g})")
+    options.add_argument("--blending", type=values.choice("BLENDING", BLENDINGS), default=DEFAULTS.blending,
+                         help=f"{', '.join(BLENDINGS)} (default {DEFAULTS.blending})")
+    options.add_argument("--tta", type=values.choice("TTA", TTA_MODES), default=DEFAULTS.tta,
+                         help=f"test-time augmentation: {', '.join(TTA_MODES)} (default {DEFAULTS.tta})")
+    options.add_argument("--batch-size", type=values.number("BATCH_SIZE", 1, integer=True),
+                         default=DEFAULTS.batch_size, help=f"windows per model run (default {DEFAULTS.batch_size})")
+    options.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:N, tensorrt, directml, coreml, "
+                         "rocm, openvino or a provider name (default auto)")
+    options.add_argument("--probabilities", nargs="?", const="", metavar="PATH",
+                         help="also write class probabilities (with --output-dir: no PATH, NAME_probabilities.tif)")
+    options.add_argument("--confidence", nargs="?", const="", metavar="PATH",
+                         help="also write the confidence (with --output-dir: no PATH, NAME_confidence.tif)")
+    dask = parser.add_argument_group("distributed runs (Dask)")
+    dask.add_argument("--workers", metavar="N|DEVICES", help="a local Dask cluster of N processes, or one worker per "
+                      "device of a list such as cuda:0,cuda:1")
+    dask.add_argument("--scheduler", metavar="ADDRESS", help="an existing Dask scheduler, e.g. tcp://HOST:8786")
+    dask.add_argument("--block-size", type=values.number("--block-size", 1, integer=True), default=0,
+                      help="block side in pixels, rounded to whole window strides (default: the largest whose run "
+                      "streams as one panel, about 3500 px)")
+    dask.add_argument("--resume", action="store_true", help="keep the blocks an interrupted run of the same "
+                      "settings finished")
+    dask.add_argument("--connect-timeout", type=values.number("--connect-timeout", 1), default=20.0,
+                      help="seconds to reach the scheduler (default 20)")
+    parser.add_argument("--json", action="store_true", help="print the results as JSON on standard output")
+    parser.set_defaults(run=run)
+
+
+def run_options(args: argparse.Namespace) -> RunOptions:
+    return RunOptions(window_size=args.window_size, overlap=args.overlap, blending=args.blending, tta=args.tta,
+                      batch_size=args.batch_size)
+
+
+def run(args: argparse.Namespace) -> int:
+    distributed = bool(args.workers or args.scheduler)
+    if (args.resume or args.block_size) and not distributed:
+        raise InputError("--resume and --block-size are for distributed runs: add --workers N (--workers 1 runs "
+                         "in resumable blocks in one worker process) or --scheduler ADDRESS.")
+    if args.workers and args.scheduler:
+        raise InputError("Give --workers (a cluster on this machine) or --scheduler (an existing cluster), not both.")
+    requests = scene_requests(args, run_options(args))
+    progress = CliProgress()
+    cancel_on_interrupt(progress)
+    outcomes = SceneRun(requests, progress).run_distributed(args) if distributed else \
+        SceneRun(requests, progress).run_here()
+    progress.end()
+    if args.json:
+        results = [outcome.as_json() for outcome in outcomes]
+        print(json.dumps(results[0] if len(results) == 1 and not (args.output_dir or args.input_list) else
+                         {"scenes": results, "failed": sum(1 for o in outcomes if o.error is not None)}, indent=2))
+    failed = [o for o in outcomes if o.error is not None]
+    if len(outcomes) > 1:
+        progress.info(f"{len(outcomes) - len(failed)} of {len(outcomes)} scene(s) classified"
+                      f"{'; failed: ' + ', '.join(Path(o.request.input_path).name for o in failed) if failed else ''}.")
+    if not failed:
+        return EXIT_OK
+    if len(outcomes) == 1:  # one scene: its error is the command's (printed once, by main)
+        raise failed[0].error  # type: ignore[misc]
+    return max(exit_status(o.error) for o in failed)

@@ -1,0 +1,45 @@
+"""``seamless-segmentation``: parse the command, run it, turn every error into a message and an exit status
+(:mod:`.errors`). With several scenes a failed scene does not stop the others; the status is that of the worst
+failure."""
+from __future__ import annotations
+
+import argparse
+import sys
+import traceback
+from typing import Sequence
+
+from .errors import EXIT_BAD_INPUT, EXIT_UNEXPECTED, GDAL_INSTALL, error_message, exit_status
+
+
+def build_parser() -> argparse.ArgumentParser:
+    from . import classify_command, tool_commands
+
+    parser = argparse.ArgumentParser(
+        prog="seamless-segmentation",
+        description="Semantic segmentation of rasters with ONNX models, without QGIS: the same jobs as the QGIS "
+                    "Processing algorithms seamless:classify, seamless:modelinfo and seamless:evaluate.")
+    parser.add_argument("--debug", action="store_true", help="show the traceback of an unexpected error")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    classify_command.add_parser(commands)
+    tool_commands.add_parsers(commands)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the command line; returns the exit status."""
+    try:
+        from osgeo import gdal  # noqa: F401 - checked first: every command reads rasters or writes files with it
+    except ImportError:
+        print(f"Error: {GDAL_INSTALL}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return int(args.run(args))
+    except BaseException as error:  # noqa: BLE001 - the boundary: a message and a status, never a traceback
+        if isinstance(error, SystemExit):
+            raise
+        if args.debug and exit_status(error) == EXIT_UNEXPECTED:
+            traceback.print_exc()
+        print(f"Error: {error_message(error)}", file=sys.stderr)
+        return exit_status(error)

@@ -1,0 +1,155 @@
+"""The scenes of a ``classify`` command: their requests (one input, or many into an output folder), running them
+here one after another or on a Dask cluster, and what became of each."""
+from __future__ import annotations
+
+import argparse
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from ..adapters.classify_job import ClassifyRequest, ClassifyResult, classify
+from ..adapters.classify_report import class_areas, report_run
+from ..adapters.qml_style import write_qml_style
+from ..adapters.raster_area import parse_bands
+from ..core.errors import CancelledError, InputError
+from ..core.plan import RunOptions
+from ..distributed.cluster import ClusterSpec
+from ..distributed.run import DistributedOptions, classify_distributed
+from .errors import error_message
+from .progress import CliProgress
+
+
+def read_input_list(path: str) -> list[str]:
+    """Paths listed in a text file, one per line; blank lines and ``#`` comments are skipped, relative paths
+    are relative to the list's folder."""
+    try:
+        lines = Path(path).read_text(encoding="utf-8").splitlines()
+    except (OSError, UnicodeDecodeError) as error:
+        raise InputError(f"Cannot read the input list '{path}': {getattr(error, 'strerror', None) or error}.") \
+            from None
+    folder = Path(path).resolve().parent
+    entries = [line.strip() for line in lines if line.strip() and not line.strip().startswith("#")]
+    return [str(folder / entry) if not Path(entry).is_absolute() else entry for entry in entries]
+
+
+def _many(args: argparse.Namespace) -> tuple[list[str], str]:
+    """(inputs, model) of a several-scene command."""
+    if not args.output_dir:
+        raise InputError("--input-list needs --output-dir DIR: the folder each scene's NAME.tif is written to.")
+    *inputs, model = args.paths
+    inputs += read_input_list(args.input_list) if args.input_list else []
+    if not inputs:
+        raise InputError("No input raster given: list them before the model (INPUT... MODEL --output-dir DIR) or in "
+                         "--input-list FILE.")
+    for option in ("probabilities", "confidence"):
+        if getattr(args, option):
+            raise InputError(f"With --output-dir give --{option} without a path: each scene gets "
+                             f"NAME_{option}.tif in the output folder.")
+    return inputs, model
+
+
+def scene_requests(args: argparse.Namespace, options: RunOptions) -> list[ClassifyRequest]:
+    """One request per scene, with the outputs named as the command says."""
+    common: dict[str, Any] = {"contract_path": args.contract or None, "bands": parse_bands(args.bands),
+              "extent": tuple(args.extent) if args.extent else None, "device": args.device, "options": options}
+    if not (args.output_dir or args.input_list):
+        if len(args.paths) != 3:
+            raise InputError(f"classify takes INPUT MODEL OUTPUT (got {len(args.paths)} path(s)); for several "
+                             "rasters give INPUT... MODEL --output-dir DIR.")
+        source, model, output = args.paths
+        for option in ("probabilities", "confidence"):
+            if getattr(args, option) == "":
+                raise InputError(f"--{option} needs a PATH (a .tif file) for a single scene.")
+        return [ClassifyRequest(source, model, output, probabilities_path=args.probabilities or None,
+                                confidence_path=args.confidence or None, **common)]
+    inputs, model = _many(args)
+    folder, requests, names = Path(args.output_dir), [], dict[str, str]()
+    for source in inputs:
+        stem = Path(source).stem
+        if stem in names:
+            raise InputError(f"'{source}' and '{names[stem]}' would both be written to {folder / (stem + '.tif')}; "
+                             "give inputs with different names or run them into different folders.")
+        names[stem] = source
+        extra: dict[str, Any] = {f"{option}_path": str(folder / f"{stem}_{option}.tif")
+                 for option in ("probabilities", "confidence") if getattr(args, option) is not None}
+        requests.append(ClassifyRequest(source, model, str(folder / f"{stem}.tif"), **common, **extra))
+    return requests
+
+
+@dataclass
+class Outcome:
+    """One scene's result or error, and what a distributed run adds (tasks, parts' disk use)."""
+
+    request: ClassifyRequest
+    result: ClassifyResult | None
+    error: BaseException | None
+    tasks: int = 0
+    tasks_reused: int = 0
+    parts_bytes: int = 0
+
+    def as_json(self) -> dict[str, Any]:
+        """The results under the Processing algorithm's output names, or the error."""
+        data: dict[str, Any] = {"INPUT": self.request.input_path}
+        if self.error is not None:
+            data["ERROR"] = error_message(self.error)
+            return data
+        assert self.result is not None
+        data.update({"OUTPUT": self.request.output_path, "OUTPUT_PROBABILITIES": self.request.probabilities_path,
+                     "OUTPUT_CONFIDENCE": self.request.confidence_path, "PROVIDER": self.result.provider,
+                     "CLASS_AREAS": class_areas(self.result), "SECONDS": round(self.result.seconds, 3)})
+        if self.tasks:
+            data.update({"TASKS": self.tasks, "TASKS_REUSED": self.tasks_reused, "PARTS_BYTES": self.parts_bytes})
+        return data
+
+
+class SceneRun:
+    """Runs the scenes and reports each (a failed scene is reported, the others go on)."""
+
+    def __init__(self, requests: list[ClassifyRequest], progress: CliProgress) -> None:
+        self.requests, self.progress = requests, progress
+        self.many = len(requests) > 1
+
+    def run_here(self) -> list[Outcome]:
+        """One scene after another in this process: exactly the Processing algorithm's job."""
+        outcomes = []
+        for request in self.requests:
+            name = Path(request.input_path).name
+            self.progress.begin(name if self.many else "")
+            try:
+                result = classify(request, self.progress, style_writer=write_qml_style)
+            except (KeyboardInterrupt, CancelledError):
+                raise
+            except Exception as error:  # noqa: BLE001 - reported for this scene; the others go on
+                outcomes.append(Outcome(request, None, error))
+                self._report_error(name, error)
+                continue
+            finally:
+                self.progress.end()
+            report_run(result, self.progress)
+            outcomes.append(Outcome(request, result, None))
+        return outcomes
+
+    def run_distributed(self, args: argparse.Namespace) -> list[Outcome]:
+        """Every scene on a Dask cluster (large ones in blocks); then each is reported."""
+        workers, devices = ClusterSpec.parse_workers(args.workers) if args.workers else (0, ())
+        spec = ClusterSpec(workers, devices, args.scheduler, args.connect_timeout)
+        self.progress.begin("all scenes" if self.many else "")
+        found = classify_distributed(self.requests, DistributedOptions(spec, args.block_size, args.resume),
+                                     self.progress)
+        self.progress.end()
+        outcomes = [Outcome(o.request, o.result, o.error, o.tasks, o.tasks_reused, o.parts_bytes) for o in found]
+        for outcome in outcomes:
+            name = Path(outcome.request.input_path).name
+            if outcome.error is not None:
+                self._report_error(name, outcome.error)
+                continue
+            assert outcome.result is not None
+            reused = f", {outcome.tasks_reused} done before (--resume)" if outcome.tasks_reused else ""
+            self.progress.info(f"{name}: {outcome.tasks} task(s){reused}; the blocks took "
+                               f"{outcome.parts_bytes / 1e6:.1f} MB on disk until the output was assembled.")
+            report_run(outcome.result, self.progress)
+        return outcomes
+
+    def _report_error(self, name: str, error: BaseException) -> None:
+        if self.many:  # a single scene's error is the command's, printed once by main
+            self.progress.error(f"{name}: {error_message(error)}")

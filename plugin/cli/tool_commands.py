@@ -1,0 +1,137 @@
+"""``modelinfo`` (seamless:modelinfo), ``evaluate`` (seamless:evaluate) and ``diagnostics``: the same job
+functions as the Processing algorithms, with their checks and messages."""
+from __future__ import annotations
+
+import argparse
+import importlib
+import json
+import platform
+import sys
+from typing import Any
+
+from ..adapters.accuracy import assess
+from ..adapters.accuracy_reference import ReferenceSpec, reference_choice_problem
+from ..adapters.accuracy_report import write_outputs
+from ..adapters.area_of_interest import AreaSpec
+from ..adapters.model_description import describe_model, write_description
+from ..adapters.output_paths import check_outputs, require_extension
+from ..core.class_mapping import parse_class_names
+from ..core.errors import InputError
+from ..core.runtime import available_providers
+from .errors import EXIT_OK
+from .progress import CliProgress
+
+
+def add_parsers(commands: Any) -> None:
+    info = commands.add_parser("modelinfo", help="the resolved contract, inputs, outputs and providers of a model "
+                               "(seamless:modelinfo)")
+    info.add_argument("model", metavar="MODEL", help="the ONNX model")
+    info.add_argument("--contract", metavar="JSON", help="sidecar JSON whose fields override the model's metadata")
+    info.add_argument("--output", metavar="FILE.json", help="also write the description to this JSON file")
+    info.add_argument("--json", action="store_true", help="print the description as JSON on standard output")
+    info.set_defaults(run=run_modelinfo)
+
+    evaluate = commands.add_parser("evaluate", help="accuracy of a class raster against reference labels "
+                                   "(seamless:evaluate)")
+    evaluate.add_argument("classified", metavar="CLASSIFIED", help="the class raster to assess (band 1)")
+    evaluate.add_argument("--reference", metavar="RASTER", help="reference label raster (REFERENCE)")
+    evaluate.add_argument("--reference-layer", metavar="VECTOR", help="reference polygons or points (REFERENCE_LAYER)")
+    evaluate.add_argument("--reference-field", metavar="FIELD", help="class field of the layer (REFERENCE_FIELD)")
+    evaluate.add_argument("--reference-nodata", type=int, metavar="VALUE", help="reference value meaning 'not "
+                          "labelled' (REFERENCE_NODATA)")
+    evaluate.add_argument("--extent", nargs=4, type=float, metavar=("XMIN", "YMIN", "XMAX", "YMAX"),
+                          help="assess only inside this extent, in the raster's CRS (EXTENT)")
+    evaluate.add_argument("--mask", metavar="VECTOR", help="assess only inside these polygons (MASK)")
+    evaluate.add_argument("--class-names", metavar="'1=farm;2=forest'", help="class names (CLASS_NAMES)")
+    evaluate.add_argument("--report", metavar="FILE.html", help="the HTML report (OUTPUT_REPORT)")
+    evaluate.add_argument("--json-output", metavar="FILE.json", help="everything as JSON (OUTPUT_JSON)")
+    evaluate.add_argument("--table", metavar="FILE.csv", help="the per-class table as CSV (OUTPUT_TABLE)")
+    evaluate.add_argument("--json", action="store_true", help="print the scores as JSON on standard output")
+    evaluate.set_defaults(run=run_evaluate)
+
+    diagnostics = commands.add_parser("diagnostics", help="versions, execution providers and optional packages")
+    diagnostics.add_argument("--json", action="store_true", help="print them as JSON")
+    diagnostics.set_defaults(run=run_diagnostics)
+
+
+def run_modelinfo(args: argparse.Namespace) -> int:
+    inputs = {"MODEL": args.model, "CONTRACT": args.contract}
+    if args.output:
+        require_extension("OUTPUT", args.output, (".json",), "the model description")
+        check_outputs({"OUTPUT": args.output}, inputs)
+    description = describe_model(args.model, args.contract)
+    if args.output:
+        write_description(description, args.output)
+    if args.json:
+        print(json.dumps(description, indent=2))
+        return EXIT_OK
+    for key in ("sources", "inputs", "outputs", "providers"):
+        print(f"{key}: {json.dumps(description[key])}")
+    print("contract:\n" + json.dumps(description["contract"], indent=2))
+    return EXIT_OK
+
+
+def run_evaluate(args: argparse.Namespace) -> int:
+    problem = reference_choice_problem(bool(args.reference), bool(args.reference_layer), bool(args.reference_field))
+    if problem:
+        raise InputError(problem)
+    outputs = {"OUTPUT_REPORT": args.report, "OUTPUT_JSON": args.json_output, "OUTPUT_TABLE": args.table}
+    for name, extensions, what in (("OUTPUT_REPORT", (".html", ".htm"), "the report"),
+                                   ("OUTPUT_JSON", (".json",), "the accuracy JSON"),
+                                   ("OUTPUT_TABLE", (".csv",), "the per-class table")):
+        if outputs[name]:
+            require_extension(name, outputs[name], extensions, what)
+    check_outputs(outputs, {"INPUT": args.classified, "REFERENCE": args.reference,
+                            "REFERENCE_LAYER": args.reference_layer, "MASK": args.mask})
+    names = parse_class_names(args.class_names or "")
+    reference = ReferenceSpec(args.reference, args.reference_layer, None, args.reference_field, args.reference_nodata)
+    progress = CliProgress()
+    progress.begin()
+    summary = assess(args.classified, reference, AreaSpec(tuple(args.extent) if args.extent else None, args.mask),
+                     names, progress)
+    progress.end()
+    write_outputs(summary, args.report, args.json_output, args.table)
+    for value in summary.reference_only_values:
+        progress.warning(f"Reference class {value} ({summary.name_of(value)}) is not a class of the classification: "
+                         "all its samples are omission errors.")
+    scores = summary.scores
+    progress.info(f"Overall accuracy {scores.overall_accuracy:.4f}, kappa {scores.kappa:.4f}, mean IoU "
+                  f"{scores.mean_iou:.4f} over {summary.matrix.total} {summary.sample_unit}s.")
+    if args.json:
+        print(json.dumps({"OVERALL_ACCURACY": scores.overall_accuracy, "KAPPA": scores.kappa,
+                          "MEAN_IOU": scores.mean_iou, "OUTPUT_REPORT": args.report, "OUTPUT_JSON": args.json_output,
+                          "OUTPUT_TABLE": args.table}, indent=2))
+    return EXIT_OK
+
+
+def _version(module: str) -> str | None:
+    try:
+        return str(getattr(importlib.import_module(module), "__version__", "installed"))
+    except ImportError:
+        return None
+
+
+def diagnostics() -> dict[str, Any]:
+    """What this installation has: Python, numpy, GDAL, onnxruntime and its providers, optional packages.
+    (Kept simple; the QGIS side has its own diagnostics.)"""
+    from osgeo import gdal
+
+    from ..distributed.cluster import available_cores
+
+    return {"python": sys.version.split()[0], "platform": platform.platform(), "cpu_cores": available_cores(),
+            "numpy": _version("numpy"), "gdal": gdal.__version__, "onnxruntime": _version("onnxruntime"),
+            "providers": available_providers(), "tqdm": _version("tqdm"), "dask": _version("dask"),
+            "distributed": _version("distributed")}
+
+
+def run_diagnostics(args: argparse.Namespace) -> int:
+    found = diagnostics()
+    if args.json:
+        print(json.dumps(found, indent=2))
+        return EXIT_OK
+    for key, value in found.items():
+        shown = ", ".join(value) if isinstance(value, list) else value
+        print(f"{key:12s} {shown if shown not in (None, '') else 'not installed'}")
+    if not found["onnxruntime"]:
+        print("onnxruntime is needed to classify: python3 -m pip install onnxruntime (NVIDIA GPU: onnxruntime-gpu)")
+    return EXIT_OK

@@ -1,0 +1,12 @@
+"""Distributed classification on Dask (``dask.distributed``): many scenes and huge rasters over many processes
+or machines, with the same result as one process.
+
+GDAL, numpy and the core only; Dask is imported when a distributed run starts (:mod:`.cluster`), so the
+command line works without it and says how to install it when ``--workers`` or ``--scheduler`` is used.
+
+- :mod:`.cluster`   a local cluster of N processes (optionally one per GPU) or an existing scheduler
+- :mod:`.tasks`     what a worker runs: one block of a scene, or one whole scene
+- :mod:`.parts`     the finished blocks of an output, beside it, until the output is assembled
+- :mod:`.assemble`  blocks -> the output, in the single-process path's format
+- :mod:`.run`       the client: plans scenes and blocks, submits, follows, resumes, assembles, commits
+"""

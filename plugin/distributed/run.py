@@ -1,0 +1,138 @@
+"""The client of a distributed run: every scene planned into tasks, the tasks submitted to Dask and followed,
+each scene assembled and committed as soon as its last task is done.
+
+Dask reruns the task of a worker that died (up to ``distributed.scheduler.allowed-failures`` times); a task
+that fails with an error fails its scene only (its other tasks are cancelled, its finished blocks are kept
+for ``--resume``), and the other scenes go on. Cancelling (Ctrl+C) stops submitting and cancels what is
+queued; finished blocks are kept.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from ..adapters.classify_job import ClassifyRequest, ClassifyResult
+from ..core.errors import CancelledError
+from ..core.progress import Progress
+from .cluster import ClusterSpec, dask_client
+from .scenes import ClientModels, Scene
+from .tasks import BlockTask, run_block, run_scene
+
+
+@dataclass(frozen=True)
+class DistributedOptions:
+    """How to run: the cluster, the block size (0: the largest whose run streams as one panel), resume."""
+
+    cluster: ClusterSpec
+    block_size: int = 0
+    resume: bool = False
+
+
+@dataclass
+class SceneOutcome:
+    """What became of one scene: its result, or the error that stopped it."""
+
+    request: ClassifyRequest
+    result: ClassifyResult | None
+    error: BaseException | None
+    tasks: int = 0
+    tasks_reused: int = 0
+    parts_bytes: int = 0
+
+
+class _Progress:
+    """The whole run's fraction: area pixels finished over all pixels of the scenes."""
+
+    def __init__(self, progress: Progress, scenes: list[Scene]) -> None:
+        self._progress = progress
+        self._total = sum(s.pixels for s in scenes) or 1
+        self._done = 0
+
+    def add(self, pixels: int) -> None:
+        self._done += pixels
+        self._progress.set_fraction(min(self._done / self._total, 1.0))
+
+
+def classify_distributed(requests: list[ClassifyRequest], options: DistributedOptions,
+                         progress: Progress) -> list[SceneOutcome]:
+    """Classify every request on the cluster; one outcome per request, in order."""
+    spec = options.cluster
+    scenes = [Scene(i, request, progress) for i, request in enumerate(requests)]
+    with dask_client(spec, progress) as client:
+        models = ClientModels()
+        for scene in scenes:
+            _guarded(scene, lambda s=scene: s.plan(models, options.block_size, options.resume, spec.devices,
+                                                   spec.threads_per_task()))
+        ready = [s for s in scenes if not s.done]
+        tracker = _Progress(progress, ready)
+        pending: dict[Any, tuple[Scene, str]] = {}
+        for scene in ready:
+            reused = [name for name in scene.tasks if name in scene.results]
+            for name in reused:
+                tracker.add(scene.pixels_of(name))
+            for name, task in scene.tasks.items():
+                if name not in scene.results:
+                    function = run_block if isinstance(task, BlockTask) else run_scene
+                    future = client.submit(function, task, pure=False, priority=-scene.index,
+                                           key=f"seamless-{scene.index}-{name}-{id(task):x}")
+                    pending[future] = (scene, name)
+            _finish_if_complete(scene)
+        _follow(client, pending, tracker, progress)
+    return [SceneOutcome(s.request, s.result, s.error, len(s.tasks),
+                         sum(1 for r in s.results.values() if r.get("reused")), s.parts_bytes) for s in scenes]
+
+
+def _follow(client: Any, pending: dict[Any, tuple[Scene, str]], tracker: _Progress, progress: Progress) -> None:
+    """Take each task's result as it comes; a scene whose tasks are all done is assembled and committed."""
+    from distributed import wait
+
+    while pending:
+        if progress.is_cancelled():
+            client.cancel(list(pending))
+            raise CancelledError("the run was cancelled; finished blocks are kept (run again with --resume to "
+                                 "continue), and no output was written for unfinished scenes.")
+        try:
+            done, _ = wait(list(pending), timeout=0.5, return_when="FIRST_COMPLETED")
+        except TimeoutError:
+            continue
+        for future in done:
+            scene, name = pending.pop(future)
+            if scene.done:
+                continue
+            if future.status != "finished":
+                error = future.exception() if future.status == "error" else CancelledError("a task was cancelled.")
+                scene.error = _task_error(error, name)
+                doomed = [f for f, (s, _) in pending.items() if s is scene]
+                client.cancel(doomed)
+                for f in doomed:
+                    pending.pop(f)
+                continue
+            scene.results[name] = future.result()
+            tracker.add(scene.pixels_of(name))
+            _finish_if_complete(scene)
+
+
+def _task_error(error: BaseException | None, name: str) -> BaseException:
+    """The error of a failed task; a worker that died again and again is named as the cause."""
+    if error is not None and type(error).__name__ == "KilledWorker":
+        from ..core.errors import SeamlessError
+
+        return SeamlessError(f"The task of {name} stopped its worker process several times (killed, out of memory, "
+                             "or a crash in a library): it was given up. Lower the block size (--block-size), "
+                             "WINDOW_SIZE or BATCH_SIZE, or give the workers more memory.")
+    return error or RuntimeError(f"the task of {name} failed without an error")
+
+
+def _finish_if_complete(scene: Scene) -> None:
+    if scene.complete:
+        _guarded(scene, scene.finish)
+
+
+def _guarded(scene: Scene, action: Any) -> None:
+    """Run one step of a scene; an error ends that scene (kept as its outcome), not the run."""
+    try:
+        action()
+    except (KeyboardInterrupt, CancelledError):
+        raise
+    except Exception as error:  # noqa: BLE001 - one scene's failure, reported with the others' results
+        scene.error = error

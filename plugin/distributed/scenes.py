@@ -1,0 +1,205 @@
+"""One scene of a distributed run, on the client: planned into tasks, followed, assembled and committed.
+
+A scene whose model needs another ground resolution, or that fits in one block, is one task running the
+classify job on a worker. A larger scene is cut into blocks (:mod:`plugin.core.blocks`), each a task; when
+they are all done its outputs are assembled from the parts and committed at once (:class:`BlockScene`).
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import time
+from dataclasses import asdict, replace
+from pathlib import Path
+from typing import Any
+
+from ..adapters.atomic import AtomicOutputs
+from ..adapters.classify_job import (
+    ClassifyRequest,
+    ClassifyResult,
+    EngineRun,
+    create_outputs,
+    open_job,
+    report_input_problems,
+    require_memory,
+)
+from ..adapters.gdal_grid import open_raster
+from ..adapters.qml_style import write_qml_style
+from ..adapters.raster_area import needs_resampling
+from ..adapters.raster_io import bounded_block_cache, window_grid
+from ..core.blocks import Block, BlockLayout, block_plan, default_block_size, plan_blocks
+from ..core.contract import ModelContract
+from ..core.engine import RunSummary
+from ..core.model import LoadedModel, load_model
+from ..core.plan import RunPlan, plan_run
+from ..core.progress import LoggingProgress, Progress
+from ..core.window import PixelWindow
+from .assemble import copy_parts
+from .parts import PartsFolder
+from .tasks import BlockTask, SceneTask
+
+
+def file_identity(path: str | None) -> list[Any] | None:
+    """Absolute path, size and modification time: a changed input or model is another run."""
+    if not path:
+        return None
+    stat = os.stat(path)
+    return [os.path.abspath(path), stat.st_size, stat.st_mtime_ns]
+
+
+def run_settings(request: ClassifyRequest, block_size: int) -> tuple[str, dict[str, Any]]:
+    """The settings that decide a scene's result, and their fingerprint (what ``--resume`` must match)."""
+    settings = {"input": file_identity(request.input_path), "model": file_identity(request.model_path),
+                "contract": file_identity(request.contract_path), "bands": list(request.bands or []) or None,
+                "extent": list(request.extent) if request.extent else None, "options": asdict(request.options),
+                "outputs": sorted(request.output_paths()), "block_size": block_size}
+    text = json.dumps(settings, sort_keys=True)
+    return hashlib.sha256(text.encode()).hexdigest()[:16], settings
+
+
+class ClientModels:
+    """Models the client reads contracts and shapes from: on the CPU, one thread, each loaded once."""
+
+    def __init__(self) -> None:
+        self._models: dict[tuple, LoadedModel] = {}
+
+    def get(self, request: ClassifyRequest) -> LoadedModel:
+        key = (os.path.abspath(request.model_path), request.contract_path)
+        if key not in self._models:
+            self._models[key] = load_model(request.model_path, "cpu", request.contract_path, threads=1)
+        return self._models[key]
+
+
+class Scene:
+    """A scene's request, its tasks still to run, the results of those done, and its outcome."""
+
+    def __init__(self, index: int, request: ClassifyRequest, progress: Progress) -> None:
+        self.index, self.request, self.progress = index, request, progress
+        self.name = Path(request.input_path).name
+        self.started = time.perf_counter()
+        self.tasks: dict[str, BlockTask | SceneTask] = {}
+        self.results: dict[str, dict[str, Any]] = {}
+        self.pixels = 0
+        self.result: ClassifyResult | None = None
+        self.error: BaseException | None = None
+        self.parts_bytes = 0
+        self.parts: PartsFolder | None = None
+        self.area = PixelWindow(0, 0, 0, 0)
+        self.layout: BlockLayout | None = None
+        self.whole_plan: RunPlan | None = None
+        self.contract: ModelContract | None = None
+        self.said: set[str] = set()  # warnings already shown, not repeated from the tasks
+
+    @property
+    def done(self) -> bool:
+        return self.error is not None or self.result is not None
+
+    @property
+    def complete(self) -> bool:
+        return not self.done and all(name in self.results for name in self.tasks)
+
+    def pixels_of(self, task_name: str) -> int:
+        """Area pixels a task finishes (for the progress of the whole run)."""
+        task = self.tasks[task_name]
+        return task.block.window.pixels if isinstance(task, BlockTask) else self.pixels
+
+    def warn(self, message: str) -> None:
+        if message not in self.said:
+            self.said.add(message)
+            self.progress.warning(f"{self.name}: {message}")
+
+    def plan(self, models: ClientModels, block_size: int, resume: bool, devices: tuple[str, ...],
+             threads: int) -> None:
+        """Open and check the scene, then decide its tasks (skipping what an earlier run finished)."""
+        request = replace(self.request, threads=threads)
+        request.check_paths()
+        quiet = LoggingProgress()
+        job = open_job(request, quiet, model=models.get(request))
+        for warning in quiet.warnings:
+            self.warn(warning)
+        self.area, self.contract, self.pixels = job.area, job.model.contract, job.area.pixels
+        resampled = needs_resampling(job.dataset, job.model.contract, quiet) is not None
+        plan = plan_run(job.model.contract, job.model.shape, job.area.width, job.area.height, request.options, quiet)
+        layout = plan_blocks(plan, block_size or default_block_size(plan))
+        whole = resampled or len(layout.blocks) == 1
+        settings_size = 0 if whole else layout.block_size
+        fingerprint, settings = run_settings(request, settings_size)
+        self.parts = PartsFolder(request.output_path, fingerprint, settings)
+        finished = self.parts.open(resume, self.progress)
+        if whole:
+            why = "resampled to the model's resolution" if resampled else "one block"
+            self.progress.info(f"{self.name}: one task ({why}).")
+            self.tasks = {"scene": SceneTask(request, self.parts.marker("scene"), devices)}
+        else:
+            biggest = max(layout.blocks, key=lambda b: b.run_area.pixels)
+            block_run = block_plan(plan, biggest)
+            require_memory(block_run.array_bytes(len(job.bands), job.model.contract.class_count), block_run,
+                           request.options)
+            self.progress.info(f"{self.name}: plan: {plan.describe()}; {layout.describe()}.")
+            self.layout, self.whole_plan = layout, plan
+            self.tasks = {b.name: BlockTask(request, plan, job.area, b, self.parts.part_paths(
+                b.name, list(request.output_paths())), self.parts.marker(b.name), devices) for b in layout.blocks}
+        self.results = {name: record for name, record in finished.items() if name in self.tasks}
+
+    def finish(self) -> None:
+        """All tasks done: assemble and commit a block scene's outputs, then report; remove the parts."""
+        records = [self.results[name] for name in self.tasks]
+        run = _engine_run(records, self.pixels)
+        if "scene" not in self.tasks:
+            self._assemble()
+            report_input_problems(run, self)
+        for warning in sorted({w for r in records for w in r.get("warnings", [])}):
+            self.warn(warning)
+        dataset = open_raster(self.request.input_path, "input raster")
+        grid = window_grid(dataset, PixelWindow(self.area.col, self.area.row, self.area.width, self.area.height))
+        assert self.contract is not None
+        self.result = ClassifyResult(records[0]["provider"], run.summary, run.class_counts, self.contract,
+                                     time.perf_counter() - self.started, grid)
+        if self.parts is not None:
+            self.parts_bytes = self.parts.disk_use()
+            self.parts.remove()
+
+    def _assemble(self) -> None:
+        dataset = open_raster(self.request.input_path, "input raster")
+        assert self.parts is not None and self.layout is not None and self.whole_plan is not None
+        assert self.contract is not None
+        blocks: list[Block] = list(self.layout.blocks)
+        with AtomicOutputs() as outputs, bounded_block_cache():
+            paths = {name: outputs.temporary_for(final) for name, final in self.request.output_paths().items()}
+            datasets = create_outputs(dataset, self.area, self.contract, self.whole_plan, paths)
+            for name in list(datasets):
+                copy_parts(datasets[name], name, blocks, self.parts)
+                datasets[name].FlushCache()
+                datasets[name] = None  # closed: GDAL writes the class names' sidecar now
+            write_qml_style(paths["classes"], self.contract)
+            outputs.commit()
+
+    # Progress, for report_input_problems: the scene's own warnings, once, named.
+    def info(self, message: str) -> None:
+        self.progress.info(f"{self.name}: {message}")
+
+    def warning(self, message: str) -> None:
+        self.warn(message)
+
+    def set_fraction(self, fraction: float) -> None:
+        pass
+
+    def is_cancelled(self) -> bool:
+        return self.progress.is_cancelled()
+
+
+def _engine_run(records: list[dict[str, Any]], pixels: int) -> EngineRun:
+    """The scene's figures from its tasks' records."""
+    counts: dict[int, int] = {}
+    for record in records:
+        for value, count in record["class_counts"].items():
+            counts[int(value)] = counts.get(int(value), 0) + int(count)
+    run = sum(r["windows_run"] for r in records)
+    total = sum(r["windows_total"] for r in records)
+    summary = RunSummary(windows_total=total, windows_run=run, windows_skipped=total - run, pixels_written=pixels,
+                         seconds=sum(r["seconds"] for r in records),
+                         inference_seconds=sum(r["inference_seconds"] for r in records))
+    found = [tuple(r["first_non_finite"]) for r in records if r.get("first_non_finite")]
+    first = min(found, key=lambda p: (p[1], p[0])) if found else None
+    return EngineRun(summary, counts, first)
