@@ -13,7 +13,7 @@ from ..core.plan import RunOptions
 from ..core.tta import TTA_MODES
 from . import values
 from .errors import EXIT_OK, exit_status
-from .progress import CliProgress, cancel_on_interrupt
+from .progress import CliProgress, interrupt_cancels
 from .scenes import SceneRun, scene_requests
 
 DEFAULTS = RunOptions()  # the defaults of seamless:classify, from the one place they are set
@@ -81,9 +81,9 @@ def run(args: argparse.Namespace) -> int:
         raise InputError("Give --workers (a cluster on this machine) or --scheduler (an existing cluster), not both.")
     requests = scene_requests(args, run_options(args))
     progress = CliProgress()
-    cancel_on_interrupt(progress)
-    outcomes = SceneRun(requests, progress).run_distributed(args) if distributed else \
-        SceneRun(requests, progress).run_here()
+    with interrupt_cancels(progress):
+        scenes = SceneRun(requests, progress)
+        outcomes = scenes.run_distributed(args) if distributed else scenes.run_here()
     progress.end()
     if args.json:
         results = [outcome.as_json() for outcome in outcomes]

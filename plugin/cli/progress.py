@@ -6,7 +6,8 @@ from __future__ import annotations
 import signal
 import sys
 import threading
-from typing import Any, TextIO
+from contextlib import contextmanager
+from typing import Any, Iterator, TextIO
 
 
 def _tqdm(stream: TextIO) -> Any:
@@ -77,9 +78,11 @@ class CliProgress:
             print(line, file=self.stream, flush=True)
 
 
-def cancel_on_interrupt(progress: CliProgress) -> None:
-    """First Ctrl+C: cancel the run cleanly (nothing is written); the second one stops at once."""
+@contextmanager
+def interrupt_cancels(progress: CliProgress) -> Iterator[None]:
+    """While inside: the first Ctrl+C cancels the run cleanly (nothing is written), the second stops at once."""
     if threading.current_thread() is not threading.main_thread():
+        yield
         return
 
     def interrupted(signum: int, frame: Any) -> None:
@@ -89,4 +92,8 @@ def cancel_on_interrupt(progress: CliProgress) -> None:
         progress.info("Cancelling: the run stops after the current batch and writes nothing (Ctrl+C again to stop "
                       "at once).")
 
-    signal.signal(signal.SIGINT, interrupted)
+    previous = signal.signal(signal.SIGINT, interrupted)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)

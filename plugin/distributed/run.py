@@ -78,6 +78,9 @@ def classify_distributed(requests: list[ClassifyRequest], options: DistributedOp
                     pending[future] = (scene, name)
             _finish_if_complete(scene)
         _follow(client, pending, tracker, progress)
+    for scene in scenes:
+        if scene.error is not None:
+            scene.abandon()
     return [SceneOutcome(s.request, s.result, s.error, len(s.tasks),
                          sum(1 for r in s.results.values() if r.get("reused")), s.parts_bytes) for s in scenes]
 

@@ -160,6 +160,17 @@ class Scene:
             self.parts_bytes = self.parts.disk_use()
             self.parts.remove()
 
+    def abandon(self) -> None:
+        """After a failure: keep the finished blocks for ``--resume``, or remove the parts folder if none is."""
+        if self.parts is None or not self.parts.path.exists():
+            return
+        finished = [name for name in self.tasks if name in self.results and name != "scene"]
+        if finished:
+            self.progress.info(f"{self.name}: {len(finished)} finished block(s) are kept in '{self.parts.path}'; "
+                               "run again with --resume to continue once the cause is fixed.")
+        else:
+            self.parts.remove()
+
     def _assemble(self) -> None:
         dataset = open_raster(self.request.input_path, "input raster")
         assert self.parts is not None and self.layout is not None and self.whole_plan is not None
