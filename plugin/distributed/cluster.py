@@ -102,7 +102,7 @@ def dask_client(spec: ClusterSpec, progress: Progress) -> Iterator[Any]:
                       f"{'; the tasks wait until workers join' if not workers else ''}.")
     else:
         cluster = distributed.LocalCluster(n_workers=spec.workers, threads_per_worker=1, processes=True,
-                                           dashboard_address=None, silence_logs=logging.ERROR)
+                                           dashboard_address="127.0.0.1:0", silence_logs=logging.ERROR)
         client = distributed.Client(cluster)
         progress.info(f"Started {spec.describe()} ({spec.threads_per_task()} thread(s) each).")
     try:

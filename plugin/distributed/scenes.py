@@ -140,7 +140,7 @@ class Scene:
             self.layout, self.whole_plan = layout, plan
             self.tasks = {b.name: BlockTask(request, plan, job.area, b, self.parts.part_paths(
                 b.name, list(request.output_paths())), self.parts.marker(b.name), devices) for b in layout.blocks}
-        self.results = {name: record for name, record in finished.items() if name in self.tasks}
+        self.results = {name: {**record, "reused": True} for name, record in finished.items() if name in self.tasks}
 
     def finish(self) -> None:
         """All tasks done: assemble and commit a block scene's outputs, then report; remove the parts."""
