@@ -64,8 +64,19 @@ def _worker_device(request: ClassifyRequest, devices: tuple[str, ...]) -> str:
     return devices[int(name) % len(devices)] if name.isdigit() else devices[0]
 
 
+def _worker_threads() -> int:
+    """Tasks this worker runs at once (its threads); 1 outside a Dask worker."""
+    try:
+        from distributed import get_worker
+
+        return max(1, int(get_worker().state.nthreads))
+    except (ImportError, ValueError, AttributeError):
+        return 1
+
+
 def _prepared(request: ClassifyRequest, devices: tuple[str, ...]) -> ClassifyRequest:
-    threads = request.threads or available_cores()
+    """The request as this worker runs it: its device, and its cores shared by the tasks it runs at once."""
+    threads = request.threads or max(1, available_cores() // _worker_threads())
     return replace(request, device=_worker_device(request, devices), threads=threads)
 
 

@@ -1,0 +1,92 @@
+"""``pip install .`` gives the ``seamless-segmentation`` command, which runs with GDAL's bindings, numpy and
+onnxruntime only: installed for real into a throwaway virtual environment made from the system Python (whose
+site-packages hold Debian's GDAL and numpy, and QGIS, which the command must not import)."""
+from __future__ import annotations
+
+import configparser
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tomllib
+from pathlib import Path
+
+import pytest
+from conftest import REPO
+
+from tests.cli.helpers import BUNDLED_MODEL, SAMPLE
+
+SYSTEM_PYTHON = Path("/usr/bin/python3")
+NOT_NEEDED = ("qgis", "torch", "dask", "distributed", "tqdm", "training")
+
+
+def test_the_package_version_is_the_plugins():
+    metadata = configparser.ConfigParser()
+    metadata.read(REPO / "metadata.txt", encoding="utf-8")
+    project = tomllib.loads((REPO / "pyproject.toml").read_text(encoding="utf-8"))["project"]
+    assert project["version"] == metadata["general"]["version"]
+    assert project["scripts"]["seamless-segmentation"] == "plugin.cli.main:main"
+
+
+def _run(*command: object, **options) -> subprocess.CompletedProcess:
+    completed = subprocess.run([str(c) for c in command], capture_output=True, text=True, timeout=600, **options)
+    assert completed.returncode == 0, completed.stdout + completed.stderr
+    return completed
+
+
+@pytest.fixture(scope="module")
+def installed(tmp_path_factory) -> Path:
+    """A virtual environment with the wheel built from this repository installed (no dependencies fetched), and
+    onnxruntime taken from the test environment (linked, nothing downloaded)."""
+    if not SYSTEM_PYTHON.exists():
+        pytest.skip("no /usr/bin/python3 to make the environment from")
+    root = tmp_path_factory.mktemp("install")
+    source = root / "source"
+    source.mkdir()
+    for name in ("pyproject.toml", "README.md", "LICENSE"):
+        shutil.copy(REPO / name, source / name)
+    shutil.copytree(REPO / "plugin", source / "plugin", ignore=shutil.ignore_patterns("__pycache__"))
+    _run(sys.executable, "-m", "pip", "wheel", "--quiet", "--no-deps", "--no-build-isolation", "-w", root / "wheels",
+         source)
+    venv = root / "venv"
+    _run(SYSTEM_PYTHON, "-m", "venv", "--system-site-packages", "--without-pip", venv)
+    wheel = next((root / "wheels").glob("seamless_segmentation-*.whl"))
+    _run(sys.executable, "-m", "pip", "--python", venv / "bin" / "python", "install", "--quiet", "--no-deps",
+         "--no-index", wheel)
+    import onnxruntime
+
+    linked = root / "linked"
+    linked.mkdir()
+    (linked / "onnxruntime").symlink_to(Path(onnxruntime.__file__).parent)
+    site = next((venv / "lib").glob("python3*/site-packages"))
+    (site / "onnxruntime_from_tests.pth").write_text(f"{linked}\n", encoding="utf-8")
+    return venv
+
+
+@pytest.mark.slow
+def test_the_console_command_classifies_without_qgis(installed, tmp_path):
+    command = installed / "bin" / "seamless-segmentation"
+    environment = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "QGIS_PREFIX_PATH")}
+    result = _run(command, "classify", SAMPLE, BUNDLED_MODEL, tmp_path / "classes.tif", "--json", cwd=tmp_path,
+                  env=environment)
+    assert json.loads(result.stdout)["PROVIDER"] == "CPUExecutionProvider"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["classes.qml", "classes.tif", "classes.tif.aux.xml"]
+    check = ("import sys; from plugin.cli.main import main; status = main(sys.argv[1:]); "
+             f"print(sorted(m for m in sys.modules if m.split('.')[0] in {NOT_NEEDED!r})); "
+             "print(sys.modules['plugin'].__file__)")
+    modules = _run(installed / "bin" / "python", "-c", check, "classify", SAMPLE, BUNDLED_MODEL,
+                   tmp_path / "again.tif", cwd=tmp_path, env=environment)
+    imported, location = modules.stdout.strip().splitlines()[-2:]
+    assert imported == "[]", f"the command imported {imported}"
+    assert str(installed) in location  # the installed package, not this repository
+
+
+@pytest.mark.slow
+def test_without_dask_a_distributed_run_says_how_to_install_it(installed, tmp_path):
+    completed = subprocess.run([str(installed / "bin" / "seamless-segmentation"), "classify", str(SAMPLE),
+                                str(BUNDLED_MODEL), str(tmp_path / "classes.tif"), "--workers", "2"],
+                               capture_output=True, text=True, timeout=300, cwd=tmp_path)
+    assert completed.returncode == 2, completed.stdout + completed.stderr
+    assert 'python3 -m pip install "dask[distributed]"' in completed.stderr
+    assert "Traceback" not in completed.stderr and not list(tmp_path.iterdir())
