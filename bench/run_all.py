@@ -25,6 +25,7 @@ BENCHMARKS: dict[str, tuple[list[str], list[str]]] = {
     "memory": ([], ["--sizes", "2048", "8192", "--inputs", "geotiff"]),
     "accuracy": ([], ["--factors", "1", "4"]),
     "train_vs_random_forest": ([], ["--epochs", "3", "--trees", "50"]),
+    "scale": ([], ["--size", "2048", "--block", "1024", "--block-sizes", "768", "1152"]),
 }
 
 
