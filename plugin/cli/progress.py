@@ -48,7 +48,8 @@ class CliProgress:
     def set_fraction(self, fraction: float) -> None:
         fraction = min(max(fraction, 0.0), 1.0)
         if self._bar is not None:
-            self._bar.update(round(100 * fraction, 1) - self._bar.n)
+            self._bar.n = round(100 * fraction, 1)
+            self._bar.refresh()
             return
         while fraction >= self._next_line - 1e-9 and self._next_line <= 1.0 + 1e-9:
             prefix = f"{self._label}: " if self._label else ""

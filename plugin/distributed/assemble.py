@@ -7,8 +7,6 @@ raster's size.
 """
 from __future__ import annotations
 
-from pathlib import Path
-
 import numpy as np
 from osgeo import gdal
 
@@ -48,7 +46,7 @@ def copy_parts(target: gdal.Dataset, output: str, blocks: list[Block], parts: Pa
     """Fill ``target`` (the whole area) with the ``output`` files (classes, probabilities...) of every block."""
     by_name = {b.name: b for b in blocks}
     files = _Parts({b.name: parts.part_paths(b.name, [output])[output] for b in blocks})
-    dtype = gdal_array_type(target)
+    dtype = _numpy_type(target)
     width, height, bands = target.RasterXSize, target.RasterYSize, target.RasterCount
     for row in range(0, height, tile):
         rows = min(tile, height - row)
@@ -69,11 +67,7 @@ def copy_parts(target: gdal.Dataset, output: str, blocks: list[Block], parts: Pa
         files.close_above(row + rows, by_name)
 
 
-def gdal_array_type(dataset: gdal.Dataset) -> np.dtype:
+def _numpy_type(dataset: gdal.Dataset) -> np.dtype:
     from osgeo import gdal_array
 
     return np.dtype(gdal_array.GDALTypeCodeToNumericTypeCode(dataset.GetRasterBand(1).DataType))
-
-
-def part_bytes(paths: list[str]) -> int:
-    return sum(Path(p).stat().st_size for p in paths if Path(p).exists())

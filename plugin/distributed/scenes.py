@@ -19,6 +19,7 @@ from ..adapters.classify_job import (
     ClassifyRequest,
     ClassifyResult,
     EngineRun,
+    OpenedJob,
     create_outputs,
     open_job,
     report_input_problems,
@@ -114,17 +115,16 @@ class Scene:
         """Open and check the scene, then decide its tasks (skipping what an earlier run finished)."""
         request = replace(self.request, threads=threads)
         request.check_paths()
-        quiet = LoggingProgress()
+        quiet = LoggingProgress()  # the client's own lines (model loaded on its CPU...) would mislead
         job = open_job(request, quiet, model=models.get(request))
-        for warning in quiet.warnings:
-            self.warn(warning)
         self.area, self.contract, self.pixels = job.area, job.model.contract, job.area.pixels
         resampled = needs_resampling(job.dataset, job.model.contract, quiet) is not None
         plan = plan_run(job.model.contract, job.model.shape, job.area.width, job.area.height, request.options, quiet)
+        for warning in quiet.warnings:
+            self.warn(warning)
         layout = plan_blocks(plan, block_size or default_block_size(plan))
         whole = resampled or len(layout.blocks) == 1
-        settings_size = 0 if whole else layout.block_size
-        fingerprint, settings = run_settings(request, settings_size)
+        fingerprint, settings = run_settings(request, 0 if whole else layout.block_size)
         self.parts = PartsFolder(request.output_path, fingerprint, settings)
         finished = self.parts.open(resume, self.progress)
         if whole:
@@ -132,15 +132,20 @@ class Scene:
             self.progress.info(f"{self.name}: one task ({why}).")
             self.tasks = {"scene": SceneTask(request, self.parts.marker("scene"), devices)}
         else:
-            biggest = max(layout.blocks, key=lambda b: b.run_area.pixels)
-            block_run = block_plan(plan, biggest)
-            require_memory(block_run.array_bytes(len(job.bands), job.model.contract.class_count), block_run,
-                           request.options)
-            self.progress.info(f"{self.name}: plan: {plan.describe()}; {layout.describe()}.")
-            self.layout, self.whole_plan = layout, plan
-            self.tasks = {b.name: BlockTask(request, plan, job.area, b, self.parts.part_paths(
-                b.name, list(request.output_paths())), self.parts.marker(b.name), devices) for b in layout.blocks}
+            self._plan_blocks(request, job, plan, layout, devices)
         self.results = {name: {**record, "reused": True} for name, record in finished.items() if name in self.tasks}
+
+    def _plan_blocks(self, request: ClassifyRequest, job: OpenedJob, plan: RunPlan, layout: BlockLayout,
+                     devices: tuple[str, ...]) -> None:
+        """One task per block; refused first if the largest block's run would not fit in memory."""
+        assert self.parts is not None
+        biggest = block_plan(plan, max(layout.blocks, key=lambda b: b.run_area.pixels))
+        require_memory(biggest.array_bytes(len(job.bands), job.model.contract.class_count), biggest, request.options)
+        self.progress.info(f"{self.name}: plan: {plan.describe()}; {layout.describe()}.")
+        self.layout, self.whole_plan = layout, plan
+        outputs = list(request.output_paths())
+        self.tasks = {b.name: BlockTask(request, plan, job.area, b, self.parts.part_paths(b.name, outputs),
+                                        self.parts.marker(b.name), devices) for b in layout.blocks}
 
     def finish(self) -> None:
         """All tasks done: assemble and commit a block scene's outputs, then report; remove the parts."""

@@ -2,6 +2,7 @@
 scenes (one of them corrupt), progress lines, JSON, exit statuses, cancellation."""
 from __future__ import annotations
 
+import io
 import json
 import os
 import shutil
@@ -15,6 +16,7 @@ from conftest import REPO, S2_IMAGE
 from osgeo import gdal
 
 from plugin.adapters.classify_job import ClassifyRequest, classify
+from plugin.cli.progress import CliProgress
 from plugin.core.plan import RunOptions
 from plugin.core.progress import LoggingProgress
 from tests.cli.helpers import BUNDLED_MODEL, SAMPLE, cli, pixels, same_raster
@@ -169,3 +171,18 @@ def test_ctrl_c_cancels_cleanly_with_status_130_and_nothing_written(tmp_path):
     assert process.returncode == 130, stdout + stderr
     assert "Cancelled: the run was cancelled; no output was written." in stderr and "Traceback" not in stderr
     assert not list(tmp_path.iterdir())
+
+
+def test_progress_is_a_bar_on_a_terminal_and_plain_lines_in_a_log():
+    bar, log = io.StringIO(), io.StringIO()
+    for stream, as_bar in ((bar, True), (log, False)):
+        progress = CliProgress(stream, bar=as_bar)
+        progress.begin("scene.tif")
+        for step in range(11):
+            progress.set_fraction(step / 10)
+        progress.warning("careful")
+        progress.end()
+    assert "scene.tif 100%|" in bar.getvalue() and "Warning: careful" in bar.getvalue()
+    lines = log.getvalue().splitlines()
+    assert lines[:2] == ["scene.tif: 10 % done", "scene.tif: 20 % done"] and lines[-2:] == [
+        "scene.tif: 100 % done", "Warning: careful"]
