@@ -36,15 +36,15 @@ def add_parser(commands: Any) -> None:
     options.add_argument("--bands", help="1-based band numbers in the model's input order, e.g. 4,3,2 (BANDS)")
     options.add_argument("--extent", nargs=4, type=float, metavar=("XMIN", "YMIN", "XMAX", "YMAX"),
                          help="only classify this part, in the raster's CRS (EXTENT)")
-    options.add_argument("--window-size", type=values.number("WINDOW_SIZE", 0, integer=True),
+    options.add_argument("--window-size", type=values.number("WINDOW_SIZE", 0, integer=True), metavar="PX",
                          default=DEFAULTS.window_size, help="window side in pixels; 0: the model's (default 0)")
     options.add_argument("--overlap", type=values.number("OVERLAP", 0, 90), default=DEFAULTS.overlap,
-                         help=f"overlap of neighbouring windows, percent (default {DEFAULTS.overlap:g})")
+                         metavar="PERCENT", help=f"overlap of neighbouring windows (default {DEFAULTS.overlap:g})")
     options.add_argument("--blending", type=values.choice("BLENDING", BLENDINGS), default=DEFAULTS.blending,
-                         help=f"{', '.join(BLENDINGS)} (default {DEFAULTS.blending})")
+                         metavar="|".join(BLENDINGS), help=f"how overlaps are merged (default {DEFAULTS.blending})")
     options.add_argument("--tta", type=values.choice("TTA", TTA_MODES), default=DEFAULTS.tta,
-                         help=f"test-time augmentation: {', '.join(TTA_MODES)} (default {DEFAULTS.tta})")
-    options.add_argument("--batch-size", type=values.number("BATCH_SIZE", 1, integer=True),
+                         metavar="|".join(TTA_MODES), help=f"test-time augmentation (default {DEFAULTS.tta})")
+    options.add_argument("--batch-size", type=values.number("BATCH_SIZE", 1, integer=True), metavar="N",
                          default=DEFAULTS.batch_size, help=f"windows per model run (default {DEFAULTS.batch_size})")
     options.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:N, tensorrt, directml, coreml, "
                          "rocm, openvino or a provider name (default auto)")
@@ -56,12 +56,12 @@ def add_parser(commands: Any) -> None:
     dask.add_argument("--workers", metavar="N|DEVICES", help="a local Dask cluster of N processes, or one worker per "
                       "device of a list such as cuda:0,cuda:1")
     dask.add_argument("--scheduler", metavar="ADDRESS", help="an existing Dask scheduler, e.g. tcp://HOST:8786")
-    dask.add_argument("--block-size", type=values.number("--block-size", 1, integer=True), default=0,
+    dask.add_argument("--block-size", type=values.number("--block-size", 1, integer=True), default=0, metavar="PX",
                       help="block side in pixels, rounded to whole window strides (default: the largest whose run "
-                      "streams as one panel, about 3500 px)")
+                      "streams as one panel: 3840 px with 512 px windows at 25 %% overlap)")
     dask.add_argument("--resume", action="store_true", help="keep the blocks an interrupted run of the same "
                       "settings finished")
-    dask.add_argument("--connect-timeout", type=values.number("--connect-timeout", 1), default=20.0,
+    dask.add_argument("--connect-timeout", type=values.number("--connect-timeout", 1), default=20.0, metavar="SECONDS",
                       help="seconds to reach the scheduler (default 20)")
     parser.add_argument("--json", action="store_true", help="print the results as JSON on standard output")
     parser.set_defaults(run=run)
