@@ -10,12 +10,17 @@ the machine's cores divided by the number of workers, as ``--workers N`` does.
 - *overhead per block*: (1-worker wall time - single-process time x windows ratio) / blocks: what a block costs
   beyond its windows (the task, opening the raster, writing its part, its share of the assembly).
 
-    .venv/bin/python bench/scale.py [--size 4096] [--block 2048] [--block-sizes 768 1536 ...] [--device cpu]
+Each time is the fastest of ``--repeats`` runs (other programs on the machine only ever slow a run down); the
+load average is printed before and after, since a busy machine makes the times meaningless (the windows are
+counted, not timed, and do not depend on it).
+
+    .venv/bin/python bench/scale.py [--size 4096] [--block 2048] [--block-sizes 768 1536 ...] [--repeats 2]
 """
 from __future__ import annotations
 
 import argparse
 import logging
+import os
 import time
 from dataclasses import replace
 from pathlib import Path
@@ -31,22 +36,40 @@ from plugin.core.runtime import available_providers
 from plugin.distributed.cluster import ClusterSpec, available_cores
 from plugin.distributed.run import DistributedOptions, classify_distributed
 
+REPEATS = 2
+
 
 def single(request: ClassifyRequest) -> tuple[float, ClassifyResult]:
-    started = time.perf_counter()
-    result = classify(request, LoggingProgress())
-    return time.perf_counter() - started, result
+    """The fastest of REPEATS single-process runs."""
+    best: tuple[float, ClassifyResult] | None = None
+    for _ in range(REPEATS):
+        started = time.perf_counter()
+        result = classify(request, LoggingProgress())
+        seconds = time.perf_counter() - started
+        best = (seconds, result) if best is None or seconds < best[0] else best
+    assert best is not None
+    return best
 
 
 def distributed_run(request: ClassifyRequest, address: str, workers: int, block: int) -> tuple[float, ClassifyResult]:
+    """The fastest of REPEATS distributed runs on the cluster at ``address``."""
     threads = max(1, available_cores() // workers)  # as --workers N gives each worker
-    started = time.perf_counter()
-    outcome = classify_distributed([replace(request, threads=threads)],
-                                   DistributedOptions(ClusterSpec(scheduler=address), block), LoggingProgress())[0]
-    if outcome.error is not None:
-        raise outcome.error
-    assert outcome.result is not None
-    return time.perf_counter() - started, outcome.result
+    best: tuple[float, ClassifyResult] | None = None
+    for _ in range(REPEATS):
+        started = time.perf_counter()
+        outcome = classify_distributed([replace(request, threads=threads)],
+                                       DistributedOptions(ClusterSpec(scheduler=address), block), LoggingProgress())[0]
+        if outcome.error is not None:
+            raise outcome.error
+        assert outcome.result is not None
+        seconds = time.perf_counter() - started
+        best = (seconds, outcome.result) if best is None or seconds < best[0] else best
+    assert best is not None
+    return best
+
+
+def load() -> str:
+    return "load average " + ", ".join(f"{x:.1f}" for x in os.getloadavg())
 
 
 class Cluster:
@@ -121,7 +144,9 @@ def main() -> None:
     parser.add_argument("--block", type=int, default=2048, help="block size of the throughput runs")
     parser.add_argument("--block-sizes", type=int, nargs="+", default=[768, 1152, 1536, 2304, 3072, 3840])
     parser.add_argument("--device", default="cpu")
+    parser.add_argument("--repeats", type=int, default=REPEATS, help="runs per configuration; the fastest counts")
     args = parser.parse_args()
+    globals()["REPEATS"] = max(1, args.repeats)
     model = str(require_model(args.model))
     folder = output_folder("scale")
     source = mosaic_geotiff(S2_IMAGE, args.size, args.size, folder)
@@ -129,8 +154,10 @@ def main() -> None:
     if not any(p in available_providers() for p in ("CUDAExecutionProvider", "TensorrtExecutionProvider")):
         print("No GPU provider here (onnxruntime has none): CPU figures only. On a GPU machine run with --device cuda "
               "(and one worker per GPU: seamless-segmentation classify ... --workers cuda:0,cuda:1).")
+    print(f"Before: {load()}")
     throughput(request, args.size, args.block)
     trade_off(request, args.size, args.block_sizes)
+    print(f"After: {load()}")
 
 
 if __name__ == "__main__":
