@@ -122,7 +122,7 @@ def test_a_search_with_named_classes_and_a_test_area_from_the_toolbox(provider, 
     assert {c.name for c in contract.all_classes} <= {f"{n}_x" for n in OSM_CLASSES}
     assert all(c.color == f"#{c.value}0{c.value}0{c.value}0" for c in contract.all_classes)
     assert contract.provenance["search"]["trials"] == 2 and contract.provenance["search"]["storage"] == "memory"
-    assert contract.provenance["test"]["area"]["method"] == "test area" and contract.provenance["test"]["pixels"] > 0
+    assert contract.provenance["test"]["area"]["method"] == "layer" and contract.provenance["test"]["pixels"] > 0
     assert sum("Trial 0 " in line for line in feedback.lines) and sum("Trial 1 " in line for line in feedback.lines)
     assert any("left for the search" in line for line in feedback.lines)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["model.onnx", "report.html", "report.json",

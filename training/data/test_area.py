@@ -82,7 +82,7 @@ class TestAreaOnly:
 
     def __init__(self, area: TestArea) -> None:
         self.area = area
-        self.description = {"method": "test area", **area.description}
+        self.description = dict(area.description)
 
     def roles(self, window: PixelWindow, geotransform: GeoTransform) -> np.ndarray:
         inside = self.area.mask(window, geotransform)

@@ -73,6 +73,7 @@ def open_study(config: TrainConfig, storage: Any) -> Any:
     import optuna
 
     tune = config.tune
+    optuna.logging.set_verbosity(optuna.logging.WARNING)  # the progress lines say what happens
     finished = _count_finished(storage, tune.study)
     seed = (tune.seed if tune.seed is not None else config.training.seed) + finished  # a resumed search draws anew
     sampler = optuna.samplers.TPESampler(seed=seed, n_startup_trials=tune.startup_trials)
@@ -161,7 +162,6 @@ def search(config: TrainConfig, progress: Progress) -> tuple[Any, space_module.S
 
     import optuna
 
-    optuna.logging.set_verbosity(optuna.logging.WARNING)
     callbacks = [optuna.study.MaxTrialsCallback(tune.trials, states=(optuna.trial.TrialState.COMPLETE,
                                                                      optuna.trial.TrialState.PRUNED)), after_trial]
     try:
