@@ -124,3 +124,14 @@ def test_k_spatial_folds_score_every_trial_on_each_fold(s2_crop, tmp_path):
     scores = trial.user_attrs["fold_scores"]
     assert len(scores) == 2 and trial.value == pytest.approx(sum(scores) / 2, abs=1e-6)
     assert sorted(trial.intermediate_values) == [1, 2, 3, 4]  # fold 0: steps 1-2, fold 1: steps 3-4
+
+
+def test_evaluate_with_the_best_settings_scores_the_same_validation_area(searched):
+    from training.evaluate import evaluate_model
+
+    outcome = searched[0]
+    config = from_file_and_overrides(outcome.best_config_path, [])
+    evaluation, _, _ = evaluate_model(outcome.training.model_path, config, LoggingProgress())
+    trained = outcome.training.fit.best_evaluation.scores
+    assert evaluation.scores.total == trained.total  # the test area is left out exactly as in training
+    assert evaluation.scores.overall_accuracy == pytest.approx(trained.overall_accuracy, abs=1e-3)

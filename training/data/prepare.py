@@ -111,13 +111,15 @@ def prepare_validation(config: TrainConfig, progress: Progress, classes: ClassTa
     scene = open_scene(config.data)
     chip_size = getattr(scene, "chip_size", config.data.chip_size)
     block_size = config.validation.block_size or default_block_size(scene, chip_size)
-    values, blocks = _scan_blocks(scene, block_size, progress)
+    test_area = None if all_labels else open_test_area(config.test, scene.crs_wkt)  # as in training
+    values, blocks = _scan_blocks(scene, block_size, progress, test_area)
     foreign = sorted(set(values) - set(classes.values.tolist()))
     if foreign:
         progress.warning(f"Label values {foreign} are not classes of the model; their pixels are not scored.")
-    split = split_module.EverythingValidation() if all_labels else _make_split(config, scene, blocks, block_size)
+    split = (split_module.EverythingValidation() if all_labels
+             else _make_split(config, scene, blocks, block_size, test_area))
     validation, train_counts, validation_counts = _tile(scene, classes, split, config, chip_size,
-                                                        _MemoryBudget(config.data.cache_mb))
+                                                        _MemoryBudget(config.data.cache_mb), test_area)
     bands = len(scene.bands.names)
     identity = contract.InputSpec("image", bands, scene.bands.names, (1.0,) * bands, (0.0,) * bands,
                                   (0.0,) * bands, (1.0,) * bands)
