@@ -9,9 +9,11 @@ from ..config import TrainConfig, from_mapping
 from ..timing import duration_text
 from .report import search_document, write_search_report
 from .study import BEST_CONFIG, SearchOutcome, best_mapping, search, search_record
+from .trial import ShareOfProgress
 
 Progress = progress_module.Progress
 REPORT = "tune_report.html"
+SEARCH_SHARE = 0.8
 
 
 def _require_optuna() -> None:
@@ -28,7 +30,8 @@ def tune(config: TrainConfig, progress: Progress | None = None) -> SearchOutcome
 
     _require_optuna()
     progress = progress or progress_module.LoggingProgress()
-    study, search_space = search(config, progress)
+    share = SEARCH_SHARE if config.tune.retrain else 1.0  # of the progress bar; the final training has the rest
+    study, search_space = search(config, ShareOfProgress(progress, "", 0.0, share))
     mapping = best_mapping(config, study)
     record = search_record(study, config, search_space)
     best_path, report_path = search_paths(config)
@@ -45,7 +48,7 @@ def tune(config: TrainConfig, progress: Progress | None = None) -> SearchOutcome
     if per_epoch:
         progress.info(f"Retraining the best settings for {final.training.epochs} epoch(s): about "
                       f"{duration_text(per_epoch * final.training.epochs)} (from the trials' epochs).")
-    outcome.training = api.train(final, progress, search=record)
+    outcome.training = api.train(final, ShareOfProgress(progress, "", share, 1.0 - share), search=record)
     return outcome
 
 

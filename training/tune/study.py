@@ -26,7 +26,7 @@ from ..data.prepare import default_block_size
 from ..data.scene import open_scene
 from ..timing import duration_text
 from . import space as space_module
-from .trial import DataCache, SearchCancelled, TrialProgress, run_trial
+from .trial import DataCache, SearchCancelled, ShareOfProgress, run_trial
 
 Progress = progress_module.Progress
 # A trial whose settings do not fit the data (chips larger than the training ground, say) or the memory fails
@@ -145,7 +145,7 @@ def search(config: TrainConfig, progress: Progress) -> tuple[Any, space_module.S
         mapping = trial_mapping(base, {**search_space.fixed, **params}, epochs)
         trial.set_user_attr("settings", {**search_space.fixed, **params})
         position = clock.finished / max(missing, 1)
-        trial_progress = TrialProgress(progress, f"Trial {trial.number}: ", position, 1 / max(missing, 1))
+        trial_progress = ShareOfProgress(progress, f"Trial {trial.number}: ", position, 1 / max(missing, 1))
         progress.info(f"Trial {trial.number} ({clock.finished + 1} of {missing} here): "
                       + ", ".join(f"{k} {_short(v)}" for k, v in params.items()))
         try:

@@ -43,8 +43,8 @@ class DataCache:
         return self._prepared[key]
 
 
-class TrialProgress:
-    """The search's progress seen from one trial: its share of the bar, its messages prefixed."""
+class ShareOfProgress:
+    """A share of an outer progress bar (one trial, or the search), its messages prefixed."""
 
     def __init__(self, outer: Progress, prefix: str, start: float, span: float) -> None:
         self.outer, self.prefix, self.start, self.span = outer, prefix, start, span
