@@ -198,10 +198,10 @@ def report(runs: dict, forests: dict, data: PreparedData, config: config_module.
         scores[f"random forest ({weight or 'no class weights'})"] = forest
         print(row(f"random forest ({weight or 'no class weights'})", forest, f"{seconds:.0f} s to fit and predict"))
     best_forest = max((s for s, _, _ in forests.values()), key=lambda s: s.overall_accuracy)
-    print("\nIoU per class:  " + "  ".join(names))
+    print(f"\n{'IoU per class':<18}" + "  ".join(f"{n:>11}" for n in names))
     for name in runs:
-        print(f"{name:<16}" + "  ".join(f"{v:.3f}" for v in scores[name].iou))
-    print("random forest   " + "  ".join(f"{v:.3f}" for v in best_forest.iou))
+        print(f"{name:<18}" + "  ".join(f"{v:>11.3f}" for v in scores[name].iou))
+    print(f"{'random forest':<18}" + "  ".join(f"{v:>11.3f}" for v in best_forest.iou))
     if "tuned" in scores:
         tuned, default = scores["tuned"], scores["default settings"]
         margin = 100 * (tuned.overall_accuracy - best_forest.overall_accuracy)

@@ -81,7 +81,7 @@ def history_png(rows: list[dict[str, Any]]) -> bytes:
         if row["intermediate"]:
             steps, values = zip(*row["intermediate"])
             curves.plot(steps, values, color="grey" if row["state"] == "pruned" else None, alpha=0.8)
-    curves.set_xlabel("epoch (fold x epochs + epoch with folds)")
+    curves.set_xlabel("epoch (with k folds: fold x epochs + epoch)")
     curves.set_title("Validation mean IoU per epoch (grey: pruned)")
     return _png(figure)
 
