@@ -135,3 +135,20 @@ def test_evaluate_with_the_best_settings_scores_the_same_validation_area(searche
     trained = outcome.training.fit.best_evaluation.scores
     assert evaluation.scores.total == trained.total  # the test area is left out exactly as in training
     assert evaluation.scores.overall_accuracy == pytest.approx(trained.overall_accuracy, abs=1e-3)
+
+
+def test_cancelling_stops_the_search_keeps_the_study_and_exports_nothing(s2_crop, tmp_path):
+    from plugin.core.errors import CancelledError
+
+    class CancelInSecondTrial(LoggingProgress):
+        def info(self, message: str) -> None:
+            super().info(message)
+            if message.startswith("Trial 1 ("):
+                self.cancel()  # as Cancel pressed while the second trial trains
+
+    settings = search_settings(tmp_path, s2_crop, trials=3)
+    with pytest.raises(CancelledError, match="cancelled during trial 1.*keeps its 1 finished trial"):
+        tune(from_mapping(settings), CancelInSecondTrial())
+    assert not (tmp_path / "model.onnx").exists() and not (tmp_path / "tune_report.html").exists()
+    study = optuna.load_study(study_name="seamless-tune", storage=f"sqlite:///{tmp_path / 'tune.db'}")
+    assert len(finished_trials(study)) == 1

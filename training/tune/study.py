@@ -13,6 +13,7 @@ one study at once. ``tune.trials`` is the number of finished trials the study sh
 from __future__ import annotations
 
 import copy
+import gc
 import math
 import time
 import warnings
@@ -73,7 +74,7 @@ def open_study(config: TrainConfig, storage: Any) -> Any:
     import optuna
 
     tune = config.tune
-    optuna.logging.set_verbosity(optuna.logging.WARNING)  # the progress lines say what happens
+    optuna.logging.set_verbosity(optuna.logging.ERROR)  # the progress lines say what happens, failures included
     finished = _count_finished(storage, tune.study)
     seed = (tune.seed if tune.seed is not None else config.training.seed) + finished  # a resumed search draws anew
     sampler = optuna.samplers.TPESampler(seed=seed, n_startup_trials=tune.startup_trials)
@@ -164,11 +165,19 @@ def search(config: TrainConfig, progress: Progress) -> tuple[Any, space_module.S
 
     callbacks = [optuna.study.MaxTrialsCallback(tune.trials, states=(optuna.trial.TrialState.COMPLETE,
                                                                      optuna.trial.TrialState.PRUNED)), after_trial]
+    cancelled = ""
     try:
         study.optimize(objective, n_trials=missing, timeout=tune.timeout, callbacks=callbacks, catch=TRIAL_ERRORS)
     except SearchCancelled as error:
-        raise errors.CancelledError(f"{error} The study keeps its {len(finished_trials(study))} finished "
-                                    "trial(s); run the same command again to continue it.") from error
+        cancelled = str(error)
+    # Stopped (pruned, failed, cancelled) trials leave their frames, and with them their data and open GDAL
+    # datasets, in reference cycles: free them now, while GDAL's drivers are certainly loaded (a host such
+    # as QGIS unloads them at exit), not at some later garbage collection.
+    cache.clear()
+    gc.collect()
+    if cancelled:
+        raise errors.CancelledError(f"{cancelled} The study keeps its {len(finished_trials(study))} finished "
+                                    "trial(s); run the same command again to continue it.")
     return study, search_space
 
 

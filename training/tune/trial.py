@@ -42,6 +42,9 @@ class DataCache:
             self._prepared[key] = prepare_data(config, self.progress)
         return self._prepared[key]
 
+    def clear(self) -> None:
+        self._prepared.clear()
+
 
 class ShareOfProgress:
     """A share of an outer progress bar (one trial, or the search), its messages prefixed."""
@@ -84,6 +87,8 @@ def run_trial(trial: Any, mapping: dict[str, Any], folds: int, cache: DataCache,
 
         def on_epoch(epoch: int, entry: dict[str, Any], fold: int = fold) -> None:
             history.append({"fold": fold, "epoch": epoch, "mean_iou": entry["mean_iou"], "seconds": entry["seconds"]})
+            if progress.is_cancelled():
+                return  # the trial stops as cancelled, not as pruned
             if should_prune(trial, fold * epochs + epoch, entry["mean_iou"]):
                 _record(trial, scores, history, started)
                 import optuna
