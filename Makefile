@@ -10,16 +10,21 @@ export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 export QT_QPA_PLATFORM ?= offscreen
 export PYTHONDONTWRITEBYTECODE := 1
 
-.PHONY: setup test test-fast demo bench package clean
+.PHONY: setup lint test test-fast demo bench package clean
 
 setup:
 	@bash .ci/setup.sh
 
-test: setup
+# Lint and type checks (ruff, mypy; settings in pyproject.toml), then the whole test suite.
+lint: setup
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/mypy
+
+test: lint
 	$(PYTHON) -m pytest
 
 # The tests without the slow qgis_process and training runs, for quick iterations.
-test-fast: setup
+test-fast: lint
 	$(PYTHON) -m pytest -m "not slow"
 
 demo: setup

@@ -36,7 +36,8 @@ CONFIG = REPO / "training" / "configs" / "s2_osm_tune.yaml"
 sys.path.insert(0, str(REPO))
 
 from plugin.core import metrics  # noqa: E402
-from training import api, config as config_module  # noqa: E402
+from training import api  # noqa: E402
+from training import config as config_module  # noqa: E402
 from training.data.labels import IGNORE_INDEX  # noqa: E402
 from training.data.prepare import PreparedData, prepare_data, prepare_test  # noqa: E402
 from training.nets.indices import band_positions  # noqa: E402

@@ -1,7 +1,12 @@
 """The plugin object QGIS creates: it registers the Processing provider and nothing else."""
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from qgis.core import QgsApplication
+
+if TYPE_CHECKING:
+    from .processing.provider import SeamlessProvider
 
 
 class SeamlessSegmentationPlugin:
@@ -9,7 +14,7 @@ class SeamlessSegmentationPlugin:
 
     def __init__(self, iface) -> None:
         self.iface = iface
-        self.provider = None
+        self.provider: SeamlessProvider | None = None
 
     def initProcessing(self) -> None:  # noqa: N802 - QGIS API name
         """Called by QGIS (desktop and qgis_process) to register Processing providers."""

@@ -10,7 +10,8 @@ from typing import Any
 import torch
 
 from . import checkpoint, distributed
-from ._plugin import contract, preprocess, progress as progress_module
+from ._plugin import contract, output_paths, preprocess
+from ._plugin import progress as progress_module
 from .checkpoint_export import export_checkpoint, index_pairs, margin_sample
 from .config import ModelConfig, TrainConfig
 from .data.prepare import PreparedData, prepare_data, prepare_test
@@ -66,6 +67,7 @@ def train(config: TrainConfig, progress: Progress | None = None, on_epoch: Epoch
     goes into the contract's provenance and the report.
     """
     progress = progress or progress_module.LoggingProgress()
+    check_training_outputs(config)
     state = distributed.setup(config.training.device)
     try:
         progress.info(f"Training on {state.device}" + (f", process {state.rank + 1} of {state.world}"
@@ -85,6 +87,20 @@ def train(config: TrainConfig, progress: Progress | None = None, on_epoch: Epoch
         return _finish(config, data, model, fit, progress, search)
     finally:
         distributed.teardown(state)
+
+
+def check_training_outputs(config: TrainConfig) -> None:
+    """Refuse, before any work, a model or report path that would replace one of the run's inputs."""
+    output_paths.require_extension("the model path (--model, OUTPUT_MODEL)", config.model_path, (".onnx",),
+                                   "the trained model")
+    output_paths.require_extension("the report path (--report, OUTPUT_REPORT)", config.report_path,
+                                   (".html", ".htm"), "the training report")
+    output_paths.check_outputs(
+        {"the model (--model, OUTPUT_MODEL)": config.model_path, "the report (--report, OUTPUT_REPORT)":
+         config.report_path, "the report's JSON copy": config.report_path.with_suffix(".json")},
+        {"the image (--image, INPUT)": config.data.image, "the labels (--labels, LABELS)": config.data.labels,
+         "the label raster (--label-raster, LABEL_RASTER)": config.data.label_raster,
+         "the validation layer": config.validation.layer, "the checkpoint to resume": config.training.resume})
 
 
 def _finish(config: TrainConfig, data: PreparedData, model: SegmentationModel, fit: FitResult,

@@ -15,7 +15,7 @@ from typing import Any
 import torch
 
 from . import checkpoint
-from ._plugin import contract, errors, preprocess
+from ._plugin import contract, errors, output_paths, preprocess
 from .config import TrainConfig, from_mapping
 from .data.prepare import PreparedData
 from .export import ExportCheck, export_onnx
@@ -53,6 +53,8 @@ def last_epoch_fields(model: SegmentationModel, data: PreparedData, config: Trai
 
 def export_checkpoint(path: str | Path, output: str | Path) -> ExportCheck:
     """Export ``best.pt`` or ``last.pt`` of a run to ONNX (contract embedded, verified)."""
+    output_paths.require_extension("--output", output, (".onnx",), "the exported model")
+    output_paths.check_outputs({"--output": output}, {"--checkpoint": path})
     content = checkpoint.load(path)
     if "contract" not in content:
         raise errors.InputError(f"'{path}' holds no contract: it was written before checkpoints carried one. "

@@ -1,9 +1,10 @@
 """Training configuration: sections of plain settings, read from YAML or JSON and from flags.
 
 A configuration file holds the sections ``data``, ``validation``, ``model``, ``training`` and
-``output``, and optionally ``test`` (a held-out test area) and ``tune`` (the hyperparameter search) (every key is optional except where a section says otherwise; docs/training.md lists
-them all). Relative paths are taken from the current working directory. Unknown keys and values of
-the wrong type are refused with a message naming the key, so a typo never passes silently.
+``output``, and optionally ``test`` (a held-out test area) and ``tune`` (the hyperparameter search);
+every key is optional except where a section says otherwise (docs/training.md lists them all).
+Relative paths are taken from the current working directory. Unknown keys and values of the wrong
+type are refused with a message naming the key, so a typo never passes silently.
 """
 from __future__ import annotations
 
@@ -15,15 +16,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Mapping
 
-from ._plugin import errors
+from ._plugin import errors, training_choices
 
 InputError = errors.InputError
 
-ARCHITECTURES = ("unet", "resnet18_fcn", "resnet34_fcn", "resnet50_fcn", "mobilenetv2_unet")
+ARCHITECTURES = training_choices.ARCHITECTURES
 SCHEDULES = ("cosine", "onecycle")
 REGION_LOSSES = ("none", "dice", "jaccard")
-DEVICES = ("auto", "cpu", "cuda")
-DEFAULT_IGNORE = "default"  # label rasters: their nodata value, else 0
+DEVICES = training_choices.DEVICES
+DEFAULT_IGNORE = "default"  # label rasters: their nodata value (0 is a class, as in evaluate and chip export)
 
 
 @dataclass
@@ -290,8 +291,8 @@ def _fits(value: Any, option: Any) -> tuple[bool, Any]:
         return all(ok for ok, _ in results), [r for _, r in results]
     if origin is dict and isinstance(value, Mapping):
         _, item = typing.get_args(option)
-        results = {str(k): _fits(v, item) for k, v in value.items()}
-        return all(ok for ok, _ in results.values()), {k: r for k, (_, r) in results.items()}
+        checked = {str(k): _fits(v, item) for k, v in value.items()}
+        return all(ok for ok, _ in checked.values()), {k: r for k, (_, r) in checked.items()}
     return False, None
 
 

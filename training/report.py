@@ -172,9 +172,9 @@ def _test_section(test: dict[str, Any] | None) -> list[str]:
     classes = [(c["value"], c["name"], c["reference_count"], c["users_accuracy"], c["producers_accuracy"], c["f1"],
                 c["iou"]) for c in test.get("classes", [])]
     return ["<h2>Test area (scored once; never used for training or selection)</h2>",
-            _table(["", "value"], [("area", json.dumps(test.get("area"))), ("overall accuracy", test["overall_accuracy"]),
-                                   ("kappa", test["kappa"]), ("mean IoU", test["mean_iou"]),
-                                   ("test pixels", test["pixels"])]),
+            _table(["", "value"], [("area", json.dumps(test.get("area"))),
+                                   ("overall accuracy", test["overall_accuracy"]), ("kappa", test["kappa"]),
+                                   ("mean IoU", test["mean_iou"]), ("test pixels", test["pixels"])]),
             _table(["value", "class", "reference pixels", "precision (user's acc.)", "recall (producer's acc.)",
                     "F1", "IoU"], classes)]
 

@@ -44,7 +44,8 @@ def _from_json(text: str) -> list[dict[str, Any]]:
     except ValueError as error:
         raise ClassTextError(f"The class table is not valid JSON ({error}). {HOW}") from error
     if isinstance(data, dict):
-        data = [{"value": key, **(value if isinstance(value, dict) else {"name": value})} for key, value in data.items()]
+        data = [{"value": key, **(value if isinstance(value, dict) else {"name": value})}
+                for key, value in data.items()]
     if not isinstance(data, list) or not all(isinstance(item, dict) for item in data):
         raise ClassTextError(f"The class table must be a JSON list of objects or an object of value: name. {HOW}")
     entries = []

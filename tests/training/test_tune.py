@@ -106,9 +106,10 @@ def test_two_processes_share_one_sqlite_study(s2_crop, tmp_path):
     config.write_text(yaml.safe_dump(settings))
     storage = f"sqlite:///{tmp_path / 'shared.db'}"
     environment = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONUNBUFFERED": "1"}
-    workers = [subprocess.Popen([sys.executable, "-m", "training", "tune", "--config", str(config), "--storage", storage,
-                                 "--study", "shared", "--sampler-seed", str(seed), "--quiet"], cwd=REPO, env=environment,
-                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for seed in (1, 2)]
+    command = [sys.executable, "-m", "training", "tune", "--config", str(config), "--storage", storage, "--study",
+               "shared", "--quiet", "--sampler-seed"]
+    workers = [subprocess.Popen([*command, str(seed)], cwd=REPO, env=environment, stdout=subprocess.PIPE,
+                                stderr=subprocess.PIPE, text=True) for seed in (1, 2)]
     outputs = [worker.communicate(timeout=300) for worker in workers]
     assert [w.returncode for w in workers] == [0, 0], [o[1][-2000:] for o in outputs]
     study = optuna.load_study(study_name="shared", storage=storage)

@@ -13,13 +13,13 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from .._plugin import errors, gdal_labels
+from .._plugin import errors, gdal_grid, gdal_vectors, window
 from ..config import TestConfig
 from . import split as split_module
-from .scene import ChipRef, GeoTransform, ValidationWindow
+from .scene_types import ChipRef, GeoTransform, ValidationWindow
 
 InputError = errors.InputError
-PixelWindow = gdal_labels.PixelWindow
+PixelWindow = window.PixelWindow
 
 
 class TestArea:
@@ -30,7 +30,7 @@ class TestArea:
     def __init__(self, test: TestConfig, crs_wkt: str) -> None:
         self._polygons = None
         if test.layer:
-            self._polygons = gdal_labels.MemoryLayer(test.layer, test.layer_name, crs_wkt)
+            self._polygons = gdal_vectors.MemoryLayer(test.layer, test.layer_name, crs_wkt)
             if self._polygons.feature_count == 0:
                 raise InputError(f"The test layer '{test.layer}' holds no geometry; draw the test area as polygons.")
             self.crs_wkt = crs_wkt
@@ -47,7 +47,7 @@ class TestArea:
     def mask(self, window: PixelWindow, geotransform: GeoTransform) -> np.ndarray:
         """True where a pixel of ``window`` (geotransform: the window's own) lies in the test area."""
         if self._polygons is not None:
-            grid = gdal_labels.RasterGrid(window.width, window.height, tuple(geotransform), self.crs_wkt)
+            grid = gdal_grid.RasterGrid(window.width, window.height, geotransform, self.crs_wkt)
             whole = PixelWindow(0, 0, window.width, window.height)
             return self._polygons.burn(grid, whole, burn_value=1).astype(bool)
         return self._extent.roles(window, geotransform) == split_module.VALIDATION

@@ -4,7 +4,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from .._plugin import atomic, errors, progress as progress_module
+from .._plugin import atomic, errors
+from .._plugin import progress as progress_module
 from ..config import TrainConfig, from_mapping
 from ..timing import duration_text
 from .report import search_document, write_search_report

@@ -21,10 +21,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from .._plugin import errors, progress as progress_module
+from .._plugin import errors
+from .._plugin import progress as progress_module
 from ..config import TrainConfig, from_mapping
 from ..data.prepare import default_block_size
-from ..data.scene import open_scene
+from ..data.sources import open_scene
 from ..timing import duration_text
 from . import space as space_module
 from .trial import DataCache, SearchCancelled, ShareOfProgress, run_trial

@@ -14,7 +14,8 @@ import socket
 import time
 from typing import Any, Callable
 
-from .._plugin import errors, progress as progress_module
+from .._plugin import errors
+from .._plugin import progress as progress_module
 from ..config import TrainConfig, from_mapping
 from ..data.prepare import PreparedData, prepare_data
 from ..distributed import DistState, choose_device
@@ -80,12 +81,14 @@ def run_trial(trial: Any, mapping: dict[str, Any], folds: int, cache: DataCache,
               should_prune: Callable[[Any, int, float], bool]) -> float:
     """Train the trial's settings (per fold) and return the score; raises TrialPruned or SearchCancelled."""
     configs = fold_configs(mapping, folds)
-    scores, history, started = [], [], time.perf_counter()
+    scores: list[float] = []
+    history: list[dict[str, Any]] = []
+    started = time.perf_counter()
     for fold, config in enumerate(configs):
         data = cache.get(config)
         epochs = config.training.epochs
 
-        def on_epoch(epoch: int, entry: dict[str, Any], fold: int = fold) -> None:
+        def on_epoch(epoch: int, entry: dict[str, Any], fold: int = fold, epochs: int = epochs) -> None:
             history.append({"fold": fold, "epoch": epoch, "mean_iou": entry["mean_iou"], "seconds": entry["seconds"]})
             if progress.is_cancelled():
                 return  # the trial stops as cancelled, not as pruned
