@@ -113,7 +113,8 @@ def test_a_search_with_named_classes_and_a_test_area_from_the_toolbox(provider, 
     names = "; ".join(f"{value} {name}_x #{value}0{value}0{value}0" for value, name in enumerate(OSM_CLASSES, 1))
     result = processing.run("seamless:train", {
         "INPUT": str(small_scene["image"]), "LABEL_RASTER": str(small_scene["labels"]), "ARCHITECTURE": "unet",
-        "EPOCHS": 1, "CHIP_SIZE": 64, "BATCH_SIZE": 8, "VALIDATION": 0.25, "DEVICE": "cpu", "CLASSES": names,
+        "UNLABELLED_VALUE": 0, "EPOCHS": 1, "CHIP_SIZE": 64, "BATCH_SIZE": 8, "VALIDATION": 0.25, "DEVICE": "cpu",
+        "CLASSES": names,
         "TEST_LAYER": str(small_scene["validation"]), "TUNE_TRIALS": 2,
         "OUTPUT_MODEL": str(model), "OUTPUT_REPORT": str(report)}, feedback=feedback)
     assert result == {"OUTPUT_MODEL": str(model), "OUTPUT_REPORT": str(report)}
