@@ -14,7 +14,8 @@ from typing import Any
 import numpy as np
 import torch
 
-from ._plugin import contract, contract_sources, errors
+from ._plugin import contract, errors
+from ._plugin import model as model_loader
 from ._plugin import progress as progress_module
 from .config import TrainConfig
 from .data.labels import ClassTable
@@ -27,28 +28,18 @@ Progress = progress_module.Progress
 
 
 class OnnxPredictor:
-    """Logits of an ONNX segmentation model for normalised batches, through onnxruntime (CPU)."""
+    """Logits of an ONNX segmentation model for normalised batches: the plugin's own model loader
+    (the same contract resolution, checks and onnxruntime session as Classify raster), on the CPU."""
 
     def __init__(self, path: str | Path) -> None:
-        import onnxruntime
-
-        try:
-            self.session = onnxruntime.InferenceSession(str(path), providers=["CPUExecutionProvider"])
-        except Exception as error:  # noqa: BLE001 - onnxruntime raises its own exception types
-            raise errors.ModelError(f"Cannot open the model '{path}' with onnxruntime: {error}") from error
-        io = contract_sources.ModelIO(
-            inputs=tuple(contract_sources.TensorInfo(i.name, tuple(i.shape)) for i in self.session.get_inputs()),
-            outputs=tuple(contract_sources.TensorInfo(o.name, tuple(o.shape)) for o in self.session.get_outputs()))
-        self.contract, _ = contract_sources.resolve_contract(io, self.session.get_modelmeta().custom_metadata_map)
-        self.input_name = self.contract.input.name or io.inputs[0].name
-        self.output_name = self.contract.outputs[0].name or io.outputs[0].name
+        loaded = model_loader.load_model(path, "cpu")
+        self.runtime, self.contract = loaded.runtime, loaded.contract
         if self.contract.outputs[0].kind not in ("logits", "probabilities", "auto"):
             raise errors.ModelError(f"'{path}' outputs {self.contract.outputs[0].kind}; only multi-class models "
                                     "(logits or probabilities) can be evaluated here.")
 
     def __call__(self, images: torch.Tensor) -> torch.Tensor:
-        output = self.session.run([self.output_name], {self.input_name: images.cpu().numpy()})[0]
-        return torch.from_numpy(output)
+        return torch.from_numpy(self.runtime.predict(images.cpu().numpy())[0])
 
 
 def evaluate_model(model_path: str | Path, config: TrainConfig, progress: Progress,

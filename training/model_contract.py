@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import math
 import platform
+from dataclasses import replace
 from datetime import datetime, timezone
 from importlib import metadata as package_metadata
 from pathlib import Path
@@ -73,9 +74,7 @@ def validation_summary(evaluation: Evaluation, data: PreparedData) -> dict[str, 
 
 def build_contract(config: TrainConfig, data: PreparedData, architecture: dict[str, Any], size_multiple: int,
                    evaluation: Evaluation, epochs: dict[str, Any], margin: tuple[int, int]) -> contract.ModelContract:
-    """The contract of a trained model, JSON-normalised so that it reads back equal."""
-    spec = data.input
-    classes = [{"value": c.value, "name": c.name, "color": c.color} for c in data.classes.classes]
+    """The contract of a trained model, made of the contract's own types (no hand-typed keys)."""
     provenance = {
         "architecture": architecture,
         "training_data": data.provenance(),
@@ -92,16 +91,13 @@ def build_contract(config: TrainConfig, data: PreparedData, architecture: dict[s
         "software": software_versions(),
     }
     image = data.scene.description.get("image") or data.scene.description.get("chips_folder", "")
-    document = {
-        "schema_version": contract.SCHEMA_VERSION, "task": "segmentation",
-        "name": config.output.name or f"{architecture['architecture']} trained on {image}",
-        "description": config.output.description,
-        "input": {"name": "image", "bands": spec.bands, "band_names": list(spec.band_names),
-                  "scale": list(spec.scale), "offset": list(spec.offset), "mean": list(spec.mean),
-                  "std": list(spec.std), "nodata_fill": spec.nodata_fill},
-        "outputs": [{"name": "logits", "kind": "logits", "threshold": None, "classes": classes}],
-        "tile_size": data.chip_size, "dynamic_size": True, "size_multiple": size_multiple,
-        "context_margin": margin[0], "recommended_overlap": RECOMMENDED_OVERLAP,
-        "resolution_m": data.scene.resolution_m, "provenance": provenance,
-    }
-    return contract.ModelContract.from_dict(json.loads(json.dumps(plain(document))), "trained model contract")
+    built = contract.ModelContract(
+        input=replace(data.input, name="image"),
+        outputs=(contract.OutputSpec(name="logits", kind="logits", classes=tuple(data.classes.classes)),),
+        name=config.output.name or f"{architecture['architecture']} trained on {image}",
+        description=config.output.description or "",
+        tile_size=data.chip_size, dynamic_size=True, size_multiple=size_multiple, context_margin=margin[0],
+        recommended_overlap=RECOMMENDED_OVERLAP, resolution_m=data.scene.resolution_m,
+        provenance=json.loads(json.dumps(plain(provenance))))  # JSON types, so it reads back equal
+    # Built from the contract's own types; read back through its one reader, which checks every field.
+    return contract.ModelContract.from_dict(built.to_dict(), "trained model contract")
