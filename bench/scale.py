@@ -11,8 +11,9 @@ the machine's cores divided by the number of workers, as ``--workers N`` does.
   beyond its windows (the task, opening the raster, writing its part, its share of the assembly).
 
 Each time is the fastest of ``--repeats`` runs (other programs on the machine only ever slow a run down); the
-load average is printed before and after, since a busy machine makes the times meaningless (the windows are
-counted, not timed, and do not depend on it).
+load average is printed before and after, since a busy machine makes wall times meaningless. CPU seconds (this
+process's, plus every worker's for a distributed run) depend much less on other programs: they give the cost of
+the halo and of the blocks when the machine is shared. The windows are counted, not timed.
 
     .venv/bin/python bench/scale.py [--size 4096] [--block 2048] [--block-sizes 768 1536 ...] [--repeats 2]
 """
@@ -21,6 +22,7 @@ from __future__ import annotations
 import argparse
 import logging
 import os
+import resource
 import time
 from dataclasses import replace
 from pathlib import Path
@@ -39,33 +41,46 @@ from plugin.distributed.run import DistributedOptions, classify_distributed
 REPEATS = 2
 
 
-def single(request: ClassifyRequest) -> tuple[float, ClassifyResult]:
-    """The fastest of REPEATS single-process runs."""
-    best: tuple[float, ClassifyResult] | None = None
+def cpu_seconds() -> float:
+    """CPU time of this process so far (all its threads)."""
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
+
+
+class Timing:
+    """The fastest of REPEATS runs: wall seconds, CPU seconds, and the run's result."""
+
+    def __init__(self) -> None:
+        self.wall, self.cpu = float("inf"), float("inf")
+        self.result: ClassifyResult | None = None
+
+    def add(self, wall: float, cpu: float, result: ClassifyResult) -> None:
+        if wall < self.wall:
+            self.wall, self.result = wall, result
+        self.cpu = min(self.cpu, cpu)
+
+
+def single(request: ClassifyRequest) -> Timing:
+    timing = Timing()
     for _ in range(REPEATS):
-        started = time.perf_counter()
+        started, cpu = time.perf_counter(), cpu_seconds()
         result = classify(request, LoggingProgress())
-        seconds = time.perf_counter() - started
-        best = (seconds, result) if best is None or seconds < best[0] else best
-    assert best is not None
-    return best
+        timing.add(time.perf_counter() - started, cpu_seconds() - cpu, result)
+    return timing
 
 
-def distributed_run(request: ClassifyRequest, address: str, workers: int, block: int) -> tuple[float, ClassifyResult]:
-    """The fastest of REPEATS distributed runs on the cluster at ``address``."""
+def distributed_run(request: ClassifyRequest, cluster: "Cluster", workers: int, block: int) -> Timing:
     threads = max(1, available_cores() // workers)  # as --workers N gives each worker
-    best: tuple[float, ClassifyResult] | None = None
+    options = DistributedOptions(ClusterSpec(scheduler=cluster.cluster.scheduler_address), block)
+    timing = Timing()
     for _ in range(REPEATS):
-        started = time.perf_counter()
-        outcome = classify_distributed([replace(request, threads=threads)],
-                                       DistributedOptions(ClusterSpec(scheduler=address), block), LoggingProgress())[0]
+        started, cpu = time.perf_counter(), cpu_seconds() + cluster.cpu()
+        outcome = classify_distributed([replace(request, threads=threads)], options, LoggingProgress())[0]
         if outcome.error is not None:
             raise outcome.error
         assert outcome.result is not None
-        seconds = time.perf_counter() - started
-        best = (seconds, outcome.result) if best is None or seconds < best[0] else best
-    assert best is not None
-    return best
+        timing.add(time.perf_counter() - started, cpu_seconds() + cluster.cpu() - cpu, outcome.result)
+    return timing
 
 
 def load() -> str:
@@ -84,6 +99,10 @@ class Cluster:
         self.client = distributed.Client(self.cluster)
         self.start_seconds = time.perf_counter() - started
 
+    def cpu(self) -> float:
+        """CPU seconds of every worker process so far."""
+        return sum(self.client.run(cpu_seconds).values())
+
     def close(self) -> None:
         self.client.close()
         self.cluster.close()
@@ -99,42 +118,50 @@ def layout_share(model_path: str, size: int, block: int) -> tuple[int, float, fl
 
 def throughput(request: ClassifyRequest, size: int, block: int) -> None:
     print(f"\nThroughput, {size} x {size} px, blocks of {block} px ({cpu_description()}):")
-    base_seconds, base = single(request)
-    rows = [["single process (engine)", "-", f"{base_seconds:.1f}", f"{size * size / 1e6 / base_seconds:.2f}", "1.00",
-             base.summary.windows_run, "-", "-"]]
+    base = single(request)
+    assert base.result is not None
+    mpx = size * size / 1e6
+    rows = [["single process (engine)", "-", f"{base.wall:.1f}", f"{mpx / base.wall:.2f}", "1.00", f"{base.cpu:.1f}",
+             base.result.summary.windows_run, "-", "-", "-"]]
     for workers in (1, 2):
         cluster = Cluster(workers)
         try:
-            seconds, result = distributed_run(request, cluster.cluster.scheduler_address, workers, block)
+            run = distributed_run(request, cluster, workers, block)
         finally:
             cluster.close()
+        assert run.result is not None
         blocks, _, _ = layout_share(request.model_path, size, block)
-        ratio = result.summary.windows_run / base.summary.windows_run
-        overhead = (seconds - base_seconds * ratio) / blocks if workers == 1 else None
-        rows.append([f"{workers} worker(s), cluster up in {cluster.start_seconds:.1f} s", blocks, f"{seconds:.1f}",
-                     f"{size * size / 1e6 / seconds:.2f}", f"{base_seconds / seconds:.2f}", result.summary.windows_run,
-                     f"{100 * (ratio - 1):.1f} %", "-" if overhead is None else f"{overhead:.2f} s"])
-    print_table(["run", "blocks", "wall s", "Mpx/s", "speed-up", "windows", "halo (measured)", "overhead/block"],
-                rows)
+        ratio = run.result.summary.windows_run / base.result.summary.windows_run
+        wall_overhead = (run.wall - base.wall * ratio) / blocks if workers == 1 else None
+        rows.append([f"{workers} worker(s), cluster up in {cluster.start_seconds:.1f} s", blocks, f"{run.wall:.1f}",
+                     f"{mpx / run.wall:.2f}", f"{base.wall / run.wall:.2f}", f"{run.cpu:.1f}",
+                     run.result.summary.windows_run, f"{100 * (ratio - 1):.1f} %",
+                     f"{(run.cpu - base.cpu * ratio) / blocks:.2f} s",
+                     "-" if wall_overhead is None else f"{wall_overhead:.2f} s"])
+    print_table(["run", "blocks", "wall s", "Mpx/s", "speed-up", "CPU s", "windows", "halo (measured)",
+                 "CPU overhead/block", "wall overhead/block"], rows)
 
 
 def trade_off(request: ClassifyRequest, size: int, blocks: list[int]) -> None:
     print(f"\nBlock size trade-off, {size} x {size} px, 1 worker ({cpu_description()}):")
-    base_seconds, base = single(request)
+    base = single(request)
+    assert base.result is not None
     cluster = Cluster(1)
     rows = []
     try:
         for block in blocks:
             count, computed, interior = layout_share(request.model_path, size, block)
-            seconds, result = distributed_run(request, cluster.cluster.scheduler_address, 1, block)
-            measured = result.summary.windows_run / base.summary.windows_run - 1
+            run = distributed_run(request, cluster, 1, block)
+            assert run.result is not None
+            measured = run.result.summary.windows_run / base.result.summary.windows_run - 1
             rows.append([block, count, f"{100 * interior:.1f} %", f"{100 * computed:.1f} %", f"{100 * measured:.1f} %",
-                         f"{seconds:.1f}", f"{100 * (seconds / base_seconds - 1):.1f} %"])
+                         f"{run.wall:.1f}", f"{100 * (run.wall / base.wall - 1):.1f} %",
+                         f"{100 * (run.cpu / base.cpu - 1):.1f} %"])
     finally:
         cluster.close()
-    print(f"single process: {base_seconds:.1f} s, {base.summary.windows_run} windows")
+    print(f"single process: {base.wall:.1f} s, {base.cpu:.1f} CPU s, {base.result.summary.windows_run} windows")
     print_table(["block px", "blocks", "halo, interior block", "halo, computed", "halo, measured", "wall s",
-                 "time over single"], rows)
+                 "wall over single", "CPU over single"], rows)
 
 
 def main() -> None:
