@@ -11,6 +11,7 @@ from qgis.core import (QgsProcessingContext, QgsProcessingException, QgsProcessi
                        QgsProcessingParameterRasterDestination, QgsProcessingParameterRasterLayer,
                        QgsProcessingParameterString, QgsRasterLayer)
 
+from ..adapters.qgis_compat import NUMBER_DOUBLE, NUMBER_INTEGER
 from ..core.blending import BLENDINGS
 from ..core.plan import RunOptions
 from ..core.tta import TTA_MODES
@@ -54,7 +55,7 @@ class ClassifyAlgorithm(SeamlessAlgorithm):
         tta = QgsProcessingParameterEnum(self.TTA, "Test-time augmentation", list(TTA_MODES), defaultValue="none")
         for enum in (blending, tta):
             enum.setUsesStaticStrings(True)
-        integer, double = QgsProcessingParameterNumber.Integer, QgsProcessingParameterNumber.Double
+        integer, double = NUMBER_INTEGER, NUMBER_DOUBLE
         return [
             (QgsProcessingParameterRasterLayer(self.INPUT, "Input raster"),
              "The raster to classify: any GDAL raster, any band count and data type.", False),

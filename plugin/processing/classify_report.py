@@ -1,9 +1,10 @@
 """What the Classify raster algorithm tells the user after a run: provider, plan, speed, class areas."""
 from __future__ import annotations
 
-from qgis.core import QgsRasterLayer, QgsUnitTypes
+from qgis.core import QgsRasterLayer
 
 from ..adapters.classify_job import ClassifyResult
+from ..adapters.qgis_compat import DISTANCE_METERS
 from ..core.progress import Progress
 
 
@@ -21,7 +22,7 @@ def report_run(result: ClassifyResult, layer: QgsRasterLayer, progress: Progress
     progress.info(f"Ran on {result.provider}: {summary.windows_run} window(s) run, {summary.windows_skipped} "
                   f"skipped (all nodata); {summary.pixels_written / 1e6:.2f} Mpx in {result.seconds:.1f} s "
                   f"({summary.megapixels_per_second:.2f} Mpx/s, model {summary.inference_seconds:.1f} s).")
-    metres = layer.crs().mapUnits() == QgsUnitTypes.DistanceMeters
+    metres = layer.crs().mapUnits() == DISTANCE_METERS
     unit = "m²" if metres else "map units²"
     total = sum(result.class_pixel_counts.values()) or 1
     for name, area in class_areas(result, layer).items():

@@ -4,7 +4,7 @@ from __future__ import annotations
 from typing import Any
 
 from osgeo import gdal
-from qgis.core import (QgsProcessing, QgsProcessingContext, QgsProcessingFeedback, QgsProcessingOutputNumber,
+from qgis.core import (QgsProcessingContext, QgsProcessingFeedback, QgsProcessingOutputNumber,
                        QgsProcessingParameterEnum, QgsProcessingParameterExtent,
                        QgsProcessingParameterFeatureSource, QgsProcessingParameterField,
                        QgsProcessingParameterFolderDestination, QgsProcessingParameterNumber,
@@ -14,6 +14,7 @@ from ..adapters.area_of_interest import AreaSpec
 from ..adapters.chip_labels import LabelSpec
 from ..adapters.chips import ChipOptions, check_format, export_chips
 from ..adapters.feedback import FeedbackProgress
+from ..adapters.qgis_compat import NUMBER_DOUBLE, NUMBER_INTEGER, SOURCE_VECTOR_POLYGON
 from ..core.errors import SeamlessError
 from .base import SeamlessAlgorithm, processing_errors, with_help
 from .layer_inputs import extent_in, field_problem, is_set, raster_crs, raster_path, vector_path
@@ -50,11 +51,11 @@ class ExportChipsAlgorithm(SeamlessAlgorithm):
     MIN_LABELLED, FORMAT, OUTPUT_FOLDER, CHIP_COUNT = "MIN_LABELLED", "FORMAT", "OUTPUT_FOLDER", "CHIP_COUNT"
 
     def initAlgorithm(self, config: dict[str, Any] | None = None) -> None:  # noqa: N802 - QGIS API name
-        integer, double = QgsProcessingParameterNumber.Integer, QgsProcessingParameterNumber.Double
+        integer, double = NUMBER_INTEGER, NUMBER_DOUBLE
         parameters = [
             (QgsProcessingParameterRasterLayer(self.INPUT, "Input raster"),
              "The image to cut into chips; every band is kept in GeoTIFF chips."),
-            (QgsProcessingParameterFeatureSource(self.LABELS, "Label polygons", [QgsProcessing.TypeVectorPolygon],
+            (QgsProcessingParameterFeatureSource(self.LABELS, "Label polygons", [SOURCE_VECTOR_POLYGON],
                                                  optional=True),
              "Polygons with a class field; a pixel gets the class of the polygon holding its centre."),
             (QgsProcessingParameterField(self.LABEL_FIELD, "Class field", parentLayerParameterName=self.LABELS,
@@ -71,7 +72,7 @@ class ExportChipsAlgorithm(SeamlessAlgorithm):
              "Step between chips in pixels; less than the chip size makes chips overlap."),
             (QgsProcessingParameterExtent(self.EXTENT, "Extent", optional=True),
              "Cut chips only over this extent (chips start at its first pixel)."),
-            (QgsProcessingParameterFeatureSource(self.MASK, "Mask polygons", [QgsProcessing.TypeVectorPolygon],
+            (QgsProcessingParameterFeatureSource(self.MASK, "Mask polygons", [SOURCE_VECTOR_POLYGON],
                                                  optional=True),
              "Only pixels inside these polygons are labelled; chips with no labelled pixel are skipped."),
             (QgsProcessingParameterNumber(self.MIN_LABELLED, "Least labelled fraction of a chip", double, 0.0,

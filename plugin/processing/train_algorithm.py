@@ -8,12 +8,13 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from qgis.core import (QgsProcessing, QgsProcessingContext, QgsProcessingException, QgsProcessingFeedback,
+from qgis.core import (QgsProcessingContext, QgsProcessingException, QgsProcessingFeedback,
                        QgsProcessingParameterEnum, QgsProcessingParameterFeatureSource, QgsProcessingParameterField,
                        QgsProcessingParameterFileDestination, QgsProcessingParameterNumber,
                        QgsProcessingParameterRasterLayer)
 
 from ..adapters.feedback import FeedbackProgress
+from ..adapters.qgis_compat import NUMBER_DOUBLE, NUMBER_INTEGER, SOURCE_VECTOR_ANY_GEOMETRY, SOURCE_VECTOR_POLYGON
 from .base import SeamlessAlgorithm, import_plugin_module, processing_errors, with_help
 
 ARCHITECTURES = ("unet", "resnet18_fcn", "resnet34_fcn", "resnet50_fcn", "mobilenetv2_unet")
@@ -60,12 +61,12 @@ class TrainAlgorithm(SeamlessAlgorithm):
 
     def _parameters(self) -> tuple[tuple[Any, str, bool], ...]:
         """(parameter, help text, advanced) for every parameter, in dialog order."""
-        number, integer = QgsProcessingParameterNumber.Double, QgsProcessingParameterNumber.Integer
+        number, integer = NUMBER_DOUBLE, NUMBER_INTEGER
         return (
             (QgsProcessingParameterRasterLayer(self.INPUT, "Input raster"),
              "The image to learn from: any band count and data type, read with GDAL.", False),
             (QgsProcessingParameterFeatureSource(self.LABELS, "Label layer (vector)",
-                                                 [QgsProcessing.TypeVectorAnyGeometry], optional=True),
+                                                 [SOURCE_VECTOR_ANY_GEOMETRY], optional=True),
              "Polygons (or points, lines) with a class field. Give this or a label raster, not both.", False),
             (QgsProcessingParameterField(self.LABEL_FIELD, "Class field", parentLayerParameterName=self.LABELS,
                                          optional=True),
@@ -97,7 +98,7 @@ class TrainAlgorithm(SeamlessAlgorithm):
              "wide). "
              "Not used when a validation layer is given.", False),
             (QgsProcessingParameterFeatureSource(self.VALIDATION_LAYER, "Validation area (polygons)",
-                                                 [QgsProcessing.TypeVectorPolygon], optional=True),
+                                                 [SOURCE_VECTOR_POLYGON], optional=True),
              "Polygons of the area to validate on; overrides the validation share. Labels inside are never "
              "trained on.", False),
             (self._enum(self.DEVICE, "Device", DEVICES),
