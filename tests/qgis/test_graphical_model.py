@@ -54,7 +54,20 @@ def test_the_committed_model_is_what_the_builder_writes(tmp_path):
     completed = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120,
                                env={**os.environ, "QT_QPA_PLATFORM": "offscreen"})
     assert completed.returncode == 0, completed.stderr
-    assert canonical(ElementTree.parse(target).getroot()) == canonical(ElementTree.parse(MODEL3).getroot())
+    built, committed = ElementTree.parse(target).getroot(), ElementTree.parse(MODEL3).getroot()
+    assert covers(built, committed), "resources/classify_and_evaluate.model3 is out of date: run its builder"
+    from qgis.core import Qgis
+
+    if Qgis.versionInt() < 32400:  # the QGIS that wrote the committed file: nothing more either
+        assert canonical(built) == canonical(committed)
+
+
+def covers(built: ElementTree.Element, committed: ElementTree.Element) -> bool:
+    """Everything in ``committed`` is in ``built`` (newer QGIS versions write a few more options)."""
+    if (built.tag, built.attrib, (built.text or "").strip()) != (committed.tag, committed.attrib,
+                                                                  (committed.text or "").strip()):
+        return False
+    return all(any(covers(candidate, child) for candidate in built) for child in committed)
 
 
 def canonical(element: ElementTree.Element) -> tuple:
