@@ -134,6 +134,8 @@ def classify(request: ClassifyRequest, progress: Progress,
     model = load_model(request.model_path, request.device, request.contract_path)
     progress.info(f"Model '{model.contract.name or request.model_path}': contract from {model.origin.describe()}; "
                   f"running on {model.runtime.provider}.")
+    for warning in model.runtime.warnings:  # e.g. DEVICE=auto could not start a GPU provider, and why
+        progress.warning(warning)
     if not dataset.GetProjection():
         progress.warning("The raster has no CRS: it is classified as it is, and the output has no CRS either.")
     bands = resolve_bands(dataset, request.bands, model.contract, progress)
