@@ -34,6 +34,10 @@ if [ ! -f "$ROOT/.seamless-ready" ]; then
   echo "qgis-chroot: making the $SUITE root file system in $ROOT (debootstrap, once)"
   rm -rf "$ROOT.partial"
   debootstrap --variant=minbase --include=ca-certificates,make,git "$SUITE" "$ROOT.partial" "$MIRROR"
+  if [ "$SUITE" = sid ]; then
+    # Unstable's Release file is valid for a week only: a mirror or snapshot older than that would stop apt.
+    echo 'Acquire::Check-Valid-Until "false";' > "$ROOT.partial/etc/apt/apt.conf.d/99seamless-snapshot"
+  fi
   rm -rf "$ROOT"
   mv "$ROOT.partial" "$ROOT"
   touch "$ROOT/.seamless-ready"

@@ -12,12 +12,15 @@ ICON = Path(__file__).resolve().parents[2] / "resources" / "icon.svg"
 def algorithm_classes() -> list[type]:
     """Every algorithm of the provider; imported here so the plugin itself loads without them."""
     from .classify_algorithm import ClassifyAlgorithm
+    from .diagnostics_algorithm import DiagnosticsAlgorithm
     from .evaluate_algorithm import EvaluateAlgorithm
     from .exportchips_algorithm import ExportChipsAlgorithm
+    from .installdependencies_algorithm import InstallDependenciesAlgorithm
     from .modelinfo_algorithm import ModelInfoAlgorithm
     from .train_algorithm import TrainAlgorithm
 
-    return [ClassifyAlgorithm, ModelInfoAlgorithm, EvaluateAlgorithm, ExportChipsAlgorithm, TrainAlgorithm]
+    return [ClassifyAlgorithm, ModelInfoAlgorithm, EvaluateAlgorithm, ExportChipsAlgorithm, TrainAlgorithm,
+            InstallDependenciesAlgorithm, DiagnosticsAlgorithm]
 
 
 class SeamlessProvider(QgsProcessingProvider):

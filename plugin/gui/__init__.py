@@ -1,0 +1,1 @@
+"""The plugin's few desktop widgets (QGIS desktop only; the algorithms never need them)."""
