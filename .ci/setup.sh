@@ -16,7 +16,7 @@ VENV=${VENV:-.venv}
 SYSTEM_PYTHON=/usr/bin/python3
 TORCH_REQUIREMENT=${TORCH_REQUIREMENT:-torch==2.13.0+cpu}
 TORCH_INDEX=${TORCH_INDEX:-https://download.pytorch.org/whl/cpu}
-DEBIAN_PACKAGES="qgis python3-qgis qgis-providers gdal-bin python3-gdal python3-rasterio python3-venv xvfb"
+DEBIAN_PACKAGES="qgis python3-qgis qgis-providers gdal-bin python3-gdal python3-rasterio python3-venv xvfb xauth"
 
 as_root() {
   if [ "$(id -u)" = 0 ]; then "$@"; elif command -v sudo >/dev/null; then sudo "$@"; else
