@@ -168,7 +168,9 @@ def dependency_rows(profile_dir: str | None) -> Rows:
     packages = ", ".join(f"{n} {v}" for n, v in installation.packages.items())
     return rows + [("installed", f"{installation.variant}{' + training' if installation.training else ''} on "
                                  f"{installation.installed_at}, {folder_size(installation.site) / 1e6:.0f} MB"),
-                   ("packages", packages), ("on sys.path", str(str(installation.site) in sys.path))]
+                   ("packages", packages), ("on sys.path", str(str(installation.site) in sys.path)),
+                   ("newer than QGIS's Python's", ", ".join(f"{n} (QGIS's Python: {v})" for n, v in
+                                                            installation.overrides.items()) or "none")]
 
 
 def collect(qgis_rows: Rows, profile_dir: str | None) -> Report:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import re
 import subprocess
+import sys
 from pathlib import Path
 
 from .errors import InstallError
@@ -46,6 +47,28 @@ def installed_distributions(python: Interpreter, leave_out: Path | None = None) 
     return {normalise(name): (version, location) for name, (version, location) in listed.items()}
 
 
-def constraint_lines(installed: dict[str, tuple[str, str]]) -> list[str]:
-    """``name==version`` for every installed distribution whose version pip can read."""
-    return sorted(f"{name}=={version}" for name, (version, _) in installed.items() if _VERSION.match(version))
+# Never replaced, whatever is installed: numpy (GDAL's bindings are built against its major version), GDAL,
+# and Qt's bindings and QGIS.
+ALWAYS_PROTECTED = ("numpy", "gdal", "pyqt5", "pyqt5-sip", "pyqt6", "pyqt6-sip", "sip", "qscintilla", "qgis")
+
+
+def protected_names(installed: dict[str, tuple[str, str]]) -> set[str]:
+    """What QGIS relies on: the packages above and every distribution this process (QGIS) has imported."""
+    names = {name for name in ALWAYS_PROTECTED if name in installed}
+    try:
+        from importlib.metadata import packages_distributions
+    except ImportError:  # Python 3.9: only the packages above
+        return names
+    by_module = packages_distributions()
+    for module in list(sys.modules):
+        names.update(normalise(d) for d in by_module.get(module.split(".")[0], ()) if normalise(d) in installed)
+    return names
+
+
+def constraint_lines(installed: dict[str, tuple[str, str]], only: set[str] | None = None) -> list[str]:
+    """``name==version`` for every installed distribution (or those in ``only``) whose version pip can read.
+
+    Versions such as 0.0.0 (a packaging error: Debian 12's mpmath says so) are left out: pinning them would
+    only make pip refuse whatever needs the package."""
+    return sorted(f"{name}=={version}" for name, (version, _) in installed.items()
+                  if _VERSION.match(version) and version.strip("0.") and (only is None or name in only))

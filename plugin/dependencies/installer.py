@@ -2,10 +2,16 @@
 
     install(InstallRequest(profile_dir, "auto"), progress) -> InstallResult
 
-pip installs into a new staging folder (``pip install --target``), constrained to every version QGIS's
-Python already has; copies of those same versions are then left out, the result is checked in a separate
-process, and only then does it replace the previous installation. A failed or cancelled installation
-removes its staging folder: the profile is left as it was.
+pip installs into a new staging folder (``pip install --target``, which never touches another folder),
+constrained to every version QGIS's Python already has; copies of those same versions are then left out,
+the result is checked in a separate process, and only then does it replace the previous installation. A
+failed or cancelled installation removes its staging folder: the profile is left as it was.
+
+The training packages need newer versions of a few helpers than older systems have (torch needs a newer
+sympy and typing-extensions than Debian 12's). With them only what QGIS relies on is pinned (numpy, GDAL,
+Qt, and every package this QGIS has imported); newer copies of the others go into the plugin's folder, which
+comes before site-packages on the path, and are listed in the log, the manifest and the diagnostics.
+QGIS's own files are never changed.
 """
 from __future__ import annotations
 
@@ -20,10 +26,10 @@ from pathlib import Path
 
 from ..core.errors import CancelledError
 from ..core.progress import Progress
-from .environment import constraint_lines, installed_distributions
+from .environment import constraint_lines, installed_distributions, protected_names
 from .errors import InstallError
 from .interpreter import Interpreter, find_python
-from .layout import DependencyFolder, Installation, folder_size, profile_folder
+from .layout import DependencyFolder, Installation, add_to_path, folder_size, profile_folder
 from .pip_runner import explain_failure, run_pip
 from .pip_source import pip_command
 from .staging import installed_in, leave_out_duplicates, top_level_modules
@@ -75,14 +81,21 @@ def install(request: InstallRequest, progress: Progress) -> InstallResult:
     anchor = next(p for p in (folder.path, *folder.path.parents) if p.exists())  # its times change with staging
     anchor_times = anchor.stat()
     staging = folder.new_staging()
+    pins = constraint_lines(system, protected_names(system) if request.training else None)
     try:
-        _pip_install(python, staging, requirements, constraint_lines(system), request.torch_index_url, progress)
+        _pip_install(python, staging, requirements, pins, request.torch_index_url, progress)
         left_out = leave_out_duplicates(staging, system)
         if left_out:
             progress.info(f"Left out copies of what QGIS's Python already has: {', '.join(left_out)}.")
+        packages = installed_in(staging)
+        overrides = {name: system[name][0] for name in packages if name in system}
+        if overrides:
+            progress.warning("Newer than QGIS's Python's own, for the plugin's packages (QGIS's files are not "
+                             "changed): " + ", ".join(f"{n} {packages[n]} (QGIS's Python: {v})"
+                                                      for n, v in overrides.items()) + ".")
         progress.info("Checking the installation in a separate Python process...")
         report = verify(python, staging, request.training, gdal_expected="gdal" in system)
-        installation = folder.commit(staging, variant.key, request.training, installed_in(staging), str(python.path))
+        installation = folder.commit(staging, variant.key, request.training, packages, str(python.path), overrides)
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
         for path in reversed(created):  # the folders this run made, so the profile is as it was
@@ -132,7 +145,7 @@ def _pip_install(python: Interpreter, staging: Path, requirements: list[str], co
         with pip_command(python) as (command, pip_version):
             progress.info(f"pip: {pip_version}")
             progress.info(f"Installing {' '.join(requirements)} into {staging.parent} "
-                          f"(constraints: {len(constraints)} packages QGIS's Python has, kept as they are).")
+                          f"(kept as they are: {len(constraints)} packages QGIS's Python has).")
             run = run_pip(command, arguments, progress)
         if run.cancelled:
             raise CancelledError("the installation was cancelled; nothing was installed and the profile is as "
@@ -151,8 +164,7 @@ def _put_to_use(folder: DependencyFolder, installation: Installation) -> tuple[b
                       "is already loaded in this QGIS session.")
     for path in old_sites:
         sys.path.remove(path)
-    import site
-    site.addsitedir(str(installation.site))
+    add_to_path(str(installation.site))
     importlib.invalidate_caches()
     return False, f"Installed into {installation.site}; ready to use, no restart needed."
 

@@ -33,6 +33,7 @@ class Installation:
     packages: dict[str, str] = field(default_factory=dict)  # distribution name -> version
     python: str = ""
     installed_at: str = ""
+    overrides: dict[str, str] = field(default_factory=dict)  # newer copies: name -> QGIS's Python's version
 
     def to_json(self) -> dict:
         data = asdict(self)
@@ -64,7 +65,7 @@ class DependencyFolder:
             return None
         return Installation(site_folder, str(data.get("variant", "")), bool(data.get("training")),
                             dict(data.get("packages", {})), str(data.get("python", "")),
-                            str(data.get("installed_at", "")))
+                            str(data.get("installed_at", "")), dict(data.get("overrides", {})))
 
     def new_staging(self) -> Path:
         """A new, empty folder for pip to install into."""
@@ -74,12 +75,12 @@ class DependencyFolder:
         return staging
 
     def commit(self, staging: Path, variant: str, training: bool, packages: dict[str, str],
-               python: str) -> Installation:
+               python: str, overrides: dict[str, str] | None = None) -> Installation:
         """Make a verified staging folder the active installation (the manifest is replaced atomically)."""
         site_folder = staging.with_name("site-" + staging.name.split("-", 1)[1])
         staging.rename(site_folder)
         installation = Installation(site_folder, variant, training, dict(sorted(packages.items())), python,
-                                    time.strftime("%Y-%m-%dT%H:%M:%S%z"))
+                                    time.strftime("%Y-%m-%dT%H:%M:%S%z"), dict(sorted((overrides or {}).items())))
         temporary = self.path / (MANIFEST + ".tmp")
         temporary.write_text(json.dumps(installation.to_json(), indent=2), encoding="utf-8")
         os.replace(temporary, self.path / MANIFEST)
@@ -116,14 +117,28 @@ def folder_size(folder: Path) -> int:
     return sum(p.stat().st_size for p in Path(folder).rglob("*") if p.is_file() and not p.is_symlink())
 
 
+def add_to_path(site_path: str, path: list[str] | None = None) -> None:
+    """Put ``site_path`` just before the first site-packages folder (after QGIS's own folders and the standard
+    library), processing its .pth files. The folder never holds a package QGIS's Python has in the same
+    version (those are left out) nor numpy or another protected package, so what it holds in another version
+    is there on purpose: a newer copy the training packages need (see installer.py)."""
+    path = sys.path if path is None else path
+    if site_path in path:
+        return
+    site.addsitedir(site_path)  # appends, and runs its .pth files
+    if path is sys.path:
+        path.remove(site_path)
+    first_site = next((i for i, entry in enumerate(path) if entry.rstrip("/\\").endswith(
+        ("site-packages", "dist-packages"))), len(path))
+    path.insert(first_site, site_path)
+
+
 def activate(folder: DependencyFolder) -> Path | None:
-    """Put the active installation on ``sys.path`` (at the end, processing its .pth files); its path or None."""
+    """Put the active installation on ``sys.path``; its path, or None when nothing is installed."""
     installation = folder.installation()
     if installation is None:
         return None
-    site_path = str(installation.site)
-    if site_path not in sys.path:
-        site.addsitedir(site_path)
+    add_to_path(str(installation.site))
     return installation.site
 
 

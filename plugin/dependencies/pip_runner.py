@@ -98,6 +98,19 @@ def _fraction(lines: list[str]) -> float:
     return min(0.05 + 0.04 * collected, 0.6)
 
 
+def _conflict(lines: list[str]) -> str:
+    """pip's "The conflict is caused by:" lines, in words ("X depends on numpy>=1.26; QGIS's Python has ...")."""
+    if "The conflict is caused by:" not in [line.strip() for line in lines]:
+        return ""
+    start = [line.strip() for line in lines].index("The conflict is caused by:") + 1
+    causes = []
+    for line in lines[start:]:
+        if not line.startswith(" "):
+            break
+        causes.append(line.strip().replace("The user requested (constraint)", "QGIS's Python has"))
+    return "; ".join(causes)
+
+
 def explain_failure(run: PipRun, index_hint: str) -> str:
     """What went wrong, in words, with pip's own most telling line."""
     errors = [line for line in run.lines if "ERROR" in line or "error:" in line.lower()]
@@ -109,7 +122,7 @@ def explain_failure(run: PipRun, index_hint: str) -> str:
                 f"and proxy settings; pip uses its own configuration ({index_hint}). Nothing was installed.")
     if any(marker in text for marker in _CONFLICT):
         return (f"pip found no versions that fit the packages QGIS's Python already has (they are never "
-                f"upgraded): {detail}. Nothing was installed.")
+                f"upgraded): {_conflict(run.lines) or detail}. Nothing was installed.")
     if "(from versions: none)" in text:
         return (f"pip found no version at all of a package on the package index: {detail}. Either the index "
                 f"cannot be reached (check the network connection and proxy settings) or pip's configuration "

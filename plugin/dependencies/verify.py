@@ -16,8 +16,12 @@ from .interpreter import Interpreter, hidden_window
 _CHECK = """
 import json, os, site, sys
 folder = sys.argv[1]
-if folder:
+if folder:  # as the plugin does (layout.add_to_path): before the first site-packages folder
     site.addsitedir(folder)
+    sys.path.remove(folder)
+    ends = ("site-packages", "dist-packages")
+    first = next((i for i, p in enumerate(sys.path) if p.rstrip("/" + chr(92)).endswith(ends)), len(sys.path))
+    sys.path.insert(first, folder)
 report = {}
 import numpy
 report["numpy"] = [numpy.__version__, numpy.__file__]

@@ -24,7 +24,7 @@ RESTART_NEEDED result say so). Delete the folder, or run this with REMOVE, to un
 
 VARIANT_HELP = ("auto: NVIDIA when an NVIDIA GPU answers (nvidia-smi), else CPU. " + "; ".join(
     f"{key}: {variant.title}" for key, variant in VARIANTS.items()) + ". The nvidia variant installs "
-    "onnxruntime-gpu with CUDA and cuDNN from pip (no system CUDA needed, about 1.5 GB).")
+    "onnxruntime-gpu with CUDA and cuDNN from pip (no system CUDA needed; about 2.5 GB on disk).")
 
 
 class InstallDependenciesAlgorithm(SeamlessAlgorithm):

@@ -92,3 +92,15 @@ def test_variants_and_requirement_names():
         choose_variant("directml", "linux")
     with pytest.raises(InstallError, match="Unknown variant"):
         choose_variant("cuda12", "linux")
+
+
+def test_pip_conflicts_are_explained_in_words():
+    from plugin.dependencies.pip_runner import PipRun, explain_failure
+
+    lines = ["Collecting onnxruntime-openvino>=1.16",
+             "ERROR: Cannot install onnxruntime-openvino==1.17.1 because these package versions have conflicting "
+             "dependencies.", "The conflict is caused by:", "    onnxruntime-openvino 1.17.1 depends on numpy>=1.26.4",
+             "    The user requested (constraint) numpy==1.24.2", "To fix this you could try to:",
+             "ERROR: ResolutionImpossible: for help visit https://pip.pypa.io/"]
+    message = explain_failure(PipRun(1, lines), "")
+    assert "onnxruntime-openvino 1.17.1 depends on numpy>=1.26.4; QGIS's Python has numpy==1.24.2" in message

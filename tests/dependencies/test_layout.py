@@ -30,7 +30,7 @@ def test_nothing_installed_means_no_installation_and_nothing_on_the_path(tmp_pat
     assert activate(folder) is None and sys.path == before
 
 
-def test_a_committed_installation_is_recorded_and_appended_to_the_path(tmp_path, restore_sys_path):
+def test_a_committed_installation_is_recorded_and_put_before_site_packages(tmp_path, restore_sys_path):
     folder = profile_folder(tmp_path)
     staging = _staged(folder)
     installation = folder.commit(staging, "cpu", False, {"onnxruntime": "1.31.1"}, "/usr/bin/python3")
@@ -39,7 +39,11 @@ def test_a_committed_installation_is_recorded_and_appended_to_the_path(tmp_path,
     assert manifest["site"] == installation.site.name and manifest["variant"] == "cpu"
     assert folder.installation() == installation
     assert activate(folder) == installation.site
-    assert sys.path[-1] == str(installation.site)  # after QGIS's own site-packages: QGIS's packages win
+    position = sys.path.index(str(installation.site))
+    site_folders = [i for i, p in enumerate(sys.path) if p.endswith(("site-packages", "dist-packages"))]
+    # Before site-packages (a newer copy the training packages need wins), after QGIS's folders and the stdlib.
+    assert position == min(i for i in site_folders if i != position) - 1
+    assert any(p.endswith("lib-dynload") for p in sys.path[:position])
     import seamless_probe_module
 
     assert seamless_probe_module.VALUE == 1
