@@ -94,9 +94,13 @@ class DependencyFolder:
         return sorted(p for p in self.path.iterdir() if p.is_dir() and p.name.startswith(("site-", "staging-"))
                       and (active is None or p != active.site))
 
-    def remove_stale(self) -> None:
-        """Delete stale folders; a folder still in use (Windows keeps loaded DLLs locked) waits for next time."""
+    def remove_stale(self, staging_age_s: float = 86400) -> None:
+        """Delete superseded site folders, and staging folders older than ``staging_age_s`` (a younger one may be
+        another QGIS's installation in progress). A folder still in use (Windows keeps loaded DLLs locked) waits
+        for next time."""
         for folder in self.stale_folders():
+            if folder.name.startswith("staging-") and time.time() - folder.stat().st_mtime < staging_age_s:
+                continue
             shutil.rmtree(folder, ignore_errors=True)
 
     def remove(self) -> None:
