@@ -12,6 +12,7 @@ import re
 import shutil
 import subprocess
 import tempfile
+import urllib.parse
 import urllib.request
 from contextlib import contextmanager
 from pathlib import Path
@@ -61,7 +62,7 @@ def _index_files(index: str) -> list[dict]:
         if "json" in response.headers.get("Content-Type", ""):
             return json.loads(body)["files"]
     links = re.findall(r'href="([^"]*?/?(pip-[^"/#]+\.whl))(?:#sha256=([0-9a-f]{64}))?"', body)
-    return [{"url": urllib.request.urljoin(response.url, url), "filename": name, "hashes": {"sha256": digest}}
+    return [{"url": urllib.parse.urljoin(response.url, url), "filename": name, "hashes": {"sha256": digest}}
             for url, name, digest in links]
 
 
@@ -73,7 +74,7 @@ def download_pip_wheel(folder: Path, index: str | None = None) -> Path:
         if not files:
             raise InstallError(f"The package index {index} lists no pip wheel.")
         chosen = max(files, key=lambda f: _version_key(Path(f["filename"])))
-        url = urllib.request.urljoin(f"{index.rstrip('/')}/pip/", chosen["url"])
+        url = urllib.parse.urljoin(f"{index.rstrip('/')}/pip/", chosen["url"])
         with urllib.request.urlopen(url, timeout=120) as response:  # noqa: S310 - the package index
             data = response.read()
     except (OSError, ValueError, KeyError) as error:

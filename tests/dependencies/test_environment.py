@@ -104,3 +104,15 @@ def test_pip_conflicts_are_explained_in_words():
              "ERROR: ResolutionImpossible: for help visit https://pip.pypa.io/"]
     message = explain_failure(PipRun(1, lines), "")
     assert "onnxruntime-openvino 1.17.1 depends on numpy>=1.26.4; QGIS's Python has numpy==1.24.2" in message
+
+
+@pytest.mark.slow
+def test_a_pip_wheel_fetched_from_the_index_runs_with_this_python(tmp_path):
+    """For a QGIS Python without pip and without a pip wheel on the system (the installer's last resort)."""
+    from plugin.dependencies.pip_source import download_pip_wheel
+
+    wheel = download_pip_wheel(tmp_path)
+    assert wheel.name.startswith("pip-") and wheel.suffix == ".whl"
+    completed = subprocess.run([sys.executable, f"{wheel}/pip", "--version"], capture_output=True, text=True,
+                               timeout=120)
+    assert completed.returncode == 0 and completed.stdout.startswith("pip "), completed.stderr
