@@ -42,8 +42,10 @@ if [ ! -f "$ROOT/.seamless-ready" ]; then
   mv "$ROOT.partial" "$ROOT"
   touch "$ROOT/.seamless-ready"
 fi
-# The host's name resolution and certificate bundle (it may hold a proxy's certificate): apt and pip need both.
+# The host's name resolution (its own name too: torch.distributed looks it up) and certificate bundle (it may
+# hold a proxy's certificate): apt, pip and the tests need them.
 cp /etc/resolv.conf "$ROOT/etc/resolv.conf"
+cp /etc/hosts "$ROOT/etc/hosts"
 cp /etc/ssl/certs/ca-certificates.crt "$ROOT/etc/ssl/certs/ca-certificates.crt"
 
 mounts=()
