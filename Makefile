@@ -13,16 +13,21 @@ export PATH := $(abspath $(VENV))/bin:$(PATH)
 export QT_QPA_PLATFORM ?= offscreen
 export PYTHONDONTWRITEBYTECODE := 1
 
-.PHONY: setup test test-fast test-qgis demo bench package clean
+.PHONY: setup lint test test-fast test-qgis demo bench package clean
 
 setup:
 	@bash .ci/setup.sh
 
-test: setup
+# Lint and type checks (ruff, mypy; settings in pyproject.toml), then the whole test suite.
+lint: setup
+	$(abspath $(VENV))/bin/ruff check .
+	$(abspath $(VENV))/bin/mypy
+
+test: lint
 	$(PYTHON) -m pytest
 
 # The tests without the slow qgis_process and training runs, for quick iterations.
-test-fast: setup
+test-fast: lint
 	$(PYTHON) -m pytest -m "not slow"
 
 # Needs root; TESTS=... chooses other test folders. Not part of `make test` (it downloads QGIS once).

@@ -44,9 +44,10 @@ def measure(variant: str, training: bool, keep: bool) -> None:
         print(f"{variant:10} {'+ training' if training else '':11} failed: {error}")
         return
     packages = result.installation.packages if result.installation else {}
-    print(f"{variant:10} {'+ training' if training else '':11} {result.seconds:7.1f} s {result.size_bytes / 1e6:8.0f} MB"
-          f"  {len(packages)} packages, onnxruntime {packages.get('onnxruntime') or packages.get('onnxruntime-gpu') or packages.get('onnxruntime-openvino')}"
-          f"; providers: {', '.join(result.providers)}", flush=True)
+    runtime = next((f"{n} {v}" for n, v in packages.items() if n.startswith("onnxruntime")), "from QGIS's Python")
+    print(f"{variant:10} {'+ training' if training else '':11} {result.seconds:7.1f} s "
+          f"{result.size_bytes / 1e6:8.0f} MB  {len(packages)} packages, {runtime}; providers: "
+          f"{', '.join(result.providers)}", flush=True)
     if result.installation:
         checks = subprocess.run([str(result.python.path), "-c", PROBE, str(result.installation.site), str(REPO)],
                                 capture_output=True, text=True, timeout=600)

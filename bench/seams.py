@@ -12,7 +12,6 @@ import argparse
 import time
 
 import numpy as np
-
 from common import DEFAULT_MODEL, S2_IMAGE, gdal, output_folder, print_table, require_model
 
 from plugin.adapters.classify_job import ClassifyRequest, classify

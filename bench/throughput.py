@@ -14,9 +14,16 @@ import time
 from pathlib import Path
 
 import numpy as np
-
-from common import (DEFAULT_MODEL, S2_IMAGE, cpu_description, gdal, mosaic_geotiff, output_folder, print_table,
-                    require_model)
+from common import (
+    DEFAULT_MODEL,
+    S2_IMAGE,
+    cpu_description,
+    gdal,
+    mosaic_geotiff,
+    output_folder,
+    print_table,
+    require_model,
+)
 
 from plugin.adapters.classify_job import ClassifyRequest, classify
 from plugin.core.model import load_model

@@ -30,7 +30,8 @@ CONFIG = REPO / "training" / "configs" / "s2_osm_unet.yaml"
 sys.path.insert(0, str(REPO))
 
 from plugin.core import metrics  # noqa: E402
-from training import api, config as config_module  # noqa: E402
+from training import api  # noqa: E402
+from training import config as config_module  # noqa: E402
 from training.data.labels import IGNORE_INDEX  # noqa: E402
 from training.data.prepare import PreparedData, prepare_data  # noqa: E402
 from training.nets.indices import band_positions  # noqa: E402
@@ -164,7 +165,8 @@ def report(outcome: api.TrainingOutcome, forests: dict, data: PreparedData, conf
     wins = unet.overall_accuracy > best_forest.overall_accuracy and unet.mean_iou > best_forest.mean_iou
     print(f"\nU-Net beats the better random forest on OA and mIoU: {'yes' if wins else 'NO'}")
     print(f"U-Net: {len(outcome.fit.history)} epochs in {unet_seconds:.0f} s; training "
-          f"{outcome.fit.chips_per_second:.1f} chips/s ({config.data.chip_size} px, batch {config.training.batch_size}, whole run on the CPU); "
+          f"{outcome.fit.chips_per_second:.1f} chips/s ({config.data.chip_size} px, batch "
+          f"{config.training.batch_size}, whole run on the CPU); "
           f"model {outcome.export_check.bytes / 1e6:.1f} MB")
     print(f"training steps alone: {training_speed(config, data, 'cpu'):.1f} chips/s on the CPU")
     if torch.cuda.is_available():

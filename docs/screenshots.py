@@ -16,8 +16,15 @@ import numpy as np
 import processing
 import qgis.utils
 from osgeo import gdal
-from qgis.core import (QgsContrastEnhancement, QgsMapRendererParallelJob, QgsMapSettings, QgsMultiBandColorRenderer,
-                       QgsProject, QgsRasterLayer, QgsRectangle)
+from qgis.core import (
+    QgsContrastEnhancement,
+    QgsMapRendererParallelJob,
+    QgsMapSettings,
+    QgsMultiBandColorRenderer,
+    QgsProject,
+    QgsRasterLayer,
+    QgsRectangle,
+)
 from qgis.PyQt.QtCore import QSize, QTimer, QUrl
 from qgis.PyQt.QtGui import QColor, QFont, QImage, QPainter
 from qgis.PyQt.QtWebKitWidgets import QWebView
@@ -56,7 +63,7 @@ def next_step() -> None:
     function, delay = steps.pop(0)
     try:
         function()
-    except Exception:  # any failure ends QGIS with a non-zero code and the traceback in the log
+    except Exception:  # noqa: BLE001 - any failure ends QGIS with a non-zero code and the traceback in the log
         traceback.print_exc()
         QApplication.instance().exit(1)
         return

@@ -3,15 +3,19 @@ provider and, in the desktop, adds *Install dependencies* and *Diagnostics* to t
 from __future__ import annotations
 
 import logging
+from typing import TYPE_CHECKING, Any
 
 from qgis.core import QgsApplication
+
+if TYPE_CHECKING:
+    from .processing.provider import SeamlessProvider
 
 LOG = logging.getLogger("seamless_segmentation")
 MENU = "&Seamless Segmentation"
 
 
 def activate_dependencies() -> None:
-    """Append the packages installed by *Install dependencies* to ``sys.path``; never stops the plugin loading."""
+    """Put the packages installed by *Install dependencies* on ``sys.path``; never stops the plugin loading."""
     from .dependencies.layout import activate, profile_folder
 
     try:
@@ -27,9 +31,9 @@ class SeamlessSegmentationPlugin:
 
     def __init__(self, iface) -> None:
         self.iface = iface
-        self.provider = None
-        self.actions: list = []
-        self.dialogs: list = []  # non-modal windows must outlive the menu call that opened them
+        self.provider: SeamlessProvider | None = None
+        self.actions: list[Any] = []
+        self.dialogs: list[Any] = []  # non-modal windows must outlive the menu call that opened them
         activate_dependencies()
 
     def initProcessing(self) -> None:  # noqa: N802 - QGIS API name
@@ -41,7 +45,7 @@ class SeamlessSegmentationPlugin:
             QgsApplication.processingRegistry().addProvider(self.provider)
 
     def initGui(self) -> None:  # noqa: N802 - QGIS API name
-        from .adapters.qgis_compat import QAction
+        from .processing.qgis_compat import QAction
 
         self.initProcessing()
         for name, title, slot in (("seamless_install", "Install dependencies…", self.install_dependencies),
@@ -70,14 +74,15 @@ class SeamlessSegmentationPlugin:
         self.dialogs.append(dialog)
 
     def diagnostics(self) -> None:
-        from .gui.diagnostics_dialog import show_diagnostics
+        from .processing.diagnostics_dialog import show_diagnostics
 
         self.dialogs.append(show_diagnostics(self.iface.mainWindow()))
 
     def _offer_installation(self) -> None:
         """Without onnxruntime, a message bar with the one button that installs it."""
-        from .processing.base import missing_package_message
         from qgis.PyQt.QtWidgets import QPushButton
+
+        from .processing.base import missing_package_message
 
         if missing_package_message("onnxruntime") is None:
             return

@@ -10,10 +10,17 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from qgis.core import (QgsApplication, QgsProcessingModelAlgorithm, QgsProcessingModelChildAlgorithm,
-                       QgsProcessingModelChildParameterSource, QgsProcessingModelOutput,
-                       QgsProcessingModelParameter, QgsProcessingParameterFile,
-                       QgsProcessingParameterNumber, QgsProcessingParameterRasterLayer)
+from qgis.core import (
+    QgsApplication,
+    QgsProcessingModelAlgorithm,
+    QgsProcessingModelChildAlgorithm,
+    QgsProcessingModelChildParameterSource,
+    QgsProcessingModelOutput,
+    QgsProcessingModelParameter,
+    QgsProcessingParameterFile,
+    QgsProcessingParameterNumber,
+    QgsProcessingParameterRasterLayer,
+)
 from qgis.PyQt.QtCore import QPointF
 
 TARGET = Path(__file__).resolve().parent / "classify_and_evaluate.model3"
@@ -43,7 +50,7 @@ def output(step: QgsProcessingModelChildAlgorithm, key: str, name: str, position
 
 
 def build() -> QgsProcessingModelAlgorithm:
-    from plugin.adapters.qgis_compat import NUMBER_INTEGER
+    from plugin.processing.qgis_compat import NUMBER_INTEGER
 
     model = QgsProcessingModelAlgorithm("Classify and assess", "Seamless Segmentation")
     model_input(model, QgsProcessingParameterRasterLayer("image", "Image to classify"), QPointF(120, 60))
@@ -58,7 +65,8 @@ def build() -> QgsProcessingModelAlgorithm:
     output(classify, "OUTPUT", "Classes", QPointF(640, 60))
     model.addChildAlgorithm(classify)
     evaluate = child("seamless:evaluate", "evaluate", "Assess classification accuracy", QPointF(420, 260))
-    evaluate.addParameterSources("INPUT", [QgsProcessingModelChildParameterSource.fromChildOutput("classify", "OUTPUT")])
+    classes = QgsProcessingModelChildParameterSource.fromChildOutput("classify", "OUTPUT")
+    evaluate.addParameterSources("INPUT", [classes])
     evaluate.addParameterSources("REFERENCE", [QgsProcessingModelChildParameterSource.fromModelParameter("reference")])
     evaluate.addParameterSources("REFERENCE_NODATA",
                                  [QgsProcessingModelChildParameterSource.fromModelParameter("reference_nodata")])

@@ -109,7 +109,8 @@ class QgisProcessResult:
         """Everything the run said: the JSON log (a string, or lists by level in QGIS 3.22) and both streams."""
         log = (self.json or {}).get("log", "")
         if isinstance(log, dict):
-            log = "\n".join(str(line) for lines in log.values() for line in (lines if isinstance(lines, list) else [lines]))
+            log = "\n".join(str(line) for lines in log.values()
+                            for line in (lines if isinstance(lines, list) else [lines]))
         return str(log) + self.stdout + self.stderr
 
 

@@ -7,7 +7,7 @@ from plugin.core.contract import ModelContract
 from plugin.core.engine import run
 from plugin.core.plan import ModelShape, RunOptions, plan_run
 from plugin.core.progress import LoggingProgress
-from plugin.core.reading import Area
+from plugin.core.window import PixelWindow
 
 
 class ArraySource:
@@ -34,7 +34,9 @@ class ArraySink:
         self.confidence = np.full((heads, height, width), np.nan, np.float32)
         self.writes = np.zeros((height, width), np.int64)
 
-    def write(self, row, col, classes, probabilities, confidence) -> None:
+    def write(self, rows) -> None:
+        row, col, classes, probabilities, confidence = (rows.row, rows.col, rows.classes, rows.probabilities,
+                                                         rows.confidence)
         h, w = classes.shape[1:]
         self.classes[:, row:row + h, col:col + w] = classes
         if probabilities is not None:
@@ -83,15 +85,14 @@ def identity_contract(bands: int, multiple: int = 1, tile: int = 64, kind: str =
 
 
 def run_array(data: np.ndarray, predictor, contract: ModelContract, options: RunOptions,
-              valid: np.ndarray | None = None, shape: ModelShape | None = None, area: Area | None = None):
+              valid: np.ndarray | None = None, shape: ModelShape | None = None, area: PixelWindow | None = None):
     """Run the engine over an array; returns (sink, summary, plan, source)."""
     bands, height, width = data.shape
-    area = area or Area(0, 0, width, height)
+    area = area or PixelWindow(0, 0, width, height)
     shape = shape or ModelShape(None, None, (contract.outputs[0].class_count if bands > 1 else 1,))
     progress = LoggingProgress()
     plan = plan_run(contract, shape, area.width, area.height, options, progress)
     source = ArraySource(data, valid)
     sink = ArraySink(area.height, area.width, len(contract.outputs), contract.class_count)
-    summary = run(source, predictor, sink, contract, area, plan, options.probabilities, options.confidence,
-                  progress)
+    summary = run(source, predictor, sink, contract, area, plan, progress)
     return sink, summary, plan, source

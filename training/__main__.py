@@ -14,12 +14,13 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import os
 import signal
 import sys
 from pathlib import Path
 from typing import Any, Sequence
 
-from ._plugin import errors
+from ._plugin import errors, training_choices
 from .progress import ConsoleProgress
 
 # flag (argparse attribute) -> (section, key)
@@ -42,14 +43,13 @@ def _parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", required=True)
     train = commands.add_parser("train", help="train a model and export it to ONNX with its contract")
     _data_arguments(train)
-    train.add_argument("--architecture", choices=("unet", "resnet18_fcn", "resnet34_fcn", "resnet50_fcn",
-                                                   "mobilenetv2_unet"))
+    train.add_argument("--architecture", choices=training_choices.ARCHITECTURES)
     for flag, kind, text in (("epochs", int, "passes over the training chips"),
                              ("batch-size", int, "chips per step (per process under torchrun)"),
                              ("lr", float, "peak learning rate"), ("seed", int, "random seed"),
                              ("workers", int, "DataLoader worker processes")):
         train.add_argument(f"--{flag}", type=kind, help=text)
-    train.add_argument("--device", choices=("auto", "cpu", "cuda"))
+    train.add_argument("--device", choices=training_choices.DEVICES)
     train.add_argument("--resume", help="last.pt of an earlier run to continue from")
     train.add_argument("--output", help="folder for checkpoints, model.onnx and report.html")
     train.add_argument("--model", help="path of the ONNX model (default OUTPUT/model.onnx)")
@@ -83,7 +83,8 @@ def _data_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--stride", type=int, help="pixels between training chips (default half a chip)")
     parser.add_argument("--validation", type=float, help="share of labelled pixels held out (spatial blocks)")
     parser.add_argument("--ignore-value", type=_ignore_value,
-                        help="label raster value meaning unlabelled: a number or 'none' (default: nodata, else 0)")
+                        help="label raster value meaning unlabelled: a number or 'none' (default: the raster's nodata "
+                        "value; 0 is a class unless given here)")
 
 
 def _ignore_value(text: str) -> int | str:
@@ -144,6 +145,12 @@ def _export(arguments: argparse.Namespace, progress: ConsoleProgress) -> int:
 def _evaluate(arguments: argparse.Namespace, progress: ConsoleProgress) -> int:
     from . import evaluate
 
+    if arguments.json:
+        from ._plugin import output_paths
+
+        inputs = {"--model": arguments.model, "--config": arguments.config, "--image": arguments.image,
+                  "--labels": arguments.labels, "--label-raster": arguments.label_raster}
+        output_paths.check_outputs({"--json": arguments.json}, inputs)
     config = build_config(arguments, skip=("model", "report", "output"))
     evaluation, data, _ = evaluate.evaluate_model(arguments.model, config, progress, arguments.all)
     progress.close()
@@ -175,6 +182,19 @@ def main(argv: Sequence[str] | None = None) -> int:
     except errors.SeamlessError as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
+    except MemoryError:
+        print("error: not enough memory for this run; lower --batch-size or --chip-size.", file=sys.stderr)
+        return 2
+    except Exception as error:  # noqa: BLE001 - a message, not a traceback (set SEAMLESS_DEBUG=1 to see it)
+        if os.environ.get("SEAMLESS_DEBUG"):
+            raise
+        if "allocate" in str(error) and "memory" in str(error):  # torch's allocator failing
+            print("error: not enough memory for this run; lower --batch-size or --chip-size.", file=sys.stderr)
+            return 2
+        detail = (str(error).splitlines() or [""])[0][:300]
+        print(f"error: unexpected {type(error).__name__}: {detail}. Nothing was written. This is a bug; please "
+              "report it (run again with SEAMLESS_DEBUG=1 for the traceback).", file=sys.stderr)
+        return 1
     finally:
         progress.close()
 

@@ -5,19 +5,50 @@ Inside QGIS the plugin is the package ``seamless_segmentation`` and training is
 ``plugin`` and ``training`` are top-level packages. Every other training module imports through here,
 so both layouts share one copy of each module.
 
-``gdal_labels``, ``raster_classes``, ``raster_area`` (ground resolution), ``atomic`` and
-``confusion_plot`` are adapters, not core: they need GDAL, matplotlib or only the standard library,
-never QGIS. Training uses them deliberately, so that labels are read, and accuracy is shown, the same
-way by training, chip export and accuracy assessment (see docs/training.md).
+The adapters it takes (``gdal_grid``, ``gdal_vectors``, ``gdal_labels``, ``raster_classes``, ``raster_area``,
+``atomic``, ``output_paths``, ``confusion_plot``) need GDAL, matplotlib or only the standard library, never
+QGIS: the adapters layer is QGIS-free (a test checks it), so "training -> adapters -> core" is the rule.
+Training uses them so that labels are read, outputs written and accuracy shown the same way by training,
+chip export and accuracy assessment (see docs/training.md).
 """
 from __future__ import annotations
 
-if __package__ and "." in __package__:  # inside the installed plugin package
-    from ..plugin.adapters import atomic, confusion_plot, gdal_labels, raster_area, raster_classes
-    from ..plugin.core import contract, contract_sources, errors, metrics, preprocess, progress
-else:  # python -m training from the repository root
-    from plugin.adapters import atomic, confusion_plot, gdal_labels, raster_area, raster_classes  # type: ignore[no-redef]
-    from plugin.core import contract, contract_sources, errors, metrics, preprocess, progress  # type: ignore[no-redef]
+from typing import TYPE_CHECKING
 
-__all__ = ["atomic", "confusion_plot", "contract", "contract_sources", "errors", "gdal_labels", "metrics", "preprocess",
-           "progress", "raster_area", "raster_classes"]
+if TYPE_CHECKING or not (__package__ and "." in __package__):  # the repository layout (and type checkers)
+    from plugin.adapters import (
+        atomic,
+        confusion_plot,
+        gdal_grid,
+        gdal_labels,
+        gdal_vectors,
+        output_paths,
+        raster_area,
+        raster_classes,
+    )
+    from plugin.core import contract, contract_sources, errors, metrics, preprocess, progress, training_choices, window
+else:  # inside the installed plugin package, seamless_segmentation.training
+    from ..plugin.adapters import (  # type: ignore
+        atomic,
+        confusion_plot,
+        gdal_grid,
+        gdal_labels,
+        gdal_vectors,
+        output_paths,
+        raster_area,
+        raster_classes,
+    )
+    from ..plugin.core import (  # type: ignore
+        contract,
+        contract_sources,
+        errors,
+        metrics,
+        preprocess,
+        progress,
+        training_choices,
+        window,
+    )
+
+__all__ = ["atomic", "confusion_plot", "contract", "contract_sources", "errors", "gdal_grid", "gdal_labels",
+           "gdal_vectors", "metrics", "output_paths", "preprocess", "progress", "raster_area", "raster_classes",
+           "training_choices", "window"]

@@ -9,7 +9,8 @@ from typing import Any
 import torch
 
 from . import checkpoint, distributed
-from ._plugin import contract, errors, preprocess, progress as progress_module
+from ._plugin import contract, errors, output_paths, preprocess
+from ._plugin import progress as progress_module
 from .config import ModelConfig, TrainConfig, from_mapping
 from .data.prepare import PreparedData, prepare_data
 from .export import ExportCheck, export_onnx
@@ -55,6 +56,7 @@ def make_model(model_config: ModelConfig, data: PreparedData, indices: list[str]
 def train(config: TrainConfig, progress: Progress | None = None) -> TrainingOutcome:
     """Prepare the data, train, and (on rank 0) export the best model and write the report."""
     progress = progress or progress_module.LoggingProgress()
+    check_training_outputs(config)
     state = distributed.setup(config.training.device)
     try:
         progress.info(f"Training on {state.device}" + (f", process {state.rank + 1} of {state.world}"
@@ -74,6 +76,20 @@ def train(config: TrainConfig, progress: Progress | None = None) -> TrainingOutc
         return _finish(config, data, model, fit, progress)
     finally:
         distributed.teardown(state)
+
+
+def check_training_outputs(config: TrainConfig) -> None:
+    """Refuse, before any work, a model or report path that would replace one of the run's inputs."""
+    output_paths.require_extension("the model path (--model, OUTPUT_MODEL)", config.model_path, (".onnx",),
+                                   "the trained model")
+    output_paths.require_extension("the report path (--report, OUTPUT_REPORT)", config.report_path,
+                                   (".html", ".htm"), "the training report")
+    output_paths.check_outputs(
+        {"the model (--model, OUTPUT_MODEL)": config.model_path, "the report (--report, OUTPUT_REPORT)":
+         config.report_path, "the report's JSON copy": config.report_path.with_suffix(".json")},
+        {"the image (--image, INPUT)": config.data.image, "the labels (--labels, LABELS)": config.data.labels,
+         "the label raster (--label-raster, LABEL_RASTER)": config.data.label_raster,
+         "the validation layer": config.validation.layer, "the checkpoint to resume": config.training.resume})
 
 
 def _finish(config: TrainConfig, data: PreparedData, model: SegmentationModel, fit: FitResult,
@@ -135,6 +151,8 @@ def _report_document(config: TrainConfig, data: PreparedData, fit: FitResult, ar
 
 def export_checkpoint(path: str | Path, output: str | Path) -> ExportCheck:
     """Export the ``best.pt`` of a finished run to ONNX again (same contract, verified)."""
+    output_paths.require_extension("--output", output, (".onnx",), "the exported model")
+    output_paths.check_outputs({"--output": output}, {"--checkpoint": path})
     content = checkpoint.load(path)
     if "contract" not in content:
         raise errors.InputError(f"'{path}' holds no contract; export the best.pt that a finished run wrote.")

@@ -15,15 +15,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Mapping
 
-from ._plugin import errors
+from ._plugin import errors, training_choices
 
 InputError = errors.InputError
 
-ARCHITECTURES = ("unet", "resnet18_fcn", "resnet34_fcn", "resnet50_fcn", "mobilenetv2_unet")
+ARCHITECTURES = training_choices.ARCHITECTURES
 SCHEDULES = ("cosine", "onecycle")
 REGION_LOSSES = ("none", "dice", "jaccard")
-DEVICES = ("auto", "cpu", "cuda")
-DEFAULT_IGNORE = "default"  # label rasters: their nodata value, else 0
+DEVICES = training_choices.DEVICES
+DEFAULT_IGNORE = "default"  # label rasters: their nodata value (0 is a class, as in evaluate and chip export)
 
 
 @dataclass
@@ -233,8 +233,8 @@ def _fits(value: Any, option: Any) -> tuple[bool, Any]:
         return all(ok for ok, _ in results), [r for _, r in results]
     if origin is dict and isinstance(value, Mapping):
         _, item = typing.get_args(option)
-        results = {str(k): _fits(v, item) for k, v in value.items()}
-        return all(ok for ok, _ in results.values()), {k: r for k, (_, r) in results.items()}
+        checked = {str(k): _fits(v, item) for k, v in value.items()}
+        return all(ok for ok, _ in checked.values()), {k: r for k, (_, r) in checked.items()}
     return False, None
 
 

@@ -14,7 +14,8 @@ from typing import Any
 import numpy as np
 import torch
 
-from ._plugin import contract, contract_sources, errors, progress as progress_module
+from ._plugin import contract, contract_sources, errors
+from ._plugin import progress as progress_module
 from .config import TrainConfig
 from .data.labels import ClassTable
 from .data.prepare import PreparedData, prepare_validation

@@ -68,6 +68,8 @@ def soft_overlap(logits: torch.Tensor, target: torch.Tensor, kind: str) -> torch
 class SegmentationLoss(nn.Module):
     """CE (class-weighted, ignoring unlabelled pixels) + ``region_weight`` x soft Dice/Jaccard."""
 
+    weights: torch.Tensor  # a buffer (registered in __init__), typed for checkers
+
     def __init__(self, weights: torch.Tensor | None = None, region: str = "none", region_weight: float = 1.0) -> None:
         super().__init__()
         self.register_buffer("weights", weights if weights is not None else torch.empty(0))

@@ -26,7 +26,10 @@ def gradient_map(model: nn.Module, window: torch.Tensor, seed: int = 0) -> np.nd
     projection = torch.randn(logits.shape[1], generator=generator).to(logits.device)
     centre_row, centre_col = logits.shape[2] // 2, logits.shape[3] // 2
     (logits[0, :, centre_row, centre_col] * projection).sum().backward()
-    return image.grad[0].abs().sum(dim=0).cpu().numpy()
+    gradient = image.grad
+    if gradient is None:
+        raise RuntimeError("no gradient reached the input image")
+    return gradient[0].abs().sum(dim=0).cpu().numpy()
 
 
 def radius_holding(magnitude: np.ndarray, coverage: float = COVERAGE) -> int:

@@ -20,7 +20,8 @@ from torch.nn.parallel import DistributedDataParallel
 from torch.utils.data import DataLoader, DistributedSampler
 
 from . import checkpoint
-from ._plugin import errors, progress as progress_module
+from ._plugin import errors
+from ._plugin import progress as progress_module
 from .config import TrainConfig
 from .data.dataset import ChipDataset
 from .data.prepare import PreparedData
@@ -86,8 +87,8 @@ class Trainer:
             self.network = DistributedDataParallel(model, device_ids=[state.device.index] if state.device.type
                                                    == "cuda" else None)
         self.dataset = ChipDataset(data, self.options)
-        self.sampler = DistributedSampler(self.dataset, num_replicas=state.world, rank=state.rank, shuffle=True,
-                                          seed=self.options.seed)
+        self.sampler: DistributedSampler = DistributedSampler(
+            self.dataset, num_replicas=state.world, rank=state.rank, shuffle=True, seed=self.options.seed)
         per_rank = math.ceil(len(self.dataset) / state.world)
         self.loader = DataLoader(self.dataset, batch_size=self.options.batch_size, sampler=self.sampler,
                                  num_workers=self.options.workers, drop_last=per_rank >= 2 * self.options.batch_size,

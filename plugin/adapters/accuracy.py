@@ -17,9 +17,10 @@ from ..core.class_mapping import class_values
 from ..core.errors import CancelledError, InputError
 from ..core.metrics import ConfusionAccumulator, ConfusionMatrix, ValueCounter
 from ..core.progress import LoggingProgress, Progress
+from ..core.window import PixelWindow
 from .accuracy_reference import PointSampler, ReferenceSpec, open_reference
-from .area_of_interest import AreaOfInterest, AreaSpec, blocks, require_north_up
-from .gdal_labels import PixelWindow, RasterGrid, srs_of
+from .area_of_interest import AreaOfInterest, AreaSpec, require_north_up
+from .gdal_grid import RasterGrid, srs_of
 from .raster_classes import read_classes
 
 gdal.UseExceptions()
@@ -96,7 +97,7 @@ def assess(classified_path: str, reference: ReferenceSpec, area: AreaSpec | None
     if isinstance(sampler, PointSampler):
         sampler.group_by_block(region.window, block_size)
     counts, mapped = ConfusionAccumulator(), ValueCounter()
-    tiles = blocks(region.window, block_size)
+    tiles = region.window.blocks(block_size)
     for done, window in enumerate(tiles, start=1):
         if progress.is_cancelled():
             raise CancelledError("the accuracy assessment was cancelled; nothing was written.")

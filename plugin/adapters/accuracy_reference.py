@@ -23,9 +23,11 @@ from ..core.class_mapping import class_values, match_names, name_key
 from ..core.contract import ClassInfo, default_color
 from ..core.errors import InputError
 from ..core.metrics import ConfusionAccumulator
+from ..core.window import PixelWindow
 from .area_of_interest import blocks_key
-from .gdal_labels import (LabelSet, PixelWindow, RasterGrid, RasterLabels, VectorLabels, ignore_value_for,
-                          labels_from_field, opened_layer, srs_of, transform_to)
+from .gdal_grid import RasterGrid, open_raster, srs_of, transform_to
+from .gdal_labels import LabelSet, RasterLabels, VectorLabels, ignore_value_for, labels_from_field
+from .gdal_vectors import opened_layer
 from .raster_classes import read_classes
 
 POINT_TYPES = (ogr.wkbPoint, ogr.wkbMultiPoint)
@@ -81,7 +83,7 @@ class PointSampler:
         self._layout: tuple[PixelWindow, int] | None = None
 
     def group_by_block(self, area: PixelWindow, size: int) -> None:
-        """Index the points by the block of ``blocks(area, size)`` they fall in; the rest are outside the area."""
+        """Index the points by the block of ``area.blocks(size)`` they fall in; the rest are outside the area."""
         keys = blocks_key(area, size, self.cols, self.rows)
         inside = keys >= 0
         self.excluded["outside_area"] += int(np.count_nonzero(~inside))
@@ -114,9 +116,9 @@ Sampler = Union[PixelSampler, PointSampler]
 def open_reference(spec: ReferenceSpec, grid: RasterGrid, class_names: dict[int, str]) -> Sampler:
     """The sampler for ``spec`` on ``grid``; ``class_names`` are the classification's (value -> name)."""
     if spec.raster:
-        sampler = _raster_sampler(spec, grid)
-        sampler.notes.extend(legend_differences(sampler.names, class_names))
-        return sampler
+        raster_sampler = _raster_sampler(spec, grid)
+        raster_sampler.notes.extend(legend_differences(raster_sampler.names, class_names))
+        return raster_sampler
     if not spec.vector or not spec.field:
         raise InputError("Give a reference: REFERENCE (a label raster) or REFERENCE_LAYER with REFERENCE_FIELD.")
     labels, names, notes = reference_label_set(spec, class_names)
@@ -147,7 +149,7 @@ def legend_differences(reference_names: dict[int, str], class_names: dict[int, s
 def reference_label_set(spec: ReferenceSpec, class_names: dict[int, str]) -> tuple[LabelSet, dict[int, str],
                                                                                     list[str]]:
     """How the reference field's values become class values; names of new classes; notes for the log."""
-    found = labels_from_field(spec.vector, spec.field, spec.layer_name)
+    found = labels_from_field(spec.vector or "", spec.field or "", spec.layer_name)
     raw = list(found.value_of)
     if all(isinstance(v, str) for v in raw) and all(v.strip().lstrip("-").isdigit() for v in raw):
         value_of = {v: int(v) for v in raw}  # codes stored as text
@@ -180,10 +182,11 @@ def _label_set(value_of: dict) -> LabelSet:
 
 
 def _raster_sampler(spec: ReferenceSpec, grid: RasterGrid) -> PixelSampler:
-    _require_overlap(spec.raster, grid)
-    labels = RasterLabels(spec.raster, grid, ignore_value=spec.nodata)
+    path = spec.raster or ""
+    _require_overlap(path, grid)
+    labels = RasterLabels(path, grid, ignore_value=spec.nodata)
     unlabelled = {v for v in (labels.ignore_value, labels.source_nodata, spec.nodata) if v is not None}
-    source = gdal.Open(spec.raster)
+    source = open_raster(path, "reference raster")
     names = {c.value: c.name for c in read_classes(source, 1) or []}
     sampler = PixelSampler(labels.read, frozenset(unlabelled), names)
     if labels.note:
@@ -216,7 +219,7 @@ def _require_overlap(path: str, grid: RasterGrid) -> None:
 
 
 def _is_point_layer(spec: ReferenceSpec) -> bool:
-    with opened_layer(spec.vector, spec.layer_name) as layer:
+    with opened_layer(spec.vector or "", spec.layer_name) as layer:
         kind = ogr.GT_Flatten(layer.GetGeomType())
         if kind == ogr.wkbUnknown:  # e.g. GeoJSON: look at the first geometry
             first = next((f.GetGeometryRef().Clone() for f in layer if f.GetGeometryRef() is not None), None)
@@ -230,7 +233,7 @@ def _point_sampler(spec: ReferenceSpec, grid: RasterGrid, labels: LabelSet) -> P
     xs: list[float] = []
     ys: list[float] = []
     values: list[int] = []
-    with opened_layer(spec.vector, spec.layer_name) as layer:
+    with opened_layer(spec.vector or "", spec.layer_name) as layer:
         transform = transform_to(layer.GetSpatialRef(), grid.crs_wkt)
         index = layer.GetLayerDefn().GetFieldIndex(spec.field)
         for feature in layer:

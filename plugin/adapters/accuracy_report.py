@@ -14,7 +14,6 @@ import math
 from pathlib import Path
 from typing import Any
 
-
 from ..core.accuracy_summary import AccuracySummary
 from .atomic import AtomicOutputs
 from .confusion_plot import confusion_matrix_png

@@ -20,8 +20,9 @@ from ..core.class_mapping import class_values
 from ..core.contract import ClassInfo, default_color
 from ..core.errors import InputError
 from ..core.metrics import ValueCounter
-from .area_of_interest import blocks
-from .gdal_labels import PixelWindow, RasterGrid, RasterLabels, VectorLabels, ignore_value_for
+from ..core.window import PixelWindow
+from .gdal_grid import RasterGrid
+from .gdal_labels import RasterLabels, VectorLabels, ignore_value_for
 from .raster_classes import read_classes
 
 gdal.UseExceptions()
@@ -81,7 +82,7 @@ class ChipLabels:
         return np.where(unlabelled, self.ignore_value, values).astype(self.dtype)
 
     def _open_raster(self) -> None:
-        path = self.spec.raster
+        path = self.spec.raster or ""
         self._raster = RasterLabels(path, self.grid, ignore_value=self.spec.nodata)
         self._unlabelled = {v for v in (self._raster.ignore_value, self._raster.source_nodata, self.spec.nodata)
                             if v is not None}
@@ -110,7 +111,7 @@ def raster_class_values(path: str, unlabelled: set[int], block_size: int = 1024)
     mask = None if band.GetMaskFlags() == gdal.GMF_ALL_VALID else band.GetMaskBand()
     counter = ValueCounter()
     grid = RasterGrid.of(source)
-    for window in blocks(PixelWindow(0, 0, grid.width, grid.height), block_size):
+    for window in PixelWindow(0, 0, grid.width, grid.height).blocks(block_size):
         args = (window.col, window.row, window.width, window.height)
         values = band.ReadAsArray(*args)
         valid = np.ones(values.shape, bool) if mask is None else mask.ReadAsArray(*args) > 0

@@ -23,10 +23,11 @@ from osgeo import gdal, ogr
 from ..core.chip_layout import chip_id, chip_offsets
 from ..core.errors import CancelledError, InputError
 from ..core.progress import LoggingProgress, Progress
+from ..core.window import PixelWindow
 from .area_of_interest import AreaOfInterest, AreaSpec, require_north_up
 from .atomic import AtomicFolder
 from .chip_labels import ChipLabels, LabelSpec
-from .gdal_labels import PixelWindow, RasterGrid, srs_of
+from .gdal_grid import RasterGrid, srs_of
 
 gdal.UseExceptions()
 ogr.UseExceptions()
@@ -91,9 +92,10 @@ def export_chips(image_path: str, labels: LabelSpec, output_folder: str, options
         writer = ChipWriter(folder.path, image, grid, options.format, mask_labels)
         skipped = _cut(image, grid, region, mask_labels, writer, options, progress)
         if not writer.rows:
-            raise InputError(f"No chip was written: none of the {skipped} chips has labelled pixels (at least "
-                             f"MIN_LABELLED = {options.min_labelled:g} of them). Lower MIN_LABELLED, or check that "
-                             "the labels cover the raster inside the EXTENT / MASK.")
+            raise InputError(f"No chip was written: none of the {skipped} chips has labelled pixels where the image "
+                             f"has data (at least MIN_LABELLED = {options.min_labelled:g} of them). Check that the "
+                             "labels cover the raster inside the EXTENT / MASK and that the image is not nodata "
+                             "there (its nodata value, alpha band or mask), or lower MIN_LABELLED.")
         writer.finish(_classes_document(image, grid, labels, mask_labels, options, image_path, len(writer.rows)))
         folder.commit()
     return ChipExport(str(output_folder), len(writer.rows), skipped, mask_labels.ignore_value)

@@ -5,9 +5,8 @@ or cancelled run leaves nothing behind and never touches the input.
 """
 from __future__ import annotations
 
-import logging
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Callable, Sequence
 
 import numpy as np
@@ -15,21 +14,29 @@ from osgeo import gdal
 
 from ..core import engine
 from ..core.contract import ModelContract
+from ..core.errors import InputError
 from ..core.model import LoadedModel, load_model
-from ..core.plan import RunOptions, plan_run
+from ..core.outputs import PROBABILITY_NODATA, FinishedRows, class_dtype_and_nodata
+from ..core.plan import RunOptions, RunPlan, plan_run
 from ..core.progress import Progress
-from ..core.reading import Area
-from ..core.results import PROBABILITY_NODATA, class_dtype_and_nodata
+from ..core.window import PixelWindow
 from .atomic import AtomicOutputs
-from .gdal_labels import PixelWindow
-from .process_memory import PeriodicRelease, map_large_blocks
+from .gdal_grid import RasterGrid, open_raster
+from .georeferencing import Georeferencing
+from .output_paths import RASTER_EXTENSIONS, check_outputs, require_extension
+from .process_memory import PeriodicRelease, available_memory, map_large_blocks
 from .raster_area import area_from_extent, needs_resampling, resolve_bands
-from .raster_io import (BlockRowWriter, GdalRasterSource, OutputSpecification, bounded_block_cache, create_geotiff,
-                        open_raster, window_grid)
-from .resample import ResampledRun
+from .raster_io import (
+    BlockRowWriter,
+    GdalRasterSource,
+    OutputSpecification,
+    bounded_block_cache,
+    create_geotiff,
+    window_grid,
+)
+from .resample import ResampledRun, model_paths_in
 
-LOG = logging.getLogger("seamless_segmentation")
-StyleWriter = Callable[[str, ModelContract], None]
+StyleWriter = Callable[[str, ModelContract], object]
 
 
 @dataclass
@@ -47,6 +54,28 @@ class ClassifyRequest:
     probabilities_path: str | None = None
     confidence_path: str | None = None
 
+    def __post_init__(self) -> None:
+        # The run options are the one switch for what is written; here they follow the outputs asked for.
+        self.options = replace(self.options, probabilities=bool(self.probabilities_path),
+                               confidence=bool(self.confidence_path))
+
+    def output_paths(self) -> dict[str, str]:
+        """The outputs asked for, by the engine's names (classes, probabilities, confidence)."""
+        paths = {"classes": self.output_path, "probabilities": self.probabilities_path,
+                 "confidence": self.confidence_path}
+        return {name: path for name, path in paths.items() if path}
+
+    def check_paths(self) -> None:
+        """Refuse, before anything is read or written, outputs that name inputs or are not GeoTIFF names."""
+        outputs = {OUTPUT_PARAMETERS[name]: path for name, path in self.output_paths().items()}
+        for parameter, path in outputs.items():
+            require_extension(parameter, path, RASTER_EXTENSIONS, "a class, probability or confidence raster")
+        check_outputs(outputs, {"INPUT": self.input_path, "MODEL": self.model_path, "CONTRACT": self.contract_path},
+                      rasters=tuple(outputs))
+
+
+OUTPUT_PARAMETERS = {"classes": "OUTPUT", "probabilities": "OUTPUT_PROBABILITIES", "confidence": "OUTPUT_CONFIDENCE"}
+
 
 @dataclass
 class ClassifyResult:
@@ -56,8 +85,8 @@ class ClassifyResult:
     summary: engine.RunSummary
     class_pixel_counts: dict[int, int]
     contract: ModelContract
-    plan_description: str
     seconds: float
+    grid: RasterGrid  # the output's pixel grid (for class areas)
 
 
 class GeoTiffSink:
@@ -71,15 +100,13 @@ class GeoTiffSink:
         self.counts = np.zeros(256 if class_dtype == np.uint8 else 65536, np.int64)
         self._release = PeriodicRelease()  # keeps the process's memory flat over long runs
 
-    def write(self, row: int, col: int, classes: np.ndarray, probabilities: np.ndarray | None,
-              confidence: np.ndarray | None) -> None:
-        self._writers["classes"].add(row, col, classes)
-        self.counts += np.bincount(classes[0].ravel(), minlength=len(self.counts))
-        self._release.count(classes.shape[1] * classes.shape[2])
-        if probabilities is not None and "probabilities" in self._writers:
-            self._writers["probabilities"].add(row, col, probabilities)
-        if confidence is not None and "confidence" in self._writers:
-            self._writers["confidence"].add(row, col, confidence)
+    def write(self, rows: FinishedRows) -> None:
+        self._writers["classes"].add(rows.row, rows.col, rows.classes)
+        self.counts += np.bincount(rows.classes[0].ravel(), minlength=len(self.counts))
+        self._release.count(rows.pixels)
+        for name, values in (("probabilities", rows.probabilities), ("confidence", rows.confidence)):
+            if values is not None:
+                self._writers[name].add(rows.row, rows.col, values)
 
     def close(self) -> None:
         for writer in self._writers.values():
@@ -92,73 +119,116 @@ class GeoTiffSink:
         return {int(v): int(n) for v, n in enumerate(self.counts) if n and v != self._nodata}
 
 
-def _output_specs(request: ClassifyRequest, contract: ModelContract, paths: dict[str, str]) -> dict[str, OutputSpecification]:
+def _output_specs(contract: ModelContract, plan: RunPlan, paths: dict[str, str]) -> dict[str, OutputSpecification]:
+    """The GeoTIFFs the plan asks for (classes always, probabilities and confidence when wanted)."""
     dtype, nodata = class_dtype_and_nodata(contract)
     gdal_type = gdal.GDT_Byte if dtype == np.uint8 else gdal.GDT_UInt16
     heads = [o.name or f"output {i + 1}" for i, o in enumerate(contract.outputs)]
     specs = {"classes": OutputSpecification(paths["classes"], len(contract.outputs), gdal_type, nodata,
                                             [o.classes for o in contract.outputs], [f"classes ({h})" for h in heads])}
-    if "probabilities" in paths:
+    if plan.want_probabilities:
         names = [f"probability of {c.name}" for c in contract.all_classes]
         specs["probabilities"] = OutputSpecification(paths["probabilities"], contract.class_count,
                                                      gdal.GDT_Float32, PROBABILITY_NODATA, (), names)
-    if "confidence" in paths:
+    if plan.want_confidence:
         specs["confidence"] = OutputSpecification(paths["confidence"], len(contract.outputs), gdal.GDT_Float32,
                                                   PROBABILITY_NODATA, (), [f"confidence ({h})" for h in heads])
     return specs
 
 
-def _run_engine(dataset: gdal.Dataset, area: Area, model: LoadedModel, bands: list[int], request: ClassifyRequest,
-                paths: dict[str, str], progress: Progress) -> tuple[engine.RunSummary, GeoTiffSink, str]:
+@dataclass
+class _EngineRun:
+    summary: engine.RunSummary
+    class_counts: dict[int, int]
+    first_non_finite: tuple[int, int] | None
+
+
+def _run_engine(dataset: gdal.Dataset, area: PixelWindow, model: LoadedModel, bands: list[int],
+                request: ClassifyRequest, paths: dict[str, str], progress: Progress) -> _EngineRun:
     """Run the engine over ``area`` of ``dataset`` into new GeoTIFFs at ``paths`` (same pixel grid)."""
     plan = plan_run(model.contract, model.shape, area.width, area.height, request.options, progress)
     progress.info(f"Plan: {plan.describe()}.")
-    grid = window_grid(dataset, PixelWindow(area.col, area.row, area.width, area.height))
-    specs = _output_specs(request, model.contract, paths)
-    datasets = {name: create_geotiff(spec, grid) for name, spec in specs.items()}
+    require_memory(plan.array_bytes(len(bands), model.contract.class_count), plan, request.options)
+    window = PixelWindow(area.col, area.row, area.width, area.height)
+    grid = window_grid(dataset, window)
+    specs = _output_specs(model.contract, plan, paths)
+    georeferencing = Georeferencing.of(dataset)
+    datasets = {}
+    for name, spec in specs.items():
+        datasets[name] = create_geotiff(spec, grid)
+        georeferencing.apply(datasets[name], window)
     dtype, nodata = class_dtype_and_nodata(model.contract)
     sink = GeoTiffSink(datasets, dtype, nodata)
+    source = GdalRasterSource(dataset, bands, request.input_path)
     try:
-        summary = engine.run(GdalRasterSource(dataset, bands), model.runtime, sink, model.contract, area, plan,
-                             "probabilities" in paths, "confidence" in paths, progress)
+        summary = engine.run(source, model.runtime, sink, model.contract, area, plan, progress)
     finally:
         sink.close()
-    return summary, sink, plan.describe()
+    return _EngineRun(summary, sink.class_counts(), source.first_non_finite)
+
+
+def require_memory(needed: int, plan: RunPlan, options: RunOptions) -> None:
+    """Refuse, before allocating anything, a plan whose arrays alone would not fit in the memory available."""
+    available = available_memory()
+    if available is None or needed <= available:
+        return
+    raise InputError(f"A {plan.window} px window with BATCH_SIZE {plan.batch_size}"
+                     f"{' and test-time augmentation' if len(plan.transforms) > 1 else ''} needs at least "
+                     f"{needed / 2**30:.1f} GiB of memory for its arrays alone, and {available / 2**30:.1f} GiB are "
+                     "available. Lower WINDOW_SIZE (0 takes the model's own size) or BATCH_SIZE"
+                     f"{', or use TTA=none' if len(plan.transforms) > 1 else ''}.")
 
 
 def classify(request: ClassifyRequest, progress: Progress,
              style_writer: StyleWriter | None = None) -> ClassifyResult:
-    """Run the whole job; on any error or cancellation the outputs are removed."""
+    """Run the whole job; on any error or cancellation the outputs are removed, old ones kept."""
     started = time.perf_counter()
-    dataset = open_raster(request.input_path)
+    request.check_paths()
+    dataset = open_raster(request.input_path, "input raster")
     model = load_model(request.model_path, request.device, request.contract_path)
     progress.info(f"Model '{model.contract.name or request.model_path}': contract from {model.origin.describe()}; "
                   f"running on {model.runtime.provider}.")
     for warning in model.runtime.warnings:  # e.g. DEVICE=auto could not start a GPU provider, and why
         progress.warning(warning)
-    if not dataset.GetProjection():
+    georeferencing = Georeferencing.of(dataset)
+    if not dataset.GetProjection() and not georeferencing.gcps:
         progress.warning("The raster has no CRS: it is classified as it is, and the output has no CRS either.")
     bands = resolve_bands(dataset, request.bands, model.contract, progress)
+    if request.extent is not None:
+        georeferencing.require_geotransform("classifying only an EXTENT", request.input_path)
     area = area_from_extent(dataset, request.extent)
     map_large_blocks()  # memory flat however long the run (see process_memory)
     with AtomicOutputs() as outputs, bounded_block_cache():
-        paths = {"classes": outputs.temporary_for(request.output_path)}
-        if request.probabilities_path:
-            paths["probabilities"] = outputs.temporary_for(request.probabilities_path)
-        if request.confidence_path:
-            paths["confidence"] = outputs.temporary_for(request.confidence_path)
-        model_resolution = needs_resampling(dataset, model.contract, progress)
-        if model_resolution is None:
-            summary, sink, description = _run_engine(dataset, area, model, bands, request, paths, progress)
-            counts = sink.class_counts()
-        else:
-            resampled = ResampledRun(dataset, area, model_resolution, progress)
-            summary, counts, description = resampled.run(
-                lambda d, a, p: _run_engine(d, a, model, bands, request, p, progress), paths)
-        if summary.windows_run == 0:
-            progress.warning("Every pixel in the processing area is nodata: the output holds nodata only.")
+        paths = {name: outputs.temporary_for(final) for name, final in request.output_paths().items()}
+        run = _run_at_model_resolution(dataset, area, model, bands, request, paths, outputs, progress)
+        _report_input_problems(run, progress)
         if style_writer is not None:
             style_writer(paths["classes"], model.contract)
         outputs.commit()
-    return ClassifyResult(model.runtime.provider, summary, counts, model.contract, description,
-                          time.perf_counter() - started)
+    grid = window_grid(dataset, PixelWindow(area.col, area.row, area.width, area.height))
+    return ClassifyResult(model.runtime.provider, run.summary, run.class_counts, model.contract,
+                          time.perf_counter() - started, grid)
+
+
+def _run_at_model_resolution(dataset: gdal.Dataset, area: PixelWindow, model: LoadedModel, bands: list[int],
+                             request: ClassifyRequest, paths: dict[str, str], outputs: AtomicOutputs,
+                             progress: Progress) -> _EngineRun:
+    """The engine on the raster's own grid, or on a warped view at the model's resolution and back."""
+    resolution = needs_resampling(dataset, model.contract, progress)
+    if resolution is None:
+        return _run_engine(dataset, area, model, bands, request, paths, progress)
+    resampled = ResampledRun(dataset, area, resolution, progress)
+    source, model_area = resampled.model_grid_source()
+    model_paths = model_paths_in(outputs.work_folder(), list(paths))
+    run = _run_engine(source, model_area, model, bands, request, model_paths, progress)
+    run.class_counts = resampled.warp_back(model_paths, paths)
+    return run
+
+
+def _report_input_problems(run: _EngineRun, progress: Progress) -> None:
+    if run.first_non_finite is not None:
+        col, row = run.first_non_finite
+        progress.warning(f"The raster holds NaN or infinite values (the first at column {col}, row {row}); those "
+                         "pixels are treated as nodata and written as nodata.")
+    if run.summary.windows_run == 0:
+        progress.warning("Every pixel in the processing area is nodata: the output holds nodata only.")

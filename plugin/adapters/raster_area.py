@@ -10,7 +10,7 @@ from osgeo import gdal, osr
 from ..core.contract import ModelContract
 from ..core.errors import InputError
 from ..core.progress import Progress
-from ..core.reading import Area
+from ..core.window import Bounds, PixelWindow, pixels_covering, pixels_in_extent
 
 RESOLUTION_TOLERANCE = 0.05  # relative difference below which no resampling happens
 
@@ -47,29 +47,38 @@ def resolve_bands(dataset: gdal.Dataset, requested: Sequence[int] | None, contra
         progress.info(f"The alpha band is left out: bands {colour} go to the model; the alpha band masks "
                       "transparent pixels.")
         return colour
-    raise InputError(f"The model takes {wanted} band(s) ({', '.join(contract.input.band_names)}) but the "
-                     f"raster has {count}. Set BANDS to the {wanted} raster band numbers to use, in the model's "
-                     f"order (for example {','.join(str(i) for i in range(1, wanted + 1))}).")
+    names = ", ".join(contract.input.band_names)
+    if count < wanted:
+        raise InputError(f"The model takes {wanted} band(s) ({names}) but the raster has only {count}: it cannot be "
+                         "classified with this model. Use a raster holding the bands the model was trained on.")
+    raise InputError(f"The model takes {wanted} band(s) ({names}) but the raster has {count}. Set BANDS to the "
+                     f"{wanted} raster band numbers to use, in the model's order (for example "
+                     f"{','.join(str(i) for i in range(1, wanted + 1))}).")
 
 
-def area_from_extent(dataset: gdal.Dataset, extent: tuple[float, float, float, float] | None) -> Area:
-    """Pixels of the raster inside ``extent`` (xmin, ymin, xmax, ymax in the raster's CRS), snapped outwards."""
+def area_from_extent(dataset: gdal.Dataset, extent: Bounds | None) -> PixelWindow:
+    """The pixels of the raster whose centres lie in ``extent`` (xmin, ymin, xmax, ymax in the raster's CRS;
+    the project's extent rule, see :mod:`plugin.core.window`), or the whole raster without one."""
     width, height = dataset.RasterXSize, dataset.RasterYSize
     if extent is None:
-        return Area(0, 0, width, height)
-    x0, dx, rx, y0, ry, dy = dataset.GetGeoTransform()
-    if rx or ry:
+        return PixelWindow(0, 0, width, height)
+    xmin, ymin, xmax, ymax = extent
+    if not xmax > xmin or not ymax > ymin:
+        raise InputError(f"The EXTENT ({xmin:g}, {ymin:g}, {xmax:g}, {ymax:g}) has no area (zero or negative width "
+                         "or height); give an extent with xmin < xmax and ymin < ymax, or leave EXTENT empty.")
+    geotransform = dataset.GetGeoTransform()
+    if geotransform[2] or geotransform[4]:
         raise InputError("The raster's geotransform is rotated; an EXTENT cannot be applied. Warp the raster "
                          "to a north-up grid first (Raster > Projections > Warp).")
-    xmin, ymin, xmax, ymax = extent
-    cols = sorted(((xmin - x0) / dx, (xmax - x0) / dx))
-    rows = sorted(((ymax - y0) / dy, (ymin - y0) / dy))
-    c0, c1 = max(0, math.floor(cols[0] + 1e-9)), min(width, math.ceil(cols[1] - 1e-9))
-    r0, r1 = max(0, math.floor(rows[0] + 1e-9)), min(height, math.ceil(rows[1] - 1e-9))
-    if c1 <= c0 or r1 <= r0:
-        raise InputError(f"The EXTENT ({xmin:g}, {ymin:g}, {xmax:g}, {ymax:g}) does not overlap the raster; "
-                         "choose an extent inside the layer (in the layer's CRS) or leave EXTENT empty.")
-    return Area(c0, r0, c1 - c0, r1 - r0)
+    window = pixels_in_extent(geotransform, width, height, extent)
+    if window is None:
+        if pixels_covering(geotransform, width, height, extent) is None:
+            raise InputError(f"The EXTENT ({xmin:g}, {ymin:g}, {xmax:g}, {ymax:g}) does not overlap the raster; "
+                             "choose an extent inside the layer (in the layer's CRS) or leave EXTENT empty.")
+        raise InputError(f"The EXTENT ({xmin:g}, {ymin:g}, {xmax:g}, {ymax:g}) holds no pixel centre of the raster "
+                         "(it is smaller than a pixel); a pixel is classified when its centre lies in the extent. "
+                         "Draw a larger extent or leave EXTENT empty.")
+    return window
 
 
 @dataclass(frozen=True)
@@ -94,7 +103,7 @@ def ground_resolution(dataset: gdal.Dataset) -> GroundResolution | None:
     """The pixel's size on the ground at the raster's centre, measured geodesically, so any CRS works
     (geographic degrees, Web Mercator's stretched metres, feet). None without a CRS."""
     wkt = dataset.GetProjection()
-    if not wkt:
+    if not wkt or dataset.GetGeoTransform(can_return_null=True) is None:
         return None
     srs = osr.SpatialReference()
     srs.ImportFromWkt(wkt)
@@ -121,8 +130,13 @@ def needs_resampling(dataset: gdal.Dataset, contract: ModelContract,
         return None
     resolution = ground_resolution(dataset)
     if resolution is None:
-        progress.warning(f"The raster has no CRS, so its ground resolution is unknown; the model expects "
-                         f"{contract.resolution_m:g} m per pixel and the raster is used as it is.")
+        if dataset.GetGCPCount():
+            raise InputError(f"The model expects {contract.resolution_m:g} m per pixel, and the raster is "
+                             "georeferenced by ground control points only, so it cannot be resampled to that "
+                             "resolution on its own grid. Warp it onto a map grid first (Raster > Projections > "
+                             "Warp), or give a CONTRACT sidecar with \"resolution_m\": null to use it as it is.")
+        progress.warning(f"The raster has no CRS or no geotransform, so its ground resolution is unknown; the model "
+                         f"expects {contract.resolution_m:g} m per pixel and the raster is used as it is.")
         return None
     pixel = sum(resolution.metres) / 2
     if abs(pixel / contract.resolution_m - 1) <= RESOLUTION_TOLERANCE:
@@ -130,4 +144,5 @@ def needs_resampling(dataset: gdal.Dataset, contract: ModelContract,
     progress.info(f"The model was trained at {contract.resolution_m:g} m per pixel and the raster has "
                   f"{pixel:.4g} m: it is resampled on the fly to the model's resolution, and the result is "
                   "written back on the raster's own grid.")
-    return (contract.resolution_m * resolution.units_per_metre[0], contract.resolution_m * resolution.units_per_metre[1])
+    x_units, y_units = resolution.units_per_metre
+    return contract.resolution_m * x_units, contract.resolution_m * y_units

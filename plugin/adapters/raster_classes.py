@@ -17,13 +17,18 @@ CLASSES_METADATA_KEY = "SEAMLESS_CLASSES"
 
 
 def write_classes(dataset: gdal.Dataset, band_index: int, classes: Sequence[ClassInfo]) -> None:
-    """Attach colour table, category names and the JSON item for ``classes`` to one band."""
+    """Attach colour table, category names and the JSON item for ``classes`` to one band.
+
+    GeoTIFF holds a colour table on its first band only: the classes of further bands (models with
+    several outputs) are kept as category names and the JSON item, which carry the colours too.
+    """
     band = dataset.GetRasterBand(band_index)
-    table = gdal.ColorTable()
-    for info in classes:
-        table.SetColorEntry(info.value, (*info.rgb(), 255))
-    band.SetRasterColorTable(table)
-    band.SetRasterColorInterpretation(gdal.GCI_PaletteIndex)
+    if band_index == 1 or dataset.GetDriver().ShortName != "GTiff":
+        table = gdal.ColorTable()
+        for info in classes:
+            table.SetColorEntry(info.value, (*info.rgb(), 255))
+        band.SetRasterColorTable(table)
+        band.SetRasterColorInterpretation(gdal.GCI_PaletteIndex)
     if max(c.value for c in classes) < 1024:
         names = [""] * (max(c.value for c in classes) + 1)
         for info in classes:

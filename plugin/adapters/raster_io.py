@@ -15,7 +15,8 @@ from osgeo import gdal
 
 from ..core.contract import ClassInfo
 from ..core.errors import InputError
-from .gdal_labels import PixelWindow, RasterGrid
+from ..core.window import PixelWindow
+from .gdal_grid import RasterGrid
 from .raster_classes import write_classes
 
 gdal.UseExceptions()
@@ -48,22 +49,17 @@ def bounded_block_cache(limit: int = RUN_BLOCK_CACHE_BYTES) -> Iterator[None]:
             gdal.SetCacheMax(previous)
 
 
-def open_raster(path: str) -> gdal.Dataset:
-    """Open a raster for reading or say clearly why it cannot be."""
-    try:
-        dataset = gdal.Open(str(path), gdal.GA_ReadOnly)
-    except RuntimeError as error:
-        raise InputError(f"Cannot open the raster '{path}': {error}.") from error
-    if dataset is None or dataset.RasterCount == 0:
-        raise InputError(f"'{path}' is not a raster with bands that GDAL can read.")
-    return dataset
-
-
 class GdalRasterSource:
-    """Implements the engine's RasterSource over some bands of a GDAL dataset."""
+    """Implements the engine's RasterSource over some bands of a GDAL dataset.
 
-    def __init__(self, dataset: gdal.Dataset, bands: Sequence[int]) -> None:
+    Pixels GDAL's masks mark invalid are nodata; so are NaN and infinite values of float rasters, which
+    would otherwise spread through a whole window's predictions. The first such pixel is remembered so
+    the job can say once, after the run, that there were some.
+    """
+
+    def __init__(self, dataset: gdal.Dataset, bands: Sequence[int], name: str = "") -> None:
         self._dataset = dataset
+        self.name = name or dataset.GetDescription()
         self.bands = list(bands)
         self.width, self.height = dataset.RasterXSize, dataset.RasterYSize
         self._masks = []
@@ -73,17 +69,36 @@ class GdalRasterSource:
                 self._masks.append(band.GetMaskBand())
         self._per_dataset = bool(self._masks) and all(
             dataset.GetRasterBand(i).GetMaskFlags() & gdal.GMF_PER_DATASET for i in self.bands)
+        self._float = any(gdal.GetDataTypeName(dataset.GetRasterBand(i).DataType).startswith(("Float", "CFloat"))
+                          for i in self.bands)
+        self.first_non_finite: tuple[int, int] | None = None  # (col, row) of the first NaN/infinite pixel
 
     def read(self, col: int, row: int, width: int, height: int) -> tuple[np.ndarray, np.ndarray]:
-        raw = self._dataset.ReadAsArray(col, row, width, height, band_list=self.bands)
+        try:
+            raw = self._dataset.ReadAsArray(col, row, width, height, band_list=self.bands)
+            valid = np.ones((height, width), bool)
+            for mask in self._masks[:1] if self._per_dataset else self._masks:
+                valid &= mask.ReadAsArray(col, row, width, height) > 0
+        except RuntimeError as error:
+            raise InputError(f"Cannot read the pixels of '{self.name}' at column {col}, row {row} ({width} x "
+                             f"{height}): {str(error).strip()}. The file may be truncated or damaged, or a file it "
+                             "refers to (for a VRT) may be missing.") from error
         if raw.ndim == 2:
             raw = raw[None]
-        valid = np.ones((height, width), bool)
-        for mask in self._masks[:1] if self._per_dataset else self._masks:
-            valid &= mask.ReadAsArray(col, row, width, height) > 0
+        if self._float:
+            self._mask_non_finite(raw, valid, col, row)
         # Reading is sequential: drop the cached blocks so memory does not grow with the raster.
         self._dataset.FlushCache()
         return raw, valid
+
+    def _mask_non_finite(self, raw: np.ndarray, valid: np.ndarray, col: int, row: int) -> None:
+        finite = np.isfinite(raw).all(axis=0)
+        if finite.all():
+            return
+        if self.first_non_finite is None:
+            rows, cols = np.nonzero(~finite)
+            self.first_non_finite = (col + int(cols[0]), row + int(rows[0]))
+        valid &= finite
 
 
 @dataclass(frozen=True)
@@ -105,7 +120,8 @@ def create_geotiff(spec: OutputSpecification, grid: RasterGrid) -> gdal.Dataset:
     if spec.data_type == gdal.GDT_Float32:
         options.append("PREDICTOR=3")
     dataset = driver.Create(spec.path, grid.width, grid.height, spec.bands, spec.data_type, options=options)
-    dataset.SetGeoTransform(grid.geotransform)
+    if grid.georeferenced:
+        dataset.SetGeoTransform(grid.geotransform)
     if grid.crs_wkt:
         dataset.SetProjection(grid.crs_wkt)
     for index in range(1, spec.bands + 1):
@@ -146,5 +162,6 @@ class BlockRowWriter:
 def window_grid(dataset: gdal.Dataset, window: PixelWindow) -> RasterGrid:
     """The grid of a window of ``dataset``: same pixels and CRS, shifted origin."""
     full = RasterGrid.of(dataset)
-    return RasterGrid(window.width, window.height, full.window_geotransform(window), full.crs_wkt)
+    return RasterGrid(window.width, window.height, full.window_geotransform(window), full.crs_wkt,
+                      full.georeferenced)
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import Iterator
 
 from .errors import InputError
+from .window import axis_starts
 
 
 def chip_id(col_off: int, row_off: int) -> str:
@@ -24,13 +25,7 @@ def axis_offsets(start: int, length: int, size: int, stride: int, limit: int) ->
                          "choose a smaller chip size.")
     if stride < 1:
         raise InputError(f"STRIDE must be at least 1 pixel, not {stride}.")
-    end = start + length
-    if length <= size:
-        return [min(start, limit - size)]
-    offsets = list(range(start, end - size + 1, stride))
-    if offsets[-1] + size < end:
-        offsets.append(end - size)
-    return offsets
+    return axis_starts(start, length, size, stride, limit)
 
 
 def chip_offsets(col: int, row: int, width: int, height: int, size: int, stride: int,

@@ -35,11 +35,12 @@ Schema version 1, field by field (README "The model contract" repeats this for m
 from __future__ import annotations
 
 import json
-import math
 import re
 from dataclasses import dataclass, field, replace
-from typing import Any, Mapping, Sequence
+from typing import Any, Mapping
 
+from . import contract_validation as check
+from .contract_validation import parse_json_object
 from .errors import ContractError
 
 METADATA_KEY = "seamless_segmentation"
@@ -190,148 +191,86 @@ class ModelContract:
     @classmethod
     def from_dict(cls, data: Mapping[str, Any], source: str = "contract") -> "ModelContract":
         """Validate a complete schema-1 dictionary; errors name the field and the fix."""
+        if not isinstance(data, Mapping):
+            raise ContractError(f"{source} must be a JSON object, not {type(data).__name__}.")
+        check.check_keys(data, check.TOP_KEYS, "", source)
         version = data.get("schema_version", SCHEMA_VERSION)
-        if not isinstance(version, int) or version > SCHEMA_VERSION or version < 1:
+        if isinstance(version, bool) or not isinstance(version, int) or version > SCHEMA_VERSION or version < 1:
             raise ContractError(
                 f"{source}: schema_version {version!r} is not supported; this plugin reads version "
                 f"{SCHEMA_VERSION}. Update the plugin or re-export the model.")
         task = data.get("task", "segmentation")
         if task != "segmentation":
             raise ContractError(f"{source}: task {task!r} is not supported; only 'segmentation' models run here.")
+        provenance = data.get("provenance") or {}
+        if not isinstance(provenance, Mapping):
+            raise ContractError(f"{source}: 'provenance' must be an object or null, got {provenance!r}.")
+        tile_size = check.optional_int(data, "tile_size", source, 1, check.MAX_TILE_SIZE)
+        size_multiple = check.optional_int(data, "size_multiple", source, 1, check.MAX_SIZE_MULTIPLE) or 32
+        if tile_size is not None and size_multiple > tile_size:
+            raise ContractError(f"{source}: 'size_multiple' ({size_multiple}) is larger than 'tile_size' "
+                                f"({tile_size}); the size multiple is the network's total stride, which divides "
+                                "its tile size.")
         return cls(
-            input=_input_from_dict(_mapping(data, "input", source), source),
+            input=_input_from_dict(check.mapping(data, "input", source), source),
             outputs=_outputs_from_list(data.get("outputs"), source),
-            name=str(data.get("name") or ""),
-            description=str(data.get("description") or ""),
-            tile_size=_optional_int(data, "tile_size", source, minimum=1),
-            dynamic_size=_optional_bool(data, "dynamic_size", source),
-            size_multiple=_optional_int(data, "size_multiple", source, minimum=1) or 32,
-            context_margin=_optional_int(data, "context_margin", source, minimum=0),
-            recommended_overlap=_optional_float(data, "recommended_overlap", source, 0.0, 90.0),
-            resolution_m=_positive_or_none(data, "resolution_m", source),
-            provenance=dict(data.get("provenance") or {}),
+            name=check.optional_text(data, "name", source) or "",
+            description=check.optional_text(data, "description", source) or "",
+            tile_size=tile_size,
+            dynamic_size=check.optional_bool(data, "dynamic_size", source),
+            size_multiple=size_multiple,
+            context_margin=check.optional_int(data, "context_margin", source, 0, check.MAX_TILE_SIZE),
+            recommended_overlap=check.optional_float(data, "recommended_overlap", source, 0.0, 90.0),
+            resolution_m=check.positive_or_none(data, "resolution_m", source, check.MAX_RESOLUTION_M),
+            provenance=dict(provenance),
             schema_version=SCHEMA_VERSION,
             task=task,
         )
 
 
-def parse_json_object(text: str, source: str) -> dict[str, Any]:
-    """Parse ``text`` as a JSON object or raise a ContractError saying where and why."""
-    try:
-        value = json.loads(text)
-    except json.JSONDecodeError as error:
-        raise ContractError(f"{source} is not valid JSON: {error.msg} at line {error.lineno}, "
-                            f"column {error.colno}.") from error
-    if not isinstance(value, dict):
-        raise ContractError(f"{source} must hold a JSON object ({{...}}), not {type(value).__name__}.")
-    return value
-
-
-# ---- validation helpers -----------------------------------------------------------------------
-def _mapping(data: Mapping[str, Any], key: str, source: str) -> Mapping[str, Any]:
-    value = data.get(key)
-    if not isinstance(value, Mapping):
-        raise ContractError(f"{source}: '{key}' must be an object; see the README's model contract section.")
-    return value
-
-
-def _optional_int(data: Mapping[str, Any], key: str, source: str, minimum: int) -> int | None:
-    value = data.get(key)
-    if value is None:
-        return None
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or int(value) != value or value < minimum:
-        raise ContractError(f"{source}: '{key}' must be a whole number >= {minimum}, got {value!r}.")
-    return int(value)
-
-
-def _optional_bool(data: Mapping[str, Any], key: str, source: str) -> bool | None:
-    value = data.get(key)
-    if value is None or isinstance(value, bool):
-        return value
-    raise ContractError(f"{source}: '{key}' must be true, false or null, got {value!r}.")
-
-
-def _optional_float(data: Mapping[str, Any], key: str, source: str, low: float, high: float) -> float | None:
-    value = data.get(key)
-    if value is None:
-        return None
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not low <= value <= high:
-        raise ContractError(f"{source}: '{key}' must be a number from {low:g} to {high:g}, got {value!r}.")
-    return float(value)
-
-
-def _positive_or_none(data: Mapping[str, Any], key: str, source: str) -> float | None:
-    value = data.get(key)
-    if value is None:
-        return None
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not value > 0 or math.isinf(value):
-        raise ContractError(f"{source}: '{key}' must be a positive number or null, got {value!r}.")
-    return float(value)
-
-
-def _per_band(values: Any, bands: int, key: str, source: str, default: float) -> tuple[float, ...]:
-    """A per-band list; a single number (or a one-item list) applies to every band."""
-    if values is None:
-        return (float(default),) * bands
-    if isinstance(values, (int, float)) and not isinstance(values, bool):
-        return (float(values),) * bands
-    if not isinstance(values, Sequence) or isinstance(values, str):
-        raise ContractError(f"{source}: 'input.{key}' must be a number or a list of {bands} numbers.")
-    numbers = [v for v in values if isinstance(v, (int, float)) and not isinstance(v, bool)]
-    if len(numbers) != len(values) or any(math.isnan(v) or math.isinf(v) for v in numbers):
-        raise ContractError(f"{source}: 'input.{key}' must hold finite numbers only, got {values!r}.")
-    if len(numbers) == 1:
-        return (float(numbers[0]),) * bands
-    if len(numbers) != bands:
-        raise ContractError(f"{source}: 'input.{key}' has {len(numbers)} values but the model takes "
-                            f"{bands} bands; give one value per band (or one for all).")
-    return tuple(float(v) for v in numbers)
-
-
 def _input_from_dict(data: Mapping[str, Any], source: str) -> InputSpec:
-    bands = _optional_int(data, "bands", source, minimum=1)
+    check.check_keys(data, check.INPUT_KEYS, "input", source)
+    bands = check.optional_int(data, "bands", source, 1, check.MAX_BANDS, "input")
     if bands is None:
         raise ContractError(f"{source}: 'input.bands' is missing and the model's input shape does not fix "
                             "it; give the number of bands the model takes in a CONTRACT sidecar.")
-    names = data.get("band_names") or [f"band {i + 1}" for i in range(bands)]
-    if len(names) != bands:
-        raise ContractError(f"{source}: 'input.band_names' has {len(names)} names for {bands} bands.")
-    std = _per_band(data.get("std"), bands, "std", source, 1.0)
-    scale = _per_band(data.get("scale"), bands, "scale", source, 1.0)
-    if any(s <= 0 for s in std) or any(s == 0 for s in scale):
-        raise ContractError(f"{source}: 'input.std' must be > 0 and 'input.scale' non-zero for every band.")
-    fill = data.get("nodata_fill", NODATA_FILL_MEAN)
-    if fill != NODATA_FILL_MEAN and (isinstance(fill, bool) or not isinstance(fill, (int, float))):
-        raise ContractError(f"{source}: 'input.nodata_fill' must be \"mean\" or a number, got {fill!r}.")
+    std = check.per_band(data.get("std"), bands, "std", source, 1.0)
+    scale = check.per_band(data.get("scale"), bands, "scale", source, 1.0)
+    check.check_factors(scale, std, source)
     return InputSpec(
-        name=data.get("name"),
+        name=check.optional_text(data, "name", source, "input"),
         bands=bands,
-        band_names=tuple(str(n) for n in names),
+        band_names=check.band_names(data, bands, source),
         scale=scale,
-        offset=_per_band(data.get("offset"), bands, "offset", source, 0.0),
-        mean=_per_band(data.get("mean"), bands, "mean", source, 0.0),
+        offset=check.per_band(data.get("offset"), bands, "offset", source, 0.0),
+        mean=check.per_band(data.get("mean"), bands, "mean", source, 0.0),
         std=std,
-        nodata_fill=fill if fill == NODATA_FILL_MEAN else float(fill),
+        nodata_fill=check.nodata_fill(data, source, NODATA_FILL_MEAN),
     )
 
 
 def _classes_from_list(items: Any, source: str, where: str) -> tuple[ClassInfo, ...]:
-    if not isinstance(items, Sequence) or isinstance(items, str) or not items:
-        raise ContractError(f"{source}: '{where}.classes' must be a non-empty list of "
-                            "{value, name, color} objects, one per output channel.")
+    items = check.sequence_of_objects(items, source, f"{where}.classes", "{value, name, color} objects, one per "
+                                      "output channel")
+    if len(items) > check.MAX_CLASSES:
+        raise ContractError(f"{source}: '{where}.classes' lists {len(items)} classes; at most {check.MAX_CLASSES}.")
     classes = []
     for index, item in enumerate(items):
+        here = f"{where}.classes[{index}]"
         if not isinstance(item, Mapping):
-            raise ContractError(f"{source}: '{where}.classes[{index}]' must be an object.")
+            raise ContractError(f"{source}: '{here}' must be an object.")
+        check.check_keys(item, check.CLASS_KEYS, here, source)
         value = item.get("value", index)
         if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= 65534:
-            raise ContractError(f"{source}: '{where}.classes[{index}].value' must be a whole number "
-                                f"from 0 to 65534, got {value!r}.")
+            raise ContractError(f"{source}: '{here}.value' must be a whole number from 0 to 65534, got {value!r}.")
         color = item.get("color") or default_color(index)
         if not isinstance(color, str) or not _COLOR_PATTERN.match(color):
-            raise ContractError(f"{source}: '{where}.classes[{index}].color' must look like '#1f78b4', "
-                                f"got {color!r}.")
-        classes.append(ClassInfo(value=value, name=str(item.get("name") or f"class {value}"), color=color.lower()))
+            raise ContractError(f"{source}: '{here}.color' must look like '#1f78b4', got {color!r}.")
+        name = item.get("name")
+        if name is not None and not isinstance(name, (str, int, float)):
+            raise ContractError(f"{source}: '{here}.name' must be text, got {name!r}.")
+        classes.append(ClassInfo(value=value, name=str(name if name not in (None, "") else f"class {value}"),
+                                 color=color.lower()))
     values = [c.value for c in classes]
     if len(set(values)) != len(values):
         raise ContractError(f"{source}: '{where}.classes' repeats a value ({values}); each class needs its own.")
@@ -339,19 +278,20 @@ def _classes_from_list(items: Any, source: str, where: str) -> tuple[ClassInfo, 
 
 
 def _outputs_from_list(items: Any, source: str) -> tuple[OutputSpec, ...]:
-    if not isinstance(items, Sequence) or isinstance(items, str) or not items:
-        raise ContractError(f"{source}: 'outputs' must be a non-empty list; see the README's model contract.")
+    items = check.sequence_of_objects(items, source, "outputs", "objects, one per model output")
     outputs = []
     for index, item in enumerate(items):
         where = f"outputs[{index}]"
         if not isinstance(item, Mapping):
             raise ContractError(f"{source}: '{where}' must be an object.")
+        check.check_keys(item, check.OUTPUT_KEYS, where, source)
         kind = item.get("kind", "auto")
         if kind not in OUTPUT_KINDS:
             raise ContractError(f"{source}: '{where}.kind' is {kind!r}; use one of {', '.join(OUTPUT_KINDS)}.")
-        threshold = _optional_float(item, "threshold", f"{source} {where}", 0.0, 1.0)
+        threshold = check.optional_float(item, "threshold", source, 0.0, 1.0, where)
         classes = _classes_from_list(item.get("classes"), source, where)
-        outputs.append(OutputSpec(name=item.get("name"), kind=kind, classes=classes, threshold=threshold))
+        outputs.append(OutputSpec(name=check.optional_text(item, "name", source, where), kind=kind, classes=classes,
+                                  threshold=threshold))
     return tuple(outputs)
 
 

@@ -10,18 +10,15 @@ Later sources override earlier ones field by field (see :func:`contract.merged`)
 from __future__ import annotations
 
 import json
-import logging
 from dataclasses import dataclass
 from typing import Any, Mapping, Sequence
 
 from .contract import METADATA_KEY, ModelContract, default_color, merged, parse_json_object
 from .errors import ContractError, ModelError
 
-LOG = logging.getLogger(__name__)
-
 # Deepness divides every pixel by 255 before standardising; models made for it expect that.
 DEEPNESS_SCALE = 1.0 / 255.0
-_DEEPNESS_KEYS = ("model_type", "class_names", "resolution", "tile_size", "tiles_size", "tiles_overlap",
+DEEPNESS_KEYS = ("model_type", "class_names", "resolution", "tile_size", "tiles_size", "tiles_overlap",
                   "standardization_mean", "standardization_std", "seg_thresh")
 
 Dim = int | str | None
@@ -115,6 +112,18 @@ def _decode(value: str) -> Any:
         return json.loads(value)
     except (json.JSONDecodeError, TypeError):
         return value
+    except RecursionError:
+        raise ContractError("A Deepness metadata value of the model is nested too deeply to be read.") from None
+
+
+def _deepness_number(meta: Mapping[str, Any], key: str) -> float:
+    """A Deepness value that must be a number (stored as text or JSON); a clear error names the key."""
+    try:
+        number = float(meta[key])
+    except (TypeError, ValueError):
+        raise ContractError(f"The model's Deepness metadata '{key}' must be a number, got {meta[key]!r}; fix it "
+                            "with a CONTRACT sidecar that gives the field in this plugin's terms.") from None
+    return number
 
 
 def _names_from_deepness(value: Any) -> list[list[str]]:
@@ -124,13 +133,15 @@ def _names_from_deepness(value: Any) -> list[list[str]]:
     for group in groups:
         if not isinstance(group, Mapping):
             raise ContractError(f"Deepness 'class_names' must be an object or a list of objects, got {value!r}.")
+        if not all(str(key).strip().isdigit() for key in group):
+            raise ContractError(f"Deepness 'class_names' keys must be class indices ('0', '1', ...), got {value!r}.")
         names.append([str(group[key]) for key in sorted(group, key=lambda k: int(k))])
     return names
 
 
 def deepness_overrides(metadata: Mapping[str, str], io: ModelIO) -> dict[str, Any]:
     """Translate Deepness plugin metadata keys into contract fields."""
-    meta = {key: _decode(metadata[key]) for key in _DEEPNESS_KEYS if key in metadata}
+    meta = {key: _decode(metadata[key]) for key in DEEPNESS_KEYS if key in metadata}
     if not meta:
         return {}
     model_type = meta.get("model_type")
@@ -143,17 +154,17 @@ def deepness_overrides(metadata: Mapping[str, str], io: ModelIO) -> dict[str, An
         result["outputs"] = [{"classes": _default_classes(output_channels(out), groups[i] if i < len(groups)
                                                           else None)} for i, out in enumerate(io.outputs)]
     if "resolution" in meta:
-        result["resolution_m"] = float(meta["resolution"]) / 100.0  # Deepness gives cm per pixel
-    tile = meta.get("tile_size", meta.get("tiles_size"))
-    if tile is not None:
-        result["tile_size"] = int(tile)
+        result["resolution_m"] = _deepness_number(meta, "resolution") / 100.0  # Deepness gives cm per pixel
+    tile_key = "tile_size" if "tile_size" in meta else "tiles_size"
+    if tile_key in meta:
+        result["tile_size"] = _deepness_number(meta, tile_key)  # the contract checks it is a whole number
     if "tiles_overlap" in meta:
-        result["recommended_overlap"] = float(meta["tiles_overlap"])
+        result["recommended_overlap"] = _deepness_number(meta, "tiles_overlap")
     if "standardization_mean" in meta or "standardization_std" in meta:
         result["input"] = {"mean": meta.get("standardization_mean", 0.0),
                            "std": meta.get("standardization_std", 1.0)}
     if "seg_thresh" in meta:
-        threshold = float(meta["seg_thresh"])
+        threshold = _deepness_number(meta, "seg_thresh")
         result.setdefault("outputs", [{} for _ in io.outputs])
         for entry in result["outputs"]:
             entry["threshold"] = threshold

@@ -34,8 +34,8 @@ class RunOptions:
     blending: str = "smooth"
     tta: str = "none"
     batch_size: int = 4
-    probabilities: bool = False
-    confidence: bool = False
+    probabilities: bool = False  # the only switch for writing probabilities (the job follows the plan)
+    confidence: bool = False  # likewise for confidence
     max_panel_width: int = 4096
 
     def validate(self) -> None:
@@ -64,10 +64,29 @@ class RunPlan:
     batch_size: int
     raw_blend: bool  # each pixel gets one prediction: keep raw scores, convert once at the end
     raw_channels: tuple[int, ...]  # channels of each model output
+    want_probabilities: bool = False  # write class probabilities besides the classes
+    want_confidence: bool = False  # write the highest class probability besides the classes
 
     @property
     def footprint(self) -> int:
         return self.window - 2 * self.offset
+
+    def widest_panel(self) -> int:
+        """Columns read for the widest panel (its windows' span)."""
+        columns = self.grid.columns
+        return max(columns.start(p.last_window) + self.window - columns.start(p.first_window)
+                   for p in self.grid.panels)
+
+    def array_bytes(self, bands: int, channels: int) -> int:
+        """A lower bound of the memory the run's own arrays take: the batch (with its TTA variants) and its
+        outputs, the strip of rows read, the accumulator and the finished rows. The model's activations
+        come on top; they depend on the network and are not counted."""
+        variants = self.batch_size * len(self.transforms)
+        batch = variants * bands * self.window ** 2 * 4
+        outputs = variants * max(channels, 1) * self.footprint ** 2 * 4 * 2  # outputs and their probabilities
+        strip = bands * self.window * self.widest_panel() * 8 * 2  # raw values and the valid mask, read ahead
+        accumulator = (channels + 1) * self.footprint * self.widest_panel() * 4 * 2  # sums and finished rows
+        return int(batch * 2 + outputs + strip + accumulator)  # two batches in flight (read-ahead)
 
     def describe(self) -> str:
         grid = self.grid
@@ -139,4 +158,5 @@ def _plan_for_window(contract: ModelContract, shape: ModelShape, width: int, hei
     return RunPlan(window=window, overlap=overlap, margin=margin, pad=pad, offset=offset, grid=grid,
                    transforms=transforms, blending=options.blending, batch_size=options.batch_size,
                    raw_blend=overlap == 0 and offset == 0 and len(transforms) == 1,
-                   raw_channels=shape.raw_channels)
+                   raw_channels=shape.raw_channels, want_probabilities=options.probabilities,
+                   want_confidence=options.confidence)

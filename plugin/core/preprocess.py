@@ -43,9 +43,3 @@ def normalise(block: np.ndarray, spec: InputSpec, valid: np.ndarray | None = Non
         for band, fill in enumerate(fill_values(spec)):
             result[band][invalid] = fill
     return result
-
-
-def denormalise(block: np.ndarray, spec: InputSpec) -> np.ndarray:
-    """Inverse of :func:`normalise` (model units back to raw raster values), for checks and previews."""
-    a, b = affine_coefficients(spec)
-    return (block - b) / a

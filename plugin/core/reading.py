@@ -9,21 +9,12 @@ from typing import Iterator, Protocol
 
 import numpy as np
 
+from . import tta
 from .contract import InputSpec
 from .grid import Panel
 from .plan import RunPlan
 from .preprocess import normalise
-from . import tta
-
-
-@dataclass(frozen=True)
-class Area:
-    """The processing area in source pixel coordinates."""
-
-    col: int
-    row: int
-    width: int
-    height: int
+from .window import PixelWindow
 
 
 class RasterSource(Protocol):
@@ -80,14 +71,14 @@ def _mirror(plane: np.ndarray, pads: tuple[tuple[int, int], tuple[int, int]]) ->
         while before or after:
             size = plane.shape[axis]
             step_before, step_after = min(before, size - 1) or before, min(after, size - 1) or after
-            widths = [(0, 0), (0, 0)]
+            widths: list[tuple[int, int]] = [(0, 0), (0, 0)]
             widths[axis] = (step_before, step_after)
-            plane = np.pad(plane, widths, mode=_pad_mode(size))
+            plane = np.pad(plane, widths, mode=_pad_mode(size))  # type: ignore[call-overload]
             before, after = before - step_before, after - step_after
     return plane
 
 
-def _area_mask(plan: RunPlan, area: Area, y: int, x: int) -> tuple[slice, slice]:
+def _area_mask(plan: RunPlan, area: PixelWindow, y: int, x: int) -> tuple[slice, slice]:
     """The part of a window's footprint that lies inside the area, as slices of the footprint."""
     lo = plan.offset
     rows = slice(max(0, -(y + lo)), max(0, min(plan.footprint, area.height - (y + lo))))
@@ -95,7 +86,7 @@ def _area_mask(plan: RunPlan, area: Area, y: int, x: int) -> tuple[slice, slice]
     return rows, cols
 
 
-def generate_batches(source: RasterSource, spec: InputSpec, area: Area, plan: RunPlan,
+def generate_batches(source: RasterSource, spec: InputSpec, area: PixelWindow, plan: RunPlan,
                      stop: threading.Event) -> Iterator[WindowBatch]:
     """Every panel's windows, row by row, in batches; each panel ends with a (possibly empty) batch."""
     size, end = plan.window, plan.window - plan.offset

@@ -70,8 +70,8 @@ def parse_device(device: str, available: list[str]) -> DeviceChoice:
     """Translate ``DEVICE`` into onnxruntime providers, or explain why it cannot run here."""
     text = (device or "auto").strip()
     if text.lower() == "auto":
-        chosen = [DEVICE_PROVIDERS[d] for d in AUTO_ORDER if DEVICE_PROVIDERS[d] in available]
-        return DeviceChoice("auto", chosen or ["CPUExecutionProvider"])
+        best: list[Any] = [DEVICE_PROVIDERS[d] for d in AUTO_ORDER if DEVICE_PROVIDERS[d] in available]
+        return DeviceChoice("auto", best or ["CPUExecutionProvider"])
     name, _, index = text.partition(":")
     key = name.lower()
     provider = DEVICE_PROVIDERS.get(key) or next((p for p in available if p.lower() == key), None)
@@ -101,6 +101,18 @@ def _tensor_info(node: Any) -> TensorInfo:
     shape = tuple(d if isinstance(d, int) else (d or None) for d in node.shape)
     dtype = str(node.type).replace("tensor(", "").rstrip(")")
     return TensorInfo(node.name, shape, "float32" if dtype == "float" else dtype)
+
+
+_FLOAT_INPUTS = {"float32": np.float32, "float16": np.float16, "double": np.float64}
+
+
+def _input_dtype(info: TensorInfo, name: str) -> type:
+    """The numpy type the model's image input takes; integer or other inputs are refused clearly."""
+    if info.dtype not in _FLOAT_INPUTS:
+        raise ModelError(f"The model '{name}' takes its image as tensor({info.dtype}); only float32, float16 and "
+                         "float64 image inputs are supported (normalised values are real numbers). Export the "
+                         "model with a float input, casting inside the model if it needs integers.")
+    return _FLOAT_INPUTS[info.dtype]
 
 
 class OnnxModel:
@@ -133,13 +145,12 @@ class OnnxModel:
         self._note_fallback(ort)
         self.io = ModelIO(tuple(_tensor_info(n) for n in self.session.get_inputs()),
                           tuple(_tensor_info(n) for n in self.session.get_outputs()))
-        self.metadata: dict[str, str] = dict(self.session.get_modelmeta().custom_metadata_map)
         self._input = self.io.inputs[0]
         self._output_names: list[str] = [o.name for o in self.io.outputs]
         # Some exports declare a dynamic batch but reshape to a fixed one inside: trust the outputs too.
-        fixed = [t.fixed(0) for t in (self._input, *self.io.outputs) if len(t.shape) >= 3 and t.fixed(0)]
+        fixed = [size for t in (self._input, *self.io.outputs) if len(t.shape) >= 3 and (size := t.fixed(0))]
         self._fixed_batch = min(fixed) if fixed else None
-        self._input_dtype = np.float16 if self._input.dtype == "float16" else np.float32
+        self._input_dtype = _input_dtype(self._input, path.name)
 
     def _check_provider(self) -> None:
         active = self.session.get_providers()
@@ -188,13 +199,21 @@ class OnnxModel:
         batch = batch.astype(self._input_dtype, copy=False)
         step = self._fixed_batch or len(batch)
         if step == len(batch):
-            return [np.asarray(o, np.float32) for o in self.session.run(self._output_names, {self._input.name: batch})]
+            return [np.asarray(o, np.float32) for o in self._run(batch)]
         parts = []
         for start in range(0, len(batch), step):
             chunk = batch[start:start + step]
             missing = step - len(chunk)
             if missing:  # a fixed batch size: fill the last chunk with copies, drop their results
                 chunk = np.concatenate([chunk, np.repeat(chunk[-1:], missing, axis=0)])
-            outputs = self.session.run(self._output_names, {self._input.name: chunk})
-            parts.append([np.asarray(o, np.float32)[:step - missing] for o in outputs])
+            parts.append([np.asarray(o, np.float32)[:step - missing] for o in self._run(chunk)])
         return [np.concatenate([p[k] for p in parts]) for k in range(len(self._output_names))]
+
+    def _run(self, batch: np.ndarray) -> list[Any]:
+        try:
+            return self.session.run(self._output_names, {self._input.name: batch})
+        except Exception as error:  # onnxruntime raises its own exception types (bad shapes, failing kernels)
+            first_line = (str(error).splitlines() or [""])[0][:400]
+            raise ModelError(f"The model '{self.path.name}' failed on a batch of shape {list(batch.shape)} "
+                             f"({type(error).__name__}: {first_line}). Check that WINDOW_SIZE and the bands suit "
+                             "the model, or try DEVICE=cpu.") from error

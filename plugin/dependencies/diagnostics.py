@@ -2,22 +2,25 @@
 whether a session really starts on each GPU provider), CUDA libraries, GPUs, torch, the plugin's package
 folder. As text and as HTML.
 
-The QGIS and Qt lines come from the caller (an adapter); everything here needs only the standard library,
-and imports numpy, GDAL, onnxruntime and torch only to report on them, tolerating any failure.
+The QGIS, Qt and GDAL lines come from the caller (plugin/processing); everything here needs only the standard
+library, imports numpy and onnxruntime only to report on them, asks torch in a separate process, and
+tolerates any failure.
 """
 from __future__ import annotations
 
 import configparser
 import html
 import importlib.util
+import json
 import platform
+import subprocess
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .gpu_libraries import cuda_libraries, nvidia_smi
 from .errors import InstallError
-from .interpreter import find_python
+from .gpu_libraries import cuda_libraries, nvidia_smi
+from .interpreter import find_python, hidden_window
 from .layout import folder_size, profile_folder
 
 PLUGIN_ROOT = Path(__file__).resolve().parents[2]
@@ -90,12 +93,7 @@ def library_rows() -> Rows:
         import numpy
         return f"{numpy.__version__} ({numpy.__file__})"
 
-    def gdal_version() -> str:
-        from osgeo import gdal, gdal_array  # noqa: F401 - gdal_array fails when numpy does not fit GDAL
-        return f"{gdal.__version__} (osgeo.gdal_array imports with this numpy)"
-
     _guarded(rows, "numpy", numpy_version)
-    _guarded(rows, "GDAL", gdal_version)
     return rows
 
 
@@ -141,20 +139,29 @@ def gpu_rows() -> Rows:
     return rows
 
 
+# torch as QGIS's Python imports it (the same path), in its own process: importing torch is slow and heavy.
+_TORCH = """
+import json, sys
+sys.path[:] = json.loads(sys.argv[1])
+import torch
+usable = torch.cuda.is_available()
+names = [torch.cuda.get_device_name(i) for i in range(torch.cuda.device_count())] if usable else []
+print(json.dumps([torch.__version__, torch.version.cuda, usable, names]))
+"""
+
+
 def torch_rows() -> Rows:
     if importlib.util.find_spec("torch") is None:
         return [("torch", "not installed (needed for training only)")]
-    rows: Rows = []
-
-    def describe() -> str:
-        import torch
-        cuda = torch.version.cuda or "none (CPU build)"
-        usable = torch.cuda.is_available()
-        names = ", ".join(torch.cuda.get_device_name(i) for i in range(torch.cuda.device_count())) if usable else ""
-        return f"{torch.__version__}; built with CUDA {cuda}; CUDA usable: {usable}{'; ' + names if names else ''}"
-
-    _guarded(rows, "torch", describe)
-    return rows
+    python = find_python()
+    completed = subprocess.run([str(python.path), "-c", _TORCH, json.dumps(sys.path)], capture_output=True,
+                               text=True, timeout=300, **hidden_window())
+    if completed.returncode != 0:
+        last = (completed.stderr.strip().splitlines() or ["no message"])[-1]
+        return [("torch", f"installed but does not import: {last}")]
+    version, cuda, usable, names = json.loads(completed.stdout.strip().splitlines()[-1])
+    described = f"{version}; built with CUDA {cuda or 'none (CPU build)'}; CUDA usable: {usable}"
+    return [("torch", described + (f"; {', '.join(names)}" if names else ""))]
 
 
 def dependency_rows(profile_dir: str | None) -> Rows:

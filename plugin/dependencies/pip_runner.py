@@ -61,6 +61,7 @@ def run_pip(command: list[str], arguments: list[str], progress: Progress, poll_s
 
 
 def _read_lines(process: subprocess.Popen, lines: "queue.Queue[str | None]") -> None:
+    assert process.stdout is not None  # opened with stdout=PIPE
     for line in process.stdout:
         if line.strip():
             lines.put(line.rstrip())

@@ -2,22 +2,33 @@
 from __future__ import annotations
 
 import json
-from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from qgis.core import (QgsProcessingContext, QgsProcessingException, QgsProcessingFeedback,
-                       QgsProcessingOutputNumber, QgsProcessingOutputString, QgsProcessingParameterEnum,
-                       QgsProcessingParameterExtent, QgsProcessingParameterFile, QgsProcessingParameterNumber,
-                       QgsProcessingParameterRasterDestination, QgsProcessingParameterRasterLayer,
-                       QgsProcessingParameterString, QgsRasterLayer)
+from qgis.core import (
+    QgsProcessingContext,
+    QgsProcessingFeedback,
+    QgsProcessingOutputNumber,
+    QgsProcessingOutputString,
+    QgsProcessingParameterEnum,
+    QgsProcessingParameterExtent,
+    QgsProcessingParameterFile,
+    QgsProcessingParameterNumber,
+    QgsProcessingParameterRasterDestination,
+    QgsProcessingParameterString,
+)
 
-from ..adapters.qgis_compat import NUMBER_DOUBLE, NUMBER_INTEGER
 from ..core.blending import BLENDINGS
 from ..core.plan import RunOptions
 from ..core.tta import TTA_MODES
-from .base import SeamlessAlgorithm, processing_errors, with_help
+from .base import SeamlessAlgorithm, with_help
 from .classify_checks import check_classify_parameters
 from .classify_report import class_areas, report_run
+from .layer_inputs import extent_in, raster_crs, required_raster_path
+from .parameter_checks import RasterFileParameter
+from .qgis_compat import NUMBER_DOUBLE, NUMBER_INTEGER
+
+if TYPE_CHECKING:
+    from ..adapters.classify_job import ClassifyRequest
 
 HELP = """<p>Classifies a raster with a semantic segmentation model in ONNX format (U-Net, FCN, or any
 fully convolutional network), window by window, and blends overlapping windows smoothly so no seam shows
@@ -57,7 +68,7 @@ class ClassifyAlgorithm(SeamlessAlgorithm):
             enum.setUsesStaticStrings(True)
         integer, double = NUMBER_INTEGER, NUMBER_DOUBLE
         return [
-            (QgsProcessingParameterRasterLayer(self.INPUT, "Input raster"),
+            (RasterFileParameter(self.INPUT, "Input raster"),
              "The raster to classify: any GDAL raster, any band count and data type.", False),
             (QgsProcessingParameterFile(self.MODEL, "Model (.onnx)", extension="onnx"),
              "An ONNX segmentation model: (batch, bands, height, width) in, class scores out.", False),
@@ -105,41 +116,44 @@ class ClassifyAlgorithm(SeamlessAlgorithm):
         ]
 
     def parameter_problem(self, parameters: dict, context: QgsProcessingContext) -> str | None:
-        check_classify_parameters(self.parameterAsRasterLayer(parameters, self.INPUT, context),
-                                  self.parameterAsFile(parameters, self.MODEL, context),
-                                  self.parameterAsFile(parameters, self.CONTRACT, context),
-                                  self.parameterAsString(parameters, self.BANDS, context),
-                                  self.parameterAsString(parameters, self.DEVICE, context))
+        request = self._request(parameters, context)
+        request.check_paths()
+        check_classify_parameters(request.input_path, request.model_path, request.contract_path,
+                                  request.bands, request.device)
         return None
 
-    def processAlgorithm(self, parameters: dict, context: QgsProcessingContext,
-                         feedback: QgsProcessingFeedback) -> dict[str, Any]:  # noqa: N802
-        from ..adapters.classify_job import ClassifyRequest, classify
-        from ..adapters.feedback import FeedbackProgress
-        from ..adapters.raster_area import parse_bands
-        from ..adapters.styling import write_default_style
+    def process(self, parameters: dict, context: QgsProcessingContext,
+                feedback: QgsProcessingFeedback) -> dict[str, Any]:
+        from ..adapters.classify_job import classify
+        from .feedback import FeedbackProgress
+        from .styling import write_default_style
 
-        self.require_packages()
-        layer = self.parameterAsRasterLayer(parameters, self.INPUT, context)
-        outputs = {key: self.parameterAsOutputLayer(parameters, key, context) or None
-                   for key in (self.OUTPUT, self.OUTPUT_PROBABILITIES, self.OUTPUT_CONFIDENCE)}
         progress = FeedbackProgress(feedback)
-        with processing_errors():
-            request = ClassifyRequest(
-                input_path=_gdal_source(layer), model_path=self.parameterAsFile(parameters, self.MODEL, context),
-                output_path=outputs[self.OUTPUT], contract_path=self.parameterAsFile(parameters, self.CONTRACT,
-                                                                                     context) or None,
-                bands=parse_bands(self.parameterAsString(parameters, self.BANDS, context)),
-                extent=self._extent(parameters, context, layer), device=self.parameterAsString(
-                    parameters, self.DEVICE, context) or "auto", options=self._options(parameters, context, outputs),
-                probabilities_path=outputs[self.OUTPUT_PROBABILITIES],
-                confidence_path=outputs[self.OUTPUT_CONFIDENCE])
-            result = classify(request, progress, style_writer=write_default_style)
-        report_run(result, layer, progress)
+        request = self._request(parameters, context)
+        result = classify(request, progress, style_writer=write_default_style)
+        report_run(result, progress)
         self._name_loaded_layer(context, request.output_path, result.contract.name)
         return {self.OUTPUT: request.output_path, self.OUTPUT_PROBABILITIES: request.probabilities_path,
                 self.OUTPUT_CONFIDENCE: request.confidence_path, "PROVIDER": result.provider,
-                "CLASS_AREAS": json.dumps(class_areas(result, layer)), "SECONDS": round(result.seconds, 3)}
+                "CLASS_AREAS": json.dumps(class_areas(result)), "SECONDS": round(result.seconds, 3)}
+
+    def _request(self, parameters: dict, context: QgsProcessingContext) -> "ClassifyRequest":
+        from ..adapters.classify_job import ClassifyRequest
+        from ..adapters.raster_area import parse_bands
+
+        input_path = required_raster_path(self, parameters, self.INPUT, context)
+        outputs = {key: self.parameterAsOutputLayer(parameters, key, context) or None
+                   for key in (self.OUTPUT, self.OUTPUT_PROBABILITIES, self.OUTPUT_CONFIDENCE)}
+        return ClassifyRequest(
+            input_path=input_path, model_path=self.parameterAsFile(parameters, self.MODEL, context),
+            output_path=outputs[self.OUTPUT] or "",
+            contract_path=self.parameterAsFile(parameters, self.CONTRACT, context) or None,
+            bands=parse_bands(self.parameterAsString(parameters, self.BANDS, context)),
+            extent=extent_in(self, parameters, self.EXTENT, context,
+                             raster_crs(self, parameters, self.INPUT, context)),
+            device=self.parameterAsString(parameters, self.DEVICE, context) or "auto",
+            options=self._options(parameters, context, outputs),
+            probabilities_path=outputs[self.OUTPUT_PROBABILITIES], confidence_path=outputs[self.OUTPUT_CONFIDENCE])
 
     def _options(self, parameters: dict, context: QgsProcessingContext, outputs: dict) -> RunOptions:
         return RunOptions(
@@ -151,27 +165,8 @@ class ClassifyAlgorithm(SeamlessAlgorithm):
             probabilities=bool(outputs[self.OUTPUT_PROBABILITIES]),
             confidence=bool(outputs[self.OUTPUT_CONFIDENCE]))
 
-    def _extent(self, parameters: dict, context: QgsProcessingContext,
-                layer: QgsRasterLayer) -> tuple[float, float, float, float] | None:
-        if parameters.get(self.EXTENT) in (None, ""):
-            return None
-        rectangle = self.parameterAsExtent(parameters, self.EXTENT, context, layer.crs())
-        if rectangle.isNull():
-            return None
-        return rectangle.xMinimum(), rectangle.yMinimum(), rectangle.xMaximum(), rectangle.yMaximum()
-
     @staticmethod
     def _name_loaded_layer(context: QgsProcessingContext, path: str, model_name: str) -> None:
         if context.willLoadLayerOnCompletion(path):
             details = context.layerToLoadOnCompletionDetails(path)
             details.name = f"Classes ({model_name})" if model_name else "Classes"
-
-
-def _gdal_source(layer: QgsRasterLayer | None) -> str:
-    if layer is None:
-        raise QgsProcessingException("INPUT is not a raster layer; choose a raster layer or file.")
-    if layer.providerType() != "gdal":
-        raise QgsProcessingException(f"INPUT '{layer.name()}' comes from the '{layer.providerType()}' provider; "
-                                     "only rasters GDAL reads can be classified. Save it as a GeoTIFF first "
-                                     "(Export > Save As).")
-    return Path(layer.source()).as_posix() if Path(layer.source()).exists() else layer.source()

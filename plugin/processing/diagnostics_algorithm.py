@@ -3,11 +3,15 @@ from __future__ import annotations
 
 from typing import Any
 
-from qgis.core import (QgsProcessingContext, QgsProcessingFeedback, QgsProcessingOutputString,
-                       QgsProcessingParameterFileDestination)
+from qgis.core import (
+    QgsProcessingContext,
+    QgsProcessingFeedback,
+    QgsProcessingOutputString,
+    QgsProcessingParameterFileDestination,
+)
 
-from ..adapters.qgis_compat import ALGORITHM_HIDE_FROM_MODELER
 from .base import SeamlessAlgorithm, processing_errors, with_help
+from .qgis_compat import ALGORITHM_HIDE_FROM_MODELER
 
 HELP = """<p>Reports what the plugin runs with, for a bug report or to find out why the GPU is not used:
 QGIS, Qt, Python, GDAL and numpy versions; onnxruntime's version, package variant and execution providers,
@@ -38,11 +42,11 @@ class DiagnosticsAlgorithm(SeamlessAlgorithm):
             "Optional text file with the report, as pasted into a bug report."))
         self.addOutput(QgsProcessingOutputString("REPORT", "Report (text)"))
 
-    def processAlgorithm(self, parameters: dict, context: QgsProcessingContext,
-                         feedback: QgsProcessingFeedback) -> dict[str, Any]:  # noqa: N802
+    def processAlgorithm(self, parameters: dict, context: QgsProcessingContext,  # noqa: N802 - QGIS API name
+                         feedback: QgsProcessingFeedback) -> dict[str, Any]:
         from ..adapters.atomic import AtomicOutputs
-        from ..adapters.qgis_environment import profile_dir, qgis_rows
         from ..dependencies.diagnostics import collect
+        from .qgis_environment import profile_dir, qgis_rows
 
         report = collect(qgis_rows(), profile_dir())
         text = report.text()

@@ -3,23 +3,41 @@ from __future__ import annotations
 
 from typing import Any
 
-from qgis.core import (QgsCoordinateReferenceSystem, QgsProcessingContext, QgsProcessingFeedback,
-                       QgsProcessingOutputNumber, QgsProcessingParameterExtent, QgsProcessingParameterFeatureSink,
-                       QgsProcessingParameterFeatureSource, QgsProcessingParameterField,
-                       QgsProcessingParameterFileDestination, QgsProcessingParameterNumber,
-                       QgsProcessingParameterRasterLayer, QgsProcessingParameterString)
+from qgis.core import (
+    QgsCoordinateReferenceSystem,
+    QgsProcessingContext,
+    QgsProcessingFeedback,
+    QgsProcessingOutputNumber,
+    QgsProcessingParameterExtent,
+    QgsProcessingParameterFeatureSink,
+    QgsProcessingParameterFeatureSource,
+    QgsProcessingParameterField,
+    QgsProcessingParameterFileDestination,
+    QgsProcessingParameterNumber,
+    QgsProcessingParameterString,
+)
 
-from ..adapters.accuracy import AreaSpec, assess
+from ..adapters.accuracy import assess
 from ..adapters.accuracy_reference import ReferenceSpec
 from ..adapters.accuracy_report import write_outputs
-from ..adapters.feedback import FeedbackProgress
-from ..adapters.qgis_compat import (NUMBER_INTEGER, SOURCE_VECTOR, SOURCE_VECTOR_POINT, SOURCE_VECTOR_POLYGON,
-                                    WKB_NO_GEOMETRY)
-from ..adapters.qgis_table import table_fields, write_rows
+from ..adapters.output_paths import check_outputs, require_extension, sink_file
 from ..core.accuracy_summary import TABLE_COLUMNS
 from ..core.class_mapping import parse_class_names
-from .base import SeamlessAlgorithm, processing_errors, with_help
-from .layer_inputs import extent_in, field_problem, is_set, raster_crs, raster_path, vector_path
+from .base import SeamlessAlgorithm, with_help
+from .feedback import FeedbackProgress
+from .layer_inputs import (
+    area_spec,
+    field_problem,
+    input_file,
+    is_set,
+    optional_int,
+    raster_path,
+    required_raster_path,
+    vector_path,
+)
+from .parameter_checks import RasterFileParameter
+from .qgis_compat import NUMBER_INTEGER, SOURCE_VECTOR, SOURCE_VECTOR_POINT, SOURCE_VECTOR_POLYGON, WKB_NO_GEOMETRY
+from .tables import table_fields, write_rows
 
 HELP = """<p>Assesses a classified raster against reference data, in the terms of the remote-sensing literature:
 a confusion matrix (rows: reference, columns: classification), overall accuracy, Cohen's kappa, per-class
@@ -48,10 +66,10 @@ class EvaluateAlgorithm(SeamlessAlgorithm):
     def initAlgorithm(self, config: dict[str, Any] | None = None) -> None:  # noqa: N802 - QGIS API name
         vector_types = [SOURCE_VECTOR_POLYGON, SOURCE_VECTOR_POINT]
         parameters = [
-            (QgsProcessingParameterRasterLayer(self.INPUT, "Classified raster"),
+            (RasterFileParameter(self.INPUT, "Classified raster"),
              "The class raster to assess (band 1: one class code per pixel). Its nodata pixels are left out; "
              "class names embedded in it (for example by 'Classify raster') name the classes."),
-            (QgsProcessingParameterRasterLayer(self.REFERENCE, "Reference label raster", optional=True),
+            (RasterFileParameter(self.REFERENCE, "Reference label raster", optional=True),
              "Reference class codes as a raster. Another grid or CRS is resampled onto the classified raster's "
              "grid with nearest neighbour. Give this or a reference layer, not both."),
             (QgsProcessingParameterFeatureSource(self.REFERENCE_LAYER, "Reference layer (polygons or points)",
@@ -109,34 +127,45 @@ class EvaluateAlgorithm(SeamlessAlgorithm):
         parse_class_names(self.parameterAsString(parameters, self.CLASS_NAMES, context) or "")  # raise if wrong
         raster_path(self, parameters, self.INPUT, context)
         raster_path(self, parameters, self.REFERENCE, context)
+        self._outputs(parameters, context)
         return None
 
-    def processAlgorithm(self, parameters: dict[str, Any], context: QgsProcessingContext,  # noqa: N802
-                         feedback: QgsProcessingFeedback) -> dict[str, Any]:
-        with processing_errors():
-            classified = raster_path(self, parameters, self.INPUT, context)
-            vector, layer_name = vector_path(self, parameters, self.REFERENCE_LAYER, context, feedback)
-            mask, mask_layer = vector_path(self, parameters, self.MASK, context, feedback)
-            nodata = (self.parameterAsInt(parameters, self.REFERENCE_NODATA, context)
-                      if is_set(parameters, self.REFERENCE_NODATA) else None)
-            reference = ReferenceSpec(raster_path(self, parameters, self.REFERENCE, context), vector, layer_name,
-                                      self.parameterAsString(parameters, self.REFERENCE_FIELD, context) or None, nodata)
-            crs = raster_crs(self, parameters, self.INPUT, context)
-            extent = extent_in(self, parameters, self.EXTENT, context, crs)
-            names = parse_class_names(self.parameterAsString(parameters, self.CLASS_NAMES, context) or "")
-            summary = assess(classified, reference, AreaSpec(extent, mask, mask_layer), names,
-                             FeedbackProgress(feedback, 0, 90))
-            report = self.parameterAsFileOutput(parameters, self.OUTPUT_REPORT, context) or None
-            json_path = self.parameterAsFileOutput(parameters, self.OUTPUT_JSON, context) or None
-            write_outputs(summary, report, json_path)
-            for value in summary.reference_only_values:
-                feedback.pushWarning(f"Reference class {value} ({summary.name_of(value)}) is not a class of the "
-                                     "classification: all its samples are omission errors.")
-            fields = table_fields(TABLE_COLUMNS)
-            sink, table_id = self.parameterAsSink(parameters, self.OUTPUT_TABLE, context, fields,
-                                                  WKB_NO_GEOMETRY, QgsCoordinateReferenceSystem())
-            if sink is not None:
-                write_rows(sink, fields, summary.class_rows())
+    def _outputs(self, parameters: dict[str, Any], context: QgsProcessingContext) -> dict[str, str | None]:
+        """The file outputs, checked against every input before anything is read or written."""
+        outputs = {self.OUTPUT_REPORT: self.parameterAsFileOutput(parameters, self.OUTPUT_REPORT, context) or None,
+                   self.OUTPUT_JSON: self.parameterAsFileOutput(parameters, self.OUTPUT_JSON, context) or None,
+                   self.OUTPUT_TABLE: sink_file(self.parameterAsOutputLayer(parameters, self.OUTPUT_TABLE, context))}
+        for name, extensions, what in ((self.OUTPUT_REPORT, (".html", ".htm"), "the report"),
+                                       (self.OUTPUT_JSON, (".json",), "the accuracy JSON")):
+            path = outputs[name]
+            if path:
+                require_extension(name, path, extensions, what)
+        inputs = {name: input_file(self, parameters, name, context)
+                  for name in (self.INPUT, self.REFERENCE, self.REFERENCE_LAYER, self.MASK)}
+        check_outputs(outputs, inputs)
+        return outputs
+
+    def process(self, parameters: dict[str, Any], context: QgsProcessingContext,
+                feedback: QgsProcessingFeedback) -> dict[str, Any]:
+        outputs = self._outputs(parameters, context)
+        classified = required_raster_path(self, parameters, self.INPUT, context)
+        vector, layer_name = vector_path(self, parameters, self.REFERENCE_LAYER, context, feedback)
+        reference = ReferenceSpec(raster_path(self, parameters, self.REFERENCE, context), vector, layer_name,
+                                  self.parameterAsString(parameters, self.REFERENCE_FIELD, context) or None,
+                                  optional_int(self, parameters, self.REFERENCE_NODATA, context))
+        names = parse_class_names(self.parameterAsString(parameters, self.CLASS_NAMES, context) or "")
+        summary = assess(classified, reference, area_spec(self, parameters, context, feedback), names,
+                         FeedbackProgress(feedback, 0, 90))
+        report, json_path = outputs[self.OUTPUT_REPORT], outputs[self.OUTPUT_JSON]
+        write_outputs(summary, report, json_path)
+        for value in summary.reference_only_values:
+            feedback.pushWarning(f"Reference class {value} ({summary.name_of(value)}) is not a class of the "
+                                 "classification: all its samples are omission errors.")
+        fields = table_fields(TABLE_COLUMNS)
+        sink, table_id = self.parameterAsSink(parameters, self.OUTPUT_TABLE, context, fields,
+                                              WKB_NO_GEOMETRY, QgsCoordinateReferenceSystem())
+        if sink is not None:
+            write_rows(sink, fields, summary.class_rows())
         scores = summary.scores
         feedback.pushInfo(f"Overall accuracy {scores.overall_accuracy:.4f}, kappa {scores.kappa:.4f}, "
                           f"mean IoU {scores.mean_iou:.4f} over {summary.matrix.total} {summary.sample_unit}s.")

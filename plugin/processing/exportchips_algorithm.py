@@ -4,20 +4,36 @@ from __future__ import annotations
 from typing import Any
 
 from osgeo import gdal
-from qgis.core import (QgsProcessingContext, QgsProcessingFeedback, QgsProcessingOutputNumber,
-                       QgsProcessingParameterEnum, QgsProcessingParameterExtent,
-                       QgsProcessingParameterFeatureSource, QgsProcessingParameterField,
-                       QgsProcessingParameterFolderDestination, QgsProcessingParameterNumber,
-                       QgsProcessingParameterRasterLayer)
+from qgis.core import (
+    QgsProcessingContext,
+    QgsProcessingFeedback,
+    QgsProcessingOutputNumber,
+    QgsProcessingParameterEnum,
+    QgsProcessingParameterExtent,
+    QgsProcessingParameterFeatureSource,
+    QgsProcessingParameterField,
+    QgsProcessingParameterFolderDestination,
+    QgsProcessingParameterNumber,
+)
 
-from ..adapters.area_of_interest import AreaSpec
 from ..adapters.chip_labels import LabelSpec
 from ..adapters.chips import ChipOptions, check_format, export_chips
-from ..adapters.feedback import FeedbackProgress
-from ..adapters.qgis_compat import NUMBER_DOUBLE, NUMBER_INTEGER, SOURCE_VECTOR_POLYGON
+from ..adapters.output_paths import check_outputs
 from ..core.errors import SeamlessError
-from .base import SeamlessAlgorithm, processing_errors, with_help
-from .layer_inputs import extent_in, field_problem, is_set, raster_crs, raster_path, vector_path
+from .base import SeamlessAlgorithm, with_help
+from .feedback import FeedbackProgress
+from .layer_inputs import (
+    area_spec,
+    field_problem,
+    input_file,
+    is_set,
+    optional_int,
+    raster_path,
+    required_raster_path,
+    vector_path,
+)
+from .parameter_checks import RasterFileParameter
+from .qgis_compat import NUMBER_DOUBLE, NUMBER_INTEGER, SOURCE_VECTOR_POLYGON
 
 FORMATS = {"GeoTIFF": "GTiff", "PNG": "PNG"}  # FORMAT value (a static string) -> GDAL driver
 MIN_CHIP_SIZE = 16
@@ -53,7 +69,7 @@ class ExportChipsAlgorithm(SeamlessAlgorithm):
     def initAlgorithm(self, config: dict[str, Any] | None = None) -> None:  # noqa: N802 - QGIS API name
         integer, double = NUMBER_INTEGER, NUMBER_DOUBLE
         parameters = [
-            (QgsProcessingParameterRasterLayer(self.INPUT, "Input raster"),
+            (RasterFileParameter(self.INPUT, "Input raster"),
              "The image to cut into chips; every band is kept in GeoTIFF chips."),
             (QgsProcessingParameterFeatureSource(self.LABELS, "Label polygons", [SOURCE_VECTOR_POLYGON],
                                                  optional=True),
@@ -61,7 +77,7 @@ class ExportChipsAlgorithm(SeamlessAlgorithm):
             (QgsProcessingParameterField(self.LABEL_FIELD, "Class field", parentLayerParameterName=self.LABELS,
                                          optional=True),
              "The field of LABELS with each polygon's class: a whole number (kept) or a name (numbered from 1)."),
-            (QgsProcessingParameterRasterLayer(self.LABEL_RASTER, "Label raster", optional=True),
+            (RasterFileParameter(self.LABEL_RASTER, "Label raster", optional=True),
              "Class values as a raster (band 1), instead of label polygons."),
             (QgsProcessingParameterNumber(self.LABEL_NODATA, "Label raster value meaning 'not labelled'", integer,
                                           optional=True),
@@ -117,31 +133,33 @@ class ExportChipsAlgorithm(SeamlessAlgorithm):
                             f"{image.RasterYSize} pixels); choose a smaller chip size.")
         except (SeamlessError, RuntimeError) as error:
             return str(error)
+        self._check_folder(parameters, context)
         return None
 
     def _format(self, parameters: dict[str, Any], context: QgsProcessingContext) -> str:
         return FORMATS[self.parameterAsEnumString(parameters, self.FORMAT, context) or "GeoTIFF"]
 
-    def processAlgorithm(self, parameters: dict[str, Any], context: QgsProcessingContext,  # noqa: N802
-                         feedback: QgsProcessingFeedback) -> dict[str, Any]:
-        with processing_errors():
-            image = raster_path(self, parameters, self.INPUT, context)
-            vector, layer_name = vector_path(self, parameters, self.LABELS, context, feedback)
-            mask, mask_layer = vector_path(self, parameters, self.MASK, context, feedback)
-            nodata = (self.parameterAsInt(parameters, self.LABEL_NODATA, context)
-                      if is_set(parameters, self.LABEL_NODATA) else None)
-            field = self.parameterAsString(parameters, self.LABEL_FIELD, context) or None
-            label_raster = raster_path(self, parameters, self.LABEL_RASTER, context)
-            labels = LabelSpec(vector, layer_name, field, label_raster, nodata)
-            crs = raster_crs(self, parameters, self.INPUT, context)
-            extent = extent_in(self, parameters, self.EXTENT, context, crs)
-            options = ChipOptions(self.parameterAsInt(parameters, self.CHIP_SIZE, context),
-                                  self.parameterAsInt(parameters, self.STRIDE, context),
-                                  self.parameterAsDouble(parameters, self.MIN_LABELLED, context),
-                                  self._format(parameters, context))
-            folder = self.parameterAsFileOutput(parameters, self.OUTPUT_FOLDER, context)
-            result = export_chips(image, labels, folder, options, AreaSpec(extent, mask, mask_layer),
-                                  FeedbackProgress(feedback))
+    def _check_folder(self, parameters: dict[str, Any], context: QgsProcessingContext) -> str:
+        folder = self.parameterAsFileOutput(parameters, self.OUTPUT_FOLDER, context)
+        check_outputs({self.OUTPUT_FOLDER: folder}, {name: input_file(self, parameters, name, context)
+                                                    for name in (self.INPUT, self.LABELS, self.LABEL_RASTER,
+                                                                 self.MASK)})
+        return folder
+
+    def process(self, parameters: dict[str, Any], context: QgsProcessingContext,
+                feedback: QgsProcessingFeedback) -> dict[str, Any]:
+        folder = self._check_folder(parameters, context)
+        image = required_raster_path(self, parameters, self.INPUT, context)
+        vector, layer_name = vector_path(self, parameters, self.LABELS, context, feedback)
+        labels = LabelSpec(vector, layer_name, self.parameterAsString(parameters, self.LABEL_FIELD, context) or None,
+                           raster_path(self, parameters, self.LABEL_RASTER, context),
+                           optional_int(self, parameters, self.LABEL_NODATA, context))
+        options = ChipOptions(self.parameterAsInt(parameters, self.CHIP_SIZE, context),
+                              self.parameterAsInt(parameters, self.STRIDE, context),
+                              self.parameterAsDouble(parameters, self.MIN_LABELLED, context),
+                              self._format(parameters, context))
+        result = export_chips(image, labels, folder, options, area_spec(self, parameters, context, feedback),
+                              FeedbackProgress(feedback))
         feedback.pushInfo(f"{result.chip_count} chips written to {result.folder} ({result.skipped} skipped as too "
                           f"little labelled); unlabelled pixels hold {result.ignore_value}.")
         return {self.OUTPUT_FOLDER: result.folder, self.CHIP_COUNT: result.chip_count}

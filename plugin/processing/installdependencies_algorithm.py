@@ -5,13 +5,20 @@ import json
 from pathlib import Path
 from typing import Any
 
-from qgis.core import (QgsProcessingContext, QgsProcessingFeedback, QgsProcessingOutputBoolean,
-                       QgsProcessingOutputNumber, QgsProcessingOutputString, QgsProcessingParameterBoolean,
-                       QgsProcessingParameterEnum, QgsProcessingParameterString)
+from qgis.core import (
+    QgsProcessingContext,
+    QgsProcessingFeedback,
+    QgsProcessingOutputBoolean,
+    QgsProcessingOutputNumber,
+    QgsProcessingOutputString,
+    QgsProcessingParameterBoolean,
+    QgsProcessingParameterEnum,
+    QgsProcessingParameterString,
+)
 
-from ..adapters.qgis_compat import ALGORITHM_HIDE_FROM_MODELER
 from ..dependencies.variants import VARIANT_KEYS, VARIANTS
 from .base import SeamlessAlgorithm, processing_errors, with_help
+from .qgis_compat import ALGORITHM_HIDE_FROM_MODELER
 
 HELP = """<p>Installs the Python packages the plugin needs into a folder of your QGIS profile
 (<i>python/seamless_segmentation_deps</i>), which the plugin adds to Python's search path when it loads:
@@ -63,11 +70,11 @@ class InstallDependenciesAlgorithm(SeamlessAlgorithm):
         self.addOutput(QgsProcessingOutputNumber("SIZE_MB", "Size on disk (MB)"))
         self.addOutput(QgsProcessingOutputNumber("SECONDS", "Time taken (s)"))
 
-    def processAlgorithm(self, parameters: dict, context: QgsProcessingContext,
-                         feedback: QgsProcessingFeedback) -> dict[str, Any]:  # noqa: N802
+    def processAlgorithm(self, parameters: dict, context: QgsProcessingContext,  # noqa: N802 - QGIS API name
+                         feedback: QgsProcessingFeedback) -> dict[str, Any]:
         from ..adapters.feedback import FeedbackProgress
-        from ..adapters.qgis_environment import profile_dir
         from ..dependencies.installer import InstallRequest, install, remove
+        from .qgis_environment import profile_dir
 
         progress = FeedbackProgress(feedback)
         profile = Path(profile_dir())

@@ -4,11 +4,17 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from qgis.core import (QgsProcessingContext, QgsProcessingFeedback, QgsProcessingOutputString,
-                       QgsProcessingParameterFile, QgsProcessingParameterFileDestination)
+from qgis.core import (
+    QgsProcessingContext,
+    QgsProcessingFeedback,
+    QgsProcessingOutputString,
+    QgsProcessingParameterFile,
+    QgsProcessingParameterFileDestination,
+)
 
+from ..adapters.output_paths import check_outputs, require_extension
 from ..core.model import check_model_file
-from .base import SeamlessAlgorithm, processing_errors, with_help
+from .base import SeamlessAlgorithm, with_help
 
 HELP = """<p>Shows what the plugin knows about an ONNX model before you run it: the resolved model contract
 (bands, normalisation, classes and colours, window size, ground resolution, provenance and validation
@@ -40,18 +46,26 @@ class ModelInfoAlgorithm(SeamlessAlgorithm):
 
     def parameter_problem(self, parameters: dict, context: QgsProcessingContext) -> str | None:
         check_model_file(self.parameterAsFile(parameters, self.MODEL, context))
+        self._check_output(parameters, context)
         return None
 
-    def processAlgorithm(self, parameters: dict, context: QgsProcessingContext,
-                         feedback: QgsProcessingFeedback) -> dict[str, Any]:  # noqa: N802
+    def _check_output(self, parameters: dict, context: QgsProcessingContext) -> str | None:
+        path = self.parameterAsFileOutput(parameters, self.OUTPUT, context) or None
+        if path:
+            require_extension(self.OUTPUT, path, (".json",), "the model description")
+            inputs = {name: self.parameterAsFile(parameters, name, context) for name in (self.MODEL, self.CONTRACT)}
+            check_outputs({self.OUTPUT: path}, inputs)
+        return path
+
+    def process(self, parameters: dict, context: QgsProcessingContext,
+                feedback: QgsProcessingFeedback) -> dict[str, Any]:
         from ..adapters.atomic import AtomicOutputs
         from ..core.model import load_model
         from ..core.runtime import available_providers
 
-        self.require_packages()
-        with processing_errors():
-            model = load_model(self.parameterAsFile(parameters, self.MODEL, context), "cpu",
-                               self.parameterAsFile(parameters, self.CONTRACT, context) or None)
+        path = self._check_output(parameters, context)
+        model = load_model(self.parameterAsFile(parameters, self.MODEL, context), "cpu",
+                           self.parameterAsFile(parameters, self.CONTRACT, context) or None)
         description = {
             "contract": model.contract.to_dict(),
             "sources": model.origin.describe(),
@@ -62,13 +76,12 @@ class ModelInfoAlgorithm(SeamlessAlgorithm):
         for key in ("sources", "inputs", "outputs", "providers"):
             feedback.pushInfo(f"{key}: {json.dumps(description[key])}")
         feedback.pushInfo("contract:\n" + json.dumps(description["contract"], indent=2))
-        path = self.parameterAsFileOutput(parameters, self.OUTPUT, context)
         if path:
-            with processing_errors(), AtomicOutputs() as outputs:
+            with AtomicOutputs() as outputs:
                 temporary = outputs.temporary_for(path)
                 with open(temporary, "w", encoding="utf-8") as handle:
                     json.dump(description, handle, indent=2)
                 outputs.commit()
-        return {self.OUTPUT: path or None, "CONTRACT_JSON": json.dumps(description["contract"]),
+        return {self.OUTPUT: path, "CONTRACT_JSON": json.dumps(description["contract"]),
                 "INPUTS": json.dumps(description["inputs"]), "OUTPUTS": json.dumps(description["outputs"]),
-                "PROVIDERS": ", ".join(description["providers"]), "SOURCES": description["sources"]}
+                "PROVIDERS": ", ".join(available_providers()), "SOURCES": description["sources"]}

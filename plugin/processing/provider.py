@@ -1,12 +1,10 @@
 """The ``seamless`` Processing provider."""
 from __future__ import annotations
 
-from pathlib import Path
-
 from qgis.core import QgsProcessingProvider
 from qgis.PyQt.QtGui import QIcon
 
-ICON = Path(__file__).resolve().parents[2] / "resources" / "icon.svg"
+from .icon import ICON
 
 
 def algorithm_classes() -> list[type]:

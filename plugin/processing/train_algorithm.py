@@ -8,19 +8,24 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from qgis.core import (QgsProcessingContext, QgsProcessingException, QgsProcessingFeedback,
-                       QgsProcessingParameterEnum, QgsProcessingParameterFeatureSource, QgsProcessingParameterField,
-                       QgsProcessingParameterFileDestination, QgsProcessingParameterNumber,
-                       QgsProcessingParameterRasterLayer)
+from qgis.core import (
+    QgsProcessingContext,
+    QgsProcessingFeedback,
+    QgsProcessingParameterEnum,
+    QgsProcessingParameterFeatureSource,
+    QgsProcessingParameterField,
+    QgsProcessingParameterFileDestination,
+    QgsProcessingParameterNumber,
+)
 
-from ..adapters.feedback import FeedbackProgress
-from ..adapters.qgis_compat import NUMBER_DOUBLE, NUMBER_INTEGER, SOURCE_VECTOR_ANY_GEOMETRY, SOURCE_VECTOR_POLYGON
-from .base import SeamlessAlgorithm, import_plugin_module, processing_errors, with_help
-
-ARCHITECTURES = ("unet", "resnet18_fcn", "resnet34_fcn", "resnet50_fcn", "mobilenetv2_unet")
-SIZE_MULTIPLES = {"unet": 16}  # U-Net of depth 4 here; the others have a total stride of 32
-DEVICES = ("auto", "cpu", "cuda")
-VECTOR_FORMATS = ["gpkg", "shp", "geojson", "fgb", "sqlite", "gml", "kml", "tab", "csv"]
+from ..adapters.gdal_grid import open_raster
+from ..adapters.output_paths import check_outputs, require_extension
+from ..core.training_choices import ARCHITECTURES, DEVICES, size_multiple
+from .base import SeamlessAlgorithm, import_plugin_module, with_help
+from .feedback import FeedbackProgress
+from .layer_inputs import input_file, is_set, raster_path, vector_path
+from .parameter_checks import RasterFileParameter
+from .qgis_compat import NUMBER_DOUBLE, NUMBER_INTEGER, SOURCE_VECTOR_ANY_GEOMETRY, SOURCE_VECTOR_POLYGON
 
 HELP = """<p>Trains a segmentation network on a raster and labels, and writes it as an ONNX model that
 <b>Classify raster</b> runs at once: classes (names, colours and the label values), bands, normalisation,
@@ -63,7 +68,7 @@ class TrainAlgorithm(SeamlessAlgorithm):
         """(parameter, help text, advanced) for every parameter, in dialog order."""
         number, integer = NUMBER_DOUBLE, NUMBER_INTEGER
         return (
-            (QgsProcessingParameterRasterLayer(self.INPUT, "Input raster"),
+            (RasterFileParameter(self.INPUT, "Input raster"),
              "The image to learn from: any band count and data type, read with GDAL.", False),
             (QgsProcessingParameterFeatureSource(self.LABELS, "Label layer (vector)",
                                                  [SOURCE_VECTOR_ANY_GEOMETRY], optional=True),
@@ -72,13 +77,14 @@ class TrainAlgorithm(SeamlessAlgorithm):
                                          optional=True),
              "The field of the label layer holding each feature's class: whole numbers (kept as class values) "
              "or text (class names, numbered from 1 alphabetically).", False),
-            (QgsProcessingParameterRasterLayer(self.LABEL_RASTER, "Label raster", optional=True),
+            (RasterFileParameter(self.LABEL_RASTER, "Label raster", optional=True),
              "A raster of class values (first band); resampled with nearest neighbour when its grid differs "
              "from the input's. Give this or a label layer, not both.", False),
             (QgsProcessingParameterNumber(self.UNLABELLED_VALUE, "Unlabelled value of the label raster", integer,
                                           optional=True, minValue=0, maxValue=65535),
              "Label raster value that means 'no label' (ignored in training and accuracy). Default: the "
-             "raster's nodata value, else 0.", True),
+             "raster's nodata value only; 0 is a class unless given here (as in Assess accuracy and Export "
+             "training chips).", True),
             (self._enum(self.ARCHITECTURE, "Architecture", ARCHITECTURES),
              "unet: U-Net (depth 4, 32 channels); resnet18/34/50_fcn: FCN-8s-style fusion over a ResNet; "
              "mobilenetv2_unet: light and fast. All start from random weights.", False),
@@ -117,8 +123,7 @@ class TrainAlgorithm(SeamlessAlgorithm):
         return parameter
 
     def parameter_problem(self, parameters: dict[str, Any], context: QgsProcessingContext) -> str | None:
-        vector = self.parameterAsSource(parameters, self.LABELS, context) is not None
-        raster = self.parameterAsRasterLayer(parameters, self.LABEL_RASTER, context) is not None
+        vector, raster = is_set(parameters, self.LABELS), is_set(parameters, self.LABEL_RASTER)
         if not vector and not raster:
             return ("No labels given: choose a label layer with its class field (LABELS and LABEL_FIELD) "
                     "or a label raster (LABEL_RASTER).")
@@ -126,48 +131,60 @@ class TrainAlgorithm(SeamlessAlgorithm):
             return "Both a label layer and a label raster are given; choose one of them."
         if vector and not self.parameterAsString(parameters, self.LABEL_FIELD, context):
             return "The label layer needs its class field: choose LABEL_FIELD."
+        self._check_outputs(parameters, context)
         return self._chip_problem(parameters, context)
+
+    def _check_outputs(self, parameters: dict[str, Any], context: QgsProcessingContext) -> None:
+        model = self.parameterAsFileOutput(parameters, self.OUTPUT_MODEL, context)
+        report = self.parameterAsFileOutput(parameters, self.OUTPUT_REPORT, context)
+        require_extension(self.OUTPUT_MODEL, model, (".onnx",), "the trained model")
+        require_extension(self.OUTPUT_REPORT, report, (".html", ".htm"), "the training report")
+        check_outputs({self.OUTPUT_MODEL: model, self.OUTPUT_REPORT: report,
+                       f"{self.OUTPUT_REPORT} (its JSON copy)": str(Path(report).with_suffix(".json"))},
+                      {name: input_file(self, parameters, name, context)
+                       for name in (self.INPUT, self.LABELS, self.LABEL_RASTER, self.VALIDATION_LAYER)})
 
     def _chip_problem(self, parameters: dict[str, Any], context: QgsProcessingContext) -> str | None:
         chip = self.parameterAsInt(parameters, self.CHIP_SIZE, context)
         architecture = self.parameterAsEnumString(parameters, self.ARCHITECTURE, context)
-        multiple = SIZE_MULTIPLES.get(architecture, 32)
+        multiple = size_multiple(architecture)
         if chip % multiple:
             return (f"CHIP_SIZE {chip} is not a multiple of {multiple}, the total stride of {architecture}; "
                     f"use {chip // multiple * multiple or multiple} or {(chip // multiple + 1) * multiple}.")
-        layer = self.parameterAsRasterLayer(parameters, self.INPUT, context)
-        if layer is not None and chip > min(layer.width(), layer.height()):
-            return (f"CHIP_SIZE {chip} is larger than the input raster ({layer.width()} x {layer.height()} "
-                    "pixels); choose a smaller chip size.")
+        path = raster_path(self, parameters, self.INPUT, context)
+        if path:
+            image = open_raster(path)
+            width, height = image.RasterXSize, image.RasterYSize
+            if chip > min(width, height):
+                return (f"CHIP_SIZE {chip} is larger than the input raster ({width} x {height} pixels); choose a "
+                        f"chip size of at most {min(width, height) // multiple * multiple} pixels.")
         return None
 
-    def processAlgorithm(self, parameters: dict[str, Any], context: QgsProcessingContext,  # noqa: N802
-                         feedback: QgsProcessingFeedback) -> dict[str, Any]:
-        self.require_packages()  # processing.run does not ask canExecute
+    def process(self, parameters: dict[str, Any], context: QgsProcessingContext,
+                feedback: QgsProcessingFeedback) -> dict[str, Any]:
+        self._check_outputs(parameters, context)
         api = import_plugin_module("training.api")
         config_module = import_plugin_module("training.config")
-        with processing_errors():
-            settings = self._settings(parameters, context, feedback)
-            outcome = api.train(config_module.from_mapping(settings, "algorithm parameters"),
-                                FeedbackProgress(feedback))
+        settings = self._settings(parameters, context, feedback)
+        outcome = api.train(config_module.from_mapping(settings, "algorithm parameters"), FeedbackProgress(feedback))
         return {self.OUTPUT_MODEL: str(outcome.model_path), self.OUTPUT_REPORT: str(outcome.report_path)}
 
     def _settings(self, parameters: dict[str, Any], context: QgsProcessingContext,
                   feedback: QgsProcessingFeedback) -> dict[str, Any]:
         """The training configuration (see training/config.py) these parameters describe."""
         chip = self.parameterAsInt(parameters, self.CHIP_SIZE, context)
-        data: dict[str, Any] = {"image": self._raster_path(parameters, self.INPUT, context), "chip_size": chip}
-        if self.parameterAsSource(parameters, self.LABELS, context) is not None:
-            data["labels"], data["label_layer"] = self._vector_path(parameters, self.LABELS, context, feedback)
+        data: dict[str, Any] = {"image": raster_path(self, parameters, self.INPUT, context), "chip_size": chip}
+        if is_set(parameters, self.LABELS):
+            data["labels"], data["label_layer"] = vector_path(self, parameters, self.LABELS, context, feedback)
             data["label_field"] = self.parameterAsString(parameters, self.LABEL_FIELD, context)
         else:
-            data["label_raster"] = self._raster_path(parameters, self.LABEL_RASTER, context)
+            data["label_raster"] = raster_path(self, parameters, self.LABEL_RASTER, context)
             if parameters.get(self.UNLABELLED_VALUE) not in (None, ""):
                 data["ignore_value"] = self.parameterAsInt(parameters, self.UNLABELLED_VALUE, context)
         validation: dict[str, Any] = {"fraction": self.parameterAsDouble(parameters, self.VALIDATION, context)}
-        if self.parameterAsSource(parameters, self.VALIDATION_LAYER, context) is not None:
-            validation["layer"], validation["layer_name"] = self._vector_path(parameters, self.VALIDATION_LAYER,
-                                                                              context, feedback)
+        if is_set(parameters, self.VALIDATION_LAYER):
+            validation["layer"], validation["layer_name"] = vector_path(self, parameters, self.VALIDATION_LAYER,
+                                                                        context, feedback)
         model_path = self.parameterAsFileOutput(parameters, self.OUTPUT_MODEL, context)
         return {
             "data": data, "validation": validation,
@@ -179,17 +196,3 @@ class TrainAlgorithm(SeamlessAlgorithm):
             "output": {"folder": str(Path(model_path).parent), "checkpoints": False, "model": model_path,
                        "report": self.parameterAsFileOutput(parameters, self.OUTPUT_REPORT, context)},
         }
-
-    def _raster_path(self, parameters: dict[str, Any], name: str, context: QgsProcessingContext) -> str:
-        layer = self.parameterAsRasterLayer(parameters, name, context)
-        if layer is None or layer.providerType() != "gdal":
-            raise QgsProcessingException(f"{name} must be a raster layer that GDAL reads (a file, not a web "
-                                         "service); save it as a GeoTIFF first.")
-        return layer.source()
-
-    def _vector_path(self, parameters: dict[str, Any], name: str, context: QgsProcessingContext,
-                     feedback: QgsProcessingFeedback) -> tuple[str, str | None]:
-        """A file OGR can read (the layer itself, or a copy of its selected or filtered features)."""
-        path, layer_name = self.parameterAsCompatibleSourceLayerPathAndLayerName(
-            parameters, name, context, VECTOR_FORMATS, "gpkg", feedback)
-        return path, layer_name or None

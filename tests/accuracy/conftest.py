@@ -5,8 +5,15 @@ import numpy as np
 import pytest
 from osgeo import gdal
 
-from tests.accuracy.helpers import (NODATA, NODATA_ROWS, S2_IMAGE, S2_LABELS, Classified, spectral_rule,
-                                    write_class_raster)
+from tests.accuracy.helpers import (
+    NODATA,
+    NODATA_ROWS,
+    S2_IMAGE,
+    S2_LABELS,
+    Classified,
+    spectral_rule,
+    write_class_raster,
+)
 
 
 @pytest.fixture(scope="session")

@@ -15,9 +15,15 @@ from plugin.adapters.accuracy_reference import ReferenceSpec
 from plugin.adapters.area_of_interest import AreaSpec
 from plugin.core.errors import InputError
 from plugin.core.progress import LoggingProgress
-
-from tests.accuracy.helpers import (LABEL_CODES, NODATA, S2_LABELS, S2_POLYGONS, point_layer, rasterize_polygons,
-                                    write_class_raster)
+from tests.accuracy.helpers import (
+    LABEL_CODES,
+    NODATA,
+    S2_LABELS,
+    S2_POLYGONS,
+    point_layer,
+    rasterize_polygons,
+    write_class_raster,
+)
 
 gdal.UseExceptions()
 

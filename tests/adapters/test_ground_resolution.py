@@ -4,9 +4,9 @@ from __future__ import annotations
 import math
 
 import pytest
+from conftest import LANDSAT_EDGE, S2_IMAGE
 from osgeo import gdal
 
-from conftest import LANDSAT_EDGE, S2_IMAGE
 from plugin.adapters.raster_area import ground_resolution
 
 

@@ -7,7 +7,6 @@ from importlib import metadata
 
 import numpy as np
 import pytest
-
 from conftest import REPO
 from gpu_build import run_with_gpu_build
 

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import hashlib
 
+from conftest import REPO
 from osgeo import gdal
 
-from conftest import REPO
 from plugin.adapters.classify_job import ClassifyRequest, classify
 from plugin.core.model import load_model
 from plugin.core.plan import RunOptions
@@ -38,5 +38,6 @@ def test_sample_classification_agrees_with_the_held_out_reference(tmp_path):
     predicted, reference = gdal.Open(str(output)).ReadAsArray(), gdal.Open(str(REFERENCE)).ReadAsArray()
     labelled = reference > 0  # 0: no OpenStreetMap polygon
     accuracy = float((predicted[labelled] == reference[labelled]).mean())
-    # make demo reports 0.584 (seamless:evaluate); chance with the majority class would be 0.30
-    assert 0.55 < accuracy < 0.62, accuracy
+    # make demo reports 0.584 (seamless:evaluate); chance with the majority class would be 0.30. A floor, not a
+    # band: a better model must pass.
+    assert accuracy > 0.55, accuracy

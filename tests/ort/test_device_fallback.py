@@ -7,11 +7,10 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from osgeo import gdal
-
 from conftest import S2_IMAGE
 from gpu_build import run_with_gpu_build
 from onnx_factory import box_filter_model, contract_dict, identity_model
+from osgeo import gdal
 
 FALLBACK = """
 import json

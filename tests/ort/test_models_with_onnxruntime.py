@@ -7,19 +7,19 @@ import json
 import numpy as np
 import onnx
 import pytest
-from osgeo import gdal
-from scipy.ndimage import correlate
-
 from conftest import DEEPNESS_MODELS, FOTOMAP
 from engine_support import ArraySink, ArraySource
 from onnx_factory import contract_dict, identity_model
+from osgeo import gdal
+from scipy.ndimage import correlate
+
 from plugin.core.engine import run
 from plugin.core.errors import InputError, ModelError, RuntimeUnavailableError
 from plugin.core.model import load_model
 from plugin.core.plan import RunOptions, plan_run
 from plugin.core.progress import LoggingProgress
-from plugin.core.reading import Area
 from plugin.core.runtime import parse_device
+from plugin.core.window import PixelWindow
 
 POINTWISE = ["one_output_sigmoid_bsx1x512x512", "one_output_sigmoid_bsx512x512", "one_output_softmax_bsx2x512x512",
              "two_outputs_sigmoid_bsx1x512x512", "two_outputs_sigmoid_bsx512x512",
@@ -43,8 +43,8 @@ def run_model(model, data, valid, options: RunOptions):
     bands, height, width = data.shape
     plan = plan_run(model.contract, model.shape, width, height, options, progress)
     sink = ArraySink(height, width, len(model.contract.outputs), model.contract.class_count)
-    summary = run(ArraySource(data, valid), model.runtime, sink, model.contract, Area(0, 0, width, height), plan,
-                  options.probabilities, options.confidence, progress)
+    summary = run(ArraySource(data, valid), model.runtime, sink, model.contract, PixelWindow(0, 0, width, height), plan,
+                  progress)
     return sink, summary, plan
 
 
@@ -160,7 +160,7 @@ def test_files_that_are_not_models_are_refused_clearly(tmp_path):
         load_model(text)
     garbage = tmp_path / "broken.onnx"
     garbage.write_bytes(bytes(range(256)) * 4)
-    with pytest.raises(ModelError, match="not a model onnxruntime can load"):
+    with pytest.raises(ModelError, match="not a complete ONNX model"):
         load_model(garbage)
     with pytest.raises(ModelError, match="does not exist"):
         load_model(tmp_path / "missing.onnx")

@@ -7,12 +7,16 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from osgeo import gdal
-from qgis.core import (QgsPalettedRasterRenderer, QgsProcessingContext, QgsProcessingException,
-                       QgsProcessingFeedback, QgsRasterLayer)
-
 from conftest import DEEPNESS_MODELS, DETECTREE_TILE, LANDSAT_EDGE, S2_IMAGE, SPACENET, leftover_files
 from onnx_factory import box_filter_model, contract_dict, identity_model
+from osgeo import gdal
+from qgis.core import (
+    QgsPalettedRasterRenderer,
+    QgsProcessingContext,
+    QgsProcessingException,
+    QgsProcessingFeedback,
+    QgsRasterLayer,
+)
 
 FIXED_MODEL = DEEPNESS_MODELS / "dummy_segmentation_models__one_output_softmax_bsx2x512x512.onnx"
 
@@ -174,24 +178,25 @@ def check(parameters: dict) -> tuple[bool, str]:
     return algorithm.checkParameterValues(parameters, QgsProcessingContext())
 
 
-def test_check_parameter_values_accepts_good_and_names_bad_parameters(provider, models, tmp_path):
+def test_check_parameter_values_accepts_good_parameters(provider, models, tmp_path):
     good = {"INPUT": str(S2_IMAGE), "MODEL": str(models["s2_box"]), "OUTPUT": str(tmp_path / "c.tif")}
     assert check(good) == (True, "")
-    text_model = tmp_path / "readme.onnx"
-    text_model.write_text("not a model")
-    bad_json = tmp_path / "bad.json"
-    bad_json.write_text("{oops")
-    cases = [
-        ({"MODEL": str(tmp_path / "missing.onnx")}, "does not exist"),
-        ({"MODEL": str(text_model)}, "not an ONNX model"),
-        ({"BANDS": "1,2,9,4"}, "BANDS names band 9, but the raster has 4"),
-        ({"BANDS": "a,b"}, "must list band numbers"),
-        ({"DEVICE": "gpu2"}, "DEVICE 'gpu2' is not known"),
-        ({"CONTRACT": str(bad_json)}, "is not valid JSON"),
-    ]
-    for change, message in cases:
-        ok, text = check({**good, **change})
-        assert not ok and message in text, (change, text)
+
+
+@pytest.mark.parametrize("change, message", [
+    ({"MODEL": "{tmp}/missing.onnx"}, "does not exist"),
+    ({"MODEL": "{tmp}/readme.onnx"}, "not an ONNX model"),
+    ({"BANDS": "1,2,9,4"}, "BANDS names band 9, but the raster has 4"),
+    ({"BANDS": "a,b"}, "must list band numbers"),
+    ({"DEVICE": "gpu2"}, "DEVICE 'gpu2' is not known"),
+    ({"CONTRACT": "{tmp}/bad.json"}, "is not valid JSON"),
+], ids=["missing model", "text model", "missing band", "band text", "device", "contract JSON"])
+def test_check_parameter_values_names_bad_parameters(provider, models, tmp_path, change, message):
+    (tmp_path / "readme.onnx").write_text("not a model")
+    (tmp_path / "bad.json").write_text("{oops")
+    good = {"INPUT": str(S2_IMAGE), "MODEL": str(models["s2_box"]), "OUTPUT": str(tmp_path / "c.tif")}
+    ok, text = check({**good, **{key: value.format(tmp=tmp_path) for key, value in change.items()}})
+    assert not ok and message in text, (change, text)
 
 
 def assert_fails_cleanly(parameters: dict, message: str, folder: Path, feedback=None) -> None:

@@ -10,9 +10,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from osgeo import gdal
-
 from conftest import QGIS_PROCESS, REPO, enable_plugin
+from osgeo import gdal
 
 pytestmark = pytest.mark.slow
 

@@ -7,10 +7,9 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from osgeo import gdal
-
 from conftest import DEEPNESS_MODELS, QGIS_PROCESS, S2_IMAGE, leftover_files
 from onnx_factory import box_filter_model, contract_dict
+from osgeo import gdal
 
 pytestmark = pytest.mark.slow
 

@@ -16,7 +16,7 @@ CROP = [1024, 0, 512, 256]  # x, y, width, height of the test crop: all eight cl
 def tiny_settings(output: Path, image: Path, labels: Path = S2_LABELS, **sections: dict[str, Any]) -> dict[str, Any]:
     """A configuration dictionary for a seconds-long run; ``sections`` update it key by key."""
     settings: dict[str, Any] = {
-        "data": {"image": str(image), "label_raster": str(labels), "chip_size": 64, "stride": 64,
+        "data": {"image": str(image), "label_raster": str(labels), "ignore_value": 0, "chip_size": 64, "stride": 64,
                  "band_names": S2_BANDS},
         "validation": {"fraction": 0.25, "block_size": 128},
         "model": {"architecture": "unet", "depth": 2, "width": 8},

@@ -35,7 +35,7 @@ def test_round_trip_through_json_is_lossless():
 @pytest.mark.parametrize("change, message", [
     ({"schema_version": 2}, "schema_version 2 is not supported"),
     ({"input": {"bands": 4, "mean": [1, 2, 3]}}, "has 3 values but the model takes 4 bands"),
-    ({"input": {"bands": 4, "std": 0}}, "'input.std' must be > 0"),
+    ({"input": {"bands": 4, "std": 0}}, "'input.std' must be at least"),
     ({"outputs": [{"kind": "softmaxx", "classes": [{"value": 0}]}]}, "use one of logits"),
     ({"outputs": [{"classes": [{"value": 1}, {"value": 1}]}]}, "repeats a value"),
     ({"outputs": [{"classes": [{"value": 1, "color": "red"}]}]}, "must look like '#1f78b4'"),

@@ -3,10 +3,10 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from engine_support import BoxPredictor, IdentityPredictor, identity_contract, run_array
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from engine_support import BoxPredictor, IdentityPredictor, identity_contract, run_array
 from plugin.core import tta
 from plugin.core.blending import axis_weights
 from plugin.core.errors import CancelledError, InputError, ModelError
@@ -70,13 +70,13 @@ def test_d4_transforms_round_trip_and_are_distinct(transform):
     assert len(images) == 8
 
 
-def test_tta_merge_of_an_equivariant_model_is_the_plain_prediction():
+@pytest.mark.parametrize("mode", ["flips", "d4"])
+def test_tta_merge_of_an_equivariant_model_is_the_plain_prediction(mode):
     batch = np.random.default_rng(1).random((3, 2, 8, 8)).astype(np.float32)
-    for mode in ("flips", "d4"):
-        transforms = tta.transforms_for(mode)
-        expanded = tta.expand(batch, transforms)
-        assert len(expanded) == len(transforms) * 3
-        np.testing.assert_allclose(tta.merge(expanded.copy(), transforms), batch, atol=1e-7)
+    transforms = tta.transforms_for(mode)
+    expanded = tta.expand(batch, transforms)
+    assert len(expanded) == len(transforms) * 3
+    np.testing.assert_allclose(tta.merge(expanded.copy(), transforms), batch, atol=1e-7)
 
 
 @SETTINGS
@@ -179,11 +179,12 @@ def test_memory_depends_on_width_and_window_not_height():
 
 
 def test_cancelling_stops_the_run():
+    from engine_support import ArraySink, ArraySource
+
     from plugin.core.engine import run
     from plugin.core.plan import plan_run
     from plugin.core.progress import LoggingProgress
-    from plugin.core.reading import Area
-    from engine_support import ArraySink, ArraySource
+    from plugin.core.window import PixelWindow
 
     data = np.zeros((2, 200, 200), np.float32)
     progress = LoggingProgress()
@@ -191,8 +192,8 @@ def test_cancelling_stops_the_run():
     contract = identity_contract(2)
     plan = plan_run(contract, ModelShape(None, None, (2,)), 200, 200, RunOptions(window_size=32), progress)
     with pytest.raises(CancelledError):
-        run(ArraySource(data), IdentityPredictor(), ArraySink(200, 200, 1, 2), contract, Area(0, 0, 200, 200),
-            plan, False, False, progress)
+        run(ArraySource(data), IdentityPredictor(), ArraySink(200, 200, 1, 2), contract, PixelWindow(0, 0, 200, 200),
+            plan, progress)
 
 
 @pytest.mark.parametrize("options, error, message", [

@@ -13,13 +13,13 @@ from typing import Any
 
 import numpy as np
 
-from .._plugin import contract, errors, gdal_labels
+from .._plugin import contract, errors, gdal_grid, window
 from ..config import DataConfig
-from .raster import band_info, grid_resolution_in_metres, open_raster, valid_mask
-from .scene import ChipRef, ValidationWindow
+from .raster import band_info, grid_resolution_in_metres, valid_mask
+from .scene_types import ChipRef, ValidationWindow
 
 InputError = errors.InputError
-PixelWindow = gdal_labels.PixelWindow
+PixelWindow = window.PixelWindow
 _REQUIRED_COLUMNS = ("chip_id", "image", "label", "col_off", "row_off", "width", "height")
 
 
@@ -59,13 +59,13 @@ class ChipsFolderScene:
                                    for i, c in enumerate(meta["classes"]))
         self.chip_size = int(meta.get("chip_size") or rows[0]["width"])
         self.refs = [self._ref(row) for row in rows]
-        first = open_raster(self.refs[0].image_path or "", "chip image")
+        first = gdal_grid.open_raster(self.refs[0].image_path or "", "chip image")
         names = data.band_names or meta.get("band_names") or None
         if names and data.bands and not data.band_names:
             names = [names[b - 1] for b in data.bands]
         self.bands = band_info(first, data.bands, names)
         self.crs_wkt = str(meta.get("crs") or first.GetProjection() or "")
-        grid = gdal_labels.RasterGrid(1, 1, self.refs[0].geotransform, self.crs_wkt)  # a pixel of the first chip
+        grid = gdal_grid.RasterGrid(1, 1, self.refs[0].geotransform, self.crs_wkt)  # a pixel of the first chip
         self.resolution_m = grid_resolution_in_metres(grid)
         source = meta.get("source") or {}
         self.description = {"chips_folder": self.folder.name, "chips": len(self.refs),
@@ -89,9 +89,12 @@ class ChipsFolderScene:
             xmin, ymin, xmax, ymax = (float(row[key]) for key in ("xmin", "ymin", "xmax", "ymax"))
             transform = (xmin, (xmax - xmin) / window.width, 0.0, ymax, 0.0, -(ymax - ymin) / window.height)
         else:
-            dataset = open_raster(image, "chip image")
+            dataset = gdal_grid.open_raster(image, "chip image")
             transform = tuple(dataset.GetGeoTransform())
-        return ChipRef(window, transform, str(image), str(label))  # type: ignore[arg-type]
+        return ChipRef(window, transform, str(image), str(label))
+
+    def check_chip_size(self, chip_size: int) -> None:
+        """The chips are cut already: their own size is used."""
 
     def training_refs(self, chip_size: int, stride: int) -> list[ChipRef]:
         return list(self.refs)
@@ -112,7 +115,7 @@ class ChipsFolderScene:
         return list(self.refs)
 
     def read_image(self, ref: ChipRef) -> tuple[np.ndarray, np.ndarray]:
-        dataset = open_raster(ref.image_path or "", "chip image")
+        dataset = gdal_grid.open_raster(ref.image_path or "", "chip image")
         data = dataset.ReadAsArray(band_list=list(self.bands.numbers))
         data = data.reshape(len(self.bands.numbers), dataset.RasterYSize, dataset.RasterXSize)
         alpha = None
@@ -122,7 +125,7 @@ class ChipsFolderScene:
         return data, valid_mask(data, self.bands.nodata, alpha)
 
     def read_labels(self, ref: ChipRef) -> np.ndarray:
-        dataset = open_raster(ref.label_path or "", "chip labels")
+        dataset = gdal_grid.open_raster(ref.label_path or "", "chip labels")
         band = dataset.GetRasterBand(1)
         return band.ReadAsArray()
 

@@ -84,5 +84,5 @@ def validation_batches(data: PreparedData, multiple: int, batch_size: int, rank:
 
 def _stack(items: list[tuple[np.ndarray, np.ndarray]]) -> tuple[torch.Tensor, torch.Tensor]:
     images = torch.from_numpy(np.stack([i for i, _ in items]))
-    labels = torch.from_numpy(np.stack([l for _, l in items]).astype(np.int64))
+    labels = torch.from_numpy(np.stack([label for _, label in items]).astype(np.int64))
     return images, labels

@@ -13,11 +13,11 @@ from typing import Any, Iterable, Mapping, Protocol, Sequence
 
 import numpy as np
 
-from .._plugin import contract, errors, gdal_labels, raster_classes
+from .._plugin import contract, errors, gdal_grid, gdal_labels, raster_classes, window
 from ..config import DEFAULT_IGNORE, DataConfig
-from .raster import open_raster
 
 InputError = errors.InputError
+PixelWindow = window.PixelWindow
 ClassInfo = contract.ClassInfo
 IGNORE_INDEX = -1  # class index of unlabelled pixels in label chips (int16)
 _MAX_VALUE = 65535
@@ -27,18 +27,21 @@ class LabelReader(Protocol):
     """Raw label values for windows of the image grid."""
 
     unlabelled: frozenset[int]  # raw values that mean "no label here"
-    known_classes: tuple[ClassInfo, ...] | None  # names and colours the source states, if any
     description: dict[str, Any]  # for the model's provenance
     note: str  # something to tell the user (resampling), or ""
 
-    def read(self, window: gdal_labels.PixelWindow) -> np.ndarray:
+    @property
+    def known_classes(self) -> tuple[ClassInfo, ...] | None:
+        """Names and colours the source states, if any."""
+
+    def read(self, window: PixelWindow) -> np.ndarray:
         """Label values of ``window`` as an integer array (height, width)."""
 
 
 class VectorLabelReader:
     """Polygons with a class field, burnt onto the image grid window by window."""
 
-    def __init__(self, path: str, class_field: str, grid: gdal_labels.RasterGrid,
+    def __init__(self, path: str, class_field: str, grid: gdal_grid.RasterGrid,
                  layer_name: str | None = None, codes: dict[str, int] | None = None) -> None:
         self._labels = gdal_labels.VectorLabels(path, class_field, grid, layer_name, codes=codes)
         if not self._labels.extent_overlaps_grid():
@@ -52,48 +55,56 @@ class VectorLabelReader:
                             "features": self._labels.feature_count}
         self.note = ""
 
-    def read(self, window: gdal_labels.PixelWindow) -> np.ndarray:
+    def read(self, window: PixelWindow) -> np.ndarray:
         return self._labels.read(window)
 
 
 class RasterLabelReader:
     """A label raster on the image grid (resampled nearest when its grid differs)."""
 
-    def __init__(self, path: str, grid: gdal_labels.RasterGrid, ignore: int | str | None = DEFAULT_IGNORE) -> None:
-        dataset = open_raster(path, "label raster")
+    def __init__(self, path: str, grid: gdal_grid.RasterGrid, ignore: int | str | None = DEFAULT_IGNORE) -> None:
+        dataset = gdal_grid.open_raster(path, "label raster")
         nodata = dataset.GetRasterBand(1).GetNoDataValue()
         stated = raster_classes.read_classes(dataset, 1)
         ignore_value = unlabelled_value(ignore, nodata)
         self._labels = gdal_labels.RasterLabels(path, grid, ignore_value=ignore_value)
-        values = {self._labels.ignore_value, self._labels.source_nodata} - {None}
-        self.unlabelled = frozenset(int(v) for v in values)
+        values = {self._labels.ignore_value, self._labels.source_nodata}
+        self.unlabelled = frozenset(int(v) for v in values if v is not None)
         self.known_classes = tuple(stated) if stated else None
         self.description = {"label_raster": Path(path).name,
                             "unlabelled_values": sorted(self.unlabelled),
                             "resampled": self._labels.resampled}
         self.note = self._labels.note if self._labels.resampled else ""
 
-    def read(self, window: gdal_labels.PixelWindow) -> np.ndarray:
+    def read(self, window: PixelWindow) -> np.ndarray:
         raw = self._labels.read(window)
-        if np.issubdtype(raw.dtype, np.floating):  # whole numbers only; anything else is unlabelled
-            whole = np.isfinite(raw) & (np.floor(raw) == raw)
-            raw = np.where(whole, raw, -1).astype(np.int64)
+        if np.issubdtype(raw.dtype, np.floating):  # NaN is unlabelled; fractions are not class labels at all
+            finite = np.isfinite(raw)
+            fractional = finite & (np.floor(raw) != raw)
+            if fractional.any():
+                example = float(raw[fractional][0])
+                raise InputError(f"The label raster '{self.description['label_raster']}' holds values that are not "
+                                 f"whole numbers (for example {example:g}): class labels are whole numbers (1, 2, "
+                                 "3...). "
+                                 "Use a classified label raster, not probabilities or a continuous band.")
+            raw = np.where(finite, raw, -1).astype(np.int64)
         return raw
 
 
 def unlabelled_value(setting: int | str | None, nodata: float | None) -> int | None:
-    """The label raster value meaning "unlabelled": a number, "none", or "default" (nodata, else 0)."""
+    """The label raster value meaning "unlabelled": a number, "none", or "default" (the raster's nodata
+    value; without one every value is a class, 0 included, as in accuracy assessment and chip export)."""
     if setting == DEFAULT_IGNORE:
-        return int(nodata) if nodata is not None else 0
+        return int(nodata) if nodata is not None and np.isfinite(nodata) else None
     if setting is None or (isinstance(setting, str) and setting.lower() == "none"):
         return None
     if isinstance(setting, int) and 0 <= setting <= _MAX_VALUE:
         return setting
     raise InputError(f"The unlabelled value {setting!r} is not valid; give a whole number from 0 to 65535, "
-                     "'none' (every value is a class) or 'default' (the raster's nodata value, else 0).")
+                     "'none' (every value is a class) or 'default' (the raster's nodata value).")
 
 
-def open_label_reader(data: DataConfig, grid: gdal_labels.RasterGrid) -> LabelReader:
+def open_label_reader(data: DataConfig, grid: gdal_grid.RasterGrid) -> LabelReader:
     """The label reader the configuration asks for."""
     if data.labels:
         codes = {str(item["name"]): int(item["value"]) for item in data.classes or ()

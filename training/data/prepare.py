@@ -17,11 +17,13 @@ from typing import Any
 
 import numpy as np
 
-from .._plugin import contract, errors, progress as progress_module
+from .._plugin import contract, errors
+from .._plugin import progress as progress_module
 from ..config import TrainConfig
 from . import split as split_module
 from .labels import IGNORE_INDEX, ClassTable, class_table, count_values
-from .scene import ChipRef, Scene, ValidationWindow, open_scene
+from .scene_types import ChipRef, Scene, ValidationWindow
+from .sources import open_scene
 from .stats import PixelSampler, input_spec
 
 InputError = errors.InputError
@@ -82,6 +84,7 @@ def prepare_data(config: TrainConfig, progress: Progress) -> PreparedData:
     for note in scene.notes:
         progress.warning(note)
     chip_size = getattr(scene, "chip_size", config.data.chip_size)
+    scene.check_chip_size(chip_size)
     block_size = config.validation.block_size or default_block_size(scene, chip_size)
     values, blocks = _scan_blocks(scene, block_size, progress)
     classes = class_table(values, scene.known_classes, config.data.classes)
@@ -89,7 +92,7 @@ def prepare_data(config: TrainConfig, progress: Progress) -> PreparedData:
     progress.info(f"Classes: {', '.join(f'{c.value} {c.name}' for c in classes.classes)}; split: {split.description}.")
     budget = _MemoryBudget(config.data.cache_mb)
     validation, train_counts, validation_counts = _tile(scene, classes, split, config, chip_size, budget)
-    _check_classes(classes, train_counts, validation_counts, progress)
+    _check_classes(classes, train_counts, validation_counts, progress, scene.unlabelled)
     train, sampler = _training_chips(scene, classes, split, config, chip_size, progress, budget)
     if not budget.fits:
         train.images = validation.images = None
@@ -107,6 +110,7 @@ def prepare_validation(config: TrainConfig, progress: Progress, classes: ClassTa
     """Validation windows only, for a model whose classes are known (``all_labels``: every labelled pixel)."""
     scene = open_scene(config.data)
     chip_size = getattr(scene, "chip_size", config.data.chip_size)
+    scene.check_chip_size(chip_size)
     block_size = config.validation.block_size or default_block_size(scene, chip_size)
     values, blocks = _scan_blocks(scene, block_size, progress)
     foreign = sorted(set(values) - set(classes.values.tolist()))
@@ -178,10 +182,12 @@ def _tile(scene: Scene, classes: ClassTable, split: split_module.Split, config: 
     train_counts = np.zeros(len(classes.classes), np.int64)
     val_counts = np.zeros(len(classes.classes), np.int64)
     kept, labels, images = [], [], budget.new_list()
+    labelled_with_data = 0
     for item in scene.validation_windows(window, context):
         raw, valid = scene.read_image(item.read)
         index = classes.to_index(scene.read_labels(item.read), scene.unlabelled)
         index[~valid] = IGNORE_INDEX
+        labelled_with_data += int(np.count_nonzero(index >= 0))
         scored = np.zeros(index.shape, bool)
         scored[item.rows[0]:item.rows[1], item.cols[0]:item.cols[1]] = True
         roles = split.roles(item.read.window, item.read.geotransform)
@@ -192,6 +198,10 @@ def _tile(scene: Scene, classes: ClassTable, split: split_module.Split, config: 
             kept.append(item)
             labels.append(np.where(in_validation, index, IGNORE_INDEX).astype(np.int16))
             budget.keep(images, raw, valid)
+    if not labelled_with_data:
+        raise InputError("The image is nodata wherever the labels are (nodata values, NaN, alpha or mask), so there "
+                         "is nothing to learn from. Check the image's nodata value and that image and labels cover "
+                         "the same area.")
     if not kept:
         raise InputError("The validation area holds no labelled pixel, so no honest accuracy can be measured; "
                          "move the validation area (layer or extent) over labelled pixels, or use blocks.")
@@ -203,12 +213,16 @@ def _class_counts(index: np.ndarray, where: np.ndarray, classes: int) -> np.ndar
     return np.bincount(chosen[chosen >= 0], minlength=classes)[:classes]
 
 
-def _check_classes(classes: ClassTable, train: np.ndarray, validation: np.ndarray, progress: Progress) -> None:
+def _check_classes(classes: ClassTable, train: np.ndarray, validation: np.ndarray, progress: Progress,
+                   unlabelled: frozenset[int] = frozenset()) -> None:
     learnt = [c.name for c, n in zip(classes.classes, train) if n > 0]
     if len(learnt) < 2:
+        ignored = ", ".join(str(v) for v in sorted(unlabelled)) or "none"
         raise InputError(f"The training area holds labelled pixels of {len(learnt)} class(es) "
                          f"({', '.join(learnt) or 'none'}); a segmentation model needs at least two. Label "
-                         "more classes (background included) or move the validation area.")
+                         "more classes (background included) or move the validation area. Label values taken as "
+                         f"unlabelled: {ignored}; if a value there is a class (or a class value means 'no label'), "
+                         "set UNLABELLED_VALUE (command line: --ignore-value).")
     for info, n_train, n_val in zip(classes.classes, train, validation):
         if n_train == 0:
             progress.warning(f"Class {info.value} '{info.name}' has no training pixels; the model cannot learn it.")

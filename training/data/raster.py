@@ -10,12 +10,12 @@ from typing import Any, Sequence
 import numpy as np
 from osgeo import gdal
 
-from .._plugin import errors, gdal_labels, raster_area
+from .._plugin import errors, gdal_grid, raster_area, window
 
 gdal.UseExceptions()
 InputError = errors.InputError
-PixelWindow = gdal_labels.PixelWindow
-RasterGrid = gdal_labels.RasterGrid
+PixelWindow = window.PixelWindow
+RasterGrid = gdal_grid.RasterGrid
 
 
 
@@ -28,17 +28,6 @@ class BandInfo:
     nodata: tuple[float | None, ...]
     data_type: str
     alpha: int | None = None  # 1-based number of an alpha band used as validity mask
-
-
-def open_raster(path: str | Path, what: str = "image raster") -> gdal.Dataset:
-    """Open a raster for reading or raise an InputError saying why it cannot be read."""
-    try:
-        dataset = gdal.Open(str(path))
-    except RuntimeError as error:
-        raise InputError(f"Cannot open the {what} '{path}': {error}. Give a raster file GDAL can read.") from error
-    if dataset is None:
-        raise InputError(f"Cannot open the {what} '{path}'.")
-    return dataset
 
 
 def band_info(dataset: gdal.Dataset, bands: Sequence[int] | None = None,
@@ -87,7 +76,7 @@ class RasterSource:
     def __init__(self, path: str | Path, bands: Sequence[int] | None = None,
                  names: Sequence[str] | None = None) -> None:
         self.path = str(path)
-        dataset = open_raster(self.path)
+        dataset = gdal_grid.open_raster(self.path, "image raster")
         self.grid = RasterGrid.of(dataset)
         self.bands = band_info(dataset, bands, names)
         self._dataset: gdal.Dataset | None = dataset
@@ -102,13 +91,17 @@ class RasterSource:
     def dataset(self) -> gdal.Dataset:
         """The open dataset; reopened in a new process (DataLoader workers), as GDAL handles do not fork well."""
         if self._dataset is None or self._owner != os.getpid():
-            self._dataset, self._owner = open_raster(self.path), os.getpid()
+            self._dataset, self._owner = gdal_grid.open_raster(self.path, "image raster"), os.getpid()
         return self._dataset
 
     def read(self, window: PixelWindow) -> np.ndarray:
         """Raw values of the bands in ``window``: (bands, height, width) in the raster's data type."""
-        data = self.dataset.ReadAsArray(window.col, window.row, window.width, window.height,
-                                        band_list=list(self.bands.numbers))
+        try:
+            data = self.dataset.ReadAsArray(window.col, window.row, window.width, window.height,
+                                            band_list=list(self.bands.numbers))
+        except RuntimeError as error:
+            raise InputError(f"Cannot read the pixels of '{self.path}' at column {window.col}, row {window.row}: "
+                             f"{str(error).strip()}. The file may be truncated or damaged.") from error
         return data.reshape(len(self.bands.numbers), window.height, window.width)
 
     def valid(self, window: PixelWindow, data: np.ndarray) -> np.ndarray:

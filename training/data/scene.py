@@ -1,4 +1,5 @@
-"""Where chips come from: windows of one image raster with its labels (chips folders: chips_folder.py).
+"""Where chips come from: windows of one image raster with its labels (chips folders: chips_folder.py;
+the interface both offer: scene_types.py; choosing one: :func:`open_scene` in sources.py).
 
 A scene hands out references to windows (:class:`ChipRef`) and reads raw image values and raw
 label values for them. The rest of the pipeline (split, class table, statistics, datasets) only
@@ -6,78 +7,20 @@ sees this small interface, so a raster with labels and a folder of exported chip
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any
 
 import numpy as np
 
-from .._plugin import contract, errors, gdal_labels
+from .._plugin import errors, window
 from ..config import DataConfig
 from .labels import LabelReader, open_label_reader
-from .raster import BandInfo, RasterSource, resolution_in_metres
+from .raster import RasterSource, resolution_in_metres
+from .scene_types import ChipRef, ValidationWindow
 
 InputError = errors.InputError
-PixelWindow = gdal_labels.PixelWindow
+PixelWindow = window.PixelWindow
 GeoTransform = tuple[float, float, float, float, float, float]
-
-
-@dataclass(frozen=True)
-class ChipRef:
-    """A window in the source image grid; chips-folder chips also name their files."""
-
-    window: PixelWindow
-    geotransform: GeoTransform
-    image_path: str | None = None
-    label_path: str | None = None
-
-
-@dataclass(frozen=True)
-class ValidationWindow:
-    """A window read for validation and the part of it that is scored (rows and columns within it)."""
-
-    read: ChipRef
-    rows: tuple[int, int]
-    cols: tuple[int, int]
-
-
-class Scene(Protocol):
-    """Image and labels that chips are cut from."""
-
-    bands: BandInfo
-    crs_wkt: str
-    resolution_m: float | None
-    unlabelled: frozenset[int]
-    known_classes: tuple[contract.ClassInfo, ...] | None
-    description: dict[str, Any]
-    notes: list[str]
-
-    @property
-    def extent_pixels(self) -> tuple[int, int]:
-        """(width, height) of the area the chips come from, in pixels of the source grid."""
-
-    def training_refs(self, chip_size: int, stride: int) -> list[ChipRef]:
-        """Windows to cut training chips from."""
-
-    def validation_windows(self, window: int, context: int) -> list[ValidationWindow]:
-        """Windows that tile the scene without overlap in what they score."""
-
-    def scan_refs(self, block_size: int) -> list[ChipRef]:
-        """Non-overlapping windows covering the labels, to count classes and pixels per block."""
-
-    def read_image(self, ref: ChipRef) -> tuple[np.ndarray, np.ndarray]:
-        """Raw values (bands, h, w) and a validity mask (h, w)."""
-
-    def read_labels(self, ref: ChipRef) -> np.ndarray:
-        """Raw label values (h, w)."""
-
-
-def window_starts(length: int, size: int, stride: int) -> list[int]:
-    """Offsets of windows of ``size`` every ``stride`` pixels; the last one ends at ``length``."""
-    starts = list(range(0, length - size + 1, stride))
-    if starts[-1] + size < length:
-        starts.append(length - size)
-    return starts
 
 
 class RasterScene:
@@ -108,13 +51,17 @@ class RasterScene:
     def _ref(self, window: PixelWindow) -> ChipRef:
         return ChipRef(window, tuple(self.grid.window_geotransform(window)))  # type: ignore[arg-type]
 
-    def training_refs(self, chip_size: int, stride: int) -> list[ChipRef]:
+    def check_chip_size(self, chip_size: int) -> None:
+        """Refuse chips larger than the image, before anything else is scanned."""
         if chip_size > min(self.grid.width, self.grid.height):
             raise InputError(f"The chip size {chip_size} is larger than the image ({self.grid.width} x "
                              f"{self.grid.height} pixels); choose a chip size of at most "
                              f"{min(self.grid.width, self.grid.height)}.")
-        rows = window_starts(self.grid.height, chip_size, stride)
-        cols = window_starts(self.grid.width, chip_size, stride)
+
+    def training_refs(self, chip_size: int, stride: int) -> list[ChipRef]:
+        self.check_chip_size(chip_size)
+        rows = window.axis_starts(0, self.grid.height, chip_size, stride, self.grid.height)
+        cols = window.axis_starts(0, self.grid.width, chip_size, stride, self.grid.width)
         return [self._ref(PixelWindow(c, r, chip_size, chip_size)) for r in rows for c in cols]
 
     def validation_windows(self, window: int, context: int) -> list[ValidationWindow]:
@@ -144,10 +91,3 @@ class RasterScene:
         return self.labels.read(ref.window)
 
 
-def open_scene(data: DataConfig) -> Scene:
-    """The scene the configuration describes: a chips folder, or an image with labels."""
-    if data.chips:
-        from .chips_folder import ChipsFolderScene
-
-        return ChipsFolderScene(data)
-    return RasterScene(data)

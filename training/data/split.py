@@ -11,10 +11,10 @@ from typing import Any, Mapping, Protocol, Sequence
 
 import numpy as np
 
-from .._plugin import errors, gdal_labels
+from .._plugin import errors, gdal_grid, gdal_vectors, window
 
 InputError = errors.InputError
-PixelWindow = gdal_labels.PixelWindow
+PixelWindow = window.PixelWindow
 GeoTransform = tuple[float, float, float, float, float, float]
 
 TRAIN, VALIDATION, EXCLUDED = 0, 1, 2
@@ -73,7 +73,7 @@ class LayerSplit:
 
     def __init__(self, path: str, layer_name: str | None, crs_wkt: str) -> None:
         self.crs_wkt = crs_wkt
-        self._polygons = gdal_labels.MemoryLayer(path, layer_name, crs_wkt)
+        self._polygons = gdal_vectors.MemoryLayer(path, layer_name, crs_wkt)
         if self._polygons.feature_count == 0:
             raise InputError(f"The validation layer '{path}' holds no geometry; draw the validation area "
                              "as polygons.")
@@ -81,7 +81,7 @@ class LayerSplit:
                             "polygons": int(self._polygons.feature_count)}
 
     def roles(self, window: PixelWindow, geotransform: GeoTransform) -> np.ndarray:
-        grid = gdal_labels.RasterGrid(window.width, window.height, tuple(geotransform), self.crs_wkt)
+        grid = gdal_grid.RasterGrid(window.width, window.height, geotransform, self.crs_wkt)
         whole = PixelWindow(0, 0, window.width, window.height)
         return self._polygons.burn(grid, whole, burn_value=VALIDATION).astype(np.uint8)
 

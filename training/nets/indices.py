@@ -54,6 +54,13 @@ def band_positions(indices: Sequence[str], roles: Mapping[str, int],
 class SpectralIndices(nn.Module):
     """Appends standardised normalised-difference indices to normalised bands (B, C, H, W)."""
 
+    band_mean: torch.Tensor  # buffers (registered in __init__), typed for checkers
+    band_std: torch.Tensor
+    first: torch.Tensor
+    second: torch.Tensor
+    index_mean: torch.Tensor
+    index_std: torch.Tensor
+
     def __init__(self, band_mean: Sequence[float], band_std: Sequence[float], pairs: Sequence[tuple[int, int]],
                  index_mean: Sequence[float] | None = None, index_std: Sequence[float] | None = None) -> None:
         super().__init__()

@@ -6,7 +6,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from .._plugin import errors
+from .._plugin import errors, training_choices
 from ..config import ARCHITECTURES, ModelConfig
 from .indices import SpectralIndices
 from .mobilenetv2_unet import MobileNetV2UNet
@@ -34,7 +34,7 @@ class SegmentationModel(nn.Module):
 
 def size_multiple(config: ModelConfig) -> int:
     """The network's total stride: window sizes and offsets must be multiples of it."""
-    return 2 ** config.depth if config.architecture == "unet" else 32
+    return training_choices.size_multiple(config.architecture, config.depth)
 
 
 def build_network(config: ModelConfig, in_channels: int, classes: int) -> nn.Module:
@@ -65,7 +65,10 @@ def _encoder_of(network: nn.Module) -> tuple[nn.Module, str]:
         return network.encoder, ""
     if isinstance(network, MobileNetV2UNet):
         return network.features, "features."
-    return network.down, "down."  # U-Net: weights saved from a U-Net of this package
+    down = network.down  # U-Net: weights saved from a U-Net of this package
+    if not isinstance(down, nn.Module):
+        raise errors.InputError("encoder_weights: this network has no encoder to load weights into.")
+    return down, "down."
 
 
 def build_model(config: ModelConfig, bands: int, classes: int,

@@ -13,7 +13,6 @@ from torch import nn
 
 from .layers import conv_bn_act, init_weights
 
-
 UPSAMPLING = ("transpose", "bilinear")
 
 

@@ -1,11 +1,19 @@
 """Plugins > Seamless Segmentation > Diagnostics: the report in a window, already copied to the clipboard."""
 from __future__ import annotations
 
-from qgis.PyQt.QtWidgets import (QApplication, QDialog, QDialogButtonBox, QLabel, QPushButton, QTextBrowser,
-                                 QVBoxLayout, QWidget)
+from qgis.PyQt.QtWidgets import (
+    QApplication,
+    QDialog,
+    QDialogButtonBox,
+    QLabel,
+    QPushButton,
+    QTextBrowser,
+    QVBoxLayout,
+    QWidget,
+)
 
-from ..adapters.qgis_environment import profile_dir, qgis_rows
 from ..dependencies.diagnostics import Report, collect
+from .qgis_environment import profile_dir, qgis_rows
 
 
 class DiagnosticsDialog(QDialog):

@@ -297,7 +297,7 @@ def test_qgis_process_exports_chips(qgis_process, tmp_path):
 def test_no_chip_with_enough_labels_is_an_error_and_leaves_nothing(provider, tmp_path):
     from qgis.core import QgsProcessingException
 
-    with pytest.raises(QgsProcessingException, match="No chip was written.*Lower MIN_LABELLED"):
+    with pytest.raises(QgsProcessingException, match="No chip was written.*lower MIN_LABELLED"):
         run({"INPUT": str(S2_IMAGE), "LABEL_RASTER": str(S2_LABELS), "LABEL_NODATA": 0, "CHIP_SIZE": 256,
              "MIN_LABELLED": 1.0, "OUTPUT_FOLDER": str(tmp_path / "chips")})
     assert list(tmp_path.iterdir()) == []

@@ -10,8 +10,15 @@ from __future__ import annotations
 
 from typing import Any
 
-from qgis.core import (Qgis, QgsProcessing, QgsProcessingAlgorithm, QgsProcessingParameterDefinition,
-                       QgsProcessingParameterNumber, QgsUnitTypes, QgsWkbTypes)
+from qgis.core import (
+    Qgis,
+    QgsProcessing,
+    QgsProcessingAlgorithm,
+    QgsProcessingParameterDefinition,
+    QgsProcessingParameterNumber,
+    QgsUnitTypes,
+    QgsWkbTypes,
+)
 from qgis.PyQt.QtCore import QMetaType, QVariant
 
 try:

@@ -1,20 +1,27 @@
-"""From accumulated sums to finished rows: class values, probabilities and confidence.
+"""What a model's outputs become: values to accumulate per window, then classes, probabilities and
+confidence per finished row.
 
 Output conventions (documented in the README):
 - class raster: one band per model output; the contract's class values; nodata 255 (65535 when a
   class value is 255 or more) where no valid input pixel was;
 - probabilities: one float32 band per class of every output, nodata -1;
 - confidence: the highest class probability per output, float32, nodata -1.
+
+Three ways to carry a window's outputs to its finished rows, chosen once per run (:class:`OutputLayout`):
+blended probabilities (windows overlap or TTA averages variants), the model's raw scores (each pixel
+gets one prediction: converted once per pixel, not per window), or the decided class index (no
+overlap and only classes wanted: one value per pixel to keep instead of one per class).
 """
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 
-from .blending import RowAccumulator
 from .contract import ModelContract
-from .grid import Panel
 from .plan import RunPlan
-from .postprocess import channel_argmax, class_indices, to_probabilities
+from .postprocess import channel_argmax, class_indices, decide_kind, to_probabilities
+from .progress import Progress
 
 PROBABILITY_NODATA = -1.0
 
@@ -25,22 +32,55 @@ def class_dtype_and_nodata(contract: ModelContract) -> tuple[type, int]:
     return (np.uint8, 255) if largest < 255 else (np.uint16, 65535)
 
 
-class RowFinisher:
-    """Turns per-window model outputs into accumulator values, and accumulated rows into results."""
+@dataclass
+class FinishedRows:
+    """Finished rows of one panel, in area coordinates: (outputs, h, w) classes, and the optional
+    (classes, h, w) probabilities and (outputs, h, w) confidence."""
 
-    def __init__(self, contract: ModelContract, plan: RunPlan, probabilities: bool, confidence: bool) -> None:
-        self.contract, self.plan = contract, plan
-        self.want_probabilities, self.want_confidence = probabilities, confidence
+    row: int
+    col: int
+    classes: np.ndarray
+    probabilities: np.ndarray | None
+    confidence: np.ndarray | None
+
+    @property
+    def pixels(self) -> int:
+        return int(self.classes.shape[1] * self.classes.shape[2])
+
+
+class OutputKinds:
+    """Each output's kind, with ``auto`` resolved from the first batch and logged once."""
+
+    def __init__(self, contract: ModelContract, progress: Progress) -> None:
+        self._contract, self._progress = contract, progress
+        self.kinds: list[str] | None = None
+
+    def resolve(self, raw: list[np.ndarray]) -> list[str]:
+        if self.kinds is None:
+            self.kinds = [decide_kind(r, spec) for r, spec in zip(raw, self._contract.outputs)]
+            for spec, kind in zip(self._contract.outputs, self.kinds):
+                if spec.kind == "auto":
+                    self._progress.info(f"Output '{spec.name}' has no kind in its contract: its values look like "
+                                        f"{kind}. Set outputs[].kind in a CONTRACT sidecar to be explicit.")
+        return self.kinds
+
+
+class OutputLayout:
+    """How each model output is carried from windows to finished rows, and finished."""
+
+    def __init__(self, contract: ModelContract, plan: RunPlan) -> None:
+        self.contract = contract
+        self.want_probabilities, self.want_confidence = plan.want_probabilities, plan.want_confidence
         self.dtype, self.nodata = class_dtype_and_nodata(contract)
-        self._lookups = [np.array([c.value for c in o.classes], self.dtype) for o in contract.outputs]
+        self._lookups: list[np.ndarray] = [np.array([c.value for c in o.classes], self.dtype) for o in contract.outputs]
         # Consecutive class values (1, 2, 3...) are the channel index plus the first: one add, no table look-up.
         self._firsts = [int(lookup[0]) if len(lookup) and (np.diff(lookup.astype(np.int64)) == 1).all() else None
                         for lookup in self._lookups]
         # Without blending each pixel has one prediction: keep raw scores, convert once per pixel.
         self.raw = plan.raw_blend
-        # ... and when only classes are wanted, decide them per window: one value per pixel to keep, not C.
-        # (argmax is the same for logits and their softmax; thresholds and binary maps need probabilities.)
-        self.decided = self.raw and not (probabilities or confidence) and all(
+        # ... and when only classes are wanted, decide them per window (argmax is the same for logits and their
+        # softmax; thresholds and binary maps need probabilities).
+        self.decided = self.raw and not (self.want_probabilities or self.want_confidence) and all(
             o.threshold is None and channels > 1 for o, channels in zip(contract.outputs, plan.raw_channels))
         counts = [o.class_count for o in contract.outputs]
         if self.decided:
@@ -54,7 +94,7 @@ class RowFinisher:
         self.channels = start
 
     def window_values(self, outputs: list[np.ndarray], kinds: list[str]) -> np.ndarray:
-        """(B, channels, h, w) values to accumulate: probabilities, or raw scores without blending."""
+        """(B, channels, h, w) values to accumulate: probabilities, raw scores or decided class indices."""
         parts = []
         for raw, spec, kind in zip(outputs, self.contract.outputs, kinds):
             if self.decided:  # the channel index of the best class, per window
@@ -68,9 +108,14 @@ class RowFinisher:
             raise ValueError(f"expected {self.channels} channels, got {values.shape[1]}")
         return values
 
-    def finish(self, values: np.ndarray, weights: np.ndarray,
-               kinds: list[str]) -> tuple[np.ndarray, np.ndarray | None, np.ndarray | None]:
-        """Divide by the summed weights and decide classes for a block of rows (``values`` is overwritten)."""
+    def finish(self, row: int, col: int, values: np.ndarray, weights: np.ndarray,
+               kinds: list[str] | None) -> FinishedRows:
+        """Divide by the summed weights and decide classes for a block of rows (``values`` is overwritten).
+
+        ``kinds`` is None while no window has run (every pixel so far was nodata): the rows are nodata.
+        """
+        if not kinds:
+            return self._nodata_rows(row, col, weights.shape)
         valid = weights > 0
         if not self.raw:  # without blending every weight is 0 or 1: nothing to divide
             values /= np.where(valid, weights, 1.0)
@@ -96,8 +141,15 @@ class RowFinisher:
                 probabilities.append(np.where(valid, head, PROBABILITY_NODATA).astype(np.float32))
             if self.want_confidence:
                 confidence.append(np.where(valid, head.max(axis=0), PROBABILITY_NODATA).astype(np.float32))
-        return (np.stack(classes), np.concatenate(probabilities) if probabilities else None,
-                np.stack(confidence) if confidence else None)
+        return FinishedRows(row, col, np.stack(classes), np.concatenate(probabilities) if probabilities else None,
+                            np.stack(confidence) if confidence else None)
+
+    def _nodata_rows(self, row: int, col: int, shape: tuple[int, ...]) -> FinishedRows:
+        outputs, classes = len(self.contract.outputs), self.contract.class_count
+        probabilities = (np.full((classes, *shape), PROBABILITY_NODATA, np.float32) if self.want_probabilities
+                         else None)
+        confidence = np.full((outputs, *shape), PROBABILITY_NODATA, np.float32) if self.want_confidence else None
+        return FinishedRows(row, col, np.full((outputs, *shape), self.nodata, self.dtype), probabilities, confidence)
 
     def _decided_classes(self, index: np.ndarray, lookup: np.ndarray, first: int | None,
                          valid: np.ndarray) -> np.ndarray:
@@ -109,20 +161,3 @@ class RowFinisher:
         if not valid.all():
             values_out[~valid] = self.nodata
         return values_out
-
-    def flush(self, accumulator: RowAccumulator, new_top: int, panel: Panel, kinds: list[str], writer,
-              summary) -> None:
-        """Finish every accumulated row above ``new_top`` and submit the area rows among them."""
-        area_height = self.plan.grid.rows.length
-        while accumulator.top < new_top:
-            first = accumulator.top
-            count = min(new_top - first, accumulator.weights.shape[0])
-            lo, hi = max(first, 0), min(first + count, area_height)
-            if hi > lo:
-                values, weights = accumulator.top_rows(count)
-                c0, c1 = panel.out_start - accumulator.col0, panel.out_end - accumulator.col0
-                rows = slice(lo - first, hi - first)
-                result = self.finish(values[:, rows, c0:c1], weights[rows, c0:c1], kinds)
-                writer.submit(lo, panel.out_start, *result)
-                summary.pixels_written += (hi - lo) * (c1 - c0)
-            accumulator.drop_rows(count)

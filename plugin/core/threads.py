@@ -1,4 +1,5 @@
-"""Overlap reading, blending and writing with inference: a read-ahead thread and in-order worker threads.
+"""Thread helpers: a read-ahead thread and in-order worker threads, so reading, merging and writing
+overlap with inference.
 
 onnxruntime, GDAL I/O, zlib and most numpy work release the GIL, so reading the next batch and
 compressing finished rows proceed while the model runs. Errors in either thread are re-raised in the
@@ -85,14 +86,14 @@ class ReadAhead:
 class InOrderWorker:
     """Calls ``work(*args)`` in a thread, in submission order; ``close`` waits for everything submitted.
 
-    Used twice: blending and finishing rows behind the model, and writing them behind that.
+    Used twice: merging windows into finished rows behind the model, and writing them behind that.
     """
 
-    def __init__(self, work: Callable[..., None], depth: int = 4) -> None:
+    def __init__(self, work: Callable[..., None], depth: int = 4, name: str = "work") -> None:
         self._work_function = work
         self._queue: queue.Queue = queue.Queue(maxsize=depth)
         self._error: BaseException | None = None
-        self._thread = threading.Thread(target=self._work, name=f"seamless-{getattr(work, '__name__', 'work')}",
+        self._thread = threading.Thread(target=self._work, name=f"seamless-{name}",
                                         daemon=True)
         self._thread.start()
 

@@ -1,0 +1,13 @@
+"""The choices the training side offers, in one place for its configuration, its command line and the
+Train segmentation model algorithm (which must not import training, and so torch, when QGIS loads it)."""
+from __future__ import annotations
+
+ARCHITECTURES = ("unet", "resnet18_fcn", "resnet34_fcn", "resnet50_fcn", "mobilenetv2_unet")
+DEVICES = ("auto", "cpu", "cuda")
+DEFAULT_UNET_DEPTH = 4
+ENCODER_STRIDE = 32  # ResNet and MobileNetV2 encoders halve the resolution five times
+
+
+def size_multiple(architecture: str, depth: int = DEFAULT_UNET_DEPTH) -> int:
+    """The network's total stride: window and chip sizes and offsets must be multiples of it."""
+    return 2 ** depth if architecture == "unet" else ENCODER_STRIDE

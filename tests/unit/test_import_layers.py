@@ -1,0 +1,140 @@
+"""The layers of the code, checked on its imports (read from the source, nothing is imported):
+
+    processing (QGIS Processing: algorithms, feedback, styling, tables)  -> adapters, dependencies, core
+    adapters   (GDAL/OGR/OSR only, never QGIS)                          -> core
+    dependencies (the installer and diagnostics; standard library)      -> core
+    core       (pure: standard library and numpy)                       -> nothing else of the project
+    training   (PyTorch)                                                 -> adapters, core (through training/_plugin.py)
+    the plugin entry points (__init__.py, plugin/qgis_plugin.py)         -> processing, dependencies
+
+and no module imports another that imports it back (directly or in a longer cycle), counting imports
+inside functions too: deferring an import hides a cycle, it does not break it.
+"""
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[2]
+PACKAGES = ("plugin", "training")
+ALLOWED = {
+    "core": {"core"},
+    "adapters": {"adapters", "core"},
+    "dependencies": {"dependencies", "core"},
+    "processing": {"processing", "adapters", "dependencies", "core"},
+    "training": {"training", "adapters", "core"},
+    "entry": {"processing", "dependencies", "entry"},
+}
+
+
+def module_name(path: Path) -> str:
+    parts = list(path.relative_to(REPO).with_suffix("").parts)
+    if parts[-1] == "__init__":
+        parts = parts[:-1]
+    return ".".join(parts) or "seamless_segmentation"
+
+
+def layer(module: str) -> str:
+    parts = module.split(".")
+    if parts[0] == "training":
+        return "training"
+    if parts[0] == "plugin" and len(parts) > 1 and parts[1] in ("core", "adapters", "processing", "dependencies"):
+        return parts[1]
+    return "entry"
+
+
+def project_modules() -> dict[str, Path]:
+    files = [REPO / "__init__.py"] + [p for package in PACKAGES for p in (REPO / package).rglob("*.py")]
+    return {module_name(p): p for p in files}
+
+
+def _resolve(module: str, node: ast.ImportFrom | ast.Import, known: dict[str, Path]) -> list[str]:
+    """Project modules an import statement names (relative imports resolved against ``module``)."""
+    if isinstance(node, ast.Import):
+        names = [alias.name for alias in node.names]
+    else:
+        base = node.module or ""
+        if node.level:
+            package = module.split(".")
+            if not known[module].name == "__init__.py":
+                package = package[:-1]
+            package = package[:len(package) - node.level + 1]
+            base = ".".join(package + ([base] if base else []))
+        names = [f"{base}.{alias.name}" if f"{base}.{alias.name}" in known else base for alias in node.names]
+    found = []
+    for name in names:
+        while name and name not in known:
+            name = name.rpartition(".")[0]
+        if name:
+            found.append(name)
+    return found
+
+
+def imports(known: dict[str, Path]) -> dict[str, set[str]]:
+    """For each module, the project modules it imports anywhere in its code (functions included)."""
+    graph: dict[str, set[str]] = {}
+    for module, path in known.items():
+        nodes = ast.walk(ast.parse(path.read_text(encoding="utf-8")))
+        graph[module] = {target for node in nodes if isinstance(node, (ast.Import, ast.ImportFrom))
+                         for target in _resolve(module, node, known) if target != module}
+    return graph
+
+
+def test_imports_point_down_the_layers():
+    known = project_modules()
+    wrong = [f"{module} ({layer(module)}) imports {target} ({layer(target)})"
+             for module, targets in imports(known).items() for target in targets
+             if layer(target) not in ALLOWED[layer(module)]]
+    assert not wrong, "\n".join(sorted(wrong))
+
+
+def test_training_reaches_the_plugin_only_through_its_one_gateway():
+    known = project_modules()
+    wrong = [f"{module} imports {target}" for module, targets in imports(known).items()
+             if layer(module) == "training" and module != "training._plugin" for target in targets
+             if layer(target) != "training"]
+    assert not wrong, "\n".join(sorted(wrong))
+
+
+@pytest.mark.parametrize("layer_name, forbidden", [("adapters", "qgis"), ("core", "qgis"), ("core", "osgeo"),
+                                                   ("core", "torch"), ("adapters", "torch"), ("processing", "torch"),
+                                                   ("dependencies", "qgis"), ("dependencies", "osgeo"),
+                                                   ("dependencies", "torch")])
+def test_third_party_imports_stay_in_their_layer(layer_name, forbidden):
+    known = project_modules()
+    offenders = []
+    for module, path in known.items():
+        if layer(module) != layer_name:
+            continue
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.Import) and any(a.name.split(".")[0] == forbidden for a in node.names):
+                offenders.append(module)
+            if isinstance(node, ast.ImportFrom) and not node.level and (node.module or "").split(".")[0] == forbidden:
+                offenders.append(module)
+    assert not offenders, f"{layer_name} imports {forbidden}: {sorted(set(offenders))}"
+
+
+def test_no_import_cycles():
+    known = project_modules()
+    graph = imports(known)  # a cycle hidden in a function-level import is a cycle too
+    state: dict[str, int] = {}
+    cycles: list[list[str]] = []
+
+    def visit(module: str, path: list[str]) -> None:
+        state[module] = 1
+        for target in sorted(graph.get(module, ())):
+            if state.get(target) == 1:
+                cycles.append(path[path.index(target):] + [target] if target in path else [module, target])
+            elif not state.get(target):
+                visit(target, path + [target])
+        state[module] = 2
+
+    for module in sorted(graph):
+        if not state.get(module):
+            visit(module, [module])
+    # A package's __init__ importing its own submodules is how packages expose them, not a cycle of code.
+    real = [c for c in cycles if not any(a == b.rpartition(".")[0] or b == a.rpartition(".")[0]
+                                         for a, b in zip(c, c[1:]))]
+    assert not real, "\n".join(" -> ".join(c) for c in real)
