@@ -72,7 +72,7 @@ class InstallDependenciesAlgorithm(SeamlessAlgorithm):
 
     def processAlgorithm(self, parameters: dict, context: QgsProcessingContext,  # noqa: N802 - QGIS API name
                          feedback: QgsProcessingFeedback) -> dict[str, Any]:
-        from ..adapters.feedback import FeedbackProgress
+        from .feedback import FeedbackProgress
         from ..dependencies.installer import InstallRequest, install, remove
         from .qgis_environment import profile_dir
 
