@@ -23,7 +23,8 @@ CACHE=${ROOTFS_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/seamless-segmentation/root
 ROOT=$CACHE/$SUITE
 MIRROR=${DEBIAN_MIRROR:-http://deb.debian.org/debian}
 VENV=/opt/seamless/venv
-TESTS=${TESTS:-tests/unit tests/ort tests/qgis tests/accuracy tests/adapters tests/dependencies}
+# Everything but training (which needs torch, several GB there, and is QGIS-independent): TESTS=... for others.
+TESTS=${TESTS:-tests --ignore=tests/training}
 
 command -v debootstrap >/dev/null || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq debootstrap; }
 mkdir -p "$CACHE"

@@ -72,8 +72,8 @@ class InstallDependenciesAlgorithm(SeamlessAlgorithm):
 
     def processAlgorithm(self, parameters: dict, context: QgsProcessingContext,  # noqa: N802 - QGIS API name
                          feedback: QgsProcessingFeedback) -> dict[str, Any]:
-        from .feedback import FeedbackProgress
         from ..dependencies.installer import InstallRequest, install, remove
+        from .feedback import FeedbackProgress
         from .qgis_environment import profile_dir
 
         progress = FeedbackProgress(feedback)
