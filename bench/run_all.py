@@ -24,7 +24,7 @@ BENCHMARKS: dict[str, tuple[list[str], list[str]]] = {
     "throughput": ([], ["--size", "2048", "--repeats", "1"]),
     "memory": ([], ["--sizes", "2048", "8192", "--inputs", "geotiff"]),
     "accuracy": ([], ["--factors", "1", "4"]),
-    "train_vs_random_forest": ([], ["--epochs", "3", "--trees", "50"]),
+    "train_vs_random_forest": ([], ["--epochs", "3", "--trial-epochs", "2", "--budget", "60", "--trees", "50"]),
 }
 
 

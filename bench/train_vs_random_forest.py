@@ -1,15 +1,21 @@
-"""Benchmark: a U-Net against a pixel-wise random forest on Sentinel-2 10 m + OpenStreetMap land use.
+"""Benchmark: default settings vs a tuned search vs a pixel random forest, scored on ground none of them saw.
 
-The scene is split west/east: the west half trains, the east half validates (validation.extent in
-training/configs/s2_osm_unet.yaml). The U-Net is trained exactly as
-``python -m training train --config training/configs/s2_osm_unet.yaml`` trains it. The random forest
-(scikit-learn) gets the same inputs per pixel (the four bands and the same spectral indices), is
-trained on the same labelled training pixels (those of the U-Net's training chips) and is scored on
-the same validation pixels with the same metrics code (plugin.core.metrics).
+Sentinel-2 10 m + OpenStreetMap land use (training/configs/s2_osm_tune.yaml). The east half of the
+scene is the test area: no training chip, no validation window and no selection (of an epoch or of
+a setting) ever reads it; each model is scored there once, at the end. The west half trains, with
+validation blocks inside it choosing the epoch and, for the tuned run, the settings.
 
-Also prints the training speed in chips per second on the CPU, and on CUDA when torch sees a GPU.
+1. default settings: ``python -m training train --config training/configs/s2_osm_tune.yaml``;
+2. tuned: ``python -m training tune`` on the same configuration with a fixed time budget for the
+   search (``--budget`` seconds, default 1500), then the best settings retrained and exported;
+3. a pixel-wise random forest (scikit-learn, 200 trees) with the same inputs per pixel (the four
+   bands and the same spectral indices), trained on the same labelled training pixels (those of the
+   default run's training chips) and scored on the same test pixels with the same metrics code.
 
-    python bench/train_vs_random_forest.py [--epochs N] [--trees N]
+Prints overall accuracy, kappa and mean IoU on the east half, the time each run took, and the
+training speed in chips per second on the CPU (and on CUDA when torch sees a GPU).
+
+    python bench/train_vs_random_forest.py [--budget S] [--epochs N] [--trial-epochs N] [--trees N]
 
 Reads ../shared/data/s2-osm-landuse relative to the repository root; prints a message and exits 0
 when that folder is absent (a fresh clone has no benchmark data).
@@ -26,16 +32,17 @@ import numpy as np
 
 REPO = Path(__file__).resolve().parents[1]
 DATA = REPO.parent / "shared" / "data" / "s2-osm-landuse"
-CONFIG = REPO / "training" / "configs" / "s2_osm_unet.yaml"
+CONFIG = REPO / "training" / "configs" / "s2_osm_tune.yaml"
 sys.path.insert(0, str(REPO))
 
 from plugin.core import metrics  # noqa: E402
 from training import api  # noqa: E402
 from training import config as config_module  # noqa: E402
 from training.data.labels import IGNORE_INDEX  # noqa: E402
-from training.data.prepare import PreparedData, prepare_data  # noqa: E402
+from training.data.prepare import PreparedData, prepare_data, prepare_test  # noqa: E402
 from training.nets.indices import band_positions  # noqa: E402
 from training.progress import ConsoleProgress  # noqa: E402
+from training.tune import tune  # noqa: E402
 
 
 def pixel_features(image: np.ndarray, data: PreparedData, indices: list[str], roles: dict[str, int]) -> np.ndarray:
@@ -48,31 +55,31 @@ def pixel_features(image: np.ndarray, data: PreparedData, indices: list[str], ro
     return np.concatenate(features)
 
 
-def label_grids(data: PreparedData, height: int, width: int) -> tuple[np.ndarray, np.ndarray]:
-    """Class indices on the image grid: training pixels of the U-Net's chips, scored validation pixels."""
+def label_grids(data: PreparedData, test: PreparedData, height: int, width: int) -> tuple[np.ndarray, np.ndarray]:
+    """Class indices on the image grid: training pixels of the U-Net's chips, scored test pixels."""
     train = np.full((height, width), IGNORE_INDEX, np.int16)
     for ref, labels in zip(data.train.refs, data.train.labels):
         w = ref.window
         view = train[w.row:w.row + w.height, w.col:w.col + w.width]
         view[labels >= 0] = labels[labels >= 0]
-    validation = np.full((height, width), IGNORE_INDEX, np.int16)
-    for item, labels in zip(data.validation.windows, data.validation.labels):
+    scored = np.full((height, width), IGNORE_INDEX, np.int16)
+    for item, labels in zip(test.validation.windows, test.validation.labels):
         w = item.read.window
-        view = validation[w.row:w.row + w.height, w.col:w.col + w.width]
+        view = scored[w.row:w.row + w.height, w.col:w.col + w.width]
         view[labels >= 0] = labels[labels >= 0]
-    return train, validation
+    return train, scored
 
 
-def random_forest(data: PreparedData, config: config_module.TrainConfig, trees: int, class_weight: str | None,
-                  seed: int) -> tuple[metrics.Scores, float, int]:
-    """Train on the training pixels, score on the validation pixels; (scores, seconds, training pixels)."""
+def random_forest(data: PreparedData, test: PreparedData, config: config_module.TrainConfig, trees: int,
+                  class_weight: str | None, seed: int) -> tuple[metrics.Scores, float, int]:
+    """Train on the training pixels, score on the test pixels; (scores, seconds, training pixels)."""
     from osgeo import gdal
     from sklearn.ensemble import RandomForestClassifier
 
     dataset = gdal.Open(config.data.image)
     image = dataset.ReadAsArray().astype(np.float64)
     features = pixel_features(image, data, config.data.indices, config.data.band_roles)
-    train, validation = label_grids(data, dataset.RasterYSize, dataset.RasterXSize)
+    train, validation = label_grids(data, test, dataset.RasterYSize, dataset.RasterXSize)
     x_train, y_train = features[:, train >= 0].T, train[train >= 0]
     started = time.perf_counter()
     forest = RandomForestClassifier(n_estimators=trees, n_jobs=-1, random_state=seed, class_weight=class_weight)
@@ -112,62 +119,99 @@ def training_speed(config: config_module.TrainConfig, data: PreparedData, device
     return steps * images.shape[0] / (time.perf_counter() - started)
 
 
-def row(name: str, scores: metrics.Scores) -> str:
-    return f"{name:<34} {scores.overall_accuracy:>8.4f} {scores.mean_iou:>8.4f} {scores.kappa:>8.4f}"
+def row(name: str, scores: metrics.Scores, extra: str = "") -> str:
+    return f"{name:<40} {scores.overall_accuracy:>8.4f} {scores.kappa:>8.4f} {scores.mean_iou:>8.4f}   {extra}"
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--epochs", type=int, help="override training.epochs of the configuration")
+    parser.add_argument("--budget", type=float, default=1500, help="seconds of search for the tuned run")
+    parser.add_argument("--epochs", type=int, help="override training.epochs (default run and final retraining)")
+    parser.add_argument("--trial-epochs", type=int, help="override tune.epochs (epochs per trial)")
     parser.add_argument("--trees", type=int, default=200, help="random forest size")
-    parser.add_argument("--output", default=str(REPO / "bench-output" / "s2_osm_unet"))
+    parser.add_argument("--skip-tune", action="store_true", help="default settings and random forest only")
+    parser.add_argument("--output", default=str(REPO / "bench-output" / "s2_osm_tune"))
     arguments = parser.parse_args()
     if not DATA.is_dir():
         print(f"Benchmark data not found at {DATA} (../shared/data/s2-osm-landuse beside the repository); "
               "nothing to measure.")
         return 0
-    config = config_module.load(CONFIG)
-    config = replace(config, output=replace(config.output, folder=arguments.output))
-    if arguments.epochs:
-        config = replace(config, training=replace(config.training, epochs=arguments.epochs))
-    progress = ConsoleProgress()
-    started = time.perf_counter()
-    outcome = api.train(config, progress)
-    unet_seconds = time.perf_counter() - started
-    progress.close()
+    base = config_module.load(CONFIG)
+    runs = {"default settings": run_defaults(base, arguments)}
+    if not arguments.skip_tune:
+        runs["tuned"] = run_tuned(base, arguments)
+    config = runs["default settings"][2]
+    progress = ConsoleProgress(quiet=True)
     data = prepare_data(config, progress)
-    forests = {weight: random_forest(data, config, arguments.trees, weight, config.training.seed)
+    test = prepare_test(config, progress, data.classes, data.input)
+    forests = {weight: random_forest(data, test, config, arguments.trees, weight, config.training.seed)
                for weight in (None, "balanced_subsample")}
-    report(outcome, forests, data, config, unet_seconds)
+    report(runs, forests, data, config)
     return 0
 
 
-def report(outcome: api.TrainingOutcome, forests: dict, data: PreparedData, config: config_module.TrainConfig,
-           unet_seconds: float) -> None:
+def run_defaults(base: config_module.TrainConfig, arguments: argparse.Namespace):
+    training = replace(base.training, epochs=arguments.epochs or base.training.epochs)
+    config = replace(base, training=training, output=replace(base.output, folder=f"{arguments.output}/defaults"))
+    progress = ConsoleProgress()
+    started = time.perf_counter()
+    outcome = api.train(config, progress)
+    progress.close()
+    return outcome, time.perf_counter() - started, config
+
+
+def run_tuned(base: config_module.TrainConfig, arguments: argparse.Namespace):
+    folder = Path(arguments.output) / "tuned"
+    if (folder / "tune.db").exists():
+        (folder / "tune.db").unlink()  # a fresh study: the budget is the whole search
+    settings = replace(base.tune, timeout=arguments.budget, epochs=arguments.trial_epochs or base.tune.epochs,
+                       final_epochs=arguments.epochs or base.tune.final_epochs)
+    config = replace(base, tune=settings, output=replace(base.output, folder=str(folder)))
+    progress = ConsoleProgress()
+    started = time.perf_counter()
+    outcome = tune(config, progress)
+    progress.close()
+    return outcome, time.perf_counter() - started, config
+
+
+def report(runs: dict, forests: dict, data: PreparedData, config: config_module.TrainConfig) -> None:
     import torch
 
-    unet = outcome.fit.best_evaluation.scores
-    last = outcome.fit.history[-1]
     names = [c.name for c in data.classes.classes]
-    print(f"\nValidation on the east half: {unet.total} labelled pixels; training pixels (west half): "
-          f"{next(iter(forests.values()))[2]}")
-    print(f"{'':<34} {'OA':>8} {'mIoU':>8} {'kappa':>8}")
-    print(row(f"U-Net (best epoch {outcome.fit.best_epoch})", unet))
-    label = f"U-Net (last epoch {last['epoch']})"
-    print(f"{label:<34} {last['overall_accuracy']:>8.4f} {last['mean_iou']:>8.4f} {last['kappa']:>8.4f}")
-    for weight, (scores, seconds, _) in forests.items():
-        print(row(f"random forest ({weight or 'no class weights'})", scores) + f"   ({seconds:.0f} s to fit and "
-              "predict)")
-    best_forest = max((s for s, _, _ in forests.values()), key=lambda s: s.mean_iou)
-    print("\nIoU per class:  " + "  ".join(f"{n}" for n in names))
-    print("U-Net           " + "  ".join(f"{v:.3f}" for v in unet.iou))
-    print("random forest   " + "  ".join(f"{v:.3f}" for v in best_forest.iou))
-    wins = unet.overall_accuracy > best_forest.overall_accuracy and unet.mean_iou > best_forest.mean_iou
-    print(f"\nU-Net beats the better random forest on OA and mIoU: {'yes' if wins else 'NO'}")
-    print(f"U-Net: {len(outcome.fit.history)} epochs in {unet_seconds:.0f} s; training "
-          f"{outcome.fit.chips_per_second:.1f} chips/s ({config.data.chip_size} px, batch "
-          f"{config.training.batch_size}, whole run on the CPU); "
-          f"model {outcome.export_check.bytes / 1e6:.1f} MB")
+    first = runs["default settings"][0]
+    pixels = first.test_evaluation.scores.total
+    print(f"\nTest area (east half, never used for training or selection): {pixels} labelled pixels; training "
+          f"pixels (west half, outside the validation blocks): {next(iter(forests.values()))[2]}")
+    print(f"{'':<40} {'OA':>8} {'kappa':>8} {'mIoU':>8}")
+    scores = {}
+    for name, (outcome, seconds, _) in runs.items():
+        training = outcome if name == "default settings" else outcome.training
+        scores[name] = training.test_evaluation.scores
+        validation = training.fit.best_evaluation.scores.mean_iou
+        detail = (f"{seconds:.0f} s; validation mIoU {validation:.4f}; best epoch {training.fit.best_epoch} of "
+                  f"{len(training.fit.history)}")
+        if name == "tuned":
+            record = outcome.record
+            detail += (f"; {record['trials']} trials ({record['complete']} complete, {record['pruned']} pruned), "
+                       f"best {record['best_settings']}")
+        print(row(name, scores[name], detail))
+    for weight, (forest, seconds, _) in forests.items():
+        scores[f"random forest ({weight or 'no class weights'})"] = forest
+        print(row(f"random forest ({weight or 'no class weights'})", forest, f"{seconds:.0f} s to fit and predict"))
+    best_forest = max((s for s, _, _ in forests.values()), key=lambda s: s.overall_accuracy)
+    print(f"\n{'IoU per class':<18}" + "  ".join(f"{n:>11}" for n in names))
+    for name in runs:
+        print(f"{name:<18}" + "  ".join(f"{v:>11.3f}" for v in scores[name].iou))
+    print(f"{'random forest':<18}" + "  ".join(f"{v:>11.3f}" for v in best_forest.iou))
+    if "tuned" in scores:
+        tuned, default = scores["tuned"], scores["default settings"]
+        margin = 100 * (tuned.overall_accuracy - best_forest.overall_accuracy)
+        print(f"\ntuned - better random forest: {margin:+.1f} OA points (aim: +10 or more): "
+              f"{'met' if margin >= 10 else 'NOT met'}")
+        print(f"tuned - default settings: {100 * (tuned.overall_accuracy - default.overall_accuracy):+.1f} OA points, "
+              f"{100 * (tuned.mean_iou - default.mean_iou):+.1f} mIoU points")
+    print(f"default settings: {first.fit.chips_per_second:.1f} chips/s ({config.data.chip_size} px, batch "
+          f"{config.training.batch_size}, whole run on the CPU), {first.fit.seconds_per_epoch:.1f} s per epoch")
     print(f"training steps alone: {training_speed(config, data, 'cpu'):.1f} chips/s on the CPU")
     if torch.cuda.is_available():
         print(f"training steps alone: {training_speed(config, data, 'cuda', 50):.1f} chips/s on "

@@ -1,9 +1,10 @@
-"""Command line: ``python -m training train|export|evaluate``.
+"""Command line: ``python -m training train|tune|export|evaluate``.
 
     python -m training train --config training/configs/s2_osm_unet.yaml
     python -m training train --image image.tif --labels labels.gpkg --label-field class --epochs 20
     torchrun --nproc_per_node 2 -m training train --config CONFIG      (several processes / GPUs)
-    python -m training export --checkpoint OUT/best.pt --output model.onnx
+    python -m training tune --config CONFIG --trials 30 [--timeout S] [--storage sqlite:///tune.db] [--folds K]
+    python -m training export --checkpoint OUT/best.pt --output model.onnx     (or OUT/last.pt)
     python -m training evaluate --model model.onnx --config CONFIG [--all]
 
 Flags override the configuration file; ``--set section.key=value`` overrides any key. The first
@@ -33,7 +34,10 @@ _TRAIN_FLAGS: dict[str, tuple[str, str]] = {
     "validation": ("validation", "fraction"), "validation_layer": ("validation", "layer"),
     "device": ("training", "device"), "seed": ("training", "seed"), "resume": ("training", "resume"),
     "workers": ("training", "workers"), "output": ("output", "folder"), "model": ("output", "model"),
-    "report": ("output", "report"),
+    "report": ("output", "report"), "test_layer": ("test", "layer"), "test_extent": ("test", "extent"),
+    "trials": ("tune", "trials"), "timeout": ("tune", "timeout"), "storage": ("tune", "storage"),
+    "study": ("tune", "study"), "folds": ("tune", "folds"), "trial_epochs": ("tune", "epochs"),
+    "final_epochs": ("tune", "final_epochs"), "sampler_seed": ("tune", "seed"), "retrain": ("tune", "retrain"),
 }
 
 
@@ -54,8 +58,9 @@ def _parser() -> argparse.ArgumentParser:
     train.add_argument("--output", help="folder for checkpoints, model.onnx and report.html")
     train.add_argument("--model", help="path of the ONNX model (default OUTPUT/model.onnx)")
     train.add_argument("--report", help="path of the HTML report (default OUTPUT/report.html)")
-    export = commands.add_parser("export", help="export the best.pt of a finished run to ONNX again")
-    export.add_argument("--checkpoint", required=True)
+    _tune_parser(commands)
+    export = commands.add_parser("export", help="export a run's best.pt or last.pt to ONNX")
+    export.add_argument("--checkpoint", required=True, help="best.pt (the kept weights) or last.pt (the last epoch)")
     export.add_argument("--output", required=True, help="the .onnx file to write")
     evaluate = commands.add_parser("evaluate", help="score an ONNX model on labelled data")
     evaluate.add_argument("--model", required=True, help="the .onnx model (with its contract)")
@@ -68,6 +73,28 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _tune_parser(commands: Any) -> None:
+    tune = commands.add_parser("tune", help="search the training settings (Optuna), then retrain and export the best")
+    _data_arguments(tune)
+    for flag, kind, text in (
+            ("trials", int, "finished trials the study should hold (a resumed study runs the missing ones)"),
+            ("timeout", float, "seconds this process searches at most"),
+            ("folds", int, "score each trial on K spatial folds of the training ground"),
+            ("trial-epochs", int, "epochs per trial (default training.epochs)"),
+            ("final-epochs", int, "epochs of the final retraining (default training.epochs)"),
+            ("sampler-seed", int, "seed of the TPE sampler (give each process of a shared study its own)"),
+            ("seed", int, "random seed of the training runs (also draws the validation blocks)"),
+            ("workers", int, "DataLoader worker processes")):
+        tune.add_argument(f"--{flag}", type=kind, help=text)
+    tune.add_argument("--storage", help="Optuna storage URL (default sqlite:///OUTPUT/tune.db; 'memory': none)")
+    tune.add_argument("--study", help="study name inside the storage (default seamless-tune)")
+    tune.add_argument("--no-retrain", dest="retrain", action="store_const", const=False,
+                      help="only search; do not retrain and export the best settings")
+    tune.add_argument("--device", choices=("auto", "cpu", "cuda"))
+    tune.add_argument("--output", help="folder for the study, tune_report.html, best_config.yaml and the model")
+    tune.add_argument("--quiet", action="store_true", help="no progress bar, warnings only")
+
+
 def _data_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--config", help="YAML or JSON configuration (see docs/training.md)")
     parser.add_argument("--set", action="append", default=[], metavar="SECTION.KEY=VALUE",
@@ -77,11 +104,14 @@ def _data_arguments(parser: argparse.ArgumentParser) -> None:
                        ("label-layer", "layer name in a multi-layer vector file"),
                        ("label-raster", "or a raster of class values"),
                        ("chips", "or a chips folder written by Export training chips"),
-                       ("validation-layer", "polygons of the validation area (overrides --validation)")):
+                       ("validation-layer", "polygons of the validation area (overrides --validation)"),
+                       ("test-layer", "polygons of a test area: never trained or validated on, scored at the end")):
         parser.add_argument(f"--{flag}", help=text)
     parser.add_argument("--chip-size", type=int, help="chip side in pixels")
     parser.add_argument("--stride", type=int, help="pixels between training chips (default half a chip)")
     parser.add_argument("--validation", type=float, help="share of labelled pixels held out (spatial blocks)")
+    parser.add_argument("--test-extent", type=_extent, metavar="XMIN,YMIN,XMAX,YMAX",
+                        help="or a test area as a bounding box in the image CRS")
     parser.add_argument("--ignore-value", type=_ignore_value,
                         help="label raster value meaning unlabelled: a number or 'none' (default: the raster's nodata "
                         "value; 0 is a class unless given here)")
@@ -94,6 +124,16 @@ def _ignore_value(text: str) -> int | str:
         return int(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"{text!r} is neither a whole number nor 'none'") from None
+
+
+def _extent(text: str) -> list[float]:
+    try:
+        values = [float(v) for v in text.split(",")]
+    except ValueError:
+        values = []
+    if len(values) != 4:
+        raise argparse.ArgumentTypeError(f"{text!r} is not XMIN,YMIN,XMAX,YMAX (four numbers, image CRS)")
+    return values
 
 
 def build_config(arguments: argparse.Namespace, skip: tuple[str, ...] = ()):
@@ -130,7 +170,33 @@ def _train(arguments: argparse.Namespace, progress: ConsoleProgress) -> int:
         print(f"model: {outcome.model_path}\nreport: {outcome.report_path}\nvalidation: OA "
               f"{metrics['overall_accuracy']:.4f}  kappa {metrics['kappa']:.4f}  mIoU {metrics['mean_iou']:.4f}  "
               f"(best epoch {outcome.fit.best_epoch}; {outcome.fit.chips_per_second:.1f} chips/s)")
+        _print_test(outcome)
     return 0
+
+
+def _tune(arguments: argparse.Namespace, progress: ConsoleProgress) -> int:
+    from .tune import tune
+
+    outcome = tune(build_config(arguments), progress)
+    progress.close()
+    record = outcome.record
+    print(f"study: {record['study']} ({record['complete']} complete, {record['pruned']} pruned, {record['failed']} "
+          f"failed)\nbest trial: {record['best_trial']}, score {record['best_value']:.4f} ({record['objective']})\n"
+          f"best settings: {outcome.best_config_path}\nsearch report: {outcome.report_path}")
+    training = outcome.training
+    if training is not None and training.model_path is not None:
+        metrics = training.metrics
+        print(f"model: {training.model_path}\nreport: {training.report_path}\nvalidation: OA "
+              f"{metrics['overall_accuracy']:.4f}  kappa {metrics['kappa']:.4f}  mIoU {metrics['mean_iou']:.4f}")
+        _print_test(training)
+    return 0
+
+
+def _print_test(training: Any) -> None:
+    if training.test_evaluation is not None:
+        scores = training.test_evaluation.scores
+        print(f"test area: OA {scores.overall_accuracy:.4f}  kappa {scores.kappa:.4f}  mIoU {scores.mean_iou:.4f}  "
+              f"({scores.total} pixels, scored once, never used for selection)")
 
 
 def _export(arguments: argparse.Namespace, progress: ConsoleProgress) -> int:
@@ -173,7 +239,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     progress = ConsoleProgress(quiet=arguments.quiet)
     signal.signal(signal.SIGINT, progress.interrupt)
-    commands = {"train": _train, "export": _export, "evaluate": _evaluate}
+    commands = {"train": _train, "tune": _tune, "export": _export, "evaluate": _evaluate}
     try:
         return commands[arguments.command](arguments, progress)
     except errors.CancelledError as error:

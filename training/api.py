@@ -1,7 +1,8 @@
 """What the command line and the Processing algorithm call: train, export a checkpoint, evaluate a model."""
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+import json
+from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
@@ -9,17 +10,21 @@ from typing import Any
 import torch
 
 from . import checkpoint, distributed
-from ._plugin import contract, errors, output_paths, preprocess
+from ._plugin import contract, output_paths, preprocess
 from ._plugin import progress as progress_module
-from .config import ModelConfig, TrainConfig, from_mapping
-from .data.prepare import PreparedData, prepare_data
+from .checkpoint_export import export_checkpoint, index_pairs, margin_sample
+from .config import ModelConfig, TrainConfig
+from .data.prepare import PreparedData, prepare_data, prepare_test
+from .distributed import DistState
 from .export import ExportCheck, export_onnx
-from .model_contract import build_contract, plain
+from .losses import SegmentationLoss
+from .model_contract import build_contract, plain, validation_summary
 from .nets import SegmentationModel, build_model, describe
 from .nets.indices import SpectralIndices, band_positions
 from .receptive_field import measure_context_margin
 from .report import write_report
-from .trainer import FitResult, Trainer, seed_everything
+from .trainer import EpochCallback, FitResult, Trainer, seed_everything
+from .validation import Evaluation, evaluate
 
 Progress = progress_module.Progress
 
@@ -33,6 +38,7 @@ class TrainingOutcome:
     model_path: Path | None
     report_path: Path | None
     export_check: ExportCheck | None
+    test_evaluation: Evaluation | None = None  # the test area, scored once after training (if one was given)
 
     @property
     def metrics(self) -> dict[str, Any]:
@@ -53,8 +59,13 @@ def make_model(model_config: ModelConfig, data: PreparedData, indices: list[str]
     return build_model(model_config, data.input.bands, len(data.classes.classes), layer)
 
 
-def train(config: TrainConfig, progress: Progress | None = None) -> TrainingOutcome:
-    """Prepare the data, train, and (on rank 0) export the best model and write the report."""
+def train(config: TrainConfig, progress: Progress | None = None, on_epoch: EpochCallback | None = None,
+          search: dict[str, Any] | None = None) -> TrainingOutcome:
+    """Prepare the data, train, and (on rank 0) export the best model and write the report.
+
+    ``on_epoch`` is called after every validated epoch; ``search`` (a hyperparameter search's record)
+    goes into the contract's provenance and the report.
+    """
     progress = progress or progress_module.LoggingProgress()
     check_training_outputs(config)
     state = distributed.setup(config.training.device)
@@ -64,7 +75,7 @@ def train(config: TrainConfig, progress: Progress | None = None) -> TrainingOutc
         seed_everything(config.training.seed)
         data = prepare_data(config, progress)
         model = make_model(config.model, data, config.data.indices, config.data.band_roles)
-        trainer = Trainer(model, data, config, progress, state)
+        trainer = Trainer(model, data, config, progress, state, on_epoch)
         if config.training.resume:
             trainer.resume(config.training.resume)
         fit = trainer.fit()
@@ -73,7 +84,7 @@ def train(config: TrainConfig, progress: Progress | None = None) -> TrainingOutc
                              f"mIoU {fit.best_evaluation.scores.mean_iou:.1%}) is exported.")
         if not state.is_main:
             return TrainingOutcome(fit, None, None, None, None)
-        return _finish(config, data, model, fit, progress)
+        return _finish(config, data, model, fit, progress, search)
     finally:
         distributed.teardown(state)
 
@@ -93,15 +104,19 @@ def check_training_outputs(config: TrainConfig) -> None:
 
 
 def _finish(config: TrainConfig, data: PreparedData, model: SegmentationModel, fit: FitResult,
-            progress: Progress) -> TrainingOutcome:
+            progress: Progress, search: dict[str, Any] | None = None) -> TrainingOutcome:
     model.load_state_dict(fit.best_state)
     model.cpu().eval()
-    margin = measure_context_margin(model, _margin_sample(data), model.size_multiple, data.chip_size)
+    margin = measure_context_margin(model, margin_sample(data), model.size_multiple, data.chip_size)
     epochs = {"planned": config.training.epochs, "run": len(fit.history), "best": fit.best_epoch,
               "cancelled": fit.cancelled, "stopped_early": fit.stopped_early}
     architecture = describe(config.model, model)
     model_contract = build_contract(config, data, architecture, model.size_multiple, fit.best_evaluation, epochs,
                                     margin)
+    test = score_test_area(config, data, model, progress)
+    model_contract = _with_provenance(model_contract, {
+        "selection": "best epoch by validation mean IoU (validation area inside the training ground)",
+        **({"test": test[1]} if test else {}), **({"search": search} if search else {})})
     check = export_onnx(model, model_contract, config.model_path)
     progress.info(f"Model written to {config.model_path}: context margin {margin[0]} px (measured {margin[1]} px), "
                   f"onnxruntime matches torch within {check.max_abs_difference:.2g}.")
@@ -109,28 +124,42 @@ def _finish(config: TrainConfig, data: PreparedData, model: SegmentationModel, f
         checkpoint.save(Path(config.output.folder) / "best.pt", {
             "model": fit.best_state, "contract": model_contract.to_json(),
             "config": checkpoint.to_json(config.to_dict()), "bands": data.input.bands,
-            "classes": len(data.classes.classes), "index_pairs": checkpoint.to_json(_index_pairs(model))})
+            "classes": len(data.classes.classes), "index_pairs": checkpoint.to_json(index_pairs(model))})
     report = _report_document(config, data, fit, architecture, check)
+    if test:
+        report["test"] = test[1]
+    if search:
+        report["search"] = search
     write_report(config.report_path, report, fit.best_evaluation.confusion,
                  png_folder=Path(config.output.folder) if config.output.report is None else None)
     progress.info(f"Report written to {config.report_path}.")
-    return TrainingOutcome(fit, model_contract, config.model_path, config.report_path, check)
+    return TrainingOutcome(fit, model_contract, config.model_path, config.report_path, check,
+                           test[0] if test else None)
 
 
-def _margin_sample(data: PreparedData) -> torch.Tensor:
-    """A real normalised chip to measure the receptive field on (the first validation window)."""
-    index = 0
-    if data.validation.images is not None:
-        raw, valid = data.validation.images[index]
-    else:
-        raw, valid = data.scene.read_image(data.validation.windows[index].read)
-    return torch.from_numpy(preprocess.normalise(raw, data.input, valid)).unsqueeze(0)
+def score_test_area(config: TrainConfig, data: PreparedData, model: SegmentationModel,
+                    progress: Progress) -> tuple[Evaluation, dict[str, Any]] | None:
+    """The chosen weights scored once on the test area (None without one); nothing was selected on it."""
+    test_data = prepare_test(config, progress, data.classes, data.input)
+    if test_data is None:
+        return None
+    state = DistState(0, 1, 0, torch.device("cpu"))
+    evaluation = evaluate(model.cpu().eval(), test_data, SegmentationLoss(), model.size_multiple,
+                          max(config.training.batch_size // 2, 1), state)
+    scores = evaluation.scores
+    progress.info(f"Test area (never used for training or selection): OA {scores.overall_accuracy:.1%}, kappa "
+                  f"{scores.kappa:.3f}, mIoU {scores.mean_iou:.1%} over {scores.total} labelled pixels.")
+    summary = {**validation_summary(evaluation, test_data), "area": test_data.split,
+               "classes": evaluation.summary(data.classes.names)["classes"],
+               "confusion_matrix": {"values": list(evaluation.confusion.values),
+                                    "matrix": evaluation.confusion.matrix.tolist()}}
+    return evaluation, plain(summary)
 
 
-def _index_pairs(model: SegmentationModel) -> list[list[int]]:
-    if model.indices is None:
-        return []
-    return [[int(a), int(b)] for a, b in zip(model.indices.first.tolist(), model.indices.second.tolist())]
+def _with_provenance(model_contract: contract.ModelContract, extra: dict[str, Any]) -> contract.ModelContract:
+    """The contract with ``extra`` added to its provenance (JSON-normalised, so it reads back equal)."""
+    provenance = json.loads(json.dumps(plain({**model_contract.provenance, **extra})))
+    return model_contract.with_overrides(provenance=provenance)
 
 
 def _report_document(config: TrainConfig, data: PreparedData, fit: FitResult, architecture: dict[str, Any],
@@ -141,7 +170,8 @@ def _report_document(config: TrainConfig, data: PreparedData, fit: FitResult, ar
         "model_path": str(config.model_path), "architecture": architecture,
         "run": {"epochs_planned": config.training.epochs, "epochs_run": len(fit.history),
                 "best_epoch": fit.best_epoch, "cancelled": fit.cancelled, "stopped_early": fit.stopped_early,
-                "train_seconds": round(fit.train_seconds, 2), "chips_per_second": round(fit.chips_per_second, 2)},
+                "train_seconds": round(fit.train_seconds, 2), "chips_per_second": round(fit.chips_per_second, 2),
+                "seconds_per_epoch": round(fit.seconds_per_epoch, 2), "wall_seconds": round(fit.wall_seconds, 2)},
         "validation": fit.best_evaluation.summary(names),
         "history": fit.history, "training_data": data.provenance(),
         "export": {"max_abs_difference": check.max_abs_difference, "argmax_agreement": check.argmax_agreement,
@@ -149,22 +179,4 @@ def _report_document(config: TrainConfig, data: PreparedData, fit: FitResult, ar
         "config": config.to_dict()})
 
 
-def export_checkpoint(path: str | Path, output: str | Path) -> ExportCheck:
-    """Export the ``best.pt`` of a finished run to ONNX again (same contract, verified)."""
-    output_paths.require_extension("--output", output, (".onnx",), "the exported model")
-    output_paths.check_outputs({"--output": output}, {"--checkpoint": path})
-    content = checkpoint.load(path)
-    if "contract" not in content:
-        raise errors.InputError(f"'{path}' holds no contract; export the best.pt that a finished run wrote.")
-    model_contract = contract.ModelContract.from_json(content["contract"], str(path))
-    config = from_mapping(checkpoint.from_json(content["config"]), str(path))
-    pairs = [tuple(p) for p in checkpoint.from_json(content["index_pairs"])]
-    spec = model_contract.input
-    layer = SpectralIndices(spec.mean, spec.std, pairs) if pairs else None
-    model_config = replace(config.model, encoder_weights=None)  # the checkpoint holds every weight
-    model = build_model(model_config, int(content["bands"]), int(content["classes"]), layer)
-    model.load_state_dict(content["model"])
-    return export_onnx(model, model_contract, output)
-
-
-__all__ = ["TrainingOutcome", "train", "export_checkpoint", "make_model"]
+__all__ = ["TrainingOutcome", "train", "export_checkpoint", "make_model", "score_test_area"]

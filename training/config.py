@@ -1,9 +1,10 @@
-"""Training configuration: five sections of plain settings, read from YAML or JSON and from flags.
+"""Training configuration: sections of plain settings, read from YAML or JSON and from flags.
 
 A configuration file holds the sections ``data``, ``validation``, ``model``, ``training`` and
-``output`` (every key is optional except where a section says otherwise; docs/training.md lists
-them all). Relative paths are taken from the current working directory. Unknown keys and values of
-the wrong type are refused with a message naming the key, so a typo never passes silently.
+``output``, and optionally ``test`` (a held-out test area) and ``tune`` (the hyperparameter search);
+every key is optional except where a section says otherwise (docs/training.md lists them all).
+Relative paths are taken from the current working directory. Unknown keys and values of the wrong
+type are refused with a message naming the key, so a typo never passes silently.
 """
 from __future__ import annotations
 
@@ -60,6 +61,8 @@ class ValidationConfig:
     buffer: int = 0  # pixels around the validation area left out of training
     window: int | None = None  # validation window; default the chip size
     context: int | None = None  # extra pixels read around each validation window; default chip / 4
+    folds: int = 0  # k spatial folds of whole blocks (0: one validation area); ``fold`` is the one held out
+    fold: int = 0
 
 
 @dataclass
@@ -112,6 +115,42 @@ class OutputConfig:
 
 
 @dataclass
+class TestConfig:
+    """An optional test area: left out of training and validation entirely, scored once at the end."""
+
+    __test__ = False  # not a pytest test class
+
+    extent: list[float] | None = None  # [xmin, ymin, xmax, ymax] in the image CRS
+    layer: str | None = None  # or polygons (overrides extent)
+    layer_name: str | None = None
+
+    @property
+    def given(self) -> bool:
+        return bool(self.layer or self.extent)
+
+
+@dataclass
+class TuneConfig:
+    """Hyperparameter search (``python -m training tune``); training ignores this section."""
+
+    trials: int = 20  # finished trials the study should hold (a resumed study runs the missing ones)
+    timeout: float | None = None  # seconds for this process's search
+    storage: str | None = None  # Optuna storage URL; default sqlite:///FOLDER/tune.db (resumable)
+    study: str = "seamless-tune"
+    folds: int = 0  # score trials on k spatial folds instead of one validation area
+    epochs: int | None = None  # epochs per trial (default training.epochs)
+    final_epochs: int | None = None  # epochs of the final retraining (default training.epochs)
+    seed: int | None = None  # sampler seed (default training.seed)
+    startup_trials: int = 5  # random trials before TPE models the results
+    prune: bool = True  # stop trials whose validation mIoU falls below the median of earlier trials
+    prune_startup_trials: int = 3  # trials that always run to the end before pruning starts
+    prune_warmup_epochs: int = 2  # epochs a trial always runs before it can be pruned
+    include_defaults: bool = True  # the first trial runs the configuration's own settings
+    retrain: bool = True  # retrain the best settings and export the model when the search ends
+    space: dict[str, Any] = field(default_factory=dict)  # narrows or widens the default search space
+
+
+@dataclass
 class TrainConfig:
     """The whole configuration."""
 
@@ -120,6 +159,8 @@ class TrainConfig:
     model: ModelConfig = field(default_factory=ModelConfig)
     training: OptimConfig = field(default_factory=OptimConfig)
     output: OutputConfig = field(default_factory=OutputConfig)
+    test: TestConfig = field(default_factory=TestConfig)
+    tune: TuneConfig = field(default_factory=TuneConfig)
 
     def to_dict(self) -> dict[str, Any]:
         """Plain JSON-ready dictionary (stored in checkpoints and the model's provenance)."""
@@ -162,7 +203,24 @@ class TrainConfig:
             raise InputError(f"training.learning_rate must be positive, got {self.training.learning_rate}.")
         if self.validation.extent is not None and len(self.validation.extent) != 4:
             raise InputError("validation.extent must be [xmin, ymin, xmax, ymax] in the image CRS.")
+        if self.test.extent is not None and len(self.test.extent) != 4:
+            raise InputError("test.extent must be [xmin, ymin, xmax, ymax] in the image CRS.")
+        self._validate_folds()
+        _check_range("tune.trials", self.tune.trials, 1, 100000)
         return self
+
+    def _validate_folds(self) -> None:
+        folds = self.validation.folds
+        if folds == 0 or folds == 1:
+            return
+        if folds < 0 or folds > 20:
+            raise InputError(f"validation.folds must be from 2 to 20 (or 0 for one validation area), got {folds}.")
+        if self.validation.layer or self.validation.extent:
+            raise InputError("validation.folds splits the image into spatial blocks; it cannot be combined with "
+                             "validation.layer or validation.extent. Remove one of them.")
+        if not 0 <= self.validation.fold < folds:
+            raise InputError(f"validation.fold must be from 0 to {folds - 1} for {folds} folds, got "
+                             f"{self.validation.fold}.")
 
 
 def _check_choice(key: str, value: str, choices: tuple[str, ...]) -> None:

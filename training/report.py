@@ -2,7 +2,9 @@
 
 Learning curves (losses, overall accuracy and mean IoU per epoch), the confusion matrix on the
 validation area, per-class precision (user's accuracy), recall (producer's accuracy), F1 and IoU,
-overall accuracy and kappa, the class pixel counts of both areas, and the settings of the run.
+overall accuracy and kappa, the class pixel counts of both areas, the time per epoch and the
+settings of the run; the test area's figures when one was given, and the search when the settings
+came from one.
 """
 from __future__ import annotations
 
@@ -130,7 +132,9 @@ def render_html(report: dict[str, Any], images: dict[str, bytes]) -> str:
                ("stopped", "cancelled" if run["cancelled"] else "early stopping" if run["stopped_early"] else "end"),
                ("overall accuracy", validation["overall_accuracy"]), ("kappa", validation["kappa"]),
                ("mean IoU", validation["mean_iou"]), ("validation pixels", validation["total"]),
-               ("training speed (chips/s)", run["chips_per_second"]), ("training time (s)", run["train_seconds"])]
+               ("training speed (chips/s)", run["chips_per_second"]), ("training time (s)", run["train_seconds"]),
+               ("time per epoch, training and validation (s)", run.get("seconds_per_epoch")),
+               ("whole run (s)", run.get("wall_seconds"))]
     classes = [(c["value"], c["name"], c["reference_count"], c["users_accuracy"], c["producers_accuracy"], c["f1"],
                 c["iou"]) for c in validation["classes"]]
     counts = [(name, c["value"], c["training"], c["validation"])
@@ -143,8 +147,10 @@ def render_html(report: dict[str, Any], images: dict[str, bytes]) -> str:
     parts = [f"<!DOCTYPE html><html><head><meta charset='utf-8'><title>Training report</title><style>{style}"
              "</style></head><body>", "<h1>Training report</h1>",
              f"<p>Created {html.escape(str(report.get('created', '')))}. Figures are measured on the validation "
-             "area only (held out spatially); unlabelled pixels are not counted.</p>",
-             _table(["", "value"], summary), "<h2>Learning curves</h2>",
+             "area (held out spatially inside the training ground; it chose the epoch exported); unlabelled pixels "
+             "are not counted.</p>",
+             _table(["", "value"], summary), *_test_section(report.get("test")),
+             *_search_section(report.get("search")), "<h2>Learning curves</h2>",
              _image(images.get("learning_curves.png", b""), "learning curves"),
              "<h2>Per-class scores (validation area)</h2>",
              _table(["value", "class", "reference pixels", "precision (user's acc.)", "recall (producer's acc.)",
@@ -157,3 +163,28 @@ def render_html(report: dict[str, Any], images: dict[str, bytes]) -> str:
              "<h2>Settings</h2>", f"<pre>{html.escape(json.dumps(report.get('config', {}), indent=2))}</pre>",
              "</body></html>"]
     return "\n".join(parts)
+
+
+def _test_section(test: dict[str, Any] | None) -> list[str]:
+    """The test area's figures: ground never trained on and never used to choose anything."""
+    if not test:
+        return []
+    classes = [(c["value"], c["name"], c["reference_count"], c["users_accuracy"], c["producers_accuracy"], c["f1"],
+                c["iou"]) for c in test.get("classes", [])]
+    return ["<h2>Test area (scored once; never used for training or selection)</h2>",
+            _table(["", "value"], [("area", json.dumps(test.get("area"))),
+                                   ("overall accuracy", test["overall_accuracy"]), ("kappa", test["kappa"]),
+                                   ("mean IoU", test["mean_iou"]), ("test pixels", test["pixels"])]),
+            _table(["value", "class", "reference pixels", "precision (user's acc.)", "recall (producer's acc.)",
+                    "F1", "IoU"], classes)]
+
+
+def _search_section(search: dict[str, Any] | None) -> list[str]:
+    """The hyperparameter search these settings came from (details in tune_report.html)."""
+    if not search:
+        return []
+    rows = [(key, json.dumps(value) if isinstance(value, (dict, list)) else value)
+            for key, value in search.items() if key != "space"]
+    return ["<h2>Hyperparameter search</h2><p>The settings of this model were chosen by a search scored on "
+            "validation ground inside the training area; the search report (tune_report.html, or REPORT_search.html "
+            "beside a report named REPORT.html) has every trial.</p>", _table(["", "value"], rows)]

@@ -13,7 +13,7 @@ import time
 from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any, Callable, Iterator
 
 import torch
 from torch.nn.parallel import DistributedDataParallel
@@ -22,17 +22,21 @@ from torch.utils.data import DataLoader, DistributedSampler
 from . import checkpoint
 from ._plugin import errors
 from ._plugin import progress as progress_module
+from .checkpoint_export import last_epoch_fields, margin_sample
 from .config import TrainConfig
 from .data.dataset import ChipDataset
 from .data.prepare import PreparedData
 from .distributed import DistState, all_sum, any_rank
 from .losses import SegmentationLoss, class_weights
 from .nets import SegmentationModel
+from .timing import EpochClock, first_epoch_estimate
 from .validation import Evaluation, evaluate
 
 Progress = progress_module.Progress
 State = dict[str, torch.Tensor]
+EpochCallback = Callable[[int, dict[str, Any]], None]  # (epoch, its history entry); may raise to stop the run
 MIN_ONECYCLE_STEPS = 10  # shorter runs leave one-cycle's warm-up phase empty
+ESTIMATE_AFTER_SECONDS = 10.0  # the first epoch's early time estimate, once this much has passed
 
 
 @dataclass
@@ -47,6 +51,8 @@ class FitResult:
     stopped_early: bool = False
     train_seconds: float = 0.0
     chips_seen: int = 0
+    seconds_per_epoch: float = float("nan")  # training and validation, mean over this run's epochs
+    wall_seconds: float = 0.0
 
     @property
     def chips_per_second(self) -> float:
@@ -78,8 +84,9 @@ class Trainer:
     """Holds the model, optimiser, schedule and loaders of one run."""
 
     def __init__(self, model: SegmentationModel, data: PreparedData, config: TrainConfig, progress: Progress,
-                 state: DistState) -> None:
+                 state: DistState, on_epoch: EpochCallback | None = None) -> None:
         self.model, self.data, self.config, self.progress, self.state = model, data, config, progress, state
+        self.on_epoch = on_epoch
         self.options = config.training
         model.to(state.device)
         self.network: torch.nn.Module = model
@@ -106,6 +113,8 @@ class Trainer:
         self.history: list[dict[str, Any]] = []
         self.start_epoch = 0
         self.best: tuple[float, int, State, Evaluation | None] = (-1.0, 0, _cpu_state(model), None)
+        self._estimated = False
+        self._margin_sample: torch.Tensor | None = None
 
     def _schedule(self) -> torch.optim.lr_scheduler.LRScheduler:
         total = self.options.epochs * self.steps_per_epoch
@@ -144,7 +153,16 @@ class Trainer:
             chips += images.shape[0]
             done = (epoch - self.start_epoch) * self.steps_per_epoch + step + 1
             self.progress.set_fraction(done / ((self.options.epochs - self.start_epoch) * self.steps_per_epoch))
+            self._early_estimate(step + 1, time.perf_counter() - started)
         return total / self.steps_per_epoch, chips, time.perf_counter() - started, False
+
+    def _early_estimate(self, steps: int, seconds: float) -> None:
+        """Once, during the first epoch: what the run will take, before an epoch has finished."""
+        if self._estimated or steps >= self.steps_per_epoch or (seconds < ESTIMATE_AFTER_SECONDS and steps < 5):
+            return
+        self._estimated = True
+        epochs = self.options.epochs - self.start_epoch
+        self.progress.info(first_epoch_estimate(seconds / steps, self.steps_per_epoch, epochs))
 
     def validate(self) -> Evaluation:
         """Scores of the current weights on the validation area (all ranks together)."""
@@ -156,15 +174,21 @@ class Trainer:
     def fit(self) -> FitResult:
         """Train until the last epoch, early stopping or cancellation; return the best weights."""
         seconds_total, chips_total, cancelled, stopped, stale = 0.0, 0, False, False, 0
+        clock, run_started = EpochClock(self.options.epochs - self.start_epoch), time.perf_counter()
         with deterministic(self.state.device.type == "cpu"):
             for epoch in range(self.start_epoch, self.options.epochs):
+                epoch_started = time.perf_counter()
                 loss, chips, seconds, cancelled = self._train_epoch(epoch)
                 seconds_total, chips_total = seconds_total + seconds, chips_total + chips
                 if cancelled and self.best[3] is not None:
                     break  # keep the best validated weights; the partial epoch is not scored
                 evaluation = self.validate()
-                stale = 0 if self._record(epoch, loss, evaluation, chips / max(seconds, 1e-9)) else stale + 1
-                self._save_last(epoch)
+                clock.add(time.perf_counter() - epoch_started)
+                improved = self._record(epoch, loss, evaluation, chips / max(seconds, 1e-9), clock)
+                stale = 0 if improved else stale + 1
+                self._save_last(epoch, evaluation)
+                if self.on_epoch is not None:
+                    self.on_epoch(epoch + 1, self.history[-1])
                 if cancelled:
                     break
                 if self.options.patience and stale >= self.options.patience:
@@ -174,9 +198,9 @@ class Trainer:
             best_evaluation = self.best_evaluation()
         chips_all = int(all_sum(self.state, torch.tensor([float(chips_total)])).item())
         return FitResult(self.best[2], self.best[1], best_evaluation, self.history, cancelled, stopped,
-                         seconds_total, chips_all)
+                         seconds_total, chips_all, clock.per_epoch, time.perf_counter() - run_started)
 
-    def _record(self, epoch: int, loss: float, evaluation: Evaluation, speed: float) -> bool:
+    def _record(self, epoch: int, loss: float, evaluation: Evaluation, speed: float, clock: EpochClock) -> bool:
         scores = evaluation.scores
         miou = scores.mean_iou if not math.isnan(scores.mean_iou) else 0.0
         improved = miou > self.best[0]
@@ -186,20 +210,28 @@ class Trainer:
         self.history.append({"epoch": epoch + 1, "train_loss": loss, "val_loss": evaluation.loss,
                              "overall_accuracy": scores.overall_accuracy, "kappa": scores.kappa, "mean_iou": miou,
                              "iou": {names[v]: _finite(i) for v, i in zip(scores.values, scores.iou)},
-                             "learning_rate": self.optimizer.param_groups[0]["lr"], "chips_per_second": speed})
+                             "learning_rate": self.optimizer.param_groups[0]["lr"], "chips_per_second": speed,
+                             "seconds": clock.durations[-1]})
         per_class = ", ".join(f"{names[v]} {_finite(i):.2f}" for v, i in zip(scores.values, scores.iou))
         self.progress.info(f"Epoch {epoch + 1}/{self.options.epochs}: loss {loss:.4f} | validation loss "
                            f"{evaluation.loss:.4f}, OA {scores.overall_accuracy:.1%}, mIoU {miou:.1%}"
-                           f"{' (best)' if improved else ''} | IoU {per_class} | {speed:.1f} chips/s")
+                           f"{' (best)' if improved else ''} | IoU {per_class} | {speed:.1f} chips/s | "
+                           f"{clock.text()}")
         return improved
 
     # ---- checkpoints ----------------------------------------------------------------------------
-    def _save_last(self, epoch: int) -> None:
+    def _save_last(self, epoch: int, evaluation: Evaluation) -> None:
+        """``last.pt``: everything to resume the run, and to export this epoch's weights on their own."""
         if not (self.state.is_main and self.config.output.checkpoints):
             return
         best_miou, best_epoch, best_state, _ = self.best
+        if self._margin_sample is None:
+            self._margin_sample = margin_sample(self.data)
+        epochs = {"planned": self.options.epochs, "run": epoch + 1, "best": best_epoch, "exported": "last",
+                  "cancelled": False, "stopped_early": False}
+        exported = last_epoch_fields(self.model, self.data, self.config, evaluation, epochs, self._margin_sample)
         checkpoint.save(Path(self.config.output.folder) / "last.pt", {
-            "epoch": epoch + 1, "model": _cpu_state(self.model), "optimizer": self.optimizer.state_dict(),
+            **exported, "epoch": epoch + 1, "model": _cpu_state(self.model), "optimizer": self.optimizer.state_dict(),
             "scheduler": self.scheduler.state_dict(), "scaler": self.scaler.state_dict(),
             "torch_rng": torch.get_rng_state(), "history": checkpoint.to_json(self.history),
             "best_model": best_state, "best_epoch": best_epoch, "best_miou": best_miou,

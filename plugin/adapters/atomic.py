@@ -18,6 +18,7 @@ import os
 import re
 import shutil
 import socket
+import stat
 import sys
 import uuid
 from glob import escape as glob_escape
@@ -111,6 +112,9 @@ def check_writable(final: str | os.PathLike) -> Path:
                           "Choose an output path in a folder you can write to.") from error
     if final.is_dir():
         raise OutputError(f"The output '{final}' is a folder; give a file name such as '{final / 'classes.tif'}'.")
+    if final.is_file() and not final.stat().st_mode & stat.S_IWUSR:
+        raise OutputError(f"The output '{final}' exists and is read-only, so it is kept as it is. Make it writable "
+                          "to replace it, or choose another output path.")
     return final
 
 

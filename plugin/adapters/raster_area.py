@@ -30,6 +30,12 @@ def resolve_bands(dataset: gdal.Dataset, requested: Sequence[int] | None, contra
                   progress: Progress) -> list[int]:
     """The raster bands to feed the model, in the model's input order."""
     count, wanted = dataset.RasterCount, contract.input.bands
+    complex_bands = [i for i in range(1, count + 1)
+                     if gdal.DataTypeIsComplex(dataset.GetRasterBand(i).DataType)]
+    if complex_bands:
+        raise InputError(f"The raster holds complex numbers (band {complex_bands[0]}: "
+                         f"{gdal.GetDataTypeName(dataset.GetRasterBand(complex_bands[0]).DataType)}); models take real "
+                         "values. Convert it first, e.g. to amplitude or intensity (Raster > Raster Calculator).")
     if requested:
         missing = [b for b in requested if not 1 <= b <= count]
         if missing:

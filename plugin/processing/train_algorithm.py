@@ -16,12 +16,14 @@ from qgis.core import (
     QgsProcessingParameterField,
     QgsProcessingParameterFileDestination,
     QgsProcessingParameterNumber,
+    QgsProcessingParameterString,
 )
 
 from ..adapters.gdal_grid import open_raster
 from ..adapters.output_paths import check_outputs, require_extension
 from ..core.training_choices import ARCHITECTURES, DEVICES, size_multiple
 from .base import SeamlessAlgorithm, import_plugin_module, with_help
+from .class_table_text import ClassTextError, parse_class_table
 from .feedback import FeedbackProgress
 from .layer_inputs import input_file, is_set, raster_path, vector_path
 from .parameter_checks import RasterFileParameter
@@ -38,9 +40,22 @@ the training and by the accuracy figures.</p>
 pixels are held out and never trained on, so the accuracy is not inflated by neighbouring pixels. A
 validation polygon layer, when given, replaces the blocks: pixels inside its polygons are the validation
 area.</p>
-<p>Progress is shown per batch; <b>Cancel</b> stops after the current batch and still writes the best model so
-far (with a warning). The report (HTML, with a JSON copy next to it) holds learning curves, the confusion
-matrix, per-class precision, recall, F1 and IoU, overall accuracy and kappa on the validation area.</p>
+<p><b>Test area</b> (optional polygons): left out of training and validation entirely (no chip or validation
+window reads it) and scored once at the end; its figures appear in the report next to the validation
+figures. The model is always chosen on the validation area, never on the test area.</p>
+<p><b>Search</b>: with <b>Tuning trials</b> above 0, a hyperparameter search (Optuna: TPE sampler, trials
+pruned on their validation mean IoU per epoch) tries that many settings (architecture among the three
+families, depth, width, learning rate, weight decay, dropout, class weights, region loss and augmentation
+strength, at the chip size given here; the first trial uses the settings given here), each for the given
+epochs and scored on the validation area only; the best settings are then trained again and exported.
+Progress is shown per trial; Cancel during the search stops it and writes nothing. Needs the Python
+package optuna.</p>
+<p><b>Classes</b>: names and colours, one class per line or separated by ";" as VALUE NAME #RRGGBB
+(<code>1 farm #e6c364; 2 meadow</code>), or JSON as in a configuration file's <code>data.classes</code>.</p>
+<p>Progress is shown per batch with the estimated time left; <b>Cancel</b> stops after the current batch and still
+writes the best model so far (with a warning). The report (HTML, with a JSON copy next to it) holds learning
+curves, the confusion matrix, per-class precision, recall, F1 and IoU, overall accuracy and kappa on the
+validation area, and the time per epoch.</p>
 <p>Needs the Python packages torch, onnx and onnxruntime. No pretrained weights are downloaded. For more
 control (configuration files, other network sizes, several GPUs) use the command line:
 <code>python -m training train --config CONFIG</code>.</p>"""
@@ -58,6 +73,7 @@ class TrainAlgorithm(SeamlessAlgorithm):
     UNLABELLED_VALUE, ARCHITECTURE, EPOCHS, CHIP_SIZE = "UNLABELLED_VALUE", "ARCHITECTURE", "EPOCHS", "CHIP_SIZE"
     BATCH_SIZE, LEARNING_RATE, VALIDATION = "BATCH_SIZE", "LEARNING_RATE", "VALIDATION"
     VALIDATION_LAYER, DEVICE = "VALIDATION_LAYER", "DEVICE"
+    TEST_LAYER, CLASSES, TUNE_TRIALS, TUNE_TIMEOUT = "TEST_LAYER", "CLASSES", "TUNE_TRIALS", "TUNE_TIMEOUT"
     OUTPUT_MODEL, OUTPUT_REPORT = "OUTPUT_MODEL", "OUTPUT_REPORT"
 
     def initAlgorithm(self, config: dict[str, Any] | None = None) -> None:  # noqa: N802 - QGIS API name
@@ -107,6 +123,21 @@ class TrainAlgorithm(SeamlessAlgorithm):
                                                  [SOURCE_VECTOR_POLYGON], optional=True),
              "Polygons of the area to validate on; overrides the validation share. Labels inside are never "
              "trained on.", False),
+            (QgsProcessingParameterFeatureSource(self.TEST_LAYER, "Test area (polygons)",
+                                                 [SOURCE_VECTOR_POLYGON], optional=True),
+             "Polygons of a test area: never trained on, never used to choose the epoch or the settings, scored "
+             "once at the end (in the report next to the validation figures).", False),
+            (QgsProcessingParameterString(self.CLASSES, "Class names and colours", multiLine=True, optional=True),
+             "One class per line or separated by ';' as VALUE NAME #RRGGBB (e.g. '1 farm #e6c364; 2 meadow'), or "
+             "JSON like data.classes. With a text class field, a NAME given here takes that VALUE as its code.",
+             False),
+            (QgsProcessingParameterNumber(self.TUNE_TRIALS, "Tuning trials (0: no search)", integer, 0, minValue=0,
+                                          maxValue=10000),
+             "Settings to try in a hyperparameter search before the final training (each trial trains for the "
+             "given epochs and is scored on the validation area; poor trials are stopped early).", False),
+            (QgsProcessingParameterNumber(self.TUNE_TIMEOUT, "Tuning time limit (minutes, 0: none)", number, 0,
+                                          minValue=0, maxValue=100000),
+             "The search stops starting new trials after this many minutes.", True),
             (self._enum(self.DEVICE, "Device", DEVICES),
              "auto: a CUDA GPU when torch sees one, else the CPU.", True),
             (QgsProcessingParameterFileDestination(self.OUTPUT_MODEL, "Trained model", "ONNX models (*.onnx)"),
@@ -131,6 +162,10 @@ class TrainAlgorithm(SeamlessAlgorithm):
             return "Both a label layer and a label raster are given; choose one of them."
         if vector and not self.parameterAsString(parameters, self.LABEL_FIELD, context):
             return "The label layer needs its class field: choose LABEL_FIELD."
+        try:
+            parse_class_table(self.parameterAsString(parameters, self.CLASSES, context))
+        except ClassTextError as error:
+            return f"CLASSES: {error}"
         self._check_outputs(parameters, context)
         return self._chip_problem(parameters, context)
 
@@ -142,7 +177,8 @@ class TrainAlgorithm(SeamlessAlgorithm):
         check_outputs({self.OUTPUT_MODEL: model, self.OUTPUT_REPORT: report,
                        f"{self.OUTPUT_REPORT} (its JSON copy)": str(Path(report).with_suffix(".json"))},
                       {name: input_file(self, parameters, name, context)
-                       for name in (self.INPUT, self.LABELS, self.LABEL_RASTER, self.VALIDATION_LAYER)})
+                       for name in (self.INPUT, self.LABELS, self.LABEL_RASTER, self.VALIDATION_LAYER,
+                                    self.TEST_LAYER)})
 
     def _chip_problem(self, parameters: dict[str, Any], context: QgsProcessingContext) -> str | None:
         chip = self.parameterAsInt(parameters, self.CHIP_SIZE, context)
@@ -166,7 +202,11 @@ class TrainAlgorithm(SeamlessAlgorithm):
         api = import_plugin_module("training.api")
         config_module = import_plugin_module("training.config")
         settings = self._settings(parameters, context, feedback)
-        outcome = api.train(config_module.from_mapping(settings, "algorithm parameters"), FeedbackProgress(feedback))
+        config = config_module.from_mapping(settings, "algorithm parameters")
+        if self.parameterAsInt(parameters, self.TUNE_TRIALS, context) > 0:
+            outcome = import_plugin_module("training.tune").tune(config, FeedbackProgress(feedback)).training
+        else:
+            outcome = api.train(config, FeedbackProgress(feedback))
         return {self.OUTPUT_MODEL: str(outcome.model_path), self.OUTPUT_REPORT: str(outcome.report_path)}
 
     def _settings(self, parameters: dict[str, Any], context: QgsProcessingContext,
@@ -185,9 +225,12 @@ class TrainAlgorithm(SeamlessAlgorithm):
         if is_set(parameters, self.VALIDATION_LAYER):
             validation["layer"], validation["layer_name"] = vector_path(self, parameters, self.VALIDATION_LAYER,
                                                                         context, feedback)
+        classes = parse_class_table(self.parameterAsString(parameters, self.CLASSES, context))
+        if classes:
+            data["classes"] = classes
         model_path = self.parameterAsFileOutput(parameters, self.OUTPUT_MODEL, context)
         return {
-            "data": data, "validation": validation,
+            "data": data, "validation": validation, "test": self._test_settings(parameters, context, feedback),
             "model": {"architecture": self.parameterAsEnumString(parameters, self.ARCHITECTURE, context)},
             "training": {"epochs": self.parameterAsInt(parameters, self.EPOCHS, context),
                          "batch_size": self.parameterAsInt(parameters, self.BATCH_SIZE, context),
@@ -195,4 +238,20 @@ class TrainAlgorithm(SeamlessAlgorithm):
                          "device": self.parameterAsEnumString(parameters, self.DEVICE, context)},
             "output": {"folder": str(Path(model_path).parent), "checkpoints": False, "model": model_path,
                        "report": self.parameterAsFileOutput(parameters, self.OUTPUT_REPORT, context)},
+            "tune": self._tune_settings(parameters, context),
         }
+
+    def _test_settings(self, parameters: dict[str, Any], context: QgsProcessingContext,
+                       feedback: QgsProcessingFeedback) -> dict[str, Any]:
+        if not is_set(parameters, self.TEST_LAYER):
+            return {}
+        layer, name = vector_path(self, parameters, self.TEST_LAYER, context, feedback)
+        return {"layer": layer, "layer_name": name}
+
+    def _tune_settings(self, parameters: dict[str, Any], context: QgsProcessingContext) -> dict[str, Any]:
+        """A search kept in memory (nothing is left next to the model), reports written beside the model."""
+        trials = self.parameterAsInt(parameters, self.TUNE_TRIALS, context)
+        minutes = self.parameterAsDouble(parameters, self.TUNE_TIMEOUT, context)
+        chip = self.parameterAsInt(parameters, self.CHIP_SIZE, context)  # the chip size the raster was checked for
+        return {"trials": max(trials, 1), "storage": "memory", "timeout": minutes * 60 if minutes > 0 else None,
+                "space": {"chip_size": chip}}

@@ -92,11 +92,25 @@ def rasters(folder: Path) -> dict[str, Path]:
     files["labels_without_nodata"] = _write(folder / "labels_zero_is_a_class.tif",
                                             (np.indices(pixels.shape[1:])[1][None] // 128).astype(np.uint16),
                                             files["s2"])
+    files["complex"] = _complex(folder / "complex.tif", pixels, files["s2"])
     files["labels_gpkg"] = _vector(folder / "labels.gpkg", "GPKG")
     files["labels_geojson"] = _vector(folder / "labels.json", "GeoJSON")
     files["scene_5m"] = _scene_at_5m(folder / "scene_5m.tif")
     files["scene_10m"] = _copy(folder / "scene_10m.tif")
     return files
+
+
+def _complex(path: Path, pixels: np.ndarray, like: Path) -> Path:
+    """The scene's values as complex numbers (as radar data come): models take real values."""
+    reference = gdal.Open(str(like))
+    dataset = gdal.GetDriverByName("GTiff").Create(str(path), pixels.shape[2], pixels.shape[1], pixels.shape[0],
+                                                  gdal.GDT_CFloat32)
+    dataset.SetGeoTransform(reference.GetGeoTransform())
+    dataset.SetProjection(reference.GetProjection())
+    for index, plane in enumerate(pixels, start=1):
+        dataset.GetRasterBand(index).WriteArray(plane.astype(np.complex64))
+    dataset = None
+    return path
 
 
 def _copy(path: Path) -> Path:

@@ -39,6 +39,13 @@ def test_too_few_bands_never_suggests_bands_that_do_not_exist(qgis_process, host
     only_outputs(tmp_path)
 
 
+def test_complex_values_are_refused_not_silently_cut_to_their_real_part(qgis_process, hostile, tmp_path):
+    result = qgis_process("seamless:classify", {"INPUT": hostile["complex"], "MODEL": BUNDLED_MODEL,
+                                                "OUTPUT": tmp_path / "classes.tif"})
+    refused(result, "The raster holds complex numbers (band 1: CFloat32)")
+    only_outputs(tmp_path)
+
+
 def test_fractional_label_values_are_named_as_the_cause(hostile, tmp_path):
     result = training_cli("train", "--image", str(hostile["s2"]), "--label-raster", str(hostile["fractional_labels"]),
                           "--chip-size", "64", "--output", str(tmp_path / "run"))

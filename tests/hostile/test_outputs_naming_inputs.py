@@ -65,6 +65,16 @@ def test_a_style_file_of_another_raster_is_never_replaced(qgis_process, hostile)
     refused(result, "would replace 'styled.qml', the QGIS style of 'styled.tif'")
 
 
+def test_a_read_only_output_file_is_kept(qgis_process, hostile, tmp_path):
+    protected = tmp_path / "classes.tif"
+    protected.write_bytes(b"the user's own file")
+    protected.chmod(0o444)
+    result = qgis_process("seamless:classify", {"INPUT": hostile["s2"], "MODEL": BUNDLED_MODEL, "OUTPUT": protected})
+    refused(result, "exists and is read-only, so it is kept as it is")
+    assert protected.read_bytes() == b"the user's own file"
+    only_outputs(tmp_path, "classes.tif")
+
+
 def test_model_description_over_the_contract_is_refused(qgis_process, tmp_path):
     contract = tmp_path / "contract.json"
     contract.write_text(json.dumps({"name": "a name"}))

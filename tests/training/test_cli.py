@@ -61,6 +61,14 @@ def test_export_and_evaluate_reproduce_the_training_figures(trained, tmp_path):
     assert total > evaluated["total"]  # every labelled pixel, not only the validation area
 
 
+def test_export_takes_the_last_pt_of_a_run(trained, tmp_path):
+    _, folder, _ = trained
+    exported = tmp_path / "last.onnx"
+    completed = cli("export", "--checkpoint", str(folder / "out" / "last.pt"), "--output", str(exported))
+    assert completed.returncode == 0, completed.stderr
+    assert exported.is_file() and "onnxruntime matches torch" in completed.stdout
+
+
 def test_bad_input_exits_with_code_2_and_a_message(s2_crop):
     completed = cli("train", "--image", str(s2_crop["image"]), "--labels", "labels.gpkg", "--quiet")
     assert completed.returncode == 2

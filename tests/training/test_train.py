@@ -126,6 +126,38 @@ def test_export_is_verified_against_torch_and_the_contract(run, tmp_path):
         verify_onnx(again, _model_from(content), other, shape)
 
 
+def test_last_pt_exports_the_last_epochs_weights_with_their_contract(run, tmp_path):
+    outcome, folder, _ = run
+    target = tmp_path / "last.onnx"
+    check = api.export_checkpoint(folder / "last.pt", target)
+    assert target.stat().st_size == check.bytes and check.max_abs_difference < 1e-3
+    session = onnxruntime.InferenceSession(str(target))
+    contract = ModelContract.from_json(session.get_modelmeta().custom_metadata_map[METADATA_KEY])
+    last = json.loads((folder / "report.json").read_text())["history"][-1]
+    assert contract.provenance["epochs"]["exported"] == "last" and contract.provenance["epochs"]["run"] == 2
+    assert contract.provenance["validation"]["mean_iou"] == pytest.approx(last["mean_iou"])
+    assert contract.context_margin % 4 == 0 and 0 < contract.context_margin <= 32  # measured on these weights
+    assert contract.all_classes == outcome.contract.all_classes and contract.input == outcome.contract.input
+    content = checkpoint.load(folder / "last.pt")
+    probe = np.random.default_rng(1).standard_normal((1, 4, 64, 96)).astype(np.float32)
+    model = _model_from({**content, "contract": contract.to_json()})
+    with torch.no_grad():
+        expected = model(torch.from_numpy(probe)).numpy()
+    np.testing.assert_allclose(session.run(None, {"image": probe})[0], expected, atol=1e-3)
+
+
+def test_a_run_tells_the_time_per_epoch_and_what_is_left(run):
+    outcome, folder, progress = run
+    epochs = [m for m in progress.messages if m.startswith("Epoch ")]
+    assert "s per epoch, about" in epochs[0] and epochs[-1].endswith("s per epoch, done")
+    report = json.loads((folder / "report.json").read_text())
+    assert all(h["seconds"] > 0 for h in report["history"])
+    assert report["run"]["seconds_per_epoch"] == pytest.approx(np.mean([h["seconds"] for h in report["history"]]),
+                                                               abs=0.01)
+    assert report["run"]["wall_seconds"] >= sum(h["seconds"] for h in report["history"]) - 0.01
+    assert "time per epoch" in (folder / "report.html").read_text()
+
+
 def test_exported_model_carries_no_stack_traces_or_local_paths(run):
     """The exporter's per-node debug records (stack traces with this machine's paths) are removed."""
     import onnx

@@ -16,7 +16,7 @@ from tests.training.helpers import OSM_CLASSES, REPO, S2_IMAGE, S2_LABELS, S2_PO
 gdal.UseExceptions()
 PARAMETERS = {"INPUT", "LABELS", "LABEL_FIELD", "LABEL_RASTER", "UNLABELLED_VALUE", "ARCHITECTURE", "EPOCHS",
               "CHIP_SIZE", "BATCH_SIZE", "LEARNING_RATE", "VALIDATION", "VALIDATION_LAYER", "DEVICE", "OUTPUT_MODEL",
-              "OUTPUT_REPORT"}
+              "OUTPUT_REPORT", "TEST_LAYER", "CLASSES", "TUNE_TRIALS", "TUNE_TIMEOUT"}
 
 
 @pytest.fixture(scope="module")
@@ -61,6 +61,9 @@ def test_registered_with_help_on_every_parameter(provider):
     ({"LABEL_RASTER": str(S2_LABELS), "CHIP_SIZE": 100}, "not a multiple of 16"),
     ({"LABEL_RASTER": str(S2_LABELS), "CHIP_SIZE": 80, "ARCHITECTURE": "resnet18_fcn"}, "not a multiple of 32"),
     ({"LABEL_RASTER": str(S2_LABELS), "CHIP_SIZE": 1024}, "larger than the input raster"),
+    ({"LABEL_RASTER": str(S2_LABELS), "CLASSES": "1 farm #e6c36"}, "CLASSES: Colour '#e6c36' of class 1"),
+    ({"LABEL_RASTER": str(S2_LABELS), "CLASSES": "1 farm; 1 meadow"}, "appear more than once"),
+    ({"LABEL_RASTER": str(S2_LABELS), "CLASSES": "1 farm #e6c364; 2 meadow", "TUNE_TRIALS": 3}, ""),
     ({"LABEL_RASTER": str(S2_LABELS)}, ""),
     ({"LABELS": str(S2_POLYGONS), "LABEL_FIELD": "fclass"}, ""),
 ])
@@ -91,6 +94,41 @@ def test_processing_run_trains_and_writes_model_and_report(provider, small_scene
     assert contract.provenance["architecture"]["architecture"] == "mobilenetv2_unet"
     assert report.is_file() and report.with_suffix(".json").is_file()
     assert sorted(p.name for p in tmp_path.iterdir()) == ["model.onnx", "report.html", "report.json"]
+
+
+@pytest.mark.slow
+def test_a_search_with_named_classes_and_a_test_area_from_the_toolbox(provider, small_scene, tmp_path):
+    import processing
+    from qgis.core import QgsProcessingFeedback
+
+    class Recording(QgsProcessingFeedback):
+        def __init__(self) -> None:
+            super().__init__()
+            self.lines: list[str] = []
+
+        def pushInfo(self, info: str) -> None:  # noqa: N802 - QGIS API name
+            self.lines.append(info)
+
+    model, report, feedback = tmp_path / "model.onnx", tmp_path / "report.html", Recording()
+    names = "; ".join(f"{value} {name}_x #{value}0{value}0{value}0" for value, name in enumerate(OSM_CLASSES, 1))
+    result = processing.run("seamless:train", {
+        "INPUT": str(small_scene["image"]), "LABEL_RASTER": str(small_scene["labels"]), "ARCHITECTURE": "unet",
+        "UNLABELLED_VALUE": 0, "EPOCHS": 1, "CHIP_SIZE": 64, "BATCH_SIZE": 8, "VALIDATION": 0.25, "DEVICE": "cpu",
+        "CLASSES": names,
+        "TEST_LAYER": str(small_scene["validation"]), "TUNE_TRIALS": 2,
+        "OUTPUT_MODEL": str(model), "OUTPUT_REPORT": str(report)}, feedback=feedback)
+    assert result == {"OUTPUT_MODEL": str(model), "OUTPUT_REPORT": str(report)}
+    session = onnxruntime.InferenceSession(str(model))
+    contract = ModelContract.from_json(session.get_modelmeta().custom_metadata_map[METADATA_KEY])
+    assert {c.name for c in contract.all_classes} <= {f"{n}_x" for n in OSM_CLASSES}
+    assert all(c.color == f"#{c.value}0{c.value}0{c.value}0" for c in contract.all_classes)
+    assert contract.provenance["search"]["trials"] == 2 and contract.provenance["search"]["storage"] == "memory"
+    assert contract.provenance["test"]["area"]["method"] == "layer" and contract.provenance["test"]["pixels"] > 0
+    assert sum("Trial 0 " in line for line in feedback.lines) and sum("Trial 1 " in line for line in feedback.lines)
+    assert any("left for the search" in line for line in feedback.lines)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["model.onnx", "report.html", "report.json",
+                                                          "report_best_config.yaml", "report_search.html",
+                                                          "report_search.json"]
 
 
 @pytest.mark.slow

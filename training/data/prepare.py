@@ -25,6 +25,14 @@ from .labels import IGNORE_INDEX, ClassTable, class_table, count_values
 from .scene_types import ChipRef, Scene, ValidationWindow
 from .sources import open_scene
 from .stats import PixelSampler, input_spec
+from .test_area import (
+    TestArea,
+    TestAreaOnly,
+    WithoutTestArea,
+    open_test_area,
+    training_refs_clear_of,
+    validation_windows_clear_of,
+)
 
 InputError = errors.InputError
 Progress = progress_module.Progress
@@ -86,14 +94,15 @@ def prepare_data(config: TrainConfig, progress: Progress) -> PreparedData:
     chip_size = getattr(scene, "chip_size", config.data.chip_size)
     scene.check_chip_size(chip_size)
     block_size = config.validation.block_size or default_block_size(scene, chip_size)
-    values, blocks = _scan_blocks(scene, block_size, progress)
+    test_area = open_test_area(config.test, scene.crs_wkt)
+    values, blocks = _scan_blocks(scene, block_size, progress, test_area)
     classes = class_table(values, scene.known_classes, config.data.classes)
-    split = _make_split(config, scene, blocks, block_size)
+    split = _make_split(config, scene, blocks, block_size, test_area)
     progress.info(f"Classes: {', '.join(f'{c.value} {c.name}' for c in classes.classes)}; split: {split.description}.")
     budget = _MemoryBudget(config.data.cache_mb)
-    validation, train_counts, validation_counts = _tile(scene, classes, split, config, chip_size, budget)
+    validation, train_counts, validation_counts = _tile(scene, classes, split, config, chip_size, budget, test_area)
     _check_classes(classes, train_counts, validation_counts, progress, scene.unlabelled)
-    train, sampler = _training_chips(scene, classes, split, config, chip_size, progress, budget)
+    train, sampler = _training_chips(scene, classes, split, config, chip_size, progress, budget, test_area)
     if not budget.fits:
         train.images = validation.images = None
     sample = sampler.sample()
@@ -112,18 +121,40 @@ def prepare_validation(config: TrainConfig, progress: Progress, classes: ClassTa
     chip_size = getattr(scene, "chip_size", config.data.chip_size)
     scene.check_chip_size(chip_size)
     block_size = config.validation.block_size or default_block_size(scene, chip_size)
-    values, blocks = _scan_blocks(scene, block_size, progress)
+    test_area = None if all_labels else open_test_area(config.test, scene.crs_wkt)  # as in training
+    values, blocks = _scan_blocks(scene, block_size, progress, test_area)
     foreign = sorted(set(values) - set(classes.values.tolist()))
     if foreign:
         progress.warning(f"Label values {foreign} are not classes of the model; their pixels are not scored.")
-    split = split_module.EverythingValidation() if all_labels else _make_split(config, scene, blocks, block_size)
+    split = (split_module.EverythingValidation() if all_labels
+             else _make_split(config, scene, blocks, block_size, test_area))
     validation, train_counts, validation_counts = _tile(scene, classes, split, config, chip_size,
-                                                        _MemoryBudget(config.data.cache_mb))
+                                                        _MemoryBudget(config.data.cache_mb), test_area)
     bands = len(scene.bands.names)
     identity = contract.InputSpec("image", bands, scene.bands.names, (1.0,) * bands, (0.0,) * bands,
                                   (0.0,) * bands, (1.0,) * bands)
     return PreparedData(scene, classes, identity, ChipSet([], []), validation, train_counts, validation_counts,
                         split.description, np.zeros((0, bands)), chip_size, list(scene.notes))
+
+
+def prepare_test(config: TrainConfig, progress: Progress, classes: ClassTable,
+                 spec: contract.InputSpec) -> PreparedData | None:
+    """Windows tiling the test area alone (None without one), normalised like the training data ``spec``."""
+    scene = open_scene(config.data)
+    test_area = open_test_area(config.test, scene.crs_wkt)
+    if test_area is None:
+        return None
+    chip_size = getattr(scene, "chip_size", config.data.chip_size)
+    try:
+        windows, _, test_counts = _tile(scene, classes, TestAreaOnly(test_area), config, chip_size,
+                                        _MemoryBudget(0))
+    except InputError as error:
+        raise InputError("The test area holds no labelled pixel of the model's classes, so it cannot be scored; "
+                         "move it (test.extent or test.layer) over labelled pixels or leave it out.") from error
+    progress.info(f"Test area: {len(windows.windows)} windows, {int(test_counts.sum())} labelled pixels.")
+    return PreparedData(scene, classes, spec, ChipSet([], []), windows, np.zeros_like(test_counts), test_counts,
+                        TestAreaOnly(test_area).description, np.zeros((0, spec.bands)), chip_size,
+                        list(scene.notes))
 
 
 def default_block_size(scene: Scene, chip_size: int) -> int:
@@ -133,13 +164,15 @@ def default_block_size(scene: Scene, chip_size: int) -> int:
     return int(min(max(side // chip_size, 1), 4)) * chip_size
 
 
-def _scan_blocks(scene: Scene, block_size: int, progress: Progress) -> tuple[dict[int, int], dict]:
-    """Label values found and labelled pixels per block (col, row)."""
+def _scan_blocks(scene: Scene, block_size: int, progress: Progress,
+                 test_area: TestArea | None = None) -> tuple[dict[int, int], dict]:
+    """Label values found and labelled pixels per block (col, row), outside the test area."""
     values: dict[int, int] = {}
     blocks: dict[tuple[int, int], int] = {}
     refs = scene.scan_refs(block_size)
     for number, ref in enumerate(refs):
-        counts = count_values(scene.read_labels(ref), scene.unlabelled)
+        outside = None if test_area is None else ~test_area.mask(ref.window, ref.geotransform)
+        counts = count_values(scene.read_labels(ref), scene.unlabelled, outside)
         for value, count in counts.items():
             values[value] = values.get(value, 0) + count
         block = (ref.window.col // block_size, ref.window.row // block_size)
@@ -151,17 +184,24 @@ def _scan_blocks(scene: Scene, block_size: int, progress: Progress) -> tuple[dic
     return values, blocks
 
 
-def _make_split(config: TrainConfig, scene: Scene, blocks: dict, block_size: int) -> split_module.Split:
+def _make_split(config: TrainConfig, scene: Scene, blocks: dict, block_size: int,
+                test_area: TestArea | None = None) -> split_module.Split:
     validation = config.validation
     chosen: split_module.Split
     if validation.layer:
         chosen = split_module.LayerSplit(validation.layer, validation.layer_name, scene.crs_wkt)
     elif validation.extent:
         chosen = split_module.ExtentSplit(validation.extent)
+    elif validation.folds > 1:
+        folds = split_module.choose_fold_blocks(blocks, validation.folds, config.training.seed)
+        chosen = split_module.BlockSplit(block_size, folds[validation.fold])
+        chosen.description.update({"folds": validation.folds, "fold": validation.fold})
     else:
         blocks_chosen = split_module.choose_validation_blocks(blocks, validation.fraction, config.training.seed)
         chosen = split_module.BlockSplit(block_size, blocks_chosen)
-    return split_module.BufferedSplit(chosen, validation.buffer) if validation.buffer > 0 else chosen
+    if validation.buffer > 0:
+        chosen = split_module.BufferedSplit(chosen, validation.buffer)
+    return WithoutTestArea(chosen, test_area) if test_area is not None else chosen
 
 
 def _labels_for(scene: Scene, classes: ClassTable, split: split_module.Split, ref: ChipRef,
@@ -175,15 +215,15 @@ def _labels_for(scene: Scene, classes: ClassTable, split: split_module.Split, re
 
 
 def _tile(scene: Scene, classes: ClassTable, split: split_module.Split, config: TrainConfig, chip_size: int,
-          budget: _MemoryBudget) -> tuple[ValidationSet, np.ndarray, np.ndarray]:
-    """Validation windows and distinct labelled pixels per class in both areas."""
+          budget: _MemoryBudget, test_area: TestArea | None = None) -> tuple[ValidationSet, np.ndarray, np.ndarray]:
+    """Validation windows (none reading the test area) and distinct labelled pixels per class in both areas."""
     window = config.validation.window or chip_size
     context = config.validation.context if config.validation.context is not None else chip_size // 4
     train_counts = np.zeros(len(classes.classes), np.int64)
     val_counts = np.zeros(len(classes.classes), np.int64)
     kept, labels, images = [], [], budget.new_list()
     labelled_with_data = 0
-    for item in scene.validation_windows(window, context):
+    for item in validation_windows_clear_of(scene.validation_windows(window, context), test_area):
         raw, valid = scene.read_image(item.read)
         index = classes.to_index(scene.read_labels(item.read), scene.unlabelled)
         index[~valid] = IGNORE_INDEX
@@ -232,8 +272,9 @@ def _check_classes(classes: ClassTable, train: np.ndarray, validation: np.ndarra
 
 
 def _training_chips(scene: Scene, classes: ClassTable, split: split_module.Split, config: TrainConfig,
-                    chip_size: int, progress: Progress, budget: _MemoryBudget) -> tuple[ChipSet, PixelSampler]:
-    refs = scene.training_refs(chip_size, config.stride)
+                    chip_size: int, progress: Progress, budget: _MemoryBudget,
+                    test_area: TestArea | None = None) -> tuple[ChipSet, PixelSampler]:
+    refs = training_refs_clear_of(scene.training_refs(chip_size, config.stride), test_area)
     sampler = PixelSampler(len(refs), seed=config.training.seed)
     kept, labels, images = [], [], budget.new_list()
     for number, ref in enumerate(refs):

@@ -147,3 +147,25 @@ def choose_validation_blocks(labelled: Mapping[tuple[int, int], int], fraction: 
     return chosen
 
 
+
+
+def choose_fold_blocks(labelled: Mapping[tuple[int, int], int], folds: int,
+                       seed: int) -> list[set[tuple[int, int]]]:
+    """Blocks (col, row) dealt into ``folds`` spatial folds holding similar numbers of labelled pixels.
+
+    Blocks go, largest first (ties in a seeded random order), each to the fold holding the fewest
+    labelled pixels so far.
+    """
+    candidates = sorted(block for block, count in labelled.items() if count > 0)
+    if len(candidates) < folds:
+        raise InputError(f"The labels fall into {len(candidates)} block(s), too few for {folds} spatial folds; "
+                         "use fewer folds or a smaller validation.block_size.")
+    order = np.random.default_rng(seed).permutation(len(candidates))
+    ranked = sorted((candidates[i] for i in order), key=lambda b: -labelled[b])
+    chosen: list[set[tuple[int, int]]] = [set() for _ in range(folds)]
+    held = [0] * folds
+    for block in ranked:
+        emptiest = min(range(folds), key=lambda f: (held[f], f))
+        chosen[emptiest].add(block)
+        held[emptiest] += labelled[block]
+    return chosen

@@ -1,0 +1,82 @@
+"""The whole ``tune`` command: search, write the best settings and the report, retrain and export them."""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from .._plugin import atomic, errors
+from .._plugin import progress as progress_module
+from ..config import TrainConfig, from_mapping
+from ..timing import duration_text
+from .report import search_document, write_search_report
+from .study import BEST_CONFIG, SearchOutcome, best_mapping, search, search_record
+from .trial import ShareOfProgress
+
+Progress = progress_module.Progress
+REPORT = "tune_report.html"
+SEARCH_SHARE = 0.8
+
+
+def _require_optuna() -> None:
+    try:
+        import optuna  # noqa: F401
+    except ImportError as error:
+        raise errors.RuntimeUnavailableError("Tuning needs the Python package optuna: python3 -m pip install "
+                                             "optuna") from error
+
+
+def tune(config: TrainConfig, progress: Progress | None = None) -> SearchOutcome:
+    """Search (resuming the study), write best_config.yaml and tune_report.html, then retrain the best."""
+    from .. import api
+
+    _require_optuna()
+    progress = progress or progress_module.LoggingProgress()
+    share = SEARCH_SHARE if config.tune.retrain else 1.0  # of the progress bar; the final training has the rest
+    study, search_space = search(config, ShareOfProgress(progress, "", 0.0, share))
+    mapping = best_mapping(config, study)
+    record = search_record(study, config, search_space)
+    best_path, report_path = search_paths(config)
+    write_best_config(best_path, mapping)
+    document = search_document(study, record, best_path.read_text(encoding="utf-8"))
+    write_search_report(report_path, document)
+    progress.info(f"Best trial {record['best_trial']}: score {record['best_value']:.1%} ({record['objective']}). "
+                  f"Settings: {best_path}; search report: {report_path}.")
+    outcome = SearchOutcome(study, mapping, best_path, record, report_path)
+    if not config.tune.retrain:
+        return outcome
+    final = from_mapping(mapping, str(best_path))
+    per_epoch = _seconds_per_epoch(document, record["best_trial"])
+    if per_epoch:
+        progress.info(f"Retraining the best settings for {final.training.epochs} epoch(s): about "
+                      f"{duration_text(per_epoch * final.training.epochs)} (from the trials' epochs).")
+    outcome.training = api.train(final, ShareOfProgress(progress, "", share, 1.0 - share), search=record)
+    return outcome
+
+
+def search_paths(config: TrainConfig) -> tuple[Path, Path]:
+    """(best settings YAML, search report): beside the training report when its path is given, else in the folder."""
+    if config.output.report:
+        report = Path(config.output.report)
+        return report.with_name(f"{report.stem}_best_config.yaml"), report.with_name(f"{report.stem}_search.html")
+    folder = Path(config.output.folder)
+    return folder / BEST_CONFIG, folder / REPORT
+
+
+def write_best_config(path: Path, mapping: dict[str, Any]) -> Path:
+    """The best settings as YAML that ``python -m training train --config`` reads back unchanged."""
+    import yaml
+
+    header = ("# Best settings of a hyperparameter search (python -m training tune). Reproduce the final model:\n"
+              "#   python -m training train --config best_config.yaml\n")
+    with atomic.AtomicOutputs() as outputs:
+        Path(outputs.temporary_for(path)).write_text(header + yaml.safe_dump(mapping, sort_keys=False),
+                                                     encoding="utf-8")
+        outputs.commit()
+    return path
+
+
+def _seconds_per_epoch(document: dict[str, Any], best: int) -> float | None:
+    for row in document["trials"]:
+        if row["number"] == best and row["seconds_per_epoch"]:
+            return float(row["seconds_per_epoch"])
+    return None

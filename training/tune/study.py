@@ -1,0 +1,263 @@
+"""``python -m training tune``: an Optuna study (TPE sampler, median pruner) over the training settings.
+
+Selection never sees the test ground: trials are scored on validation inside the training area (or
+on k spatial folds) and the test area is left out of everything until the final model is scored on
+it once. The best settings are written as a configuration (``best_config.yaml``) that
+``python -m training train --config`` reproduces; the search retrains them (``tune.retrain``) and
+exports the model with the search recorded in its contract's provenance.
+
+A study lives in an Optuna storage: by default a SQLite file in the output folder, so running the
+same command again resumes it, and several processes (or machines, with a database URL) can work on
+one study at once. ``tune.trials`` is the number of finished trials the study should hold.
+"""
+from __future__ import annotations
+
+import copy
+import gc
+import math
+import time
+import warnings
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from .._plugin import errors
+from .._plugin import progress as progress_module
+from ..config import TrainConfig, from_mapping
+from ..data.prepare import default_block_size
+from ..data.sources import open_scene
+from ..timing import duration_text
+from . import space as space_module
+from .trial import DataCache, SearchCancelled, ShareOfProgress, run_trial
+
+Progress = progress_module.Progress
+# A trial whose settings do not fit the data (chips larger than the training ground, say) or the memory fails
+# alone; the search goes on. Anything else (a bug, a cancellation) stops the search.
+TRIAL_ERRORS = (errors.InputError, MemoryError)
+BEST_CONFIG = "best_config.yaml"
+OBJECTIVE = {"blocks": "validation mean IoU on spatial blocks inside the training ground",
+             "folds": "mean validation mean IoU over {k} spatial folds of the training ground"}
+
+
+@dataclass
+class SearchOutcome:
+    """What a search produced: the study, the best settings as a configuration, and the final training."""
+
+    study: Any
+    best_mapping: dict[str, Any]
+    best_config_path: Path
+    record: dict[str, Any]
+    report_path: Path
+    training: Any = None  # api.TrainingOutcome of the retrained best settings
+
+
+def storage_for(config: TrainConfig) -> Any:
+    """The Optuna storage: ``memory``, or a database URL (default: SQLite in the output folder)."""
+    import optuna
+
+    url = config.tune.storage or f"sqlite:///{Path(config.output.folder).resolve() / 'tune.db'}"
+    if url == "memory":
+        return None
+    if url.startswith("sqlite:///"):
+        Path(url[len("sqlite:///"):]).parent.mkdir(parents=True, exist_ok=True)
+    engine = {"connect_args": {"timeout": 120}} if url.startswith("sqlite") else {}
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)  # heartbeats: marked experimental
+            return optuna.storages.RDBStorage(url, engine_kwargs=engine, heartbeat_interval=60, grace_period=300)
+    except Exception as error:  # noqa: BLE001 - SQLAlchemy raises many kinds
+        raise errors.InputError(f"Cannot open the study storage '{url}': {error}. Give a writable SQLite path "
+                                "(sqlite:///tune.db) or a database URL.") from error
+
+
+def open_study(config: TrainConfig, storage: Any) -> Any:
+    """Create or load the study (resumed when it exists in the storage)."""
+    import optuna
+
+    tune = config.tune
+    optuna.logging.set_verbosity(optuna.logging.ERROR)  # the progress lines say what happens, failures included
+    finished = _count_finished(storage, tune.study)
+    seed = (tune.seed if tune.seed is not None else config.training.seed) + finished  # a resumed search draws anew
+    sampler = optuna.samplers.TPESampler(seed=seed, n_startup_trials=tune.startup_trials)
+    pruner = (optuna.pruners.MedianPruner(n_startup_trials=tune.prune_startup_trials,
+                                          n_warmup_steps=tune.prune_warmup_epochs)
+              if tune.prune else optuna.pruners.NopPruner())
+    return optuna.create_study(storage=storage, sampler=sampler, pruner=pruner, study_name=tune.study,
+                               direction="maximize", load_if_exists=True)
+
+
+def _count_finished(storage: Any, name: str) -> int:
+    import optuna
+
+    if storage is None:
+        return 0
+    try:
+        study = optuna.load_study(study_name=name, storage=storage)
+    except KeyError:
+        return 0
+    return len(finished_trials(study))
+
+
+def finished_trials(study: Any) -> list[Any]:
+    from optuna.trial import TrialState
+
+    return [t for t in study.get_trials(deepcopy=False) if t.state in (TrialState.COMPLETE, TrialState.PRUNED)]
+
+
+def base_mapping(config: TrainConfig) -> dict[str, Any]:
+    """The configuration every trial starts from: the validation area fixed for all chip sizes, no outputs."""
+    mapping = copy.deepcopy(config.to_dict())
+    chip = config.data.chip_size
+    validation = mapping["validation"]
+    if not (validation["layer"] or validation["extent"]) and validation["block_size"] is None:
+        validation["block_size"] = default_block_size(open_scene(config.data), chip)
+    validation["window"] = validation["window"] or chip
+    validation["context"] = validation["context"] if validation["context"] is not None else chip // 4
+    return mapping
+
+
+def trial_mapping(base: dict[str, Any], params: dict[str, Any], epochs: int) -> dict[str, Any]:
+    """One trial's configuration: its parameters, its epochs, no checkpoints, no resume."""
+    mapping = space_module.apply(base, params)
+    mapping["training"].update(epochs=epochs, resume=None)
+    mapping["output"].update(checkpoints=False)
+    return mapping
+
+
+def search(config: TrainConfig, progress: Progress) -> tuple[Any, space_module.SearchSpace]:
+    """Run the trials still missing from the study (within ``tune.timeout``); return it and the space."""
+    tune = config.tune
+    base = base_mapping(config)
+    search_space = space_module.build_space(tune.space, base, bool(config.data.chips))
+    epochs = tune.epochs or config.training.epochs
+    study = open_study(config, storage_for(config))
+    done = len(finished_trials(study))
+    missing = tune.trials - done
+    progress.info(f"Study '{tune.study}': {done} finished trial(s) of {tune.trials}; "
+                  f"{'running ' + str(missing) if missing > 0 else 'no'} more; {epochs} epoch(s) per trial; "
+                  f"scored by {objective_text(tune.folds)}.")
+    if missing <= 0:
+        return study, search_space
+    if tune.include_defaults and not study.trials:
+        study.enqueue_trial(space_module.defaults_in_space(config, search_space), skip_if_exists=True)
+    cache, clock = DataCache(progress), _SearchClock(missing, tune.timeout)
+
+    def objective(trial: Any) -> float:
+        params = space_module.suggest(trial, search_space)
+        mapping = trial_mapping(base, {**search_space.fixed, **params}, epochs)
+        trial.set_user_attr("settings", {**search_space.fixed, **params})
+        position = clock.finished / max(missing, 1)
+        trial_progress = ShareOfProgress(progress, f"Trial {trial.number}: ", position, 1 / max(missing, 1))
+        progress.info(f"Trial {trial.number} ({clock.finished + 1} of {missing} here): "
+                      + ", ".join(f"{k} {_short(v)}" for k, v in params.items()))
+        try:
+            return run_trial(trial, mapping, tune.folds, cache, trial_progress, _should_prune)
+        except TRIAL_ERRORS as error:
+            trial.set_user_attr("error", str(error))
+            progress.warning(f"Trial {trial.number} failed and is left out: {error}")
+            raise
+
+    def after_trial(study: Any, trial: Any) -> None:
+        clock.add(trial.user_attrs.get("seconds", 0.0))
+        progress.info(_trial_line(study, trial, clock))
+        progress.set_fraction(clock.finished / max(missing, 1))
+
+    import optuna
+
+    callbacks = [optuna.study.MaxTrialsCallback(tune.trials, states=(optuna.trial.TrialState.COMPLETE,
+                                                                     optuna.trial.TrialState.PRUNED)), after_trial]
+    cancelled = ""
+    try:
+        study.optimize(objective, n_trials=missing, timeout=tune.timeout, callbacks=callbacks, catch=TRIAL_ERRORS)
+    except SearchCancelled as error:
+        cancelled = str(error)
+    # Stopped (pruned, failed, cancelled) trials leave their frames, and with them their data and open GDAL
+    # datasets, in reference cycles: free them now, while GDAL's drivers are certainly loaded (a host such
+    # as QGIS unloads them at exit), not at some later garbage collection.
+    cache.clear()
+    gc.collect()
+    if cancelled:
+        raise errors.CancelledError(f"{cancelled} The study keeps its {len(finished_trials(study))} finished "
+                                    "trial(s); run the same command again to continue it.")
+    return study, search_space
+
+
+def _should_prune(trial: Any, step: int, value: float) -> bool:
+    trial.report(value, step)
+    return bool(trial.should_prune())
+
+
+def objective_text(folds: int) -> str:
+    return OBJECTIVE["folds"].format(k=folds) if folds > 1 else OBJECTIVE["blocks"]
+
+
+class _SearchClock:
+    """Trial durations and the estimated rest of this process's search."""
+
+    def __init__(self, planned: int, timeout: float | None) -> None:
+        self.planned, self.timeout, self.started = planned, timeout, time.perf_counter()
+        self.durations: list[float] = []
+
+    @property
+    def finished(self) -> int:
+        return len(self.durations)
+
+    def add(self, seconds: float) -> None:
+        self.durations.append(seconds)
+
+    def remaining(self) -> float:
+        left = (self.planned - self.finished) * sum(self.durations) / max(self.finished, 1)
+        if self.timeout is not None:
+            left = min(left, max(self.timeout - (time.perf_counter() - self.started), 0.0))
+        return left
+
+
+def _trial_line(study: Any, trial: Any, clock: _SearchClock) -> str:
+    state = trial.state.name.lower()
+    value = f"score {trial.value:.1%}" if trial.value is not None else "no score"
+    if state == "pruned":
+        steps = trial.intermediate_values
+        value = f"pruned after {len(steps)} epoch(s) at {steps[max(steps)]:.1%}" if steps else "pruned"
+    try:
+        best = f"best {study.best_value:.1%} (trial {study.best_trial.number})"
+    except ValueError:
+        best = "no complete trial yet"
+    return (f"Trial {trial.number} {state} in {duration_text(trial.user_attrs.get('seconds', math.nan))}: {value}; "
+            f"{best}; about {duration_text(clock.remaining())} left for the search.")
+
+
+def _short(value: Any) -> str:
+    return f"{value:.3g}" if isinstance(value, float) else str(value)
+
+
+def search_record(study: Any, config: TrainConfig, search_space: space_module.SearchSpace) -> dict[str, Any]:
+    """What the contract's provenance and the report keep of the search (no local paths)."""
+    from optuna.trial import TrialState
+
+    trials = study.get_trials(deepcopy=False)
+    best = study.best_trial
+    url = config.tune.storage or "sqlite"
+    return {"study": study.study_name, "storage": url.split(":", 1)[0] if url != "memory" else "memory",
+            "sampler": "TPE", "pruner": "median" if config.tune.prune else "none",
+            "objective": objective_text(config.tune.folds),
+            "trials": len(trials), "complete": sum(t.state == TrialState.COMPLETE for t in trials),
+            "pruned": sum(t.state == TrialState.PRUNED for t in trials),
+            "failed": sum(t.state == TrialState.FAIL for t in trials),
+            "epochs_per_trial": config.tune.epochs or config.training.epochs,
+            "best_trial": best.number, "best_value": best.value,
+            "best_settings": best.user_attrs.get("settings", best.params), "space": search_space.describe()}
+
+
+def best_mapping(config: TrainConfig, study: Any) -> dict[str, Any]:
+    """The best trial's configuration for the final run: the trials' validation area, the final epochs."""
+    try:
+        best = study.best_trial
+    except ValueError as error:
+        raise errors.InputError("The study has no complete trial (all were pruned or failed), so there are no best "
+                                "settings; run more trials (tune.trials) or turn pruning off (tune.prune).") from error
+    mapping = space_module.apply(base_mapping(config), best.user_attrs.get("settings", best.params))
+    mapping["training"].update(epochs=config.tune.final_epochs or config.training.epochs, resume=None)
+    mapping["validation"].update(folds=0, fold=0)
+    mapping.pop("tune", None)
+    from_mapping(mapping, "best settings")  # must be a valid configuration
+    return mapping

@@ -1,0 +1,127 @@
+"""One trial of the search: train with the trial's settings, score on validation inside the training ground.
+
+A trial never sees the test area (the data preparation leaves it out) and never exports anything.
+Its score is the best validation mean IoU over its epochs, or the mean of those over k spatial folds;
+after every epoch the validation mIoU is reported to Optuna, whose pruner may stop the trial there.
+Prepared data are cached per data settings, so trials that share a chip size share the chips.
+"""
+from __future__ import annotations
+
+import json
+import math
+import os
+import socket
+import time
+from typing import Any, Callable
+
+from .._plugin import errors
+from .._plugin import progress as progress_module
+from ..config import TrainConfig, from_mapping
+from ..data.prepare import PreparedData, prepare_data
+from ..distributed import DistState, choose_device
+from ..trainer import Trainer, seed_everything
+
+Progress = progress_module.Progress
+
+
+class SearchCancelled(errors.CancelledError):
+    """The person running the search asked it to stop."""
+
+
+class DataCache:
+    """PreparedData per (data, validation, test, seed) settings: chips are cut once per chip size and fold."""
+
+    def __init__(self, progress: Progress) -> None:
+        self.progress = progress
+        self._prepared: dict[str, PreparedData] = {}
+
+    def get(self, config: TrainConfig) -> PreparedData:
+        sections = config.to_dict()
+        key = json.dumps([sections["data"], sections["validation"], sections["test"], config.training.seed],
+                         sort_keys=True)
+        if key not in self._prepared:
+            self._prepared[key] = prepare_data(config, self.progress)
+        return self._prepared[key]
+
+    def clear(self) -> None:
+        self._prepared.clear()
+
+
+class ShareOfProgress:
+    """A share of an outer progress bar (one trial, or the search), its messages prefixed."""
+
+    def __init__(self, outer: Progress, prefix: str, start: float, span: float) -> None:
+        self.outer, self.prefix, self.start, self.span = outer, prefix, start, span
+
+    def set_fraction(self, fraction: float) -> None:
+        self.outer.set_fraction(self.start + self.span * min(max(fraction, 0.0), 1.0))
+
+    def is_cancelled(self) -> bool:
+        return self.outer.is_cancelled()
+
+    def info(self, message: str) -> None:
+        self.outer.info(f"{self.prefix}{message}")
+
+    def warning(self, message: str) -> None:
+        self.outer.warning(f"{self.prefix}{message}")
+
+
+def fold_configs(mapping: dict[str, Any], folds: int) -> list[TrainConfig]:
+    """The trial's configuration, once per spatial fold (once when ``folds`` < 2)."""
+    if folds < 2:
+        return [from_mapping(mapping, "trial settings")]
+    configs = []
+    for fold in range(folds):
+        validation = {**mapping.get("validation", {}), "folds": folds, "fold": fold, "extent": None, "layer": None}
+        configs.append(from_mapping({**mapping, "validation": validation}, "trial settings"))
+    return configs
+
+
+def run_trial(trial: Any, mapping: dict[str, Any], folds: int, cache: DataCache, progress: Progress,
+              should_prune: Callable[[Any, int, float], bool]) -> float:
+    """Train the trial's settings (per fold) and return the score; raises TrialPruned or SearchCancelled."""
+    configs = fold_configs(mapping, folds)
+    scores: list[float] = []
+    history: list[dict[str, Any]] = []
+    started = time.perf_counter()
+    for fold, config in enumerate(configs):
+        data = cache.get(config)
+        epochs = config.training.epochs
+
+        def on_epoch(epoch: int, entry: dict[str, Any], fold: int = fold, epochs: int = epochs) -> None:
+            history.append({"fold": fold, "epoch": epoch, "mean_iou": entry["mean_iou"], "seconds": entry["seconds"]})
+            if progress.is_cancelled():
+                return  # the trial stops as cancelled, not as pruned
+            if should_prune(trial, fold * epochs + epoch, entry["mean_iou"]):
+                _record(trial, scores, history, started)
+                import optuna
+
+                raise optuna.TrialPruned(f"validation mIoU {entry['mean_iou']:.1%} after epoch {epoch} is below the "
+                                         "median of earlier trials")
+
+        fit = _fit(config, data, progress, on_epoch)
+        if fit.cancelled:
+            raise SearchCancelled(f"The search was cancelled during trial {trial.number}.")
+        scores.append(fit.best_evaluation.scores.mean_iou if fit.history else 0.0)
+    _record(trial, scores, history, started)
+    return float(sum(scores) / len(scores))
+
+
+def _fit(config: TrainConfig, data: PreparedData, progress: Progress, on_epoch: Callable[[int, dict], None]):
+    from ..api import make_model
+
+    device = choose_device(config.training.device)
+    seed_everything(config.training.seed)
+    model = make_model(config.model, data, config.data.indices, config.data.band_roles)
+    trainer = Trainer(model, data, config, progress, DistState(0, 1, 0, device), on_epoch)
+    return trainer.fit()
+
+
+def _record(trial: Any, scores: list[float], history: list[dict[str, Any]], started: float) -> None:
+    seconds = time.perf_counter() - started
+    trial.set_user_attr("seconds", round(seconds, 2))
+    trial.set_user_attr("epochs_run", len(history))
+    per_epoch = sum(h["seconds"] for h in history) / len(history) if history else float("nan")
+    trial.set_user_attr("seconds_per_epoch", round(per_epoch, 3) if math.isfinite(per_epoch) else None)
+    trial.set_user_attr("fold_scores", [round(float(s), 6) for s in scores])
+    trial.set_user_attr("worker", f"{socket.gethostname()}:{os.getpid()}")  # which process ran it (shared studies)
