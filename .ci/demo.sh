@@ -3,4 +3,4 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export QT_QPA_PLATFORM=offscreen
-exec .venv/bin/python .ci/demo.py
+exec "${VENV:-.venv}/bin/python" .ci/demo.py

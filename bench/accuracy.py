@@ -62,10 +62,11 @@ def class_raster(folder: Path) -> Path:
                                                   gdal.GDT_Byte, options=CREATION)
     target.SetGeoTransform(source.GetGeoTransform())
     target.SetProjection(source.GetProjection())
-    target.GetRasterBand(1).WriteArray(classes)
-    target.GetRasterBand(1).SetNoDataValue(255)
+    # The classes before the pixels: GDAL 3.10 refuses a colour table once a GeoTIFF has data.
     write_classes(target, 1, [ClassInfo(1, "farm", "#ffcc00"), ClassInfo(2, "meadow", "#99dd55"),
                               ClassInfo(3, "forest", "#116611"), ClassInfo(8, "water", "#2255ff")])
+    target.GetRasterBand(1).WriteArray(classes)
+    target.GetRasterBand(1).SetNoDataValue(255)
     target = None
     return path
 

@@ -32,13 +32,13 @@ def _cell(text: object) -> str:
 
 
 def _default(parameter) -> str:
-    from qgis.core import QgsProcessingParameterDefinition
+    from plugin.processing.qgis_compat import PARAMETER_OPTIONAL
 
     if parameter.isDestination():
         return "(output)"
     value = parameter.defaultValue()
     if value is None or value == "":
-        optional = parameter.flags() & QgsProcessingParameterDefinition.FlagOptional
+        optional = parameter.flags() & PARAMETER_OPTIONAL
         return "(none, optional)" if optional else "(required)"
     if parameter.type() == "enum" and isinstance(value, int):
         return parameter.options()[value]
@@ -46,12 +46,12 @@ def _default(parameter) -> str:
 
 
 def _type(parameter) -> str:
-    from qgis.core import QgsProcessingParameterDefinition
+    from plugin.processing.qgis_compat import PARAMETER_ADVANCED
 
     name = parameter.type()
     if name == "enum":
         name += ": " + ", ".join(f"`{o}`" for o in parameter.options())
-    if parameter.flags() & QgsProcessingParameterDefinition.FlagAdvanced:
+    if parameter.flags() & PARAMETER_ADVANCED:
         name += " (advanced)"
     return name
 

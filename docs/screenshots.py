@@ -79,7 +79,8 @@ def true_colour(layer: QgsRasterLayer) -> None:
         values = dataset.GetRasterBand(band).ReadAsArray()
         enhancement.setMinimumValue(float(np.percentile(values, 2)))
         enhancement.setMaximumValue(float(np.percentile(values, 98)))
-        enhancement.setContrastEnhancementAlgorithm(QgsContrastEnhancement.StretchToMinimumMaximum)
+        enhancement.setContrastEnhancementAlgorithm(
+            QgsContrastEnhancement.ContrastEnhancementAlgorithm.StretchToMinimumMaximum)
         setter(enhancement)
     layer.setRenderer(renderer)
 

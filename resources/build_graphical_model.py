@@ -50,12 +50,14 @@ def output(step: QgsProcessingModelChildAlgorithm, key: str, name: str, position
 
 
 def build() -> QgsProcessingModelAlgorithm:
+    from plugin.processing.qgis_compat import NUMBER_INTEGER
+
     model = QgsProcessingModelAlgorithm("Classify and assess", "Seamless Segmentation")
     model_input(model, QgsProcessingParameterRasterLayer("image", "Image to classify"), QPointF(120, 60))
     model_input(model, QgsProcessingParameterFile("model", "ONNX model", extension="onnx"), QPointF(120, 130))
     model_input(model, QgsProcessingParameterRasterLayer("reference", "Reference label raster"), QPointF(120, 200))
     model_input(model, QgsProcessingParameterNumber("reference_nodata", "Reference value meaning 'not labelled'",
-                                                    QgsProcessingParameterNumber.Integer, 0, True),
+                                                    NUMBER_INTEGER, 0, True),
                 QPointF(120, 270))
     classify = child("seamless:classify", "classify", "Classify raster with model", QPointF(420, 100))
     classify.addParameterSources("INPUT", [QgsProcessingModelChildParameterSource.fromModelParameter("image")])

@@ -102,7 +102,7 @@ class Trainer:
                                  pin_memory=state.device.type == "cuda")
         self.steps_per_epoch = max(1, min(len(self.loader), self.options.steps_per_epoch or len(self.loader)))
         weights = class_weights(self.options.class_weights, data.train_counts,
-                                [c.name for c in data.classes.classes], data.classes.values.tolist())
+                                [c.name for c in data.classes.classes], [int(v) for v in data.classes.values])
         self.criterion = SegmentationLoss(weights, self.options.region_loss, self.options.region_loss_weight)
         self.criterion.to(state.device)
         self.optimizer = torch.optim.AdamW(model.parameters(), lr=self.options.learning_rate,

@@ -41,7 +41,7 @@ def evaluate(predict: Predict, data: PreparedData, criterion: torch.nn.Module, m
              state: DistState) -> Evaluation:
     """Run ``predict`` over this rank's validation windows; sum the matrix and loss over ranks."""
     values = data.classes.values
-    accumulator = metrics.ConfusionAccumulator(values.tolist())
+    accumulator = metrics.ConfusionAccumulator([int(v) for v in values])  # typed ints with numpy 1 and 2
     loss_sum, pixels = 0.0, 0
     with torch.no_grad():
         for images, labels in validation_batches(data, multiple, batch_size, state.rank, state.world):

@@ -212,6 +212,8 @@ def open_job(request: ClassifyRequest, progress: Progress, model: LoadedModel | 
     model = model or load_model(request.model_path, request.device, request.contract_path, request.threads)
     progress.info(f"Model '{model.contract.name or request.model_path}': contract from {model.origin.describe()}; "
                   f"running on {model.runtime.provider}.")
+    for warning in model.runtime.warnings:  # e.g. DEVICE=auto could not start a GPU provider, and why
+        progress.warning(warning)
     georeferencing = Georeferencing.of(dataset)
     if not dataset.GetProjection() and not georeferencing.gcps:
         progress.warning("The raster has no CRS: it is classified as it is, and the output has no CRS either.")

@@ -164,7 +164,10 @@ def _warp_onto(source: gdal.Dataset, grid: RasterGrid, path: str, fill: int) -> 
                          f"({source.RasterXSize}x{source.RasterYSize} vs {grid.width}x{grid.height}); "
                          "assign its CRS in QGIS (Layer Properties > Source) and try again.")
     xmin, ymin, xmax, ymax = grid.bounds()
+    # The fill means "unlabelled" in the source too. Saying so matters: newer GDAL versions change valid source
+    # pixels that equal the destination nodata (to fill + 1; seen with 3.13, not 3.10), turning unlabelled pixels
+    # into a class.
     options = gdal.WarpOptions(format="VRT", outputBounds=(xmin, ymin, xmax, ymax), width=grid.width,
                                height=grid.height, dstSRS=grid.crs_wkt or None, resampleAlg="near",
-                               srcNodata=None, dstNodata=fill)
+                               srcNodata=fill, dstNodata=fill)
     return gdal.Warp("", source, options=options)

@@ -153,7 +153,7 @@ class BlockRowWriter:
         if not self._pending:
             return
         row, col = self._pending[0][0], self._pending[0][1]
-        block = np.concatenate([v for _, _, v in self._pending], axis=1).astype(self._dtype, copy=False)
+        block: np.ndarray = np.concatenate([v for _, _, v in self._pending], axis=1).astype(self._dtype, copy=False)
         self._pending.clear()
         self._dataset.WriteArray(block, xoff=col, yoff=row)
         self._dataset.FlushCache()

@@ -58,7 +58,7 @@ def parse_json_object(text: str, source: str) -> dict[str, Any]:
     if not isinstance(value, dict):
         raise ContractError(f"{source} must hold a JSON object ({{...}}), not {type(value).__name__}.")
     if nesting_depth(value) > MAX_NESTING:
-        raise ContractError(f"{source} is nested more than {MAX_NESTING} levels deep; a model contract is "
+        raise ContractError(f"{source} is nested too deeply (more than {MAX_NESTING} levels); a model contract is "
                             "a flat object with a few lists. Check the file.")
     return value
 

@@ -4,7 +4,8 @@
 (TensorRT, CUDA, DirectML, CoreML, ROCm, OpenVINO, then CPU); a named device (``cpu``, ``cuda``,
 ``cuda:1``, ``tensorrt``, ``directml``, ``coreml``, ``rocm``, ``openvino``, or a full provider name)
 must be available or the run stops with a message saying how to get it. Nothing falls back to the
-CPU silently: the provider that actually runs is checked and logged.
+CPU silently: the provider that actually runs is checked and logged, and when ``auto`` cannot start a
+provider this onnxruntime lists, :attr:`OnnxModel.warnings` says which one and why.
 """
 from __future__ import annotations
 
@@ -17,9 +18,11 @@ import numpy as np
 
 from .contract_sources import ModelIO, TensorInfo
 from .errors import InputError, ModelError, RuntimeUnavailableError
+from .progress import LOG
+from .provider_probe import NEEDS_CUDA, preload_cuda_libraries, why_not_started
 
-INSTALL_HINT = ("Install it into the Python that QGIS uses: python3 -m pip install onnxruntime "
-                "(NVIDIA GPUs: onnxruntime-gpu; see the README for each platform).")
+INSTALL_HINT = ("Install it with Plugins > Seamless Segmentation > Install dependencies, or into the Python "
+                "that QGIS uses: python3 -m pip install onnxruntime (NVIDIA GPUs: onnxruntime-gpu; see the README).")
 
 DEVICE_PROVIDERS = {
     "cpu": "CPUExecutionProvider",
@@ -90,6 +93,10 @@ def parse_device(device: str, available: list[str]) -> DeviceChoice:
     return DeviceChoice(text, chosen)
 
 
+def _provider_name(provider: Any) -> str:
+    return provider[0] if isinstance(provider, tuple) else provider
+
+
 def _tensor_info(node: Any) -> TensorInfo:
     shape = tuple(d if isinstance(d, int) else (d or None) for d in node.shape)
     dtype = str(node.type).replace("tensor(", "").rstrip(")")
@@ -118,6 +125,9 @@ class OnnxModel:
         ort = import_onnxruntime()
         self.path = path
         self.device = parse_device(device, list(ort.get_available_providers()))
+        self.warnings: list[str] = []  # what the user should know about the device, e.g. a fallback
+        if any(_provider_name(p) in NEEDS_CUDA for p in self.device.providers):
+            preload_cuda_libraries(ort)  # CUDA and cuDNN from pip's wheels: no system CUDA installation needed
         options = ort.SessionOptions()
         options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
         options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
@@ -132,6 +142,7 @@ class OnnxModel:
             raise ModelError(f"'{path.name}' is not a model onnxruntime can load ({type(error).__name__}: "
                              f"{str(error).splitlines()[0][:300]}). Choose an ONNX segmentation model.") from error
         self._check_provider()
+        self._note_fallback(ort)
         self.io = ModelIO(tuple(_tensor_info(n) for n in self.session.get_inputs()),
                           tuple(_tensor_info(n) for n in self.session.get_outputs()))
         self._input = self.io.inputs[0]
@@ -146,10 +157,25 @@ class OnnxModel:
         first = self.device.providers[0]
         wanted = first[0] if isinstance(first, tuple) else first
         if self.device.requested != "auto" and active[0] != wanted:
+            options = first[1] if isinstance(first, tuple) else None
             raise RuntimeUnavailableError(
                 f"DEVICE '{self.device.requested}' was requested but onnxruntime could not start {wanted} "
-                f"(it would run on {active[0]}). Check the GPU driver and CUDA/cuDNN libraries, or use "
+                f"({why_not_started(import_onnxruntime(), wanted, options)}; it would run on {active[0]}). Check "
+                "the GPU driver and CUDA/cuDNN libraries (seamless:diagnostics shows what is missing), or use "
                 "DEVICE=auto or DEVICE=cpu.")
+
+    def _note_fallback(self, ort: Any) -> None:
+        """DEVICE=auto: a warning, with the reason, for each provider it wanted that did not start."""
+        active = self.session.get_providers()
+        wanted = [_provider_name(p) for p in self.device.providers]
+        if self.device.requested != "auto" or active[0] not in wanted:
+            return
+        for provider in wanted[:wanted.index(active[0])]:
+            message = (f"DEVICE=auto: {provider} is in this onnxruntime but could not start "
+                       f"({why_not_started(ort, provider)}), so the model runs on {active[0]}. seamless:diagnostics "
+                       "shows what is missing; DEVICE=cpu runs on the CPU without this warning.")
+            LOG.warning(message)
+            self.warnings.append(message)
 
     @property
     def provider(self) -> str:

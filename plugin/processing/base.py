@@ -19,14 +19,17 @@ from qgis.PyQt.QtGui import QIcon
 from ..core.errors import CancelledError, SeamlessError
 from .icon import ICON
 from .parameter_checks import qgis_check_problem, value_problem
+from .qgis_compat import PARAMETER_ADVANCED
 
 REFERENCE_URL = "https://github.com/seamless-segmentation/seamless-segmentation/blob/main/docs/algorithms.md"
-ONNXRUNTIME_INSTALL = ("onnxruntime is not installed in the Python that QGIS uses. Install it with: "
-                       "python3 -m pip install onnxruntime   (NVIDIA GPU: onnxruntime-gpu). "
-                       "On Windows run it in the OSGeo4W Shell; see the plugin README for details.")
-TORCH_INSTALL = ("torch is not installed in the Python that QGIS uses. Install the CPU build with: "
-                 "python3 -m pip install torch --index-url https://download.pytorch.org/whl/cpu   "
-                 "(or a CUDA build from pytorch.org). See the plugin README for details.")
+ONNXRUNTIME_INSTALL = ("onnxruntime is not installed in the Python that QGIS uses. Install it with "
+                       "Plugins > Seamless Segmentation > Install dependencies (or the algorithm "
+                       "seamless:installdependencies), or by hand with QGIS's Python: python3 -m pip install "
+                       "onnxruntime   (NVIDIA GPU: onnxruntime-gpu). See the plugin README for details.")
+TORCH_INSTALL = ("torch is not installed in the Python that QGIS uses. Install it with Plugins > Seamless "
+                 "Segmentation > Install dependencies, ticking the training packages (or "
+                 "seamless:installdependencies TRAINING=true), or by hand: python3 -m pip install torch "
+                 "--index-url https://download.pytorch.org/whl/cpu. See the plugin README for details.")
 
 
 def missing_package_message(package: str) -> str | None:
@@ -45,7 +48,7 @@ def with_help(parameter: QgsProcessingParameterDefinition, help_text: str,
     """Attach help (tooltip and generated reference) and optionally flag the parameter as advanced."""
     parameter.setHelp(help_text)
     if advanced:
-        parameter.setFlags(parameter.flags() | QgsProcessingParameterDefinition.FlagAdvanced)
+        parameter.setFlags(parameter.flags() | PARAMETER_ADVANCED)
     return parameter
 
 

@@ -25,6 +25,7 @@ from .base import SeamlessAlgorithm, with_help
 from .classify_checks import check_classify_parameters
 from .layer_inputs import extent_in, raster_crs, required_raster_path
 from .parameter_checks import RasterFileParameter
+from .qgis_compat import NUMBER_DOUBLE, NUMBER_INTEGER
 
 if TYPE_CHECKING:
     from ..adapters.classify_job import ClassifyRequest
@@ -65,7 +66,7 @@ class ClassifyAlgorithm(SeamlessAlgorithm):
         tta = QgsProcessingParameterEnum(self.TTA, "Test-time augmentation", list(TTA_MODES), defaultValue="none")
         for enum in (blending, tta):
             enum.setUsesStaticStrings(True)
-        integer, double = QgsProcessingParameterNumber.Integer, QgsProcessingParameterNumber.Double
+        integer, double = NUMBER_INTEGER, NUMBER_DOUBLE
         return [
             (RasterFileParameter(self.INPUT, "Input raster"),
              "The raster to classify: any GDAL raster, any band count and data type.", False),

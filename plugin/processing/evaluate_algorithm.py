@@ -5,7 +5,6 @@ from typing import Any
 
 from qgis.core import (
     QgsCoordinateReferenceSystem,
-    QgsProcessing,
     QgsProcessingContext,
     QgsProcessingFeedback,
     QgsProcessingOutputNumber,
@@ -16,7 +15,6 @@ from qgis.core import (
     QgsProcessingParameterFileDestination,
     QgsProcessingParameterNumber,
     QgsProcessingParameterString,
-    QgsWkbTypes,
 )
 
 from ..adapters.accuracy import assess
@@ -38,6 +36,7 @@ from .layer_inputs import (
     vector_path,
 )
 from .parameter_checks import RasterFileParameter
+from .qgis_compat import NUMBER_INTEGER, SOURCE_VECTOR, SOURCE_VECTOR_POINT, SOURCE_VECTOR_POLYGON, WKB_NO_GEOMETRY
 from .tables import table_fields, write_rows
 
 HELP = """<p>Assesses a classified raster against reference data, in the terms of the remote-sensing literature:
@@ -65,7 +64,7 @@ class EvaluateAlgorithm(SeamlessAlgorithm):
     OVERALL_ACCURACY, KAPPA, MEAN_IOU = "OVERALL_ACCURACY", "KAPPA", "MEAN_IOU"
 
     def initAlgorithm(self, config: dict[str, Any] | None = None) -> None:  # noqa: N802 - QGIS API name
-        vector_types = [QgsProcessing.TypeVectorPolygon, QgsProcessing.TypeVectorPoint]
+        vector_types = [SOURCE_VECTOR_POLYGON, SOURCE_VECTOR_POINT]
         parameters = [
             (RasterFileParameter(self.INPUT, "Classified raster"),
              "The class raster to assess (band 1: one class code per pixel). Its nodata pixels are left out; "
@@ -82,13 +81,13 @@ class EvaluateAlgorithm(SeamlessAlgorithm):
              "Field of the reference layer holding each feature's class: a class code, or a class name matched "
              "(ignoring case) to the classification's class names."),
             (QgsProcessingParameterNumber(self.REFERENCE_NODATA, "Reference value meaning 'not labelled'",
-                                          QgsProcessingParameterNumber.Integer, optional=True),
+                                          NUMBER_INTEGER, optional=True),
              "A reference raster value (or numeric field value) meaning 'no label', for example 0. The reference "
              "raster's own nodata value is always left out."),
             (QgsProcessingParameterExtent(self.EXTENT, "Assess only inside this extent", optional=True),
              "Only pixels whose centres lie in this extent are assessed."),
             (QgsProcessingParameterFeatureSource(self.MASK, "Assess only inside these polygons",
-                                                 [QgsProcessing.TypeVectorPolygon], optional=True),
+                                                 [SOURCE_VECTOR_POLYGON], optional=True),
              "Only pixels whose centres lie inside these polygons are assessed (and counted in mapped areas)."),
             (QgsProcessingParameterString(self.CLASS_NAMES, "Class names", optional=True),
              "Names of the classification's classes as 'value=name' separated by ';', for example "
@@ -97,7 +96,7 @@ class EvaluateAlgorithm(SeamlessAlgorithm):
                                                    optional=True, createByDefault=True),
              "One self-contained HTML page: confusion matrix table and heat map, scores, class areas."),
             (QgsProcessingParameterFeatureSink(self.OUTPUT_TABLE, "Per-class accuracy table",
-                                               QgsProcessing.TypeVector, optional=True, createByDefault=True),
+                                               SOURCE_VECTOR, optional=True, createByDefault=True),
              "A table without geometry: one row per class with counts, areas, producer's and user's accuracy, "
              "F1 and IoU."),
             (QgsProcessingParameterFileDestination(self.OUTPUT_JSON, "Accuracy JSON", "JSON files (*.json)",
@@ -159,7 +158,7 @@ class EvaluateAlgorithm(SeamlessAlgorithm):
                                  "classification: all its samples are omission errors.")
         fields = table_fields(TABLE_COLUMNS)
         sink, table_id = self.parameterAsSink(parameters, self.OUTPUT_TABLE, context, fields,
-                                              QgsWkbTypes.NoGeometry, QgsCoordinateReferenceSystem())
+                                              WKB_NO_GEOMETRY, QgsCoordinateReferenceSystem())
         if sink is not None:
             write_rows(sink, fields, summary.class_rows())
         scores = summary.scores

@@ -5,7 +5,6 @@ from typing import Any
 
 from osgeo import gdal
 from qgis.core import (
-    QgsProcessing,
     QgsProcessingContext,
     QgsProcessingFeedback,
     QgsProcessingOutputNumber,
@@ -34,6 +33,7 @@ from .layer_inputs import (
     vector_path,
 )
 from .parameter_checks import RasterFileParameter
+from .qgis_compat import NUMBER_DOUBLE, NUMBER_INTEGER, SOURCE_VECTOR_POLYGON
 
 FORMATS = {"GeoTIFF": "GTiff", "PNG": "PNG"}  # FORMAT value (a static string) -> GDAL driver
 MIN_CHIP_SIZE = 16
@@ -67,11 +67,11 @@ class ExportChipsAlgorithm(SeamlessAlgorithm):
     MIN_LABELLED, FORMAT, OUTPUT_FOLDER, CHIP_COUNT = "MIN_LABELLED", "FORMAT", "OUTPUT_FOLDER", "CHIP_COUNT"
 
     def initAlgorithm(self, config: dict[str, Any] | None = None) -> None:  # noqa: N802 - QGIS API name
-        integer, double = QgsProcessingParameterNumber.Integer, QgsProcessingParameterNumber.Double
+        integer, double = NUMBER_INTEGER, NUMBER_DOUBLE
         parameters = [
             (RasterFileParameter(self.INPUT, "Input raster"),
              "The image to cut into chips; every band is kept in GeoTIFF chips."),
-            (QgsProcessingParameterFeatureSource(self.LABELS, "Label polygons", [QgsProcessing.TypeVectorPolygon],
+            (QgsProcessingParameterFeatureSource(self.LABELS, "Label polygons", [SOURCE_VECTOR_POLYGON],
                                                  optional=True),
              "Polygons with a class field; a pixel gets the class of the polygon holding its centre."),
             (QgsProcessingParameterField(self.LABEL_FIELD, "Class field", parentLayerParameterName=self.LABELS,
@@ -88,7 +88,7 @@ class ExportChipsAlgorithm(SeamlessAlgorithm):
              "Step between chips in pixels; less than the chip size makes chips overlap."),
             (QgsProcessingParameterExtent(self.EXTENT, "Extent", optional=True),
              "Cut chips only over this extent (chips start at its first pixel)."),
-            (QgsProcessingParameterFeatureSource(self.MASK, "Mask polygons", [QgsProcessing.TypeVectorPolygon],
+            (QgsProcessingParameterFeatureSource(self.MASK, "Mask polygons", [SOURCE_VECTOR_POLYGON],
                                                  optional=True),
              "Only pixels inside these polygons are labelled; chips with no labelled pixel are skipped."),
             (QgsProcessingParameterNumber(self.MIN_LABELLED, "Least labelled fraction of a chip", double, 0.0,

@@ -20,6 +20,8 @@ from qgis.core import (
     QgsProcessingParameterRasterLayer,
 )
 
+from .qgis_compat import NUMBER_INTEGER, PARAMETER_OPTIONAL
+
 _LAYER_TYPES = ("raster", "vector", "source", "layer", "multilayer", "mesh", "pointcloud")
 _UNBOUNDED = 1e300  # QGIS leaves unset limits at +-DBL_MAX
 
@@ -35,7 +37,7 @@ def number_problem(definition: QgsProcessingParameterNumber, value: Any) -> str 
         number = float(value)
     except (TypeError, ValueError):
         return f"{name} must be a number, got {value!r}."
-    integer = definition.dataType() == QgsProcessingParameterNumber.Integer
+    integer = definition.dataType() == NUMBER_INTEGER
     if not math.isfinite(number) or (integer and number != int(number)):
         return f"{name} must be a {'whole ' if integer else ''}number, got {value!r}."
     low, high = definition.minimum(), definition.maximum()
@@ -91,7 +93,7 @@ def qgis_check_problem(definitions: Iterable[QgsProcessingParameterDefinition], 
         check_context = None if is_layer and is_file_path(value) else context
         if definition.checkValueIsAcceptable(value, check_context):
             continue
-        optional = definition.flags() & QgsProcessingParameterDefinition.FlagOptional
+        optional = definition.flags() & PARAMETER_OPTIONAL
         if (value is None or value == "") and not optional:
             return f"{definition.name()} ({definition.description()}) is required; give a value."
         if is_layer:
@@ -117,7 +119,7 @@ class RasterFileParameter(QgsProcessingParameterRasterLayer):
 
     def clone(self) -> "RasterFileParameter":
         copy = RasterFileParameter(self.name(), self.description(), self.defaultValue(),
-                                   bool(self.flags() & QgsProcessingParameterDefinition.FlagOptional))
+                                   bool(self.flags() & PARAMETER_OPTIONAL))
         copy.setFlags(self.flags())
         copy.setHelp(self.help())
         return copy

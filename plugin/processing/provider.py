@@ -10,12 +10,15 @@ from .icon import ICON
 def algorithm_classes() -> list[type]:
     """Every algorithm of the provider; imported here so the plugin itself loads without them."""
     from .classify_algorithm import ClassifyAlgorithm
+    from .diagnostics_algorithm import DiagnosticsAlgorithm
     from .evaluate_algorithm import EvaluateAlgorithm
     from .exportchips_algorithm import ExportChipsAlgorithm
+    from .installdependencies_algorithm import InstallDependenciesAlgorithm
     from .modelinfo_algorithm import ModelInfoAlgorithm
     from .train_algorithm import TrainAlgorithm
 
-    return [ClassifyAlgorithm, ModelInfoAlgorithm, EvaluateAlgorithm, ExportChipsAlgorithm, TrainAlgorithm]
+    return [ClassifyAlgorithm, ModelInfoAlgorithm, EvaluateAlgorithm, ExportChipsAlgorithm, TrainAlgorithm,
+            InstallDependenciesAlgorithm, DiagnosticsAlgorithm]
 
 
 class SeamlessProvider(QgsProcessingProvider):

@@ -4,16 +4,15 @@ from __future__ import annotations
 from typing import Any, Iterable, Sequence
 
 from qgis.core import QgsFeature, QgsFeatureSink, QgsField, QgsFields
-from qgis.PyQt.QtCore import QVariant
 
-VARIANT_TYPES = {"int": QVariant.LongLong, "str": QVariant.String, "float": QVariant.Double}
+from .qgis_compat import FIELD_TYPES
 
 
 def table_fields(columns: Sequence[tuple[str, str]]) -> QgsFields:
     """QgsFields for ``(name, type)`` columns; types are "int", "str" or "float"."""
     fields = QgsFields()
     for name, kind in columns:
-        fields.append(QgsField(name, VARIANT_TYPES[kind]))
+        fields.append(QgsField(name, FIELD_TYPES[kind]))
     return fields
 
 
@@ -23,6 +22,6 @@ def write_rows(sink: QgsFeatureSink, fields: QgsFields, rows: Iterable[dict[str,
     for row in rows:
         feature = QgsFeature(fields)
         feature.setAttributes([row.get(fields.at(i).name()) for i in range(fields.count())])
-        sink.addFeature(feature, QgsFeatureSink.FastInsert)
+        sink.addFeature(feature, QgsFeatureSink.Flag.FastInsert)
         written += 1
     return written

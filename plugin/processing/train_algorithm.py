@@ -9,7 +9,6 @@ from pathlib import Path
 from typing import Any
 
 from qgis.core import (
-    QgsProcessing,
     QgsProcessingContext,
     QgsProcessingFeedback,
     QgsProcessingParameterEnum,
@@ -28,6 +27,7 @@ from .class_table_text import ClassTextError, parse_class_table
 from .feedback import FeedbackProgress
 from .layer_inputs import input_file, is_set, raster_path, vector_path
 from .parameter_checks import RasterFileParameter
+from .qgis_compat import NUMBER_DOUBLE, NUMBER_INTEGER, SOURCE_VECTOR_ANY_GEOMETRY, SOURCE_VECTOR_POLYGON
 
 HELP = """<p>Trains a segmentation network on a raster and labels, and writes it as an ONNX model that
 <b>Classify raster</b> runs at once: classes (names, colours and the label values), bands, normalisation,
@@ -82,12 +82,12 @@ class TrainAlgorithm(SeamlessAlgorithm):
 
     def _parameters(self) -> tuple[tuple[Any, str, bool], ...]:
         """(parameter, help text, advanced) for every parameter, in dialog order."""
-        number, integer = QgsProcessingParameterNumber.Double, QgsProcessingParameterNumber.Integer
+        number, integer = NUMBER_DOUBLE, NUMBER_INTEGER
         return (
             (RasterFileParameter(self.INPUT, "Input raster"),
              "The image to learn from: any band count and data type, read with GDAL.", False),
             (QgsProcessingParameterFeatureSource(self.LABELS, "Label layer (vector)",
-                                                 [QgsProcessing.TypeVectorAnyGeometry], optional=True),
+                                                 [SOURCE_VECTOR_ANY_GEOMETRY], optional=True),
              "Polygons (or points, lines) with a class field. Give this or a label raster, not both.", False),
             (QgsProcessingParameterField(self.LABEL_FIELD, "Class field", parentLayerParameterName=self.LABELS,
                                          optional=True),
@@ -120,11 +120,11 @@ class TrainAlgorithm(SeamlessAlgorithm):
              "wide). "
              "Not used when a validation layer is given.", False),
             (QgsProcessingParameterFeatureSource(self.VALIDATION_LAYER, "Validation area (polygons)",
-                                                 [QgsProcessing.TypeVectorPolygon], optional=True),
+                                                 [SOURCE_VECTOR_POLYGON], optional=True),
              "Polygons of the area to validate on; overrides the validation share. Labels inside are never "
              "trained on.", False),
             (QgsProcessingParameterFeatureSource(self.TEST_LAYER, "Test area (polygons)",
-                                                 [QgsProcessing.TypeVectorPolygon], optional=True),
+                                                 [SOURCE_VECTOR_POLYGON], optional=True),
              "Polygons of a test area: never trained on, never used to choose the epoch or the settings, scored "
              "once at the end (in the report next to the validation figures).", False),
             (QgsProcessingParameterString(self.CLASSES, "Class names and colours", multiLine=True, optional=True),

@@ -53,11 +53,11 @@ def write_class_raster(path: Path, classes: np.ndarray, geotransform, wkt: str, 
     dataset.SetGeoTransform(geotransform)
     dataset.SetProjection(wkt)
     band = dataset.GetRasterBand(1)
+    if infos:  # before the pixels: GDAL 3.10 refuses a colour table once a GeoTIFF has data
+        write_classes(dataset, 1, infos)
     band.WriteArray(classes)
     if nodata is not None:
         band.SetNoDataValue(nodata)
-    if infos:
-        write_classes(dataset, 1, infos)
     dataset.FlushCache()
     dataset = None
     return path

@@ -1,12 +1,13 @@
 """The layers of the code, checked on its imports (read from the source, nothing is imported):
 
-    processing (QGIS Processing: algorithms, feedback, styling, tables)  -> adapters, core
+    processing (QGIS Processing: algorithms, feedback, styling, tables)  -> adapters, dependencies, core
     cli        (the command line, never QGIS)                           -> distributed, adapters, core
     distributed (Dask runs; Dask imported only when one starts)         -> adapters, core
     adapters   (GDAL/OGR/OSR only, never QGIS)                          -> core
+    dependencies (the installer and diagnostics; standard library)      -> core
     core       (pure: standard library and numpy)                       -> nothing else of the project
     training   (PyTorch)                                                 -> adapters, core (through training/_plugin.py)
-    the plugin entry points (__init__.py, plugin/qgis_plugin.py)         -> processing
+    the plugin entry points (__init__.py, plugin/qgis_plugin.py)         -> processing, dependencies
 
 and no module imports another that imports it back (directly or in a longer cycle), counting imports
 inside functions too: deferring an import hides a cycle, it does not break it.
@@ -23,11 +24,12 @@ PACKAGES = ("plugin", "training")
 ALLOWED = {
     "core": {"core"},
     "adapters": {"adapters", "core"},
-    "processing": {"processing", "adapters", "core"},
+    "dependencies": {"dependencies", "core"},
+    "processing": {"processing", "adapters", "dependencies", "core"},
     "cli": {"cli", "distributed", "adapters", "core"},
     "distributed": {"distributed", "adapters", "core"},
     "training": {"training", "adapters", "core"},
-    "entry": {"processing", "entry"},
+    "entry": {"processing", "dependencies", "entry"},
 }
 
 
@@ -43,7 +45,7 @@ def layer(module: str) -> str:
     if parts[0] == "training":
         return "training"
     if parts[0] == "plugin" and len(parts) > 1 and parts[1] in ("core", "adapters", "processing", "cli",
-                                                                   "distributed"):
+                                                                   "distributed", "dependencies"):
         return parts[1]
     return "entry"
 
@@ -105,7 +107,8 @@ def test_training_reaches_the_plugin_only_through_its_one_gateway():
     ("adapters", "qgis"), ("core", "qgis"), ("core", "osgeo"), ("core", "torch"), ("adapters", "torch"),
     ("processing", "torch"), ("cli", "qgis"), ("cli", "torch"), ("distributed", "qgis"), ("distributed", "torch"),
     ("core", "distributed"), ("adapters", "distributed"), ("processing", "distributed"), ("cli", "distributed"),
-    ("core", "dask"), ("adapters", "dask"), ("processing", "dask"), ("cli", "dask")])
+    ("core", "dask"), ("adapters", "dask"), ("processing", "dask"), ("cli", "dask"),
+    ("dependencies", "qgis"), ("dependencies", "osgeo"), ("dependencies", "torch")])
 def test_third_party_imports_stay_in_their_layer(layer_name, forbidden):
     known = project_modules()
     offenders = []
