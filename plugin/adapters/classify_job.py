@@ -15,6 +15,7 @@ from osgeo import gdal
 from ..core import engine
 from ..core.contract import ModelContract
 from ..core.errors import InputError
+from ..core.margin_probe import shape_for_run
 from ..core.model import LoadedModel, load_model
 from ..core.outputs import PROBABILITY_NODATA, FinishedRows, class_dtype_and_nodata
 from ..core.plan import RunOptions, RunPlan, plan_run
@@ -146,7 +147,10 @@ class _EngineRun:
 def _run_engine(dataset: gdal.Dataset, area: PixelWindow, model: LoadedModel, bands: list[int],
                 request: ClassifyRequest, paths: dict[str, str], progress: Progress) -> _EngineRun:
     """Run the engine over ``area`` of ``dataset`` into new GeoTIFFs at ``paths`` (same pixel grid)."""
-    plan = plan_run(model.contract, model.shape, area.width, area.height, request.options, progress)
+    source = GdalRasterSource(dataset, bands, request.input_path)
+    shape = shape_for_run(model, source, area, request.options, progress)  # the context margin, if needed
+    plan = plan_run(model.contract, shape, area.width, area.height, request.options, progress,
+                    model.runtime.provider)
     progress.info(f"Plan: {plan.describe()}.")
     require_memory(plan.array_bytes(len(bands), model.contract.class_count), plan, request.options)
     window = PixelWindow(area.col, area.row, area.width, area.height)
@@ -159,7 +163,6 @@ def _run_engine(dataset: gdal.Dataset, area: PixelWindow, model: LoadedModel, ba
         georeferencing.apply(datasets[name], window)
     dtype, nodata = class_dtype_and_nodata(model.contract)
     sink = GeoTiffSink(datasets, dtype, nodata)
-    source = GdalRasterSource(dataset, bands, request.input_path)
     try:
         summary = engine.run(source, model.runtime, sink, model.contract, area, plan, progress)
     finally:

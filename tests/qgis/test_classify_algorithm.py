@@ -10,6 +10,7 @@ import pytest
 from conftest import DEEPNESS_MODELS, DETECTREE_TILE, LANDSAT_EDGE, S2_IMAGE, SPACENET, leftover_files
 from onnx_factory import box_filter_model, contract_dict, identity_model
 from osgeo import gdal
+from scipy.ndimage import correlate
 from qgis.core import (
     QgsPalettedRasterRenderer,
     QgsProcessingContext,
@@ -88,6 +89,24 @@ def test_output_has_the_input_grid_classes_and_style(provider, models, tmp_path)
     assert sum(areas.values()) == pytest.approx(1536 * 768 * 100)
     assert result["PROVIDER"] == "CPUExecutionProvider"
     assert any("Ran on CPUExecutionProvider" in line for line in feedback.lines)
+
+
+def test_overlap_not_set_is_measured_from_the_model_and_seam_free(provider, models, tmp_path):
+    """OVERLAP left unset: the 5 x 5 filter's margin (2 px) is measured once and the windows overlap just enough
+    for it, so the classes equal one pass of the filter over the whole (mirrored) image."""
+    feedback = RecordingFeedback()
+    result = classify({"INPUT": str(S2_IMAGE), "MODEL": str(models["s2_box"]), "WINDOW_SIZE": 256,
+                       "OUTPUT": str(tmp_path / "c.tif")}, feedback)
+    log = "\n".join(feedback.lines)
+    assert "Context margin of the model: 2 px, measured" in log
+    assert "overlap 32 px, smooth blending (context margin 2 px, measured)" in log and "batch 1" in log
+    image, _ = read(S2_IMAGE)
+    reference = np.stack([correlate(band * 1e-4, np.ones((5, 5)) / 25, mode="mirror") for band in image]).argmax(0)
+    classes, _ = read(result["OUTPUT"])
+    assert (classes == reference + 1).mean() > 0.9999
+    again = RecordingFeedback()
+    classify({"INPUT": str(S2_IMAGE), "MODEL": str(models["s2_box"]), "OUTPUT": str(tmp_path / "d.tif")}, again)
+    assert any("measured on an earlier run" in line for line in again.lines)
 
 
 def test_extent_writes_the_subset_grid_with_real_context(provider, models, tmp_path):
