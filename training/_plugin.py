@@ -26,7 +26,17 @@ if TYPE_CHECKING or not (__package__ and "." in __package__):  # the repository 
         raster_area,
         raster_classes,
     )
-    from plugin.core import contract, contract_sources, errors, metrics, preprocess, progress, training_choices, window
+    from plugin.core import (
+        contract,
+        contract_sources,
+        errors,
+        metrics,
+        postprocess,
+        preprocess,
+        progress,
+        training_choices,
+        window,
+    )
 else:  # inside the installed plugin package, seamless_segmentation.training
     from ..plugin.adapters import (  # type: ignore
         atomic,
@@ -43,6 +53,7 @@ else:  # inside the installed plugin package, seamless_segmentation.training
         contract_sources,
         errors,
         metrics,
+        postprocess,
         preprocess,
         progress,
         training_choices,
@@ -50,5 +61,5 @@ else:  # inside the installed plugin package, seamless_segmentation.training
     )
 
 __all__ = ["atomic", "confusion_plot", "contract", "contract_sources", "errors", "gdal_grid", "gdal_labels",
-           "gdal_vectors", "metrics", "output_paths", "preprocess", "progress", "raster_area", "raster_classes",
-           "training_choices", "window"]
+           "gdal_vectors", "metrics", "output_paths", "postprocess", "preprocess", "progress", "raster_area",
+           "raster_classes", "training_choices", "window"]

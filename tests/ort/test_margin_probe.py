@@ -29,8 +29,9 @@ def cache(tmp_path, monkeypatch):
     return folder
 
 
-def probe(model, data, options=RunOptions(), valid=None):
+def probe(model, data, options: RunOptions | None = None, valid=None):
     progress = LoggingProgress()
+    options = options or RunOptions()
     area = PixelWindow(0, 0, data.shape[2], data.shape[1])
     return shape_for_run(model, ArraySource(data, valid), area, options, progress), progress
 

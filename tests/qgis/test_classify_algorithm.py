@@ -10,7 +10,6 @@ import pytest
 from conftest import DEEPNESS_MODELS, DETECTREE_TILE, LANDSAT_EDGE, S2_IMAGE, SPACENET, leftover_files
 from onnx_factory import box_filter_model, contract_dict, identity_model
 from osgeo import gdal
-from scipy.ndimage import correlate
 from qgis.core import (
     QgsPalettedRasterRenderer,
     QgsProcessingContext,
@@ -18,6 +17,7 @@ from qgis.core import (
     QgsProcessingFeedback,
     QgsRasterLayer,
 )
+from scipy.ndimage import correlate
 
 FIXED_MODEL = DEEPNESS_MODELS / "dummy_segmentation_models__one_output_softmax_bsx2x512x512.onnx"
 

@@ -25,9 +25,9 @@ def contract_with_margin(margin: int | None, multiple: int = 16, tile: int = 128
     return identity_contract(3, multiple=multiple, tile=tile).with_overrides(context_margin=margin)
 
 
-def plan_for(contract, options: RunOptions = RunOptions(), shape: ModelShape = DYNAMIC, size: int = 4096,
+def plan_for(contract, options: RunOptions | None = None, shape: ModelShape = DYNAMIC, size: int = 4096,
              provider: str | None = None):
-    return plan_run(contract, shape, size, size, options, LoggingProgress(), provider)
+    return plan_run(contract, shape, size, size, options or RunOptions(), LoggingProgress(), provider)
 
 
 @pytest.mark.parametrize("margin, blending, expected", [
