@@ -73,7 +73,7 @@ def main() -> None:
     parser.add_argument("--window", type=int, default=0)
     parser.add_argument("--batch", type=int, default=0)
     parser.add_argument("--inputs", nargs="+", default=["geotiff", "vrt"], choices=["geotiff", "vrt"])
-    parser.add_argument("--child", nargs=3, help=argparse.SUPPRESS)
+    parser.add_argument("--child", nargs=2, help=argparse.SUPPRESS)
     parser.add_argument("--options", default="{}", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:

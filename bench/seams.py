@@ -71,10 +71,10 @@ def default_rows(model_path: str, image_path: Path, reference: np.ndarray, folde
     rows = []
     for name, sidecar in variants:
         classes, plan = tiled(model_path, image_path, RunOptions(), folder / "classes_defaults.tif", sidecar)
-        window, overlap = plan.split(",")[0], plan.split(",")[1].strip()
+        window, overlap = plan.split(",")[0].replace("window ", ""), plan.split(",")[1].replace("overlap ", "")
         margin = plan.split("(context margin ")[1].split(")")[0]
-        per_pixel = plan.split("each pixel predicted ")[1]
-        rows.append([f"defaults ({name})", window, overlap, f"margin {margin}", per_pixel,
+        per_pixel = plan.split("each pixel predicted ")[1].split(" times")[0]
+        rows.append([f"defaults ({name})", window, overlap.strip(), margin, per_pixel,
                      f"{100 * (classes == reference).mean():.3f} %"])
     return rows
 
