@@ -109,6 +109,19 @@ def test_overlap_not_set_is_measured_from_the_model_and_seam_free(provider, mode
     assert any("measured on an earlier run" in line for line in again.lines)
 
 
+def test_overlap_unset_and_batch_zero_are_the_defaults_everywhere(provider):
+    """The toolbox, batch dialog and modeler show an optional OVERLAP as "Not set" and qgis_process leaves it out:
+    both mean auto; a number is still checked against 0 to 90."""
+    from qgis.core import QgsApplication, QgsProcessingParameterDefinition
+
+    algorithm = QgsApplication.processingRegistry().algorithmById("seamless:classify")
+    overlap = algorithm.parameterDefinition("OVERLAP")
+    assert overlap.flags() & QgsProcessingParameterDefinition.FlagOptional and overlap.defaultValue() is None
+    assert overlap.checkValueIsAcceptable(None) and overlap.checkValueIsAcceptable(12.5)
+    assert not overlap.checkValueIsAcceptable(95)
+    assert algorithm.parameterDefinition("BATCH_SIZE").defaultValue() == 0
+
+
 def test_extent_writes_the_subset_grid_with_real_context(provider, models, tmp_path):
     full = classify({"INPUT": str(S2_IMAGE), "MODEL": str(models["s2_box"]), "OUTPUT": str(tmp_path / "full.tif")})
     source = gdal.Open(str(S2_IMAGE))
