@@ -5,7 +5,8 @@
 Each benchmark is its own script (run it alone for its options); this runner only calls them with
 their defaults, or with smaller inputs under ``--quick``, and reports which ones failed. The seams,
 throughput and memory benchmarks build their inputs from the bundled Sentinel-2 subset; the
-training comparison needs ../shared/data/s2-osm-landuse and says so when it is absent. Figures go
+training comparison needs ../shared/data/s2-osm-landuse and the peer comparison ../shared/peers; each
+says so when its data is absent. Figures go
 to standard output; intermediate files to bench-output/. Nothing is asserted: these are measurements.
 """
 from __future__ import annotations
@@ -22,7 +23,9 @@ BENCH = Path(__file__).resolve().parent
 BENCHMARKS: dict[str, tuple[list[str], list[str]]] = {
     "seams": ([], ["--windows", "512"]),
     "throughput": ([], ["--size", "2048", "--repeats", "1"]),
-    "memory": ([], ["--sizes", "2048", "8192", "--inputs", "geotiff"]),
+    "memory": ([], ["--sizes", "2048", "8192", "--inputs", "geotiff", "--runs", "1"]),
+    "compare_peer": ([], ["--rounds", "1", "--size", "2048"]),
+    "quantization": ([], ["--repeats", "3"]),
     "accuracy": ([], ["--factors", "1", "4"]),
     "train_vs_random_forest": ([], ["--epochs", "3", "--trial-epochs", "2", "--budget", "60", "--trees", "50"]),
     "scale": ([], ["--size", "2048", "--block", "1024", "--block-sizes", "768", "1152"]),

@@ -5,7 +5,7 @@ window size, in the same process, measured before and after the end-to-end run.
 The raster is a mosaic of the real Sentinel-2 subset repeated (pixels repeated, not new data), written
 as one tiled, DEFLATE-compressed GeoTIFF.
 
-    .venv/bin/python bench/throughput.py [--model M] [--size 4096] [--device cpu] [--batch 4]
+    .venv/bin/python bench/throughput.py [--model M] [--size 4096] [--repeats 3]
 """
 from __future__ import annotations
 
@@ -27,7 +27,7 @@ from common import (
 
 from plugin.adapters.classify_job import ClassifyRequest, classify
 from plugin.core.model import load_model
-from plugin.core.plan import RunOptions, choose_window
+from plugin.core.plan import RunOptions
 from plugin.core.preprocess import normalise
 from plugin.core.progress import LoggingProgress
 from plugin.core.runtime import available_providers
@@ -48,38 +48,55 @@ def ceiling(model_path: str, device: str, window: int, batch: int, seconds: floa
     return runs * batch * window * window / 1e6 / (time.perf_counter() - started)
 
 
-def end_to_end(model_path: str, source: Path, device: str, options: RunOptions, folder: Path) -> tuple[float, float]:
-    """(engine Mpx/s, whole job Mpx/s including model loading)."""
+def end_to_end(model_path: str, source: Path, device: str, options: RunOptions,
+               folder: Path) -> tuple[float, float, str]:
+    """(engine Mpx/s, whole job Mpx/s including model loading, the plan as logged)."""
     request = ClassifyRequest(input_path=str(source), model_path=model_path, output_path=str(folder / "classes.tif"),
                               device=device, options=options)
-    result = classify(request, LoggingProgress())
+    progress = LoggingProgress()
+    result = classify(request, progress)
     pixels = result.summary.pixels_written / 1e6
-    return pixels / result.summary.seconds, pixels / result.seconds
+    plan = next(m for m in progress.messages if m.startswith("Plan: "))[6:]
+    return pixels / result.summary.seconds, pixels / result.seconds, plan
 
 
-def bracketed(model_path: str, source: Path, device: str, options: RunOptions, window: int, batch: int,
-              folder: Path) -> tuple[float, float, float]:
-    """(engine Mpx/s, job Mpx/s, model-only Mpx/s): the ceiling measured just before and just after."""
+def bracketed(model_path: str, source: Path, device: str, options: RunOptions, folder: Path) -> dict:
+    """Engine and job Mpx/s, and the model-only Mpx/s for the run's window and batch, measured just before and
+    just after."""
+    _, _, plan = end_to_end(model_path, source, device, options, folder)  # the plan (and a warm file cache)
+    window = int(plan.split("window ")[1].split(" px")[0])
+    batch = int(plan.split(", batch ")[1].split(",")[0])
     before = ceiling(model_path, device, window, batch)
-    engine_rate, job_rate = end_to_end(model_path, source, device, options, folder)
+    engine_rate, job_rate, plan = end_to_end(model_path, source, device, options, folder)
     after = ceiling(model_path, device, window, batch)
-    return engine_rate, job_rate, (before + after) / 2
+    per_pixel = plan.split("each pixel predicted ")[1].split(" times")[0]
+    return {"engine": engine_rate, "job": job_rate, "ceiling": (before + after) / 2, "plan": plan,
+            "window": window, "batch": batch, "per_pixel": per_pixel}
 
 
-def measure(model_path: str, source: Path, device: str, window: int, batch: int, folder: Path,
-            repeats: int) -> list[list[object]]:
+CONFIGURATIONS = {
+    "defaults": RunOptions(),
+    "defaults' window, overlap 0": None,  # filled in with the default window
+    "defaults, flips TTA": RunOptions(tta="flips"),
+    "former defaults: 512 px, 25 %, batch 4": RunOptions(512, 25.0, "smooth", "none", 4),
+}
+
+
+def measure(model_path: str, source: Path, device: str, folder: Path, repeats: int) -> list[list[object]]:
     rows = []
-    plain = RunOptions(window, 0.0, "smooth", "none", batch)
-    runs = [bracketed(model_path, source, device, plain, window, batch, folder) for _ in range(repeats)]
-    ratios = sorted(engine_rate / model_only for engine_rate, _, model_only in runs)
-    median = runs[[engine_rate / model_only for engine_rate, _, model_only in runs].index(ratios[len(ratios) // 2])]
-    rows.append([device, "overlap 0, no TTA", f"{median[0]:.2f}", f"{median[1]:.2f}", f"{median[2]:.2f}",
-                 f"{100 * ratios[len(ratios) // 2]:.1f} % (runs: " + ", ".join(f"{100 * r:.1f}" for r in ratios) + ")"])
-    for name, options in (("overlap 25 %, smooth", RunOptions(window, 25.0, "smooth", "none", batch)),
-                          ("overlap 25 %, smooth, flips TTA", RunOptions(window, 25.0, "smooth", "flips", batch))):
-        engine_rate, job_rate, model_only = bracketed(model_path, source, device, options, window, batch, folder)
-        rows.append([device, name, f"{engine_rate:.2f}", f"{job_rate:.2f}", f"{model_only:.2f}",
-                     f"{100 * engine_rate / model_only:.1f} %"])
+    default_window = 0
+    for name, options in CONFIGURATIONS.items():
+        if options is None:
+            options = RunOptions(window_size=default_window, overlap=0.0)
+        runs = [bracketed(model_path, source, device, options, folder)
+                for _ in range(repeats if name.startswith("defaults") and "TTA" not in name else 1)]
+        default_window = default_window or runs[0]["window"]
+        shares = sorted(r["engine"] / r["ceiling"] for r in runs)
+        middle = next(r for r in runs if r["engine"] / r["ceiling"] == shares[len(shares) // 2])
+        spread = f" (runs: {', '.join(f'{100 * x:.1f}' for x in shares)})" if len(shares) > 1 else ""
+        rows.append([device, name, f"{middle['window']} px, batch {middle['batch']}", middle["per_pixel"],
+                     f"{middle['engine']:.2f}", f"{middle['job']:.2f}", f"{middle['ceiling']:.2f}",
+                     f"{100 * shares[len(shares) // 2]:.1f} %{spread}"])
     return rows
 
 
@@ -87,27 +104,25 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--model", default=str(DEFAULT_MODEL))
     parser.add_argument("--size", type=int, default=4096, help="mosaic side in pixels")
-    parser.add_argument("--batch", type=int, default=4)
-    parser.add_argument("--window", type=int, default=0, help="0: the model's default window")
-    parser.add_argument("--repeats", type=int, default=3, help="runs of the overlap-0 configuration (median shown)")
+    parser.add_argument("--repeats", type=int, default=3, help="runs of the default configurations (median shown)")
     args = parser.parse_args()
     model_path = str(require_model(Path(args.model)))
     folder = output_folder("throughput")
     source = mosaic_geotiff(S2_IMAGE, args.size, args.size, folder)
-    contract_model = load_model(model_path, "cpu")
-    window = args.window or choose_window(contract_model.contract, contract_model.shape, 0)
-    print(f"Throughput: {args.size} x {args.size} px GeoTIFF mosaic of {S2_IMAGE.name} (repeated real pixels), window "
-          f"{window}, batch {args.batch}, {cpu_description()}.")
-    rows = measure(model_path, source, "cpu", window, args.batch, folder, args.repeats)
+    print(f"Throughput: {args.size} x {args.size} px GeoTIFF mosaic of {S2_IMAGE.name} (repeated real pixels), "
+          f"model {Path(model_path).name}, {cpu_description()}.")
+    rows = measure(model_path, source, "cpu", folder, args.repeats)
     if "CUDAExecutionProvider" in available_providers():
-        rows += measure(model_path, source, "cuda", window, args.batch, folder, args.repeats)
+        rows += measure(model_path, source, "cuda", folder, args.repeats)
         gpu_note = ""
     else:
         gpu_note = "No CUDA execution provider here: GPU throughput not measured."
     print()
-    print_table(["device", "configuration", "engine Mpx/s", "job Mpx/s", "model-only Mpx/s", "engine/ceiling"], rows)
-    print("\nengine = read + normalise + infer + blend + write; job adds opening the model and the files. "
-          "Target: overlap 0, no TTA >= 90 % of the model-only ceiling on CPU.")
+    print_table(["device", "configuration", "window", "predictions/px", "engine Mpx/s", "job Mpx/s",
+                 "model-only Mpx/s", "engine/ceiling"], rows)
+    print("\nengine = read + normalise + infer + blend + write; job adds opening the model and the files; model-only "
+          "= session.run on windows of the run's size and batch. Target: overlap 0, no TTA >= 90 % of the ceiling "
+          "on CPU.")
     if gpu_note:
         print(gpu_note)
 

@@ -26,6 +26,8 @@ _SESSION_COPY = Path(tempfile.mkdtemp(prefix="seamless-test-data-"))
 DATA = _SESSION_COPY / "data"
 shutil.copytree(COMMITTED_DATA, DATA)
 atexit.register(shutil.rmtree, _SESSION_COPY, True)
+# Measured context margins are cached here, not in the user's cache folder (qgis_process inherits it).
+os.environ["SEAMLESS_SEGMENTATION_CACHE"] = str(_SESSION_COPY / "cache")
 for folder in (REPO, REPO / "tests"):  # packages plugin/training, and test helpers such as onnx_factory
     if str(folder) not in sys.path:
         sys.path.insert(0, str(folder))

@@ -7,6 +7,7 @@
   convolutional model whose prediction depends on context within k // 2 pixels (the seam tests).
 - ``cropping_model``: identity, then the output cropped by ``margin`` pixels on each side (like
   networks with valid convolutions, whose output is smaller than their input).
+- ``two_layer_model``: two random convolutions that survive 8-bit arithmetic, or not (INT8 tests).
 """
 from __future__ import annotations
 
@@ -76,4 +77,27 @@ def cropping_model(path: Path, bands: int, size: int, margin: int, contract: dic
              (("starts", [margin, margin]), ("ends", [size - margin, size - margin]), ("axes", [2, 3]))]
     node = helper.make_node("Slice", ["image", "starts", "ends", "axes"], ["scores"])
     graph = helper.make_graph([node], "crop", [x], [y], initializer=inits)
+    return _save(graph, path, contract)
+
+
+def two_layer_model(path: Path, bands: int, classes: int, crowding: float = 1.0, contract: dict | None = None,
+                    seed: int = 0) -> Path:
+    """A 3 x 3 convolution (16 channels, ReLU) then a 1 x 1 convolution to class scores, random weights.
+
+    ``crowding`` scales one hidden channel that the class scores ignore: at 1 every channel counts in 8-bit
+    arithmetic and the classes survive quantization; at 1000 that channel sets the 8-bit range alone, the
+    others round to a few steps, and an INT8 copy's classes are mostly wrong (it must be refused).
+    """
+    rng = np.random.default_rng(seed)
+    first = rng.standard_normal((16, bands, 3, 3)).astype(np.float32)
+    first[0] *= crowding
+    second = rng.standard_normal((classes, 16, 1, 1)).astype(np.float32)
+    second[:, 0] = 0.0
+    x = helper.make_tensor_value_info("image", TensorProto.FLOAT, _dims(bands, None))
+    y = helper.make_tensor_value_info("scores", TensorProto.FLOAT, _dims(classes, None))
+    nodes = [helper.make_node("Conv", ["image", "w1"], ["hidden"], pads=[1] * 4, kernel_shape=[3, 3], name="conv1"),
+             helper.make_node("Relu", ["hidden"], ["active"], name="relu"),
+             helper.make_node("Conv", ["active", "w2"], ["scores"], kernel_shape=[1, 1], name="head")]
+    graph = helper.make_graph(nodes, "two_layers", [x], [y], initializer=[numpy_helper.from_array(first, "w1"),
+                                                                           numpy_helper.from_array(second, "w2")])
     return _save(graph, path, contract)

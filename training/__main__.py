@@ -1,10 +1,11 @@
-"""Command line: ``python -m training train|tune|export|evaluate``.
+"""Command line: ``python -m training train|tune|export|evaluate|quantize``.
 
     python -m training train --config training/configs/s2_osm_unet.yaml
     python -m training train --image image.tif --labels labels.gpkg --label-field class --epochs 20
     torchrun --nproc_per_node 2 -m training train --config CONFIG      (several processes / GPUs)
     python -m training tune --config CONFIG --trials 30 [--timeout S] [--storage sqlite:///tune.db] [--folds K]
-    python -m training export --checkpoint OUT/best.pt --output model.onnx     (or OUT/last.pt)
+    python -m training export --checkpoint OUT/best.pt --output model.onnx [--quantize int8]  (or OUT/last.pt)
+    python -m training quantize --model model.onnx --calibration scene.tif [--output model.int8.onnx]
     python -m training evaluate --model model.onnx --config CONFIG [--all]
 
 Flags override the configuration file; ``--set section.key=value`` overrides any key. The first
@@ -62,13 +63,26 @@ def _parser() -> argparse.ArgumentParser:
     export = commands.add_parser("export", help="export a run's best.pt or last.pt to ONNX")
     export.add_argument("--checkpoint", required=True, help="best.pt (the kept weights) or last.pt (the last epoch)")
     export.add_argument("--output", required=True, help="the .onnx file to write")
+    export.add_argument("--quantize", choices=["int8"], help="also write NAME.int8.onnx for the CPU, calibrated on "
+                        "the run's training chips, kept only if its classes agree with the float model's")
+    quantize = commands.add_parser("quantize", help="write an INT8 copy of any ONNX segmentation model, calibrated "
+                                   "on a raster, kept only if its classes agree with the float model's")
+    quantize.add_argument("--model", required=True, help="the float .onnx model (with a contract)")
+    quantize.add_argument("--calibration", required=True, help="a raster like those the model will classify")
+    quantize.add_argument("--output", help="the INT8 .onnx to write (default MODEL.int8.onnx)")
+    quantize.add_argument("--bands", type=_band_list, help="raster bands in the model's order, e.g. 4,3,2 "
+                          "(default: every band but an alpha band)")
+    quantize.add_argument("--windows", type=int, default=48, help="windows to calibrate on (as many again check)")
+    for sub in (export, quantize):
+        sub.add_argument("--min-agreement", type=float, default=0.99, help="share of checked pixels whose class "
+                         "must equal the float model's (default 0.99); below it nothing is written")
     evaluate = commands.add_parser("evaluate", help="score an ONNX model on labelled data")
     evaluate.add_argument("--model", required=True, help="the .onnx model (with its contract)")
     _data_arguments(evaluate)
     evaluate.add_argument("--all", action="store_true", help="score every labelled pixel, not just the "
                           "validation area")
     evaluate.add_argument("--json", help="write the figures to this JSON file")
-    for sub in (train, evaluate, export):
+    for sub in (train, evaluate, export, quantize):
         sub.add_argument("--quiet", action="store_true", help="no progress bar, warnings only")
     return parser
 
@@ -115,6 +129,13 @@ def _data_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--ignore-value", type=_ignore_value,
                         help="label raster value meaning unlabelled: a number or 'none' (default: the raster's nodata "
                         "value; 0 is a class unless given here)")
+
+
+def _band_list(text: str) -> list[int]:
+    try:
+        return [int(part) for part in text.split(",") if part.strip()]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a comma-separated list of band numbers") from None
 
 
 def _ignore_value(text: str) -> int | str:
@@ -205,7 +226,24 @@ def _export(arguments: argparse.Namespace, progress: ConsoleProgress) -> int:
     check = api.export_checkpoint(arguments.checkpoint, arguments.output)
     print(f"model: {arguments.output} ({check.bytes / 1e6:.1f} MB), onnxruntime matches torch within "
           f"{check.max_abs_difference:.2g} on {check.checked_shape}")
+    if arguments.quantize:
+        _print_quantized(api.quantize_export(arguments.checkpoint, arguments.output, progress,
+                                             arguments.min_agreement))
     return 0
+
+
+def _quantize(arguments: argparse.Namespace, progress: ConsoleProgress) -> int:
+    from .quantize import quantize_with_raster
+
+    _print_quantized(quantize_with_raster(arguments.model, arguments.calibration, arguments.output, arguments.bands,
+                                          arguments.windows, arguments.min_agreement))
+    return 0
+
+
+def _print_quantized(check) -> None:
+    print(f"int8 model: {check.path} ({check.bytes / 1e6:.1f} MB, float {check.float_bytes / 1e6:.1f} MB); classes "
+          f"agree with the float model on {check.agreement:.2%} of {check.pixels} checked pixels "
+          f"({check.calibration_windows} calibration windows)")
 
 
 def _evaluate(arguments: argparse.Namespace, progress: ConsoleProgress) -> int:
@@ -239,7 +277,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     progress = ConsoleProgress(quiet=arguments.quiet)
     signal.signal(signal.SIGINT, progress.interrupt)
-    commands = {"train": _train, "tune": _tune, "export": _export, "evaluate": _evaluate}
+    commands = {"train": _train, "tune": _tune, "export": _export, "evaluate": _evaluate, "quantize": _quantize}
     try:
         return commands[arguments.command](arguments, progress)
     except errors.CancelledError as error:

@@ -32,6 +32,7 @@ if TYPE_CHECKING or not (__package__ and "." in __package__):  # the repository 
         errors,
         metrics,
         model,
+        postprocess,
         preprocess,
         progress,
         training_choices,
@@ -54,6 +55,7 @@ else:  # inside the installed plugin package, seamless_segmentation.training
         errors,
         metrics,
         model,
+        postprocess,
         preprocess,
         progress,
         training_choices,
@@ -61,5 +63,6 @@ else:  # inside the installed plugin package, seamless_segmentation.training
     )
 
 __all__ = ["atomic", "confusion_plot", "contract", "contract_sources", "errors", "gdal_grid", "gdal_labels",
-           "gdal_vectors", "metrics", "model", "output_paths", "preprocess", "progress", "raster_area",
+           "gdal_vectors", "metrics", "model", "output_paths", "postprocess", "preprocess", "progress",
+           "raster_area",
            "raster_classes", "training_choices", "window"]

@@ -9,11 +9,11 @@ from typing import Any
 
 import torch
 
-from . import checkpoint, distributed
-from ._plugin import contract, output_paths, preprocess
+from . import calibration, checkpoint, distributed
+from ._plugin import contract, errors, output_paths, preprocess
 from ._plugin import progress as progress_module
 from .checkpoint_export import export_checkpoint, index_pairs, margin_sample
-from .config import ModelConfig, TrainConfig
+from .config import ModelConfig, TrainConfig, from_mapping
 from .data.prepare import PreparedData, prepare_data, prepare_test
 from .distributed import DistState
 from .export import ExportCheck, export_onnx
@@ -21,6 +21,7 @@ from .losses import SegmentationLoss
 from .model_contract import build_contract, plain, validation_summary
 from .nets import SegmentationModel, build_model, describe
 from .nets.indices import SpectralIndices, band_positions
+from .quantize import MIN_AGREEMENT, QuantizationCheck, int8_path, quantize_model
 from .receptive_field import measure_context_margin
 from .report import write_report
 from .trainer import EpochCallback, FitResult, Trainer, seed_everything
@@ -179,4 +180,21 @@ def _report_document(config: TrainConfig, data: PreparedData, fit: FitResult, ar
         "config": config.to_dict()})
 
 
-__all__ = ["TrainingOutcome", "train", "export_checkpoint", "make_model", "score_test_area"]
+def quantize_export(checkpoint_path: str | Path, float_model: str | Path, progress: Progress,
+                    min_agreement: float = MIN_AGREEMENT) -> QuantizationCheck:
+    """The INT8 copy of an exported model (``name.int8.onnx``), calibrated on the run's training chips and
+    checked on its validation windows; refused (nothing written) below ``min_agreement``."""
+    content = checkpoint.load(checkpoint_path)
+    config = from_mapping(checkpoint.from_json(content["config"]), str(checkpoint_path))
+    model_contract = contract.ModelContract.from_json(content["contract"], str(checkpoint_path))
+    try:
+        data = prepare_data(config, progress)
+    except errors.InputError as error:
+        raise errors.InputError(f"The training data of '{checkpoint_path}' cannot be read again ({error}). Quantize "
+                                f"with a raster instead: python -m training quantize --model {float_model} "
+                                "--calibration RASTER.") from error
+    windows = calibration.from_training_data(data, model_contract.input, model_contract.size_multiple)
+    return quantize_model(float_model, int8_path(float_model), windows, min_agreement)
+
+
+__all__ = ["TrainingOutcome", "train", "export_checkpoint", "quantize_export", "make_model", "score_test_area"]

@@ -16,6 +16,7 @@ from ..core import engine
 from ..core.blocks import ClippedSink
 from ..core.contract import ModelContract
 from ..core.errors import InputError
+from ..core.margin_probe import shape_for_run
 from ..core.model import LoadedModel, load_model
 from ..core.outputs import PROBABILITY_NODATA, FinishedRows, class_dtype_and_nodata
 from ..core.plan import RunOptions, RunPlan, plan_run
@@ -164,8 +165,11 @@ def run_engine(dataset: gdal.Dataset, area: PixelWindow, model: LoadedModel, ban
 
     A block of a larger run (:mod:`plugin.core.blocks`) gives that run's ``plan`` for its area and writes only
     ``written`` (the block, raster coordinates) of it."""
+    source = GdalRasterSource(dataset, bands, request.input_path)
     if plan is None:
-        plan = plan_run(model.contract, model.shape, area.width, area.height, request.options, progress)
+        shape = shape_for_run(model, source, area, request.options, progress)  # the context margin, if needed
+        plan = plan_run(model.contract, shape, area.width, area.height, request.options, progress,
+                        model.runtime.provider)
         progress.info(f"Plan: {plan.describe()}.")
         require_memory(plan.array_bytes(len(bands), model.contract.class_count), plan, request.options)
     window = written or PixelWindow(area.col, area.row, area.width, area.height)
@@ -175,7 +179,6 @@ def run_engine(dataset: gdal.Dataset, area: PixelWindow, model: LoadedModel, ban
     if written is not None:
         target = ClippedSink(sink, PixelWindow(written.col - area.col, written.row - area.row, written.width,
                                                written.height))
-    source = GdalRasterSource(dataset, bands, request.input_path)
     try:
         summary = engine.run(source, model.runtime, target, model.contract, area, plan, progress)
     finally:

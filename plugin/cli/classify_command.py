@@ -37,15 +37,18 @@ def add_parser(commands: Any) -> None:
     options.add_argument("--extent", nargs=4, type=float, metavar=("XMIN", "YMIN", "XMAX", "YMAX"),
                          help="only classify this part, in the raster's CRS (EXTENT)")
     options.add_argument("--window-size", type=values.number("WINDOW_SIZE", 0, integer=True), metavar="PX",
-                         default=DEFAULTS.window_size, help="window side in pixels; 0: the model's (default 0)")
+                         default=DEFAULTS.window_size, help="window side in pixels; 0 (default): the model's fixed "
+                         "size, else the size from 512 to 1024 px that predicts the fewest pixels")
     options.add_argument("--overlap", type=values.number("OVERLAP", 0, 90), default=DEFAULTS.overlap,
-                         metavar="PERCENT", help=f"overlap of neighbouring windows (default {DEFAULTS.overlap:g})")
+                         metavar="PERCENT", help="overlap of neighbouring windows in percent of the window (default: "
+                         "from the model's context margin)")
     options.add_argument("--blending", type=values.choice("BLENDING", BLENDINGS), default=DEFAULTS.blending,
                          metavar="|".join(BLENDINGS), help=f"how overlaps are merged (default {DEFAULTS.blending})")
     options.add_argument("--tta", type=values.choice("TTA", TTA_MODES), default=DEFAULTS.tta,
                          metavar="|".join(TTA_MODES), help=f"test-time augmentation (default {DEFAULTS.tta})")
-    options.add_argument("--batch-size", type=values.number("BATCH_SIZE", 1, integer=True), metavar="N",
-                         default=DEFAULTS.batch_size, help=f"windows per model run (default {DEFAULTS.batch_size})")
+    options.add_argument("--batch-size", type=values.number("BATCH_SIZE", 0, integer=True), metavar="N",
+                         default=DEFAULTS.batch_size,
+                         help="windows per model run; 0 (default): 1 on the CPU, 4 on other devices")
     options.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:N, tensorrt, directml, coreml, "
                          "rocm, openvino or a provider name (default auto)")
     options.add_argument("--probabilities", nargs="?", const="", metavar="PATH",

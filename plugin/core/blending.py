@@ -22,13 +22,17 @@ import numpy as np
 BLENDINGS = ("smooth", "average", "crop")
 
 
+RAMP = 16  # the ramp kept between two zero-weight margins when the overlap is short (pixels)
+
+
 def smooth_margin(overlap: int, context_margin: int | None = None, footprint_offset: int = 0) -> int:
     """Zero-weight margin for ``smooth``: the model's context margin if known, else a quarter of the
-    overlap; always leaving a ramp of at least a quarter of the overlap (2 px minimum)."""
+    overlap; always leaving a ramp of a quarter of the overlap or ``RAMP`` pixels, whichever is shorter
+    (2 px at least)."""
     if overlap <= 2:
         return footprint_offset
     wanted = overlap // 4 if context_margin is None else context_margin
-    ramp = max(2, overlap // 4)
+    ramp = max(2, min(overlap // 4, RAMP))
     return max(footprint_offset, min(wanted, (overlap - ramp) // 2))
 
 

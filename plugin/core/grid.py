@@ -106,9 +106,32 @@ def _panel_boundary(columns: AxisGrid, target: int, alignment_block: int) -> tup
 
 
 def plan_panels(columns: AxisGrid, max_panel_width: int, block: int = 256) -> tuple[Panel, ...]:
-    """Split the columns into panels no wider than about ``max_panel_width``."""
+    """Split the columns into panels no wider than about ``max_panel_width``.
+
+    What a panel holds in memory (the rows read, the accumulator) is as wide as its windows' span, and a
+    panel between two others has windows straddling both its boundaries. Panels are added until no span
+    is wider than that of one panel over ``max_panel_width`` columns, so a raster needing several panels
+    takes no more memory than one needing a single panel.
+    """
+    limit = _span(AxisGrid(min(max_panel_width, columns.length), columns.window, columns.stride, columns.pad))
     count = max(1, math.ceil(columns.length / max(max_panel_width, columns.stride)))
-    count = min(count, max(1, columns.count - 1))
+    most = max(1, columns.count - 1)
+    panels = _panels(columns, min(count, most), block)
+    while count < most and max(_panel_span(columns, p) for p in panels) > limit:
+        count += 1
+        panels = _panels(columns, count, block)
+    return panels
+
+
+def _span(columns: AxisGrid) -> int:
+    return columns.start(columns.count - 1) + columns.window - columns.start(0)
+
+
+def _panel_span(columns: AxisGrid, panel: Panel) -> int:
+    return columns.start(panel.last_window) + columns.window - columns.start(panel.first_window)
+
+
+def _panels(columns: AxisGrid, count: int, block: int) -> tuple[Panel, ...]:
     boundaries = [0]
     for j in range(1, count):
         boundary, _ = _panel_boundary(columns, round(j * columns.length / count), block)

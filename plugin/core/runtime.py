@@ -135,6 +135,9 @@ class OnnxModel:
         options.intra_op_num_threads = threads or (os.cpu_count() or 1)
         # Idle workers must not spin: the read-ahead and write-behind threads need the cores between runs.
         options.add_session_config_entry("session.intra_op.allow_spinning", "0")
+        # No pre-planned block for all activations: the arena reuses freed tensors instead. Measured on one
+        # 1008 px window of the bundled model: peak 554 instead of 904 MiB, run time the same (0.98x).
+        options.enable_mem_pattern = False
         options.log_severity_level = 3
         try:
             self.session = ort.InferenceSession(str(path), sess_options=options, providers=self.device.providers)

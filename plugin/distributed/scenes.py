@@ -28,10 +28,11 @@ from ..adapters.classify_job import (
 from ..adapters.gdal_grid import open_raster
 from ..adapters.qml_style import write_qml_style
 from ..adapters.raster_area import needs_resampling
-from ..adapters.raster_io import bounded_block_cache, window_grid
+from ..adapters.raster_io import GdalRasterSource, bounded_block_cache, window_grid
 from ..core.blocks import Block, BlockLayout, block_plan, default_block_size, plan_blocks
 from ..core.contract import ModelContract
 from ..core.engine import RunSummary
+from ..core.margin_probe import shape_for_run
 from ..core.model import LoadedModel, load_model
 from ..core.plan import RunPlan, plan_run
 from ..core.progress import LoggingProgress, Progress
@@ -57,6 +58,11 @@ def run_settings(request: ClassifyRequest, block_size: int) -> tuple[str, dict[s
                 "outputs": sorted(request.output_paths()), "block_size": block_size}
     text = json.dumps(settings, sort_keys=True)
     return hashlib.sha256(text.encode()).hexdigest()[:16], settings
+
+
+def _worker_provider(devices: tuple[str, ...]) -> str | None:
+    """The execution provider the workers' default batch size is chosen for (CUDA where devices name it)."""
+    return "CUDAExecutionProvider" if any(d.lower().startswith("cuda") for d in devices) else None
 
 
 class ClientModels:
@@ -119,7 +125,10 @@ class Scene:
         job = open_job(request, quiet, model=models.get(request))
         self.area, self.contract, self.pixels = job.area, job.model.contract, job.area.pixels
         resampled = needs_resampling(job.dataset, job.model.contract, quiet) is not None
-        plan = plan_run(job.model.contract, job.model.shape, job.area.width, job.area.height, request.options, quiet)
+        source = GdalRasterSource(job.dataset, job.bands, request.input_path)
+        shape = shape_for_run(job.model, source, job.area, request.options, self.progress)  # as one process would
+        plan = plan_run(job.model.contract, shape, job.area.width, job.area.height, request.options, quiet,
+                        _worker_provider(devices or (request.device,)))
         for warning in quiet.warnings:
             self.warn(warning)
         layout = plan_blocks(plan, block_size or default_block_size(plan))

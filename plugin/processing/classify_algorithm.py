@@ -23,7 +23,7 @@ from ..core.plan import RunOptions
 from ..core.tta import TTA_MODES
 from .base import SeamlessAlgorithm, with_help
 from .classify_checks import check_classify_parameters
-from .layer_inputs import extent_in, raster_crs, required_raster_path
+from .layer_inputs import extent_in, is_set, raster_crs, required_raster_path
 from .parameter_checks import RasterFileParameter
 from .qgis_compat import NUMBER_DOUBLE, NUMBER_INTEGER
 
@@ -85,21 +85,25 @@ class ClassifyAlgorithm(SeamlessAlgorithm):
              "read as context.", False),
             (QgsProcessingParameterNumber(self.WINDOW_SIZE, "Window size (pixels, 0 = from the model)", integer,
                                           defaultValue=0, minValue=0),
-             "Side of the square windows. 0: the model's tile size; for models with dynamic spatial axes at "
-             "least 512 (larger windows recompute less overlap and see more context). Must be a multiple of "
-             "the model's size_multiple; fixed-size models accept only their size.", True),
-            (QgsProcessingParameterNumber(self.OVERLAP, "Overlap (% of the window)", double, defaultValue=25.0,
-                                          minValue=0.0, maxValue=90.0),
-             "How much neighbouring windows overlap, 0 to 90 percent, rounded to the model's size multiple. "
-             "25 % with smooth blending gives seam-free results.", False),
+             "Side of the square windows. 0: the model's size; for models with dynamic spatial axes the size "
+             "from 512 to 1024 that predicts the fewest pixels over the area (larger windows recompute less "
+             "overlap). Must be a multiple of the model's size_multiple; fixed-size models accept only their "
+             "size.", True),
+            (QgsProcessingParameterNumber(self.OVERLAP, "Overlap (% of the window; not set = from the model's "
+                                          "context margin)", double, optional=True, minValue=0.0, maxValue=90.0),
+             "How much neighbouring windows overlap, 0 to 90 percent, rounded to the model's size multiple. Not "
+             "set (the default; on the command line leave OVERLAP out): just enough for the model's context "
+             "margin, from its contract or measured once on this raster and cached (twice the margin plus a "
+             "16 px ramp for smooth blending, twice the margin for crop); 25 % when no margin can be had.", False),
             (blending, "smooth: weights zero in a context margin at window edges rising smoothly inside "
              "(default, seam-free); average: flat weights; crop: keep each window's centre (as the Deepness "
              "plugin does).", False),
             (tta, "none; flips: 4 mirrored versions per window; d4: all 8 rotations and mirrors. Predictions "
              "are averaged in probability space (4 or 8 times slower).", False),
-            (QgsProcessingParameterNumber(self.BATCH_SIZE, "Batch size (windows per model run)", integer,
-                                          defaultValue=4, minValue=1),
-             "Windows sent to the model at once. Larger batches help GPUs; memory grows with it.", True),
+            (QgsProcessingParameterNumber(self.BATCH_SIZE, "Batch size (windows per model run, 0 = by device)",
+                                          integer, defaultValue=0, minValue=0),
+             "Windows sent to the model at once. 0: 1 on the CPU (more brings no speed there and multiplies the "
+             "model's memory), 4 on a GPU. Memory grows with it.", True),
             (QgsProcessingParameterString(self.DEVICE, "Device", defaultValue="auto"),
              "auto (best available: TensorRT, CUDA, DirectML, CoreML, then CPU), cpu, cuda, cuda:N, tensorrt, "
              "directml, coreml, rocm, openvino, or an onnxruntime provider name. A named device that is not "
@@ -158,7 +162,8 @@ class ClassifyAlgorithm(SeamlessAlgorithm):
     def _options(self, parameters: dict, context: QgsProcessingContext, outputs: dict) -> RunOptions:
         return RunOptions(
             window_size=self.parameterAsInt(parameters, self.WINDOW_SIZE, context),
-            overlap=self.parameterAsDouble(parameters, self.OVERLAP, context),
+            overlap=self.parameterAsDouble(parameters, self.OVERLAP, context) if is_set(parameters, self.OVERLAP)
+            else None,
             blending=self.parameterAsEnumString(parameters, self.BLENDING, context) or "smooth",
             tta=self.parameterAsEnumString(parameters, self.TTA, context) or "none",
             batch_size=self.parameterAsInt(parameters, self.BATCH_SIZE, context),

@@ -66,7 +66,7 @@ def test_an_extent_writes_its_part_of_the_grid(capsys, tmp_path):
 
 @pytest.mark.parametrize("option, value, message", [
     ("--overlap", "95", "OVERLAP must be from 0 to 90, got 95."),
-    ("--batch-size", "0", "BATCH_SIZE must be at least 1, got 0."),
+    ("--batch-size", "-1", "BATCH_SIZE must be at least 0, got -1."),
     ("--window-size", "large", "WINDOW_SIZE must be a number, got 'large'."),
     ("--blending", "feather", "BLENDING 'feather' is not one of its options: smooth, average, crop."),
     ("--tta", "7", "TTA '7' is not one of its options: none, flips, d4."),

@@ -33,7 +33,7 @@ from tests.hostile import make_hostile_inputs
 pytestmark = pytest.mark.slow
 distributed = pytest.importorskip("distributed")
 
-WINDOW, BLOCK = "256", "192"  # 25 % overlap: a stride of 192 px, 4 x 3 blocks of the scene
+WINDOW, OVERLAP, BLOCK = "256", "25", "192"  # 25 % overlap: a stride of 192 px, 4 x 3 blocks of the scene
 OUTPUTS = ("classes.tif", "probabilities.tif", "confidence.tif")
 
 
@@ -69,15 +69,16 @@ def reference(scene, tmp_path_factory) -> dict[str, Path]:
     folder = tmp_path_factory.mktemp("single")
     for name, extent in (("whole", None), ("extent", _extent(scene))):
         paths = {f"{output}_path": str(folder / name / f"{output}.tif") for output in ("probabilities", "confidence")}
+        options = RunOptions(window_size=int(WINDOW), overlap=float(OVERLAP))
         classify(ClassifyRequest(str(scene), str(BUNDLED_MODEL), str(folder / name / "classes.tif"), extent=extent,
-                                 options=RunOptions(window_size=int(WINDOW)), **paths), LoggingProgress(),
-                 style_writer=write_qml_style)
+                                 options=options, **paths), LoggingProgress(), style_writer=write_qml_style)
     return {"whole": folder / "whole", "extent": folder / "extent"}
 
 
 def _arguments(scene: Path, output: Path, *more: object) -> list[object]:
     return ["classify", scene, BUNDLED_MODEL, output / "classes.tif", "--probabilities", output / "probabilities.tif",
-            "--confidence", output / "confidence.tif", "--window-size", WINDOW, "--block-size", BLOCK, *more]
+            "--confidence", output / "confidence.tif", "--window-size", WINDOW, "--overlap", OVERLAP,
+            "--block-size", BLOCK, *more]
 
 
 def _identical(folder: Path, single: Path) -> None:
@@ -209,12 +210,13 @@ def test_scenes_on_the_cluster_are_one_task_each_and_a_corrupt_one_stops_only_it
 
 def test_workers_pinned_to_a_device_list(capsys, tmp_path):
     result = cli(capsys, "classify", SAMPLE, BUNDLED_MODEL, tmp_path / "classes.tif", "--workers", "cpu,cpu",
-                 "--window-size", WINDOW, "--block-size", BLOCK, "--json")
+                 "--window-size", WINDOW, "--overlap", OVERLAP,
+            "--block-size", BLOCK, "--json")
     assert result.returncode == 0, result.log
     assert "a local Dask cluster of 2 worker process(es), one per device (cpu, cpu)" in result.stderr
     assert result.json["TASKS"] == 9
     classify(ClassifyRequest(str(SAMPLE), str(BUNDLED_MODEL), str(tmp_path / "single.tif"),
-                             options=RunOptions(window_size=int(WINDOW))), LoggingProgress())
+                             options=RunOptions(window_size=int(WINDOW), overlap=float(OVERLAP))), LoggingProgress())
     same_raster(tmp_path / "classes.tif", tmp_path / "single.tif")
     unknown = cli(capsys, "classify", SAMPLE, BUNDLED_MODEL, tmp_path / "other.tif", "--workers", "cuda:0,cuda:1")
     assert unknown.returncode == 2 and "DEVICE 'cuda:0' needs CUDAExecutionProvider" in unknown.stderr

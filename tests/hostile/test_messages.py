@@ -12,7 +12,7 @@ pytestmark = pytest.mark.slow
 @pytest.mark.parametrize("parameters, message", [
     ({"EXTENT": "335200,335200,5818000,5819000"}, "EXTENT (335200,335200,5818000,5819000) has no area"),
     ({"OVERLAP": 95}, "OVERLAP must be from 0 to 90, got 95."),
-    ({"BATCH_SIZE": 0}, "BATCH_SIZE must be at least 1, got 0."),
+    ({"BATCH_SIZE": -1}, "BATCH_SIZE must be at least 0, got -1."),
     ({"WINDOW_SIZE": "large"}, "WINDOW_SIZE must be a number, got 'large'."),
     ({"BLENDING": "feather"}, "BLENDING 'feather' is not one of its options: smooth, average, crop."),
     ({"TTA": 7}, "TTA '7' is not one of its options: none, flips, d4."),

@@ -17,6 +17,7 @@ from qgis.core import (
     QgsProcessingFeedback,
     QgsRasterLayer,
 )
+from scipy.ndimage import correlate
 
 FIXED_MODEL = DEEPNESS_MODELS / "dummy_segmentation_models__one_output_softmax_bsx2x512x512.onnx"
 
@@ -88,6 +89,37 @@ def test_output_has_the_input_grid_classes_and_style(provider, models, tmp_path)
     assert sum(areas.values()) == pytest.approx(1536 * 768 * 100)
     assert result["PROVIDER"] == "CPUExecutionProvider"
     assert any("Ran on CPUExecutionProvider" in line for line in feedback.lines)
+
+
+def test_overlap_not_set_is_measured_from_the_model_and_seam_free(provider, models, tmp_path):
+    """OVERLAP left unset: the 5 x 5 filter's margin (2 px) is measured once and the windows overlap just enough
+    for it, so the classes equal one pass of the filter over the whole (mirrored) image."""
+    feedback = RecordingFeedback()
+    result = classify({"INPUT": str(S2_IMAGE), "MODEL": str(models["s2_box"]), "WINDOW_SIZE": 256,
+                       "OUTPUT": str(tmp_path / "c.tif")}, feedback)
+    log = "\n".join(feedback.lines)
+    assert "Context margin of the model: 2 px, measured" in log
+    assert "overlap 32 px, smooth blending (context margin 2 px, measured)" in log and "batch 1" in log
+    image, _ = read(S2_IMAGE)
+    reference = np.stack([correlate(band * 1e-4, np.ones((5, 5)) / 25, mode="mirror") for band in image]).argmax(0)
+    classes, _ = read(result["OUTPUT"])
+    assert (classes == reference + 1).mean() > 0.9999
+    again = RecordingFeedback()
+    classify({"INPUT": str(S2_IMAGE), "MODEL": str(models["s2_box"]), "OUTPUT": str(tmp_path / "d.tif")}, again)
+    assert any("measured on an earlier run" in line for line in again.lines)
+
+
+def test_overlap_unset_and_batch_zero_are_the_defaults_everywhere(provider):
+    """The toolbox, batch dialog and modeler show an optional OVERLAP as "Not set" and qgis_process leaves it out:
+    both mean auto; a number is still checked against 0 to 90."""
+    from qgis.core import QgsApplication, QgsProcessingParameterDefinition
+
+    algorithm = QgsApplication.processingRegistry().algorithmById("seamless:classify")
+    overlap = algorithm.parameterDefinition("OVERLAP")
+    assert overlap.flags() & QgsProcessingParameterDefinition.FlagOptional and overlap.defaultValue() is None
+    assert overlap.checkValueIsAcceptable(None) and overlap.checkValueIsAcceptable(12.5)
+    assert not overlap.checkValueIsAcceptable(95)
+    assert algorithm.parameterDefinition("BATCH_SIZE").defaultValue() == 0
 
 
 def test_extent_writes_the_subset_grid_with_real_context(provider, models, tmp_path):

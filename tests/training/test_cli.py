@@ -6,6 +6,7 @@ import os
 import subprocess
 import sys
 
+import onnxruntime
 import pytest
 import yaml
 
@@ -38,6 +39,20 @@ def test_train_from_a_yaml_file_with_flag_overrides(trained):
     report = json.loads((folder / "out" / "report.json").read_text())
     assert report["run"]["epochs_planned"] == 2 and report["config"]["training"]["seed"] == 11
     assert "Epoch 2/2" in completed.stderr  # progress lines
+
+
+def test_export_writes_an_int8_copy_calibrated_and_checked_on_the_run_data(trained, tmp_path):
+    _, folder, _ = trained
+    exported = tmp_path / "model.onnx"
+    completed = cli("export", "--checkpoint", str(folder / "out" / "best.pt"), "--output", str(exported),
+                    "--quantize", "int8", "--min-agreement", "0.5")
+    assert completed.returncode == 0, completed.stderr
+    assert "int8 model: " in completed.stdout and (tmp_path / "model.int8.onnx").is_file()
+    session = onnxruntime.InferenceSession(str(tmp_path / "model.int8.onnx"), providers=["CPUExecutionProvider"])
+    written = json.loads(session.get_modelmeta().custom_metadata_map["seamless_segmentation"])
+    quantization = written["provenance"]["quantization"]
+    assert "training chips" in quantization["calibration"] and quantization["agreement_with_float"] >= 0.5
+    assert f"{100 * quantization['agreement_with_float']:.2f}%" in completed.stdout
 
 
 def test_export_and_evaluate_reproduce_the_training_figures(trained, tmp_path):

@@ -62,6 +62,17 @@ def test_panels_partition_the_columns_and_share_at_most_one_window(axis, panel_w
         assert axis.start(panel.last_window) + axis.window >= panel.out_end
 
 
+@SETTINGS
+@given(axes(), st.integers(40, 400))
+def test_no_panel_holds_more_columns_than_one_panel_of_the_maximum_width(axis, panel_width):
+    """Memory follows the widest panel's span: several panels must not need more than one would."""
+    single = AxisGrid(min(panel_width, axis.length), axis.window, axis.stride, axis.pad)
+    limit = single.start(single.count - 1) + axis.window - single.start(0)
+    panels = plan_panels(axis, panel_width)
+    spans = [axis.start(p.last_window) + axis.window - axis.start(p.first_window) for p in panels]
+    assert max(spans) <= limit or len(panels) == max(1, axis.count - 1)
+
+
 @pytest.mark.parametrize("transform", range(8))
 def test_d4_transforms_round_trip_and_are_distinct(transform):
     batch = np.random.default_rng(transform).random((2, 3, 7, 7)).astype(np.float32)
