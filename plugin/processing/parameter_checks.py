@@ -13,9 +13,11 @@ from pathlib import Path
 from typing import Any, Iterable
 
 from qgis.core import (
+    QgsProcessing,
     QgsProcessingContext,
     QgsProcessingParameterDefinition,
     QgsProcessingParameterEnum,
+    QgsProcessingParameterMultipleLayers,
     QgsProcessingParameterNumber,
     QgsProcessingParameterRasterLayer,
 )
@@ -118,6 +120,33 @@ class RasterFileParameter(QgsProcessingParameterRasterLayer):
     def clone(self) -> "RasterFileParameter":
         copy = RasterFileParameter(self.name(), self.description(), self.defaultValue(),
                                    bool(self.flags() & QgsProcessingParameterDefinition.FlagOptional))
+        copy.setFlags(self.flags())
+        copy.setHelp(self.help())
+        return copy
+
+
+def _as_list(value: Any) -> list[Any]:
+    if value is None or value == "":
+        return []
+    return list(value) if isinstance(value, (list, tuple)) else [value]
+
+
+class RasterFilesParameter(QgsProcessingParameterMultipleLayers):
+    """A list of raster layers whose file paths are accepted as they are, never loaded as QGIS layers (see
+    :class:`RasterFileParameter`); layers of a project and other sources are checked by QGIS as before."""
+
+    def __init__(self, name: str, description: str, optional: bool = True) -> None:
+        super().__init__(name, description, QgsProcessing.TypeRaster, None, optional)
+
+    def checkValueIsAcceptable(self, value: Any, context: QgsProcessingContext | None = None) -> bool:  # noqa: N802
+        others = [v for v in _as_list(value) if not is_file_path(v)]
+        if not others:
+            return bool(_as_list(value)) or bool(self.flags() & QgsProcessingParameterDefinition.FlagOptional)
+        return super().checkValueIsAcceptable(others, context)
+
+    def clone(self) -> "RasterFilesParameter":
+        copy = RasterFilesParameter(self.name(), self.description(),
+                                    bool(self.flags() & QgsProcessingParameterDefinition.FlagOptional))
         copy.setFlags(self.flags())
         copy.setHelp(self.help())
         return copy

@@ -1,0 +1,98 @@
+"""Simplifying the outlines of class regions so neighbours keep sharing their boundaries (``SIMPLIFY``).
+
+Region outlines from a class raster follow pixel edges. Simplifying each polygon on its own (Douglas-
+Peucker, even "preserving topology") moves a boundary differently in the two polygons that share it,
+leaving gaps and overlaps. Here a ring is cut at its *junctions*, the pixel corners where three or more
+regions meet (or where two regions touch only diagonally), into arcs; each arc is simplified with its
+ends fixed, always in one canonical direction. The two polygons on either side of a boundary hold the
+same arc between the same junctions, so they simplify it identically: no gap, no overlap, and every
+junction stays where it was.
+
+Coordinates are integer pixel corners (column, row), so comparisons are exact. Every arc that had
+interior vertices keeps at least one, so a region bounded by two arcs never collapses to a line.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+
+def densify(ring: np.ndarray) -> np.ndarray:
+    """Every pixel corner along a closed ring of axis-parallel segments ((n, 2) ints, not repeating the
+    first point at the end)."""
+    points = []
+    for start, end in zip(ring, np.roll(ring, -1, axis=0)):
+        steps = int(np.abs(end - start).max())
+        direction = np.sign(end - start)
+        points.append(start + direction * np.arange(steps)[:, None])
+    return np.concatenate(points) if points else ring
+
+
+def _turning(points: np.ndarray) -> np.ndarray:
+    """True where the ring changes direction."""
+    before = points - np.roll(points, 1, axis=0)
+    after = np.roll(points, -1, axis=0) - points
+    return np.any(np.sign(before) != np.sign(after), axis=1)
+
+
+def _douglas_peucker(arc: np.ndarray, tolerance: float) -> np.ndarray:
+    """Indices kept from an open polyline (ends always kept; at least one interior point when it has any)."""
+    last = len(arc) - 1
+    if last < 2:
+        return np.arange(len(arc))
+    keep = {0, last}
+    stack = [(0, last)]
+    while stack:
+        first, end = stack.pop()
+        if end - first < 2:
+            continue
+        inner = arc[first + 1:end].astype(np.float64)
+        chord = (arc[end] - arc[first]).astype(np.float64)
+        offset = inner - arc[first]
+        length = float(np.hypot(*chord))
+        distance = (np.abs(chord[0] * offset[:, 1] - chord[1] * offset[:, 0]) / length if length
+                    else np.hypot(offset[:, 0], offset[:, 1]))
+        index = int(np.argmax(distance))
+        if distance[index] > tolerance or (first, end) == (0, last) and len(keep) == 2:
+            keep.add(first + 1 + index)
+            stack += [(first, first + 1 + index), (first + 1 + index, end)]
+    return np.array(sorted(keep))
+
+
+def _canonical(arc: np.ndarray) -> bool:
+    """Whether an arc is in its canonical direction (so both of its polygons simplify it alike)."""
+    ends = (tuple(arc[0]), tuple(arc[-1]))
+    if ends[0] != ends[1]:
+        return ends[0] < ends[1]
+    return tuple(arc[1]) < tuple(arc[-2])
+
+
+def _simplified_arc(arc: np.ndarray, tolerance: float) -> np.ndarray:
+    """The arc simplified in its canonical direction, returned in the given direction (last point dropped)."""
+    forward = _canonical(arc)
+    oriented = arc if forward else arc[::-1]
+    kept = oriented[_douglas_peucker(oriented, tolerance)]
+    if not forward:
+        kept = kept[::-1]
+    return kept[:-1]
+
+
+def simplify_ring(dense: np.ndarray, junction: np.ndarray, tolerance: float) -> np.ndarray:
+    """A ring of every pixel corner (:func:`densify`) simplified with ``tolerance`` (in pixels), keeping every
+    junction (``junction``: one flag per corner)."""
+    keep = _turning(dense) | junction
+    points, fixed = dense[keep], junction[keep]
+    if len(points) < 4:
+        return points
+    if not fixed.any():  # a ring alone (an island and the hole around it): start at its smallest corner
+        start = min(range(len(points)), key=lambda i: tuple(points[i]))
+        fixed = np.zeros(len(points), bool)
+        fixed[start] = True
+    starts = np.flatnonzero(fixed)
+    points = np.roll(points, -starts[0], axis=0)
+    starts = starts - starts[0]
+    pieces = []
+    for first, end in zip(starts, list(starts[1:]) + [len(points)]):
+        arc = points[first:end + 1] if end < len(points) else np.vstack([points[first:], points[:1]])
+        pieces.append(_simplified_arc(arc, tolerance))
+    result = np.concatenate(pieces)
+    return result if len(result) >= 3 else points
