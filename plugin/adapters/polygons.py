@@ -118,27 +118,54 @@ class ClassLookup:
 
 
 class Simplifier:
-    """Simplifies polygons of the class raster ``classes_path`` so shared boundaries stay shared."""
+    """Simplifies polygons of the class raster ``classes_path`` so shared boundaries stay shared.
+
+    A polygon whose simplified rings would cross (a neck a pixel or two wide) gets its arcs frozen, on both
+    sides: :func:`freeze_invalid` repeats the pass until every polygon is valid."""
 
     def __init__(self, classes_path: str, grid: RasterGrid, tolerance: float) -> None:
         self._lookup = ClassLookup(classes_path)
         self._x0, self._dx, _, self._y0, _, self._dy = grid.geotransform
         self._tolerance = tolerance / min(abs(self._dx), abs(self._dy))
+        self.frozen: set[bytes] = set()
 
-    def simplify(self, geometry: ogr.Geometry) -> ogr.Geometry:
-        polygon = ogr.Geometry(ogr.wkbPolygon)
+    def simplify(self, geometry: ogr.Geometry) -> tuple[ogr.Geometry, list[bytes]]:
+        """The simplified polygon and the keys of its arcs."""
+        polygon, keys = ogr.Geometry(ogr.wkbPolygon), []
         for index in range(geometry.GetGeometryCount()):
             ring = geometry.GetGeometryRef(index)
             points = np.array(ring.GetPoints())[:-1, :2]
             corners = np.rint(np.column_stack([(points[:, 0] - self._x0) / self._dx,
                                                (points[:, 1] - self._y0) / self._dy])).astype(np.int64)
             dense = densify(corners)
-            simple = simplify_ring(dense, self._lookup.junctions(dense), self._tolerance)
+            simple, ring_keys = simplify_ring(dense, self._lookup.junctions(dense), self._tolerance, self.frozen)
+            keys += ring_keys
             new_ring = ogr.Geometry(ogr.wkbLinearRing)
             for col, row in np.vstack([simple, simple[:1]]):
                 new_ring.AddPoint_2D(self._x0 + col * self._dx, self._y0 + row * self._dy)
             polygon.AddGeometry(new_ring)
-        return polygon if polygon.IsValid() else polygon.MakeValid()
+        return polygon, keys
+
+    def freeze_invalid(self, regions: ogr.Layer, progress: Progress, passes: int = 20) -> None:
+        """Freeze the arcs of every polygon that simplification would make invalid, until none would."""
+        for _ in range(passes):
+            before = len(self.frozen)
+            regions.ResetReading()
+            for region in regions:
+                polygon, keys = self.simplify(region.GetGeometryRef())
+                if not _valid(polygon):
+                    self.frozen.update(keys)
+            cancel_point(progress)
+            if len(self.frozen) == before:
+                return
+
+
+def _valid(geometry: ogr.Geometry) -> bool:
+    gdal.PushErrorHandler("CPLQuietErrorHandler")  # GEOS describes every self-intersection otherwise
+    try:
+        return bool(geometry.IsValid())
+    finally:
+        gdal.PopErrorHandler()
 
 
 def write_polygons(classes_path: str, target: str, layer_name: str, contract: ModelContract, grid: RasterGrid,
@@ -154,6 +181,8 @@ def write_polygons(classes_path: str, target: str, layer_name: str, contract: Mo
     simplifier = Simplifier(classes_path, grid, simplify) if simplify > 0 else None
     names = {c.value: c.name for c in contract.outputs[0].classes}
     source = ogr.Open(regions)
+    if simplifier is not None:
+        simplifier.freeze_invalid(source.GetLayerByName("regions"), progress)
     output = ogr.GetDriverByName("GPKG").CreateDataSource(target)
     layer = output.CreateLayer(layer_name, srs_of(grid.crs_wkt), ogr.wkbMultiPolygon)
     for name, kind in ((CLASS_FIELD, ogr.OFTInteger), (NAME_FIELD, ogr.OFTString), (AREA_FIELD, ogr.OFTReal),
@@ -179,7 +208,8 @@ def _copy_features(regions: ogr.Layer, layer: ogr.Layer, names: dict[int, str], 
         if means is not None:
             feature.SetField(CONFIDENCE_FIELD, float(means[region.GetFID()]))
         if simplifier is not None:
-            geometry = simplifier.simplify(geometry)
+            simplified, _ = simplifier.simplify(geometry)
+            geometry = simplified if _valid(simplified) else geometry  # (only if the passes ran out)
         feature.SetGeometry(ogr.ForceToMultiPolygon(geometry))
         layer.CreateFeature(feature)
         written += 1

@@ -77,6 +77,9 @@ class GdalBandReader:
         present = [m for m in self._masks if m is not None]
         # One mask for every band (alpha band, per-dataset mask): read once.
         self._shared = present[0] if present and all(f & gdal.GMF_PER_DATASET for f in flags) else None
+        if not present:  # GDAL takes an alpha band as the mask only for 2 or 4 bands; a warped view may have more
+            alpha = _alpha_band(dataset)
+            self._shared = dataset.GetRasterBand(alpha) if alpha and alpha not in self.bands else None
 
     def read(self, col: int, row: int, width: int, height: int) -> tuple[np.ndarray, np.ndarray]:
         try:
@@ -101,11 +104,14 @@ class GdalBandReader:
 class GdalInput:
     """A GDAL dataset as an :class:`InputRaster`."""
 
-    def __init__(self, dataset: gdal.Dataset, name: str, flush: bool = True) -> None:
+    def __init__(self, dataset: gdal.Dataset, name: str, flush: bool = True,
+                 bands: list[BandInfo] | None = None) -> None:
         self.dataset, self.name = dataset, name
         self.grid = RasterGrid.of(dataset)
         self.georeferencing = Georeferencing.of(dataset)
-        self.bands = [_band_info(dataset.GetRasterBand(i)) for i in range(1, dataset.RasterCount + 1)]
+        # A warped view keeps the original's bands (an alpha band it adds to mark "no pixels here" is no band
+        # of the raster: band numbers stay those of the original).
+        self.bands = bands or [_band_info(dataset.GetRasterBand(i)) for i in range(1, dataset.RasterCount + 1)]
         driver = dataset.GetDriver().ShortName
         self.native_grid = has_native_grid(dataset)
         # Web drivers fetch over the network: keep their blocks in GDAL's (bounded) cache between reads.
@@ -120,12 +126,12 @@ class GdalInput:
         options = gdal.WarpOptions(format="VRT", outputBounds=grid.bounds(), width=grid.width, height=grid.height,
                                    dstSRS=grid.crs_wkt or None, resampleAlg=resampling, multithread=True,
                                    dstAlpha=self._needs_alpha())
-        return GdalInput(gdal.Warp("", self.dataset, options=options), self.name, self._flush)
+        return GdalInput(gdal.Warp("", self.dataset, options=options), self.name, self._flush, self.bands)
 
     def at_resolution(self, resolution: tuple[float, float], resampling: str) -> "GdalInput":
         options = gdal.WarpOptions(format="VRT", xRes=resolution[0], yRes=resolution[1], resampleAlg=resampling,
                                    multithread=True)
-        return GdalInput(gdal.Warp("", self.dataset, options=options), self.name, self._flush)
+        return GdalInput(gdal.Warp("", self.dataset, options=options), self.name, self._flush, self.bands)
 
     def _needs_alpha(self) -> bool:
         """Whether a warped view needs an alpha band to mark where this raster has no pixels (beyond its
@@ -140,6 +146,13 @@ WEB_DRIVERS = ("WMS", "WMTS", "WCS", "PostGISRaster")
 def has_native_grid(dataset: gdal.Dataset) -> bool:
     """False for GDAL's WMS driver (WMS, TMS, XYZ tiles): a map drawn at any scale, read on a chosen grid."""
     return dataset.GetDriver().ShortName != "WMS"
+
+
+def _alpha_band(dataset: gdal.Dataset) -> int | None:
+    """The 1-based number of the dataset's alpha band (the last one so marked), None without one."""
+    numbers = [i for i in range(1, dataset.RasterCount + 1)
+               if dataset.GetRasterBand(i).GetColorInterpretation() == gdal.GCI_AlphaBand]
+    return numbers[-1] if numbers else None
 
 
 def _band_info(band: gdal.Band) -> BandInfo:

@@ -109,8 +109,9 @@ def _on_grid_of(primary: InputRaster, raster: InputRaster, progress: Progress | 
         raise InputError(f"ADDITIONAL_INPUTS '{raster.name}' does not overlap INPUT '{primary.name}' (its extent, "
                          "carried into INPUT's CRS, shares no area with INPUT's). Give rasters that cover the same "
                          "place as INPUT.")
-    coarser = min(raster.grid.pixel_size) > 1.5 * max(target.pixel_size) and same_units(raster.grid, target)
-    resampling = "average" if coarser else "bilinear"
+    # Averaging where the additional raster's pixels are much smaller than INPUT's, interpolation elsewhere.
+    finer = 1.5 * max(raster.grid.pixel_size) < min(target.pixel_size) and same_units(raster.grid, target)
+    resampling = "average" if finer else "bilinear"
     if progress is not None:
         progress.info(f"ADDITIONAL_INPUTS '{raster.name}' is on another grid than INPUT (pixel size "
                       f"{_size(raster.grid)} against {_size(target)}{_crs_note(raster.grid, target)}): it is "

@@ -9,9 +9,15 @@ same arc between the same junctions, so they simplify it identically: no gap, no
 junction stays where it was.
 
 Coordinates are integer pixel corners (column, row), so comparisons are exact. Every arc that had
-interior vertices keeps at least one, so a region bounded by two arcs never collapses to a line.
+interior vertices keeps at least one, so a region bounded by two arcs never collapses to a line. Arcs
+simplified independently can still cross each other where a region is only a pixel or two wide; the
+caller then *freezes* the arcs of such a polygon (each arc has a key, the same for both of its
+polygons) and simplifies again, leaving frozen arcs exactly as they were on both sides.
 """
 from __future__ import annotations
+
+import hashlib
+from typing import Collection
 
 import numpy as np
 
@@ -66,23 +72,27 @@ def _canonical(arc: np.ndarray) -> bool:
     return tuple(arc[1]) < tuple(arc[-2])
 
 
-def _simplified_arc(arc: np.ndarray, tolerance: float) -> np.ndarray:
-    """The arc simplified in its canonical direction, returned in the given direction (last point dropped)."""
+def _simplified_arc(arc: np.ndarray, tolerance: float, frozen: Collection[bytes]) -> tuple[np.ndarray, bytes]:
+    """The arc simplified in its canonical direction, returned in the given direction (last point dropped),
+    and its key; a frozen arc is returned as it is."""
     forward = _canonical(arc)
-    oriented = arc if forward else arc[::-1]
-    kept = oriented[_douglas_peucker(oriented, tolerance)]
+    oriented = np.ascontiguousarray(arc if forward else arc[::-1])
+    key = hashlib.blake2b(oriented.astype(np.int64).tobytes(), digest_size=16).digest()
+    kept = oriented if key in frozen else oriented[_douglas_peucker(oriented, tolerance)]
     if not forward:
         kept = kept[::-1]
-    return kept[:-1]
+    return kept[:-1], key
 
 
-def simplify_ring(dense: np.ndarray, junction: np.ndarray, tolerance: float) -> np.ndarray:
+def simplify_ring(dense: np.ndarray, junction: np.ndarray, tolerance: float,
+                  frozen: Collection[bytes] = ()) -> tuple[np.ndarray, list[bytes]]:
     """A ring of every pixel corner (:func:`densify`) simplified with ``tolerance`` (in pixels), keeping every
-    junction (``junction``: one flag per corner)."""
+    junction (``junction``: one flag per corner) and every arc whose key is in ``frozen``; returns the ring
+    and the keys of its arcs."""
     keep = _turning(dense) | junction
     points, fixed = dense[keep], junction[keep]
     if len(points) < 4:
-        return points
+        return points, []
     if not fixed.any():  # a ring alone (an island and the hole around it): start at its smallest corner
         start = min(range(len(points)), key=lambda i: tuple(points[i]))
         fixed = np.zeros(len(points), bool)
@@ -90,9 +100,11 @@ def simplify_ring(dense: np.ndarray, junction: np.ndarray, tolerance: float) -> 
     starts = np.flatnonzero(fixed)
     points = np.roll(points, -starts[0], axis=0)
     starts = starts - starts[0]
-    pieces = []
+    pieces, keys = [], []
     for first, end in zip(starts, list(starts[1:]) + [len(points)]):
         arc = points[first:end + 1] if end < len(points) else np.vstack([points[first:], points[:1]])
-        pieces.append(_simplified_arc(arc, tolerance))
+        piece, key = _simplified_arc(arc, tolerance, frozen)
+        pieces.append(piece)
+        keys.append(key)
     result = np.concatenate(pieces)
-    return result if len(result) >= 3 else points
+    return (result, keys) if len(result) >= 3 else (points, keys)
