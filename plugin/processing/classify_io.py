@@ -113,6 +113,8 @@ def raster_reference(algorithm: QgsProcessingAlgorithm, value: Any, name: str, c
         return str(value), None
     layer = value if isinstance(value, QgsRasterLayer) else QgsProcessingUtils.mapLayerFromString(
         str(value), context, True, QgsProcessingUtils.LayerHint.Raster)
+    if layer is None and "url=" in str(value):  # an XYZ or WMS source as QGIS writes it, without "wms://"
+        layer = QgsRasterLayer(str(value), "web map", "wms")
     if not isinstance(layer, QgsRasterLayer) or not layer.isValid():
         raise InputError(f"{name}: the raster '{value}' cannot be loaded; give a raster file or a raster layer QGIS "
                          "can display.")

@@ -20,6 +20,7 @@ from qgis.core import (
     QgsProcessingParameterMultipleLayers,
     QgsProcessingParameterNumber,
     QgsProcessingParameterRasterLayer,
+    QgsRasterLayer,
 )
 
 _LAYER_TYPES = ("raster", "vector", "source", "layer", "multilayer", "mesh", "pointcloud")
@@ -84,6 +85,13 @@ def is_file_path(value: Any) -> bool:
     return isinstance(value, str) and "|" not in value and bool(value) and Path(value).exists()
 
 
+def is_web_map_source(value: Any) -> bool:
+    """True for a web map layer source (XYZ tiles, WMS/WMTS) that QGIS's WMS provider opens."""
+    if not isinstance(value, str) or "url=" not in value or is_file_path(value):
+        return False
+    return QgsRasterLayer(value.removeprefix("wms://"), "web map", "wms").isValid()
+
+
 def qgis_check_problem(definitions: Iterable[QgsProcessingParameterDefinition], parameters: dict[str, Any],
                        context: QgsProcessingContext) -> str | None:
     """QGIS's own acceptability check of every parameter, without loading file paths as layers."""
@@ -109,11 +117,12 @@ class RasterFileParameter(QgsProcessingParameterRasterLayer):
     qgis_process checks every parameter before the algorithm sees it, and QGIS's check of a raster path
     loads it as a layer, which computes statistics and writes them to ``name.tif.aux.xml`` beside the
     user's raster. The algorithm opens the file itself with GDAL, read-only, and says clearly when it
-    cannot be read; layers of a project are checked by QGIS as before.
+    cannot be read; layers of a project are checked by QGIS as before. A web map's source as QGIS writes it
+    (``type=xyz&url=...``, WMS parameters) is accepted too: QGIS would try to open it as a file.
     """
 
     def checkValueIsAcceptable(self, value: Any, context: QgsProcessingContext | None = None) -> bool:  # noqa: N802
-        if is_file_path(value):
+        if is_file_path(value) or is_web_map_source(value):
             return True
         return super().checkValueIsAcceptable(value, context)
 
