@@ -24,6 +24,9 @@ BENCHMARKS: dict[str, tuple[list[str], list[str]]] = {
     "throughput": ([], ["--size", "2048", "--repeats", "1"]),
     "memory": ([], ["--sizes", "2048", "8192", "--inputs", "geotiff"]),
     "accuracy": ([], ["--factors", "1", "4"]),
+    "mask": ([], ["--size", "4096"]),
+    "polygons": ([], ["--size", "4096"]),
+    "web_map": ([], []),
     "train_vs_random_forest": ([], ["--epochs", "3", "--trees", "50"]),
 }
 

@@ -104,6 +104,7 @@ class ClassifyResult:
     contract: ModelContract
     seconds: float
     grid: RasterGrid  # the output's pixel grid (for class areas)
+    stage_seconds: dict[str, float] = field(default_factory=dict)  # "finish": sieve, polygons, COG copies
 
 
 @dataclass
@@ -193,8 +194,10 @@ def classify(request: ClassifyRequest, progress: Progress, style_writer: StyleWr
         run = _run_at_model_resolution(inputs, model, request, paths, outputs, progress)
         _report_input_problems(run, inputs, request, progress)
         grid = _area_grid(inputs)
+        finishing = time.perf_counter()
         counts = finish_outputs(paths, set(request.output_paths()), vector_path, request.vector, grid, model.contract,
                                 outputs.work_folder(), progress)
+        stages = {"finish": time.perf_counter() - finishing}
         run.class_counts = counts or run.class_counts
         if style_writer is not None:
             style_writer(paths["classes"], model.contract)
@@ -202,7 +205,7 @@ def classify(request: ClassifyRequest, progress: Progress, style_writer: StyleWr
             vector_style_writer(vector_path, model.contract)
         outputs.commit()
     return ClassifyResult(model.runtime.provider, run.summary, run.class_counts, model.contract,
-                          time.perf_counter() - started, grid)
+                          time.perf_counter() - started, grid, stages)
 
 
 def _area_grid(inputs: _Inputs) -> RasterGrid:
