@@ -25,19 +25,20 @@ import numpy as np
 def densify(ring: np.ndarray) -> np.ndarray:
     """Every pixel corner along a closed ring of axis-parallel segments ((n, 2) ints, not repeating the
     first point at the end)."""
-    points = []
-    for start, end in zip(ring, np.roll(ring, -1, axis=0)):
-        steps = int(np.abs(end - start).max())
-        direction = np.sign(end - start)
-        points.append(start + direction * np.arange(steps)[:, None])
-    return np.concatenate(points) if points else ring
+    ends = np.roll(ring, -1, axis=0)
+    steps = np.abs(ends - ring).max(axis=1)
+    if not steps.sum():
+        return ring
+    direction = np.sign(ends - ring)
+    first = np.repeat(np.cumsum(steps) - steps, steps)
+    along = np.arange(int(steps.sum())) - first
+    return np.repeat(ring, steps, axis=0) + np.repeat(direction, steps, axis=0) * along[:, None]
 
 
 def _turning(points: np.ndarray) -> np.ndarray:
     """True where the ring changes direction."""
-    before = points - np.roll(points, 1, axis=0)
-    after = np.roll(points, -1, axis=0) - points
-    return np.any(np.sign(before) != np.sign(after), axis=1)
+    step = np.sign(np.diff(points, axis=0, append=points[:1]))
+    return np.any(step != np.concatenate([step[-1:], step[:-1]]), axis=1)
 
 
 def _douglas_peucker(arc: np.ndarray, tolerance: float) -> np.ndarray:
