@@ -52,16 +52,19 @@ def finish_outputs(paths: dict[str, str], requested: set[str], vector_path: str 
     polygon_source = paths["classes"]
     if options.min_area > 0 and (vector_path or options.sieve):
         sieved = str(work / "sieved.tif")
+        progress.info("MIN_AREA: finding the connected regions of the class raster...")
         sieve_classes(paths["classes"], sieved, options.min_area, grid, work, progress)
         polygon_source = sieved
         if options.sieve:
             sources["classes"], counts = sieved, count_classes(sieved)
     if vector_path:
         layer_name = Path(vector_path).stem.split(".partial-")[0].lstrip(".") or "classes"
+        progress.info("OUTPUT_VECTOR: polygonising the class raster...")
         count = write_polygons(polygon_source, vector_path, layer_name, contract, grid, options.simplify,
                                paths.get("confidence") if options.confidence else None, work, progress)
         progress.info(f"OUTPUT_VECTOR: {count} polygon(s), one per connected region of one class"
                       f"{' (MIN_AREA applied)' if polygon_source != paths['classes'] else ''}.")
+    progress.info("Writing the rasters as cloud-optimised GeoTIFFs with overviews...")
     for name in sorted(requested):
         cancel_point(progress)
         cog = str(work / f"{name}.cog.tif")

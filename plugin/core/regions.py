@@ -17,13 +17,18 @@ import heapq
 import numpy as np
 
 REMOVED = -1  # the class of a removed region
+_SHIFT = 40  # queue entries: size << 40 | region number (up to 2**40 regions)
+_MASK = (1 << _SHIFT) - 1
 
 
 def _neighbour_lists(count: int, first: np.ndarray, second: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Compressed adjacency (offsets, neighbours) of ``count`` regions from undirected pairs."""
-    both_a, both_b = np.concatenate([first, second]), np.concatenate([second, first])
+    """Compressed adjacency (offsets, neighbours) of ``count`` regions from undirected pairs (32-bit numbers
+    where they fit: these arrays are the largest part of the memory)."""
+    dtype = np.int32 if count < 2 ** 31 else np.int64
+    both_a = np.concatenate([first, second]).astype(dtype)
     order = np.argsort(both_a, kind="stable")
-    neighbours = both_b[order]
+    neighbours = np.concatenate([second, first]).astype(dtype)[order]
+    del order
     offsets = np.zeros(count + 1, np.int64)
     np.cumsum(np.bincount(both_a, minlength=count), out=offsets[1:])
     return offsets, neighbours
@@ -65,11 +70,15 @@ def merge_small_regions(sizes: np.ndarray, classes: np.ndarray, first: np.ndarra
     count = len(sizes)
     offsets, neighbours = _neighbour_lists(count, first.astype(np.int64), second.astype(np.int64))
     clusters = _Clusters(sizes, threshold)
-    heap = [(int(sizes[r]), int(r)) for r in np.flatnonzero((sizes > 0) & (sizes < threshold))]
-    heapq.heapify(heap)
+    # The queue holds one integer per small region, size and number packed (ints take a third of the memory of
+    # tuples: there can be millions). Sorted, it already is a heap.
+    small = np.flatnonzero((sizes > 0) & (sizes < threshold))
+    heap = np.sort(sizes[small].astype(np.int64) << _SHIFT | small).tolist()
+    del small
     removed = set()
     while heap:
-        size, region = heapq.heappop(heap)
+        packed = heapq.heappop(heap)
+        size, region = packed >> _SHIFT, packed & _MASK
         if clusters.parent[region] != region or clusters.size[region] != size or size >= threshold:
             continue  # merged away, grown since it was queued, or large enough
         members = clusters.members.get(region, [region])
@@ -78,10 +87,10 @@ def merge_small_regions(sizes: np.ndarray, classes: np.ndarray, first: np.ndarra
         if not around:
             removed.add(region)
             continue
-        target = max(around, key=lambda r: (clusters.size[r], -r))
+        target = int(max(around, key=lambda r: (clusters.size[r], -r)))
         clusters.merge(region, target)
         if clusters.size[target] < threshold:
-            heapq.heappush(heap, (int(clusters.size[target]), target))
+            heapq.heappush(heap, int(clusters.size[target]) << _SHIFT | target)
     roots = clusters.parent
     while True:  # every region straight to its root
         deeper = roots[roots]
