@@ -156,3 +156,23 @@ def test_eight_bit_aerial_imagery_with_the_sentinel_2_model_gets_a_plain_warning
     assert "does not look like the data the model was trained on" in warning and "8-bit values" in warning
     quiet, _ = _run(tmp_path, input_path=str(S2_IMAGE), model_path=str(BUNDLED_MODEL))
     assert not any("does not look like" in w for w in quiet.warnings)
+
+
+def test_input_nodata_declares_zero_filled_borders_nodata(models, tmp_path):
+    from plugin.core.nodata import NodataPolicy
+
+    bordered = tmp_path / "bordered.tif"
+    copy = gdal.Translate(str(bordered), str(S2_IMAGE))  # no nodata value declared
+    zeros = np.zeros((768, 200), np.uint16)
+    for index in range(1, 5):
+        copy.GetRasterBand(index).WriteArray(zeros, 0, 0)  # a zero-filled western border
+    copy = None
+    (tmp_path / "a").mkdir()
+    (tmp_path / "b").mkdir()
+    _, plain = _run(tmp_path / "a", input_path=str(bordered), model_path=str(models["s2_box"]))
+    progress, declared = _run(tmp_path / "b", input_path=str(bordered), model_path=str(models["s2_box"]),
+                              nodata=NodataPolicy("all", 0.0))
+    assert (gdal.Open(str(plain)).ReadAsArray()[:, :200] != 255).all()  # zeros classified as if they were data
+    classes = gdal.Open(str(declared)).ReadAsArray()
+    assert (classes[:, :200] == 255).all() and (classes[:, 200:] != 255).all()
+    assert any("13.0 % of the pixels in the processing area" in m for m in progress.messages)
