@@ -27,6 +27,9 @@ BENCHMARKS: dict[str, tuple[list[str], list[str]]] = {
     "compare_peer": ([], ["--rounds", "1", "--size", "2048"]),
     "quantization": ([], ["--repeats", "3"]),
     "accuracy": ([], ["--factors", "1", "4"]),
+    "mask": ([], ["--size", "4096"]),
+    "polygons": ([], ["--size", "4096"]),
+    "web_map": ([], []),
     "train_vs_random_forest": ([], ["--epochs", "3", "--trial-epochs", "2", "--budget", "60", "--trees", "50"]),
     "scale": ([], ["--size", "2048", "--block", "1024", "--block-sizes", "768", "1152"]),
 }

@@ -1,7 +1,9 @@
 """Takes the user guide's screenshots from a real QGIS window. Run through docs/make_screenshots.sh, which
 starts QGIS under Xvfb with this file as its startup code (`qgis --code docs/screenshots.py`).
 
-Writes docs/images/: toolbox.png, classify_dialog.png, result.png, seams.png, evaluation_report.png.
+Writes docs/images/: toolbox.png, classify_dialog.png, result.png, seams.png, evaluation_report.png,
+classify_xyz.png (an XYZ basemap of file:// tiles, cut by gdal2tiles from the test data's UAV orthophoto,
+classified at the orthophoto's resolution), polygons.png (class polygons of the sample).
 """
 from __future__ import annotations
 
@@ -16,16 +18,19 @@ import numpy as np
 import processing
 import qgis.utils
 from osgeo import gdal
+from osgeo_utils.gdal2tiles import main as gdal2tiles
 from qgis.core import (
     QgsContrastEnhancement,
+    QgsCoordinateReferenceSystem,
     QgsMapRendererParallelJob,
     QgsMapSettings,
     QgsMultiBandColorRenderer,
     QgsProject,
     QgsRasterLayer,
     QgsRectangle,
+    QgsVectorLayer,
 )
-from qgis.PyQt.QtCore import QSize, QTimer, QUrl
+from qgis.PyQt.QtCore import QSize, Qt, QTimer, QUrl
 from qgis.PyQt.QtGui import QColor, QFont, QImage, QPainter
 from qgis.PyQt.QtWebKitWidgets import QWebView
 from qgis.PyQt.QtWidgets import QApplication, QDockWidget, QLineEdit
@@ -41,6 +46,10 @@ WORK.mkdir()
 SAMPLE = Path(shutil.copy(REPO / "resources" / "sample" / "s2_sample.tif", WORK))
 REFERENCE = Path(shutil.copy(REPO / "resources" / "sample" / "osm_landuse_sample.tif", WORK))
 MODEL = Path(shutil.copy(REPO / "models" / "s2_landuse_unet.onnx", WORK))
+ORTHOPHOTO = REPO / "tests" / "data" / "deepness" / "dummy_fotomap_small.tif"
+# A demonstration model from the Deepness test data: each pixel's strongest of red, green and blue.
+COLOUR_MODEL = Path(shutil.copy(REPO / "tests" / "data" / "deepness" / "models" /
+                                "dummy_segmentation_models__dummy_model.onnx", WORK / "colour_demo.onnx"))
 SEAM_WINDOW = 256
 HALF = 50  # the seam close-up is 2 x HALF pixels square
 steps = []
@@ -214,6 +223,88 @@ def evaluation_report() -> None:
 @step(500)
 def grab_report() -> None:
     keep["view"].grab().save(str(IMAGES / "evaluation_report.png"))
+    keep["view"].close()
+
+
+def xyz_tiles() -> tuple[str, QgsRectangle]:
+    """XYZ tiles of the orthophoto (on square 2 cm pixels), cut by gdal2tiles; the layer source and extent."""
+    ortho = WORK / "orthophoto.tif"
+    copy = gdal.Translate(str(ortho), str(ORTHOPHOTO))
+    x0, _, _, y0, _, _ = copy.GetGeoTransform()
+    width, height = copy.RasterXSize, copy.RasterYSize
+    copy.SetGeoTransform((x0, 0.02, 0.0, y0, 0.0, -0.02))
+    copy = None
+    resolution = 2 * 20037508.342789244 / 256 / 2 ** 23
+    mercator = WORK / "orthophoto_3857.tif"
+    gdal.Warp(str(mercator), str(ortho), dstSRS="EPSG:3857", xRes=resolution, yRes=resolution,
+              targetAlignedPixels=True, resampleAlg="bilinear")
+    gdal2tiles(["gdal2tiles", "--xyz", "-z", "16-23", "-r", "average", "--processes=1", "-w", "none", "-q",
+                str(mercator), str(WORK / "tiles")])
+    source = f"type=xyz&url=file://{(WORK / 'tiles').as_posix()}/{{z}}/{{x}}/{{y}}.png&zmax=23&zmin=16"
+    return source, QgsRectangle(x0, y0 - height * 0.02, x0 + width * 0.02, y0)
+
+
+def show_docks(toolbox: bool) -> None:
+    """The browser hidden (room for the map and the layer names), the toolbox as asked."""
+    for dock in iface.mainWindow().findChildren(QDockWidget):
+        if dock.objectName() in ("Browser", "Browser2", "ProcessingToolbox") and dock.isVisible():
+            dock.setVisible(dock.objectName() == "ProcessingToolbox" and toolbox)
+    iface.mainWindow().resizeDocks([iface.mainWindow().findChild(QDockWidget, "Layers")], [330], Qt.Horizontal)
+
+
+@step(2500)
+def web_map() -> None:
+    show_docks(toolbox=False)
+    for layer in QgsProject.instance().mapLayers().values():
+        QgsProject.instance().layerTreeRoot().findLayer(layer.id()).setItemVisibilityChecked(False)
+    source, extent = xyz_tiles()
+    tiles = QgsRasterLayer(source, "Orthophoto basemap (XYZ tiles, file://)", "wms")
+    QgsProject.instance().addMapLayer(tiles)
+    QgsProject.instance().setCrs(QgsCoordinateReferenceSystem("EPSG:32633"))
+    iface.mapCanvas().setExtent(extent)
+    parameters = {"INPUT": tiles.id(), "MODEL": str(COLOUR_MODEL), "RESOLUTION": 0.02, "TARGET_CRS": "EPSG:32633",
+                  "EXTENT": f"{extent.xMinimum()},{extent.xMaximum()},{extent.yMinimum()},{extent.yMaximum()} "
+                            "[EPSG:32633]"}
+    result = processing.run("seamless:classify", {**parameters, "OUTPUT": str(WORK / "basemap_classes.tif")})
+    classes = QgsRasterLayer(result["OUTPUT"], "Classes of the basemap (2 cm)")
+    classes.renderer().setOpacity(0.55)
+    QgsProject.instance().addMapLayer(classes)
+    iface.layerTreeView().setCurrentLayer(classes)
+    keep.update(tiles=tiles, xyz_classes=classes)
+
+
+@step(1500)
+def grab_web_map() -> None:
+    iface.mapCanvas().setExtent(keep["xyz_classes"].extent())
+    iface.mapCanvas().refresh()
+
+
+@step(2500)
+def grab_web_map_now() -> None:
+    iface.mainWindow().grab().save(str(IMAGES / "classify_xyz.png"))
+
+
+@step(2500)
+def polygons() -> None:
+    for layer in (keep["tiles"], keep["xyz_classes"], keep["classes"]):
+        QgsProject.instance().layerTreeRoot().findLayer(layer.id()).setItemVisibilityChecked(False)
+    QgsProject.instance().layerTreeRoot().findLayer(keep["image"].id()).setItemVisibilityChecked(True)
+    result = processing.run("seamless:classify", {"INPUT": str(SAMPLE), "MODEL": str(MODEL),
+                                                  "OUTPUT": str(WORK / "classes_sieved.tif"),
+                                                  "OUTPUT_VECTOR": str(WORK / "land_use.gpkg"), "MIN_AREA": 5000,
+                                                  "SIEVE": True, "SIMPLIFY": 10})
+    regions = QgsVectorLayer(result["OUTPUT_VECTOR"], "Land-use polygons (min. 0.5 ha, simplified 10 m)", "ogr")
+    regions.setOpacity(0.7)
+    QgsProject.instance().addMapLayer(regions)
+    iface.layerTreeView().setCurrentLayer(regions)
+    iface.mapCanvas().setExtent(keep["image"].extent())
+    iface.mapCanvas().refresh()
+    keep["regions"] = regions
+
+
+@step(1500)
+def grab_polygons() -> None:
+    iface.mainWindow().grab().save(str(IMAGES / "polygons.png"))
     print(f"screenshots written to {IMAGES}")
 
 

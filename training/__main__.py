@@ -27,7 +27,8 @@ from .progress import ConsoleProgress
 
 # flag (argparse attribute) -> (section, key)
 _TRAIN_FLAGS: dict[str, tuple[str, str]] = {
-    "image": ("data", "image"), "labels": ("data", "labels"), "label_field": ("data", "label_field"),
+    "image": ("data", "image"), "additional_images": ("data", "additional_images"), "labels": ("data", "labels"),
+    "label_field": ("data", "label_field"),
     "label_layer": ("data", "label_layer"), "label_raster": ("data", "label_raster"),
     "chips": ("data", "chips"), "chip_size": ("data", "chip_size"), "stride": ("data", "stride"),
     "architecture": ("model", "architecture"), "epochs": ("training", "epochs"),
@@ -121,6 +122,9 @@ def _data_arguments(parser: argparse.ArgumentParser) -> None:
                        ("validation-layer", "polygons of the validation area (overrides --validation)"),
                        ("test-layer", "polygons of a test area: never trained or validated on, scored at the end")):
         parser.add_argument(f"--{flag}", help=text)
+    parser.add_argument("--additional-image", action="append", dest="additional_images", metavar="RASTER",
+                        help="a raster whose bands follow the image's (another date, bands in separate files), read "
+                        "on the image's grid; repeat for several (as Classify raster's ADDITIONAL_INPUTS)")
     parser.add_argument("--chip-size", type=int, help="chip side in pixels")
     parser.add_argument("--stride", type=int, help="pixels between training chips (default half a chip)")
     parser.add_argument("--validation", type=float, help="share of labelled pixels held out (spatial blocks)")

@@ -6,7 +6,8 @@ Inside QGIS the plugin is the package ``seamless_segmentation`` and training is
 so both layouts share one copy of each module.
 
 The adapters it takes (``gdal_grid``, ``gdal_vectors``, ``gdal_labels``, ``raster_classes``, ``raster_area``,
-``atomic``, ``output_paths``, ``confusion_plot``) need GDAL, matplotlib or only the standard library, never
+``raster_inputs``, ``stacked_source``, ``atomic``, ``output_paths``,
+``confusion_plot``) need GDAL, matplotlib or only the standard library, never
 QGIS: the adapters layer is QGIS-free (a test checks it), so "training -> adapters -> core" is the rule.
 Training uses them so that labels are read, outputs written and accuracy shown the same way by training,
 chip export and accuracy assessment (see docs/training.md).
@@ -25,6 +26,8 @@ if TYPE_CHECKING or not (__package__ and "." in __package__):  # the repository 
         output_paths,
         raster_area,
         raster_classes,
+        raster_inputs,
+        stacked_source,
     )
     from plugin.core import (
         contract,
@@ -32,6 +35,7 @@ if TYPE_CHECKING or not (__package__ and "." in __package__):  # the repository 
         errors,
         metrics,
         model,
+        nodata,
         postprocess,
         preprocess,
         progress,
@@ -48,6 +52,8 @@ else:  # inside the installed plugin package, seamless_segmentation.training
         output_paths,
         raster_area,
         raster_classes,
+        raster_inputs,
+        stacked_source,
     )
     from ..plugin.core import (  # type: ignore
         contract,
@@ -55,6 +61,7 @@ else:  # inside the installed plugin package, seamless_segmentation.training
         errors,
         metrics,
         model,
+        nodata,
         postprocess,
         preprocess,
         progress,
@@ -63,6 +70,5 @@ else:  # inside the installed plugin package, seamless_segmentation.training
     )
 
 __all__ = ["atomic", "confusion_plot", "contract", "contract_sources", "errors", "gdal_grid", "gdal_labels",
-           "gdal_vectors", "metrics", "model", "output_paths", "postprocess", "preprocess", "progress",
-           "raster_area",
-           "raster_classes", "training_choices", "window"]
+           "gdal_vectors", "metrics", "model", "nodata", "output_paths", "postprocess", "preprocess", "progress",
+           "raster_area", "raster_classes", "raster_inputs", "stacked_source", "training_choices", "window"]

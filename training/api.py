@@ -101,7 +101,9 @@ def check_training_outputs(config: TrainConfig) -> None:
          config.report_path, "the report's JSON copy": config.report_path.with_suffix(".json")},
         {"the image (--image, INPUT)": config.data.image, "the labels (--labels, LABELS)": config.data.labels,
          "the label raster (--label-raster, LABEL_RASTER)": config.data.label_raster,
-         "the validation layer": config.validation.layer, "the checkpoint to resume": config.training.resume})
+         "the validation layer": config.validation.layer, "the checkpoint to resume": config.training.resume,
+         **{f"the additional image {path} (--additional-image, ADDITIONAL_INPUTS)": path
+            for path in config.data.additional_images}})
 
 
 def _finish(config: TrainConfig, data: PreparedData, model: SegmentationModel, fit: FitResult,

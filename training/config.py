@@ -32,6 +32,8 @@ class DataConfig:
     """Where the image and labels come from and how chips are cut."""
 
     image: str | None = None  # image raster (any band count and data type)
+    additional_images: list[str] = field(default_factory=list)  # rasters whose bands follow the image's, read
+    # on its grid (Classify raster's ADDITIONAL_INPUTS: a model trained on a stack is applied to the same stack)
     labels: str | None = None  # vector labels (polygons) with a class field
     label_field: str | None = None
     label_layer: str | None = None  # layer inside a multi-layer vector file (default: the first)

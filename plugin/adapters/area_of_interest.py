@@ -16,7 +16,7 @@ from osgeo import gdal, ogr
 from ..core.errors import InputError
 from ..core.window import Bounds, PixelWindow, pixels_in_extent
 from .gdal_grid import RasterGrid
-from .gdal_vectors import MemoryLayer
+from .gdal_vectors import MemoryLayer, opened_layer
 
 gdal.UseExceptions()
 ogr.UseExceptions()
@@ -37,6 +37,29 @@ def require_north_up(grid: RasterGrid, path: str) -> None:
                          "(Raster > Projections > Warp).")
 
 
+_POLYGON_TYPES = {ogr.wkbPolygon, ogr.wkbMultiPolygon, ogr.wkbCurvePolygon, ogr.wkbMultiSurface}
+
+
+def require_polygons(path: str, layer_name: str | None = None) -> None:
+    """Refuse a mask layer that holds anything but polygons (points and lines enclose no area)."""
+    with opened_layer(path, layer_name) as layer:
+        declared = ogr.GT_Flatten(layer.GetGeomType())
+        if declared in _POLYGON_TYPES:
+            return
+        kinds = set()
+        if declared == ogr.wkbUnknown:  # mixed or undeclared: look at the features
+            for feature in layer:
+                geometry = feature.GetGeometryRef()
+                if geometry is not None:
+                    kinds.add(ogr.GT_Flatten(geometry.GetGeometryType()))
+            if kinds <= _POLYGON_TYPES:
+                return
+        names = sorted(ogr.GeometryTypeToName(k).lower() for k in (kinds - _POLYGON_TYPES or {declared}))
+    held = "no geometries" if names == ["none"] else f"{', '.join(names)} geometries"
+    raise InputError(f"The MASK layer '{path}' holds {held}, not polygons: a mask must be a polygon layer (the "
+                     "areas to process). Choose a polygon layer, or buffer the features first.")
+
+
 def blocks_key(area: PixelWindow, size: int, cols: np.ndarray, rows: np.ndarray) -> np.ndarray:
     """For each pixel (cols, rows): the index in ``blocks(area, size)`` of its block, or -1 outside ``area``."""
     per_row = math.ceil(area.width / size)
@@ -48,9 +71,9 @@ class AreaOfInterest:
     """The pixels of ``grid`` a run reads: :attr:`window` bounds them, :meth:`read` masks a block."""
 
     def __init__(self, grid: RasterGrid, extent: Bounds | None = None, mask_path: str | None = None,
-                 mask_layer: str | None = None) -> None:
+                 mask_layer: str | None = None, within: PixelWindow | None = None) -> None:
         self.grid = grid
-        self.window: PixelWindow = PixelWindow(0, 0, grid.width, grid.height)
+        self.window: PixelWindow = within or PixelWindow(0, 0, grid.width, grid.height)
         if extent is not None:
             inside = pixels_in_extent(grid.geotransform, grid.width, grid.height, extent)
             if inside is None:
@@ -62,6 +85,7 @@ class AreaOfInterest:
             self._copy_mask(mask_path, mask_layer)
 
     def _copy_mask(self, path: str, layer_name: str | None) -> None:
+        require_polygons(path, layer_name)
         mask = MemoryLayer(path, layer_name, self.grid.crs_wkt)
         extent = mask.extent()
         if extent is None:
@@ -76,6 +100,22 @@ class AreaOfInterest:
             raise InputError(f"The MASK layer '{path}' does not overlap the raster (inside the EXTENT, if one is "
                              "given); choose a mask whose polygons cover part of the raster.")
         self.window = window
+
+    @property
+    def has_mask(self) -> bool:
+        return self._mask is not None
+
+    def require_pixels(self, path: str, block: int = 2048) -> None:
+        """Refuse a mask whose polygons hold no pixel centre of the area (checked block by block, stopping at
+        the first pixel found): a run would only write nodata."""
+        if self._mask is None:
+            return
+        for window in self.window.blocks(block):
+            if self.read(window).any():
+                return
+        raise InputError(f"The MASK layer '{path}' covers no pixel of the raster (inside the EXTENT, if one is "
+                         "given): no pixel centre lies inside its polygons. Choose polygons over the raster, larger "
+                         "than a pixel.")
 
     def read(self, window: PixelWindow) -> np.ndarray:
         """True where a pixel of ``window`` is inside the area."""

@@ -1,7 +1,10 @@
-"""The "Classify raster" job on the GDAL side: open, plan, run the engine, write, commit.
+"""The "Classify raster" job on the GDAL side: open, plan, run the engine, write, finish, commit.
 
-Outputs are written under temporary names and renamed only when everything succeeded, so a failed
-or cancelled run leaves nothing behind and never touches the input.
+INPUT (a file, or a layer QGIS reads for us) and ADDITIONAL_INPUTS are stacked on one grid
+(:mod:`.classify_inputs`, :mod:`.stacked_source`); the engine writes tiled GeoTIFFs, which are then finished
+(sieved, polygonised, copied as cloud-optimised GeoTIFFs: :mod:`.classify_outputs`). Outputs are written under
+temporary names and renamed only when everything succeeded, so a failed or cancelled run leaves nothing
+behind and never touches the inputs.
 """
 from __future__ import annotations
 
@@ -9,7 +12,6 @@ import time
 from dataclasses import dataclass, field, replace
 from typing import Callable, Sequence
 
-import numpy as np
 from osgeo import gdal
 
 from ..core import engine
@@ -18,25 +20,24 @@ from ..core.contract import ModelContract
 from ..core.errors import InputError
 from ..core.margin_probe import shape_for_run
 from ..core.model import LoadedModel, load_model
-from ..core.outputs import PROBABILITY_NODATA, FinishedRows, class_dtype_and_nodata
+from ..core.nodata import NodataDecider, NodataPolicy, raw_fill_values
+from ..core.outputs import class_dtype_and_nodata
 from ..core.plan import RunOptions, RunPlan, plan_run
 from ..core.progress import Progress
 from ..core.window import PixelWindow
+from .area_of_interest import AreaOfInterest, AreaSpec
 from .atomic import AtomicOutputs
-from .gdal_grid import RasterGrid, open_raster
-from .georeferencing import Georeferencing
-from .output_paths import RASTER_EXTENSIONS, check_outputs, require_extension
-from .process_memory import PeriodicRelease, available_memory, map_large_blocks
-from .raster_area import area_from_extent, needs_resampling, resolve_bands
-from .raster_io import (
-    BlockRowWriter,
-    GdalRasterSource,
-    OutputSpecification,
-    bounded_block_cache,
-    create_geotiff,
-    window_grid,
-)
-from .resample import ResampledRun, model_paths_in
+from .classify_inputs import GridChoice, RasterRef, open_input, place_input, processing_area, warn_if_unsuitable
+from .classify_outputs import VectorOptions, blank_outside, finish_outputs
+from .gdal_grid import RasterGrid
+from .output_paths import RASTER_EXTENSIONS, VECTOR_EXTENSIONS, check_outputs, require_extension
+from .process_memory import available_memory, map_large_blocks
+from .raster_area import needs_resampling, resolve_bands
+from .raster_inputs import InputRaster
+from .raster_io import bounded_block_cache, create_geotiff
+from .resample import ResampledRun, count_classes, model_paths_in
+from .result_rasters import GeoTiffSink, output_specs
+from .stacked_source import RasterStack
 
 StyleWriter = Callable[[str, ModelContract], object]
 
@@ -55,12 +56,24 @@ class ClassifyRequest:
     options: RunOptions = field(default_factory=RunOptions)
     probabilities_path: str | None = None
     confidence_path: str | None = None
+    additional_inputs: Sequence[RasterRef] = ()  # ADDITIONAL_INPUTS: bands appended after INPUT's
+    input_layer: InputRaster | None = None  # INPUT read another way (a QGIS layer); input_path then names it
+    grid: GridChoice = field(default_factory=GridChoice)  # RESOLUTION, TARGET_CRS (layers without a grid)
+    mask_path: str | None = None  # MASK: a polygon layer (file, layer name)
+    mask_layer: str | None = None
+    nodata: NodataPolicy = field(default_factory=NodataPolicy)  # NODATA_RULE, INPUT_NODATA
+    vector_path: str | None = None  # OUTPUT_VECTOR: a GeoPackage of class regions
+    vector: VectorOptions = field(default_factory=VectorOptions)  # MIN_AREA, SIMPLIFY, SIEVE, confidence
     threads: int = 0  # onnxruntime's intra-op threads; 0: the CPU count (several workers on one machine share it)
 
     def __post_init__(self) -> None:
         # The run options are the one switch for what is written; here they follow the outputs asked for.
         self.options = replace(self.options, probabilities=bool(self.probabilities_path),
-                               confidence=bool(self.confidence_path))
+                               confidence=bool(self.confidence_path) or self.wants_vector_confidence)
+
+    @property
+    def wants_vector_confidence(self) -> bool:
+        return bool(self.vector_path) and self.vector.confidence
 
     def output_paths(self) -> dict[str, str]:
         """The outputs asked for, by the engine's names (classes, probabilities, confidence)."""
@@ -69,12 +82,18 @@ class ClassifyRequest:
         return {name: path for name, path in paths.items() if path}
 
     def check_paths(self) -> None:
-        """Refuse, before anything is read or written, outputs that name inputs or are not GeoTIFF names."""
-        outputs = {OUTPUT_PARAMETERS[name]: path for name, path in self.output_paths().items()}
-        for parameter, path in outputs.items():
+        """Refuse, before anything is read or written, outputs that name inputs or are not GeoTIFF (GeoPackage)
+        names."""
+        rasters = {OUTPUT_PARAMETERS[name]: path for name, path in self.output_paths().items()}
+        for parameter, path in rasters.items():
             require_extension(parameter, path, RASTER_EXTENSIONS, "a class, probability or confidence raster")
-        check_outputs(outputs, {"INPUT": self.input_path, "MODEL": self.model_path, "CONTRACT": self.contract_path},
-                      rasters=tuple(outputs))
+        if self.vector_path:
+            require_extension("OUTPUT_VECTOR", self.vector_path, VECTOR_EXTENSIONS, "the class polygons layer")
+        inputs = {"INPUT": self.input_path if self.input_layer is None else None, "MODEL": self.model_path,
+                  "CONTRACT": self.contract_path, "MASK": self.mask_path}
+        inputs.update({f"ADDITIONAL_INPUTS ({index})": path for index, path in enumerate(self.additional_inputs, 1)
+                       if isinstance(path, str)})
+        check_outputs({**rasters, "OUTPUT_VECTOR": self.vector_path}, inputs, rasters=tuple(rasters))
 
 
 OUTPUT_PARAMETERS = {"classes": "OUTPUT", "probabilities": "OUTPUT_PROBABILITIES", "confidence": "OUTPUT_CONFIDENCE"}
@@ -90,100 +109,101 @@ class ClassifyResult:
     contract: ModelContract
     seconds: float
     grid: RasterGrid  # the output's pixel grid (for class areas)
-
-
-class GeoTiffSink:
-    """The engine's ResultSink: class values, probabilities and confidence into their GeoTIFFs."""
-
-    def __init__(self, datasets: dict[str, gdal.Dataset], class_dtype: type, class_nodata: int) -> None:
-        self._writers = {name: BlockRowWriter(ds, class_dtype if name == "classes" else np.float32)
-                         for name, ds in datasets.items()}
-        self.datasets = datasets
-        self._nodata = class_nodata
-        self.counts = np.zeros(256 if class_dtype == np.uint8 else 65536, np.int64)
-        self._release = PeriodicRelease()  # keeps the process's memory flat over long runs
-
-    def write(self, rows: FinishedRows) -> None:
-        self._writers["classes"].add(rows.row, rows.col, rows.classes)
-        self.counts += np.bincount(rows.classes[0].ravel(), minlength=len(self.counts))
-        self._release.count(rows.pixels)
-        for name, values in (("probabilities", rows.probabilities), ("confidence", rows.confidence)):
-            if values is not None:
-                self._writers[name].add(rows.row, rows.col, values)
-
-    def close(self) -> None:
-        for writer in self._writers.values():
-            writer.flush()
-        for name in list(self.datasets):
-            self.datasets[name].FlushCache()
-            self.datasets[name] = None
-
-    def class_counts(self) -> dict[int, int]:
-        return {int(v): int(n) for v, n in enumerate(self.counts) if n and v != self._nodata}
-
-
-def _output_specs(contract: ModelContract, plan: RunPlan, paths: dict[str, str]) -> dict[str, OutputSpecification]:
-    """The GeoTIFFs the plan asks for (classes always, probabilities and confidence when wanted)."""
-    dtype, nodata = class_dtype_and_nodata(contract)
-    gdal_type = gdal.GDT_Byte if dtype == np.uint8 else gdal.GDT_UInt16
-    heads = [o.name or f"output {i + 1}" for i, o in enumerate(contract.outputs)]
-    specs = {"classes": OutputSpecification(paths["classes"], len(contract.outputs), gdal_type, nodata,
-                                            [o.classes for o in contract.outputs], [f"classes ({h})" for h in heads])}
-    if plan.want_probabilities:
-        names = [f"probability of {c.name}" for c in contract.all_classes]
-        specs["probabilities"] = OutputSpecification(paths["probabilities"], contract.class_count,
-                                                     gdal.GDT_Float32, PROBABILITY_NODATA, (), names)
-    if plan.want_confidence:
-        specs["confidence"] = OutputSpecification(paths["confidence"], len(contract.outputs), gdal.GDT_Float32,
-                                                  PROBABILITY_NODATA, (), [f"confidence ({h})" for h in heads])
-    return specs
-
-
-def create_outputs(dataset: gdal.Dataset, window: PixelWindow, contract: ModelContract, plan: RunPlan,
-                   paths: dict[str, str]) -> dict[str, gdal.Dataset]:
-    """The empty output GeoTIFFs the plan asks for, on ``window``'s part of the input's grid."""
-    grid = window_grid(dataset, window)
-    georeferencing = Georeferencing.of(dataset)
-    datasets = {}
-    for name, spec in _output_specs(contract, plan, paths).items():
-        datasets[name] = create_geotiff(spec, grid)
-        georeferencing.apply(datasets[name], window)
-    return datasets
+    stage_seconds: dict[str, float] = field(default_factory=dict)  # "finish": sieve, polygons, COG copies
 
 
 @dataclass
 class EngineRun:
+    """What one run of the engine gave: its figures, the class pixel counts, and where the input first held
+    non-finite values or pixels missing in some bands only (raster coordinates)."""
+
     summary: engine.RunSummary
     class_counts: dict[int, int]
-    first_non_finite: tuple[int, int] | None
+    first_non_finite: tuple[int, int] | None = None
+    first_partial: tuple[int, int] | None = None
 
 
-def run_engine(dataset: gdal.Dataset, area: PixelWindow, model: LoadedModel, bands: list[int],
+@dataclass
+class OpenedJob:
+    """The model loaded and the inputs decided (stack, bands, processing area, mask, nodata rule): what every
+    run of a request needs, decided before any output is created."""
+
+    model: LoadedModel
+    stack: RasterStack
+    bands: list[int]
+    area: PixelWindow
+    mask: AreaOfInterest | None
+    decider: NodataDecider
+
+    @property
+    def grid(self) -> RasterGrid:
+        """The outputs' grid: the processing area of INPUT's grid."""
+        return self.stack.primary.grid.sub_grid(self.area)
+
+
+def open_job(request: ClassifyRequest, progress: Progress, model: LoadedModel | None = None,
+             check_suitability: bool = True) -> OpenedJob:
+    """Load the model (unless given) and decide the inputs: INPUT on its grid, the stack, the bands, the area
+    and mask, the nodata rule; with the job's warnings and errors, and (``check_suitability``) a look at
+    whether the pixels suit the model."""
+    request.nodata.validate()
+    model = model or load_model(request.model_path, request.device, request.contract_path, request.threads)
+    progress.info(f"Model '{model.contract.name or request.model_path}': contract from {model.origin.describe()}; "
+                  f"running on {model.runtime.provider}.")
+    for warning in model.runtime.warnings:  # e.g. DEVICE=auto could not start a GPU provider, and why
+        progress.warning(warning)
+    raw = request.input_layer or open_input(request.input_path, "input raster")
+    primary, extent = place_input(raw, request.extent, request.grid, model.contract, progress)
+    if not primary.grid.crs_wkt and not primary.georeferencing.gcps:
+        progress.warning("The raster has no CRS: it is classified as it is, and the output has no CRS either.")
+    stack = RasterStack(primary, [open_input(r, "additional raster") for r in request.additional_inputs], progress)
+    bands = resolve_bands(stack.bands, request.bands, model.contract, progress)
+    area, mask = processing_area(primary, extent, AreaSpec(None, request.mask_path, request.mask_layer), progress)
+    decider = NodataDecider(request.nodata, raw_fill_values(model.contract.input))
+    if check_suitability:
+        chosen = [stack.bands[b - 1] for b in bands]
+        warn_if_unsuitable(stack.source(bands, decider), area, model.contract, [b.data_type for b in chosen],
+                           [b.description for b in chosen], progress)
+    return OpenedJob(model, stack, bands, area, mask, decider)
+
+
+def create_outputs(primary: InputRaster, window: PixelWindow, contract: ModelContract, plan: RunPlan,
+                   paths: dict[str, str]) -> dict[str, gdal.Dataset]:
+    """The empty output GeoTIFFs the plan asks for, on ``window``'s part of ``primary``'s grid."""
+    grid = primary.grid.sub_grid(window)
+    datasets = {}
+    for name, spec in output_specs(contract, plan, paths).items():
+        datasets[name] = create_geotiff(spec, grid)
+        primary.georeferencing.apply(datasets[name], window)
+    return datasets
+
+
+def run_engine(job: OpenedJob, stack: RasterStack, area: PixelWindow, mask: AreaOfInterest | None,
                request: ClassifyRequest, paths: dict[str, str], progress: Progress, plan: RunPlan | None = None,
                written: PixelWindow | None = None) -> EngineRun:
-    """Run the engine over ``area`` of ``dataset`` into new GeoTIFFs at ``paths`` (same pixel grid).
+    """Run the engine over ``area`` of ``stack`` into new GeoTIFFs at ``paths`` (the area's pixel grid).
 
     A block of a larger run (:mod:`plugin.core.blocks`) gives that run's ``plan`` for its area and writes only
     ``written`` (the block, raster coordinates) of it."""
-    source = GdalRasterSource(dataset, bands, request.input_path)
+    model = job.model
+    source = stack.source(job.bands, job.decider)
     if plan is None:
         shape = shape_for_run(model, source, area, request.options, progress)  # the context margin, if needed
         plan = plan_run(model.contract, shape, area.width, area.height, request.options, progress,
                         model.runtime.provider)
         progress.info(f"Plan: {plan.describe()}.")
-        require_memory(plan.array_bytes(len(bands), model.contract.class_count), plan, request.options)
-    window = written or PixelWindow(area.col, area.row, area.width, area.height)
+        require_memory(plan.array_bytes(len(job.bands), model.contract.class_count), plan, request.options)
     dtype, nodata = class_dtype_and_nodata(model.contract)
-    sink = GeoTiffSink(create_outputs(dataset, window, model.contract, plan, paths), dtype, nodata)
+    sink = GeoTiffSink(create_outputs(stack.primary, written or area, model.contract, plan, paths), dtype, nodata)
     target: engine.ResultSink = sink
     if written is not None:
         target = ClippedSink(sink, PixelWindow(written.col - area.col, written.row - area.row, written.width,
                                                written.height))
     try:
-        summary = engine.run(source, model.runtime, target, model.contract, area, plan, progress)
+        summary = engine.run(source, model.runtime, target, model.contract, area, plan, progress, mask)
     finally:
         sink.close()
-    return EngineRun(summary, sink.class_counts(), source.first_non_finite)
+    return EngineRun(summary, sink.class_counts(), job.decider.first_non_finite, job.decider.first_partial)
 
 
 def require_memory(needed: int, plan: RunPlan, options: RunOptions) -> None:
@@ -199,72 +219,96 @@ def require_memory(needed: int, plan: RunPlan, options: RunOptions) -> None:
 
 
 @dataclass
-class OpenedJob:
-    """The input opened, the model loaded and the area and bands decided: what every run of a request needs."""
+class RunFiles:
+    """The temporary files a run writes, renamed into place by :meth:`AtomicOutputs.commit`."""
 
-    dataset: gdal.Dataset
-    model: LoadedModel
-    bands: list[int]
-    area: PixelWindow
+    paths: dict[str, str]  # the rasters by the engine's names (confidence also when only polygons need it)
+    vector_path: str | None
 
 
-def open_job(request: ClassifyRequest, progress: Progress, model: LoadedModel | None = None) -> OpenedJob:
-    """Open the input, load the model (unless given, loaded from the request's), decide the bands and the area,
-    with the job's warnings and errors."""
-    dataset = open_raster(request.input_path, "input raster")
-    model = model or load_model(request.model_path, request.device, request.contract_path, request.threads)
-    progress.info(f"Model '{model.contract.name or request.model_path}': contract from {model.origin.describe()}; "
-                  f"running on {model.runtime.provider}.")
-    for warning in model.runtime.warnings:  # e.g. DEVICE=auto could not start a GPU provider, and why
-        progress.warning(warning)
-    georeferencing = Georeferencing.of(dataset)
-    if not dataset.GetProjection() and not georeferencing.gcps:
-        progress.warning("The raster has no CRS: it is classified as it is, and the output has no CRS either.")
-    bands = resolve_bands(dataset, request.bands, model.contract, progress)
-    if request.extent is not None:
-        georeferencing.require_geotransform("classifying only an EXTENT", request.input_path)
-    return OpenedJob(dataset, model, bands, area_from_extent(dataset, request.extent))
+def temporary_files(request: ClassifyRequest, outputs: AtomicOutputs) -> RunFiles:
+    """Temporary names for the outputs asked for (and a work file for the confidence polygons need)."""
+    paths = {name: outputs.temporary_for(final) for name, final in request.output_paths().items()}
+    vector_path = outputs.temporary_for(request.vector_path) if request.vector_path else None
+    if request.wants_vector_confidence and "confidence" not in paths:
+        paths["confidence"] = str(outputs.work_folder() / "confidence_for_polygons.tif")
+    return RunFiles(paths, vector_path)
 
 
-def classify(request: ClassifyRequest, progress: Progress,
-             style_writer: StyleWriter | None = None) -> ClassifyResult:
+def finish_run(request: ClassifyRequest, files: RunFiles, grid: RasterGrid, contract: ModelContract,
+               outputs: AtomicOutputs, progress: Progress, style_writer: StyleWriter | None = None,
+               vector_style_writer: StyleWriter | None = None) -> dict[int, int] | None:
+    """Sieve, polygonise, copy as cloud-optimised GeoTIFFs and style the written rasters (before the commit);
+    the class pixel counts when sieving changed them. The single-process and the distributed runs share it."""
+    counts = finish_outputs(files.paths, set(request.output_paths()), files.vector_path, request.vector, grid,
+                            contract, outputs.work_folder(), progress)
+    if style_writer is not None:
+        style_writer(files.paths["classes"], contract)
+    if files.vector_path and vector_style_writer is not None:
+        vector_style_writer(files.vector_path, contract)
+    return counts
+
+
+def classify(request: ClassifyRequest, progress: Progress, style_writer: StyleWriter | None = None,
+             vector_style_writer: StyleWriter | None = None) -> ClassifyResult:
     """Run the whole job; on any error or cancellation the outputs are removed, old ones kept."""
     started = time.perf_counter()
     request.check_paths()
     job = open_job(request, progress)
-    dataset, model, area = job.dataset, job.model, job.area
     map_large_blocks()  # memory flat however long the run (see process_memory)
     with AtomicOutputs() as outputs, bounded_block_cache():
-        paths = {name: outputs.temporary_for(final) for name, final in request.output_paths().items()}
-        run = _run_at_model_resolution(dataset, area, model, job.bands, request, paths, outputs, progress)
-        report_input_problems(run, progress)
-        if style_writer is not None:
-            style_writer(paths["classes"], model.contract)
+        files = temporary_files(request, outputs)
+        run = _run_at_model_resolution(job, request, files.paths, outputs, progress)
+        report_input_problems(run, job.area.pixels, request, progress)
+        finishing = time.perf_counter()
+        counts = finish_run(request, files, job.grid, job.model.contract, outputs, progress, style_writer,
+                            vector_style_writer)
+        stages = {"finish": time.perf_counter() - finishing}
+        run.class_counts = counts or run.class_counts
         outputs.commit()
-    grid = window_grid(dataset, PixelWindow(area.col, area.row, area.width, area.height))
-    return ClassifyResult(model.runtime.provider, run.summary, run.class_counts, model.contract,
-                          time.perf_counter() - started, grid)
+    return ClassifyResult(job.model.runtime.provider, run.summary, run.class_counts, job.model.contract,
+                          time.perf_counter() - started, job.grid, stages)
 
 
-def _run_at_model_resolution(dataset: gdal.Dataset, area: PixelWindow, model: LoadedModel, bands: list[int],
-                             request: ClassifyRequest, paths: dict[str, str], outputs: AtomicOutputs,
-                             progress: Progress) -> EngineRun:
+def _run_at_model_resolution(job: OpenedJob, request: ClassifyRequest, paths: dict[str, str],
+                             outputs: AtomicOutputs, progress: Progress) -> EngineRun:
     """The engine on the raster's own grid, or on a warped view at the model's resolution and back."""
-    resolution = needs_resampling(dataset, model.contract, progress)
+    primary = job.stack.primary
+    resolution = needs_resampling(primary.grid, bool(primary.georeferencing.gcps), job.model.contract, progress)
     if resolution is None:
-        return run_engine(dataset, area, model, bands, request, paths, progress)
-    resampled = ResampledRun(dataset, area, resolution, progress)
-    source, model_area = resampled.model_grid_source()
+        return run_engine(job, job.stack, job.area, job.mask, request, paths, progress)
+    resampled = ResampledRun(primary, job.area, resolution, progress)
+    view, model_area = resampled.model_view()
+    stack = job.stack.on_view(view, progress)
+    mask = None
+    if job.mask is not None:  # the polygons burnt on the model's grid, then exactly on the output's
+        mask = AreaOfInterest(view.grid, None, request.mask_path, request.mask_layer, within=model_area)
     model_paths = model_paths_in(outputs.work_folder(), list(paths))
-    run = run_engine(source, model_area, model, bands, request, model_paths, progress)
-    run.class_counts = resampled.warp_back(model_paths, paths)
+    run = run_engine(job, stack, model_area, mask, request, model_paths, progress)
+    resampled.warp_back(model_paths, paths)
+    if job.mask is not None:
+        blank_outside(paths, job.mask, job.area)
+    run.class_counts = count_classes(paths["classes"])
     return run
 
 
-def report_input_problems(run: EngineRun, progress: Progress) -> None:
+def report_input_problems(run: EngineRun, area_pixels: int, request: ClassifyRequest, progress: Progress) -> None:
+    """Say, once, what the input's nodata and non-finite values left out of the ``area_pixels`` classified."""
     if run.first_non_finite is not None:
         col, row = run.first_non_finite
         progress.warning(f"The raster holds NaN or infinite values (the first at column {col}, row {row}); those "
                          "pixels are treated as nodata and written as nodata.")
+    if run.first_partial is not None:
+        col, row = run.first_partial
+        progress.info(f"Some pixels are nodata in some of the bands used but not all (the first at column {col}, "
+                      f"row {row}): under NODATA_RULE=all they are classified, the missing bands filled as the model's "
+                      "contract says (input.nodata_fill). Set NODATA_RULE=any to leave such pixels out.")
     if run.summary.windows_run == 0:
         progress.warning("Every pixel in the processing area is nodata: the output holds nodata only.")
+        return
+    left_out = area_pixels - sum(run.class_counts.values())
+    if left_out > 0:
+        where = " or outside the MASK" if request.mask_path else ""
+        progress.info(f"{100 * left_out / area_pixels:.1f} % of the pixels in the processing area "
+                      f"({left_out} px) are nodata in the input (NODATA_RULE={request.nodata.rule}){where}: they are "
+                      "left out and written as nodata.")

@@ -67,6 +67,11 @@ class RasterGrid:
         x0, dx, rx, y0, ry, dy = self.geotransform
         return (x0 + window.col * dx + window.row * rx, dx, rx, y0 + window.col * ry + window.row * dy, ry, dy)
 
+    def sub_grid(self, window: PixelWindow) -> "RasterGrid":
+        """The grid of ``window``'s pixels (same CRS, the window's origin)."""
+        return RasterGrid(window.width, window.height, self.window_geotransform(window), self.crs_wkt,
+                          self.georeferenced)
+
     def same_grid(self, other: "RasterGrid", tolerance: float = 1e-6) -> bool:
         """True when both grids have the same size, pixel positions and CRS."""
         if (self.width, self.height) != (other.width, other.height):

@@ -20,6 +20,7 @@ from ..core.errors import OutputError
 gdal.UseExceptions()
 
 RASTER_EXTENSIONS = (".tif", ".tiff")
+VECTOR_EXTENSIONS = (".gpkg",)
 # Files GDAL should not be asked to open (models, configurations, checkpoints): they are just themselves.
 _PLAIN_EXTENSIONS = (".onnx", ".json", ".yaml", ".yml", ".pt", ".pth", ".html", ".htm", ".csv", ".txt")
 PARTIAL_MARKERS = (".partial-", ".backup-")

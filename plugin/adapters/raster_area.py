@@ -1,4 +1,8 @@
-"""Where and what to read: band mapping, the processing area from an extent, ground resolution."""
+"""Where and what to read: band mapping, the processing area from an extent, ground resolution.
+
+Everything here works on a raster's :class:`~.gdal_grid.RasterGrid` and its bands' descriptions, so
+files, stacks of files and layers read through QGIS are treated alike.
+"""
 from __future__ import annotations
 
 import math
@@ -11,6 +15,8 @@ from ..core.contract import ModelContract
 from ..core.errors import InputError
 from ..core.progress import Progress
 from ..core.window import Bounds, PixelWindow, pixels_covering, pixels_in_extent
+from .gdal_grid import RasterGrid
+from .raster_inputs import BandInfo
 
 RESOLUTION_TOLERANCE = 0.05  # relative difference below which no resampling happens
 
@@ -26,16 +32,16 @@ def parse_bands(text: str | None) -> list[int] | None:
         raise InputError(f"BANDS '{text}' must list band numbers separated by commas, such as 3,2,1.") from None
 
 
-def resolve_bands(dataset: gdal.Dataset, requested: Sequence[int] | None, contract: ModelContract,
+def resolve_bands(bands: Sequence[BandInfo], requested: Sequence[int] | None, contract: ModelContract,
                   progress: Progress) -> list[int]:
-    """The raster bands to feed the model, in the model's input order."""
-    count, wanted = dataset.RasterCount, contract.input.bands
-    complex_bands = [i for i in range(1, count + 1)
-                     if gdal.DataTypeIsComplex(dataset.GetRasterBand(i).DataType)]
+    """The raster bands to feed the model, in the model's input order (``bands`` describes every band of
+    the raster, or of INPUT and ADDITIONAL_INPUTS one after another)."""
+    count, wanted = len(bands), contract.input.bands
+    complex_bands = [i for i, band in enumerate(bands, 1) if band.data_type.startswith("C")]
     if complex_bands:
         raise InputError(f"The raster holds complex numbers (band {complex_bands[0]}: "
-                         f"{gdal.GetDataTypeName(dataset.GetRasterBand(complex_bands[0]).DataType)}); models take real "
-                         "values. Convert it first, e.g. to amplitude or intensity (Raster > Raster Calculator).")
+                         f"{bands[complex_bands[0] - 1].data_type}); models take real values. Convert it first, "
+                         "e.g. to amplitude or intensity (Raster > Raster Calculator).")
     if requested:
         missing = [b for b in requested if not 1 <= b <= count]
         if missing:
@@ -47,8 +53,7 @@ def resolve_bands(dataset: gdal.Dataset, requested: Sequence[int] | None, contra
         return list(requested)
     if count == wanted:
         return list(range(1, count + 1))
-    colour = [i for i in range(1, count + 1)
-              if dataset.GetRasterBand(i).GetColorInterpretation() != gdal.GCI_AlphaBand]
+    colour = [i for i in range(1, count + 1) if not bands[i - 1].alpha]
     if len(colour) == wanted and len(colour) < count:
         progress.info(f"The alpha band is left out: bands {colour} go to the model; the alpha band masks "
                       "transparent pixels.")
@@ -62,17 +67,17 @@ def resolve_bands(dataset: gdal.Dataset, requested: Sequence[int] | None, contra
                      f"{','.join(str(i) for i in range(1, wanted + 1))}).")
 
 
-def area_from_extent(dataset: gdal.Dataset, extent: Bounds | None) -> PixelWindow:
+def area_from_extent(grid: RasterGrid, extent: Bounds | None) -> PixelWindow:
     """The pixels of the raster whose centres lie in ``extent`` (xmin, ymin, xmax, ymax in the raster's CRS;
     the project's extent rule, see :mod:`plugin.core.window`), or the whole raster without one."""
-    width, height = dataset.RasterXSize, dataset.RasterYSize
+    width, height = grid.width, grid.height
     if extent is None:
         return PixelWindow(0, 0, width, height)
     xmin, ymin, xmax, ymax = extent
     if not xmax > xmin or not ymax > ymin:
         raise InputError(f"The EXTENT ({xmin:g}, {ymin:g}, {xmax:g}, {ymax:g}) has no area (zero or negative width "
                          "or height); give an extent with xmin < xmax and ymin < ymax, or leave EXTENT empty.")
-    geotransform = dataset.GetGeoTransform()
+    geotransform = grid.geotransform
     if geotransform[2] or geotransform[4]:
         raise InputError("The raster's geotransform is rotated; an EXTENT cannot be applied. Warp the raster "
                          "to a north-up grid first (Raster > Projections > Warp).")
@@ -108,17 +113,16 @@ def _haversine(lon1: float, lat1: float, lon2: float, lat2: float) -> float:
 def ground_resolution(dataset: gdal.Dataset) -> GroundResolution | None:
     """The pixel's size on the ground at the raster's centre, measured geodesically, so any CRS works
     (geographic degrees, Web Mercator's stretched metres, feet). None without a CRS."""
-    wkt = dataset.GetProjection()
-    if not wkt or dataset.GetGeoTransform(can_return_null=True) is None:
+    return grid_ground_resolution(RasterGrid.of(dataset))
+
+
+def grid_ground_resolution(grid: RasterGrid) -> GroundResolution | None:
+    """:func:`ground_resolution` of a pixel grid (None without a CRS or a geotransform)."""
+    if not grid.crs_wkt or not grid.georeferenced:
         return None
-    srs = osr.SpatialReference()
-    srs.ImportFromWkt(wkt)
-    srs.SetAxisMappingStrategy(osr.OAMS_TRADITIONAL_GIS_ORDER)
-    geographic = srs.CloneGeogCS()
-    geographic.SetAxisMappingStrategy(osr.OAMS_TRADITIONAL_GIS_ORDER)
-    to_lonlat = osr.CoordinateTransformation(srs, geographic)
-    x0, dx, rx, y0, ry, dy = dataset.GetGeoTransform()
-    col, row = dataset.RasterXSize / 2, dataset.RasterYSize / 2
+    to_lonlat = _to_lonlat(grid.crs_wkt)
+    x0, dx, rx, y0, ry, dy = grid.geotransform
+    col, row = grid.width / 2, grid.height / 2
 
     def lonlat(c: float, r: float) -> tuple[float, float]:
         point = to_lonlat.TransformPoint(x0 + c * dx + r * rx, y0 + c * ry + r * dy)
@@ -129,14 +133,23 @@ def ground_resolution(dataset: gdal.Dataset) -> GroundResolution | None:
     return GroundResolution(metres, (abs(dx) / metres[0], abs(dy) / metres[1]))
 
 
-def needs_resampling(dataset: gdal.Dataset, contract: ModelContract,
+def _to_lonlat(crs_wkt: str) -> osr.CoordinateTransformation:
+    srs = osr.SpatialReference()
+    srs.ImportFromWkt(crs_wkt)
+    srs.SetAxisMappingStrategy(osr.OAMS_TRADITIONAL_GIS_ORDER)
+    geographic = srs.CloneGeogCS()
+    geographic.SetAxisMappingStrategy(osr.OAMS_TRADITIONAL_GIS_ORDER)
+    return osr.CoordinateTransformation(srs, geographic)
+
+
+def needs_resampling(grid: RasterGrid, has_gcps: bool, contract: ModelContract,
                      progress: Progress) -> tuple[float, float] | None:
     """The model's pixel size in raster units (x, y) when the raster must be resampled to it, else None."""
     if contract.resolution_m is None:
         return None
-    resolution = ground_resolution(dataset)
+    resolution = grid_ground_resolution(grid)
     if resolution is None:
-        if dataset.GetGCPCount():
+        if has_gcps:
             raise InputError(f"The model expects {contract.resolution_m:g} m per pixel, and the raster is "
                              "georeferenced by ground control points only, so it cannot be resampled to that "
                              "resolution on its own grid. Warp it onto a map grid first (Raster > Projections > "

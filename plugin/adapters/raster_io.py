@@ -1,8 +1,7 @@
-"""GDAL windowed reading and writing for the engine.
+"""GDAL writing for the engine, and GDAL's block cache during a run.
 
-Reading: the chosen bands of a raster, with a validity mask from GDAL's mask bands (nodata values,
-alpha bands and per-dataset masks). Writing: tiled, DEFLATE-compressed GeoTIFFs (BigTIFF when
-needed), filled block row by block row and flushed so GDAL's cache never holds more than that.
+Tiled, DEFLATE-compressed GeoTIFFs (BigTIFF when needed), filled block row by block row and flushed so
+GDAL's cache never holds more than that. (Reading: :mod:`.raster_inputs`.)
 """
 from __future__ import annotations
 
@@ -14,8 +13,6 @@ import numpy as np
 from osgeo import gdal
 
 from ..core.contract import ClassInfo
-from ..core.errors import InputError
-from ..core.window import PixelWindow
 from .gdal_grid import RasterGrid
 from .raster_classes import write_classes
 
@@ -47,58 +44,6 @@ def bounded_block_cache(limit: int = RUN_BLOCK_CACHE_BYTES) -> Iterator[None]:
     finally:
         if previous > limit:
             gdal.SetCacheMax(previous)
-
-
-class GdalRasterSource:
-    """Implements the engine's RasterSource over some bands of a GDAL dataset.
-
-    Pixels GDAL's masks mark invalid are nodata; so are NaN and infinite values of float rasters, which
-    would otherwise spread through a whole window's predictions. The first such pixel is remembered so
-    the job can say once, after the run, that there were some.
-    """
-
-    def __init__(self, dataset: gdal.Dataset, bands: Sequence[int], name: str = "") -> None:
-        self._dataset = dataset
-        self.name = name or dataset.GetDescription()
-        self.bands = list(bands)
-        self.width, self.height = dataset.RasterXSize, dataset.RasterYSize
-        self._masks = []
-        for index in self.bands:
-            band = dataset.GetRasterBand(index)
-            if not band.GetMaskFlags() & gdal.GMF_ALL_VALID:
-                self._masks.append(band.GetMaskBand())
-        self._per_dataset = bool(self._masks) and all(
-            dataset.GetRasterBand(i).GetMaskFlags() & gdal.GMF_PER_DATASET for i in self.bands)
-        self._float = any(gdal.GetDataTypeName(dataset.GetRasterBand(i).DataType).startswith(("Float", "CFloat"))
-                          for i in self.bands)
-        self.first_non_finite: tuple[int, int] | None = None  # (col, row) of the first NaN/infinite pixel
-
-    def read(self, col: int, row: int, width: int, height: int) -> tuple[np.ndarray, np.ndarray]:
-        try:
-            raw = self._dataset.ReadAsArray(col, row, width, height, band_list=self.bands)
-            valid = np.ones((height, width), bool)
-            for mask in self._masks[:1] if self._per_dataset else self._masks:
-                valid &= mask.ReadAsArray(col, row, width, height) > 0
-        except RuntimeError as error:
-            raise InputError(f"Cannot read the pixels of '{self.name}' at column {col}, row {row} ({width} x "
-                             f"{height}): {str(error).strip()}. The file may be truncated or damaged, or a file it "
-                             "refers to (for a VRT) may be missing.") from error
-        if raw.ndim == 2:
-            raw = raw[None]
-        if self._float:
-            self._mask_non_finite(raw, valid, col, row)
-        # Reading is sequential: drop the cached blocks so memory does not grow with the raster.
-        self._dataset.FlushCache()
-        return raw, valid
-
-    def _mask_non_finite(self, raw: np.ndarray, valid: np.ndarray, col: int, row: int) -> None:
-        finite = np.isfinite(raw).all(axis=0)
-        if finite.all():
-            return
-        if self.first_non_finite is None:
-            rows, cols = np.nonzero(~finite)
-            self.first_non_finite = (col + int(cols[0]), row + int(rows[0]))
-        valid &= finite
 
 
 @dataclass(frozen=True)
@@ -157,11 +102,3 @@ class BlockRowWriter:
         self._pending.clear()
         self._dataset.WriteArray(block, xoff=col, yoff=row)
         self._dataset.FlushCache()
-
-
-def window_grid(dataset: gdal.Dataset, window: PixelWindow) -> RasterGrid:
-    """The grid of a window of ``dataset``: same pixels and CRS, shifted origin."""
-    full = RasterGrid.of(dataset)
-    return RasterGrid(window.width, window.height, full.window_geotransform(window), full.crs_wkt,
-                      full.georeferenced)
-

@@ -17,42 +17,43 @@ from ..core.progress import Progress
 from ..core.window import PixelWindow, pixels_covering
 from .gdal_grid import RasterGrid
 from .raster_classes import read_classes, write_classes
-from .raster_io import GTIFF_OPTIONS, window_grid
+from .raster_inputs import InputRaster
+from .raster_io import GTIFF_OPTIONS
 
 
 class ResampledRun:
-    """The model-resolution view of ``area`` of ``dataset`` and the way back to the raster's grid."""
+    """The model-resolution view of ``area`` of ``raster`` and the way back to the raster's grid."""
 
-    def __init__(self, dataset: gdal.Dataset, area: PixelWindow, resolution: tuple[float, float],
+    def __init__(self, raster: InputRaster, area: PixelWindow, resolution: tuple[float, float],
                  progress: Progress) -> None:
-        self._dataset, self._resolution, self._progress = dataset, resolution, progress
-        self._window = PixelWindow(area.col, area.row, area.width, area.height)
-        self._target = window_grid(dataset, self._window)
+        self._raster, self._resolution, self._progress = raster, resolution, progress
+        grid = raster.grid
+        self.target = RasterGrid(area.width, area.height, grid.window_geotransform(area), grid.crs_wkt,
+                                 grid.georeferenced)
 
-    def model_grid_source(self) -> tuple[gdal.Dataset, PixelWindow]:
+    def model_view(self) -> tuple[InputRaster, PixelWindow]:
         """The raster warped (virtually) to the model's resolution, north-up, and the area on it."""
-        pixel = min(self._target.pixel_size)
+        pixel = min(self.target.pixel_size)
         algorithm = "average" if min(self._resolution) > pixel else "bilinear"
-        options = gdal.WarpOptions(format="VRT", xRes=self._resolution[0], yRes=self._resolution[1],
-                                   resampleAlg=algorithm, multithread=True)
-        source = gdal.Warp("", self._dataset, options=options)
+        view = self._raster.at_resolution(self._resolution, algorithm)
         # Every model pixel the raster's area touches, so the result covers the whole area once warped back.
-        area = pixels_covering(source.GetGeoTransform(), source.RasterXSize, source.RasterYSize, self._target.bounds())
+        grid = view.grid
+        area = pixels_covering(grid.geotransform, grid.width, grid.height, self.target.bounds())
         if area is None:
             raise InputError("The area to classify vanished when warped to the model's resolution; it is smaller "
                              "than one pixel of the model. Choose a larger EXTENT.")
         self._progress.info(f"At the model's resolution the area is {area.width} x {area.height} pixels.")
-        return source, area
+        return view, area
 
     def warp_back(self, model_paths: dict[str, str], final_paths: dict[str, str]) -> dict[int, int]:
         """Warp each model-resolution output onto the raster's grid; returns the class pixel counts."""
         for name, path in model_paths.items():
             self._warp_back(path, final_paths[name], "near" if name == "classes" else "bilinear")
-        return _count_classes(final_paths["classes"])
+        return count_classes(final_paths["classes"])
 
     def _warp_back(self, source_path: str, final_path: str, algorithm: str) -> None:
         source = gdal.Open(source_path)
-        target = _create_like(source, final_path, self._target)
+        target = _create_like(source, final_path, self.target)
         gdal.Warp(target, source, options=gdal.WarpOptions(resampleAlg=algorithm, multithread=True,
                                                            warpOptions=["INIT_DEST=NO_DATA"]))
         for index in range(1, source.RasterCount + 1):
@@ -79,7 +80,7 @@ def _create_like(source: gdal.Dataset, path: str, grid: RasterGrid) -> gdal.Data
     return target
 
 
-def _count_classes(path: str) -> dict[int, int]:
+def count_classes(path: str) -> dict[int, int]:
     dataset = gdal.Open(path)
     band = dataset.GetRasterBand(1)
     nodata = band.GetNoDataValue()

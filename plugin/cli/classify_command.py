@@ -9,6 +9,7 @@ from typing import Any
 
 from ..core.blending import BLENDINGS
 from ..core.errors import InputError
+from ..core.nodata import NODATA_RULES
 from ..core.plan import RunOptions
 from ..core.tta import TTA_MODES
 from . import values
@@ -55,6 +56,7 @@ def add_parser(commands: Any) -> None:
                          help="also write class probabilities (with --output-dir: no PATH, NAME_probabilities.tif)")
     options.add_argument("--confidence", nargs="?", const="", metavar="PATH",
                          help="also write the confidence (with --output-dir: no PATH, NAME_confidence.tif)")
+    add_io_arguments(parser)
     dask = parser.add_argument_group("distributed runs (Dask)")
     dask.add_argument("--workers", metavar="N|DEVICES", help="a local Dask cluster of N processes, or one worker per "
                       "device of a list such as cuda:0,cuda:1")
@@ -68,6 +70,28 @@ def add_parser(commands: Any) -> None:
                       help="seconds to reach the scheduler (default 20)")
     parser.add_argument("--json", action="store_true", help="print the results as JSON on standard output")
     parser.set_defaults(run=run)
+
+
+def add_io_arguments(parser: argparse.ArgumentParser) -> None:
+    """Inputs beyond one raster, the nodata rule and the class polygons, as in seamless:classify."""
+    io = parser.add_argument_group("more inputs, nodata and polygons (as in seamless:classify)")
+    io.add_argument("--additional-input", action="append", default=[], metavar="PATH",
+                    help="a raster whose bands follow INPUT's, read on its grid; repeat for more (ADDITIONAL_INPUTS)")
+    io.add_argument("--mask", metavar="PATH", help="only pixels inside these polygons are classified (MASK)")
+    io.add_argument("--mask-layer", metavar="NAME", help="the MASK file's layer, where it holds several")
+    io.add_argument("--input-nodata", type=values.number("INPUT_NODATA"), metavar="VALUE",
+                    help="a value that means nodata in every band, for rasters that declare none (INPUT_NODATA)")
+    io.add_argument("--nodata-rule", type=values.choice("NODATA_RULE", NODATA_RULES), default="all",
+                    metavar="|".join(NODATA_RULES), help="a pixel is nodata when all (default) or any of the bands "
+                    "used are (NODATA_RULE)")
+    io.add_argument("--output-vector", nargs="?", const="", metavar="PATH", help="also write class polygons to a "
+                    "GeoPackage (OUTPUT_VECTOR; with --output-dir: no PATH, NAME.gpkg)")
+    io.add_argument("--min-area", type=values.number("MIN_AREA", 0), default=0.0, metavar="M2",
+                    help="regions smaller than this, in square metres, join their largest neighbour (MIN_AREA)")
+    io.add_argument("--simplify", type=values.number("SIMPLIFY", 0), default=0.0, metavar="UNITS",
+                    help="simplification tolerance of the polygons, in map units (SIMPLIFY)")
+    io.add_argument("--sieve", action="store_true", help="apply --min-area to the class raster too (SIEVE)")
+    io.add_argument("--vector-confidence", action="store_true", help="add each polygon's mean confidence")
 
 
 def run_options(args: argparse.Namespace) -> RunOptions:

@@ -8,10 +8,12 @@ from pathlib import Path
 from typing import Any
 
 from ..adapters.classify_job import ClassifyRequest, ClassifyResult, classify
+from ..adapters.classify_outputs import VectorOptions
 from ..adapters.classify_report import class_areas, report_run
 from ..adapters.qml_style import write_qml_style
 from ..adapters.raster_area import parse_bands
 from ..core.errors import CancelledError, InputError
+from ..core.nodata import NodataPolicy
 from ..core.plan import RunOptions
 from ..distributed.cluster import ClusterSpec
 from ..distributed.run import DistributedOptions, classify_distributed
@@ -41,27 +43,32 @@ def _many(args: argparse.Namespace) -> tuple[list[str], str]:
     if not inputs:
         raise InputError("No input raster given: list them before the model (INPUT... MODEL --output-dir DIR) or in "
                          "--input-list FILE.")
-    for option in ("probabilities", "confidence"):
+    for option, name in (("probabilities", "NAME_probabilities.tif"), ("confidence", "NAME_confidence.tif"),
+                         ("output_vector", "NAME.gpkg")):
         if getattr(args, option):
-            raise InputError(f"With --output-dir give --{option} without a path: each scene gets "
-                             f"NAME_{option}.tif in the output folder.")
+            raise InputError(f"With --output-dir give --{option.replace('_', '-')} without a path: each scene gets "
+                             f"{name} in the output folder.")
     return inputs, model
 
 
 def scene_requests(args: argparse.Namespace, options: RunOptions) -> list[ClassifyRequest]:
     """One request per scene, with the outputs named as the command says."""
     common: dict[str, Any] = {"contract_path": args.contract or None, "bands": parse_bands(args.bands),
-              "extent": tuple(args.extent) if args.extent else None, "device": args.device, "options": options}
+              "extent": tuple(args.extent) if args.extent else None, "device": args.device, "options": options,
+              "additional_inputs": tuple(args.additional_input), "mask_path": args.mask or None,
+              "mask_layer": args.mask_layer or None, "nodata": NodataPolicy(args.nodata_rule, args.input_nodata),
+              "vector": VectorOptions(args.min_area, args.simplify, args.sieve, args.vector_confidence)}
     if not (args.output_dir or args.input_list):
         if len(args.paths) != 3:
             raise InputError(f"classify takes INPUT MODEL OUTPUT (got {len(args.paths)} path(s)); for several "
                              "rasters give INPUT... MODEL --output-dir DIR.")
         source, model, output = args.paths
-        for option in ("probabilities", "confidence"):
+        for option, kind in (("probabilities", ".tif"), ("confidence", ".tif"), ("output_vector", ".gpkg")):
             if getattr(args, option) == "":
-                raise InputError(f"--{option} needs a PATH (a .tif file) for a single scene.")
+                raise InputError(f"--{option.replace('_', '-')} needs a PATH (a {kind} file) for a single scene.")
         return [ClassifyRequest(source, model, output, probabilities_path=args.probabilities or None,
-                                confidence_path=args.confidence or None, **common)]
+                                confidence_path=args.confidence or None, vector_path=args.output_vector or None,
+                                **common)]
     inputs, model = _many(args)
     folder, requests, names = Path(args.output_dir), [], dict[str, str]()
     for source in inputs:
@@ -72,6 +79,8 @@ def scene_requests(args: argparse.Namespace, options: RunOptions) -> list[Classi
         names[stem] = source
         extra: dict[str, Any] = {f"{option}_path": str(folder / f"{stem}_{option}.tif")
                  for option in ("probabilities", "confidence") if getattr(args, option) is not None}
+        if args.output_vector is not None:
+            extra["vector_path"] = str(folder / f"{stem}.gpkg")
         requests.append(ClassifyRequest(source, model, str(folder / f"{stem}.tif"), **common, **extra))
     return requests
 
@@ -95,7 +104,8 @@ class Outcome:
             return data
         assert self.result is not None
         data.update({"OUTPUT": self.request.output_path, "OUTPUT_PROBABILITIES": self.request.probabilities_path,
-                     "OUTPUT_CONFIDENCE": self.request.confidence_path, "PROVIDER": self.result.provider,
+                     "OUTPUT_CONFIDENCE": self.request.confidence_path, "OUTPUT_VECTOR": self.request.vector_path,
+                     "PROVIDER": self.result.provider,
                      "CLASS_AREAS": class_areas(self.result), "SECONDS": round(self.result.seconds, 3)})
         if self.tasks:
             data.update({"TASKS": self.tasks, "TASKS_REUSED": self.tasks_reused, "PARTS_BYTES": self.parts_bytes})

@@ -25,7 +25,7 @@ from .merging import Merger
 from .outputs import FinishedRows
 from .plan import RunPlan
 from .progress import Progress
-from .reading import RasterSource, WindowBatch, generate_batches
+from .reading import AreaMask, RasterSource, WindowBatch, generate_batches
 from .threads import InOrderWorker, ReadAhead
 from .window import PixelWindow
 
@@ -74,11 +74,14 @@ class _MergeStage:
 
 
 def run(source: RasterSource, predictor: Predictor, sink: ResultSink, contract: ModelContract, area: PixelWindow,
-        plan: RunPlan, progress: Progress) -> RunSummary:
-    """Classify ``area`` of ``source`` into ``sink``; raises CancelledError when the user cancels."""
+        plan: RunPlan, progress: Progress, mask: AreaMask | None = None) -> RunSummary:
+    """Classify ``area`` of ``source`` into ``sink``; raises CancelledError when the user cancels.
+
+    With ``mask`` only its pixels are classified (the others are nodata) and windows entirely outside
+    it are neither read nor run."""
     summary = RunSummary(windows_total=plan.grid.window_count)
     started = time.perf_counter()
-    reader = ReadAhead(lambda stop: generate_batches(source, contract.input, area, plan, stop), depth=2)
+    reader = ReadAhead(lambda stop: generate_batches(source, contract.input, area, plan, stop, mask), depth=2)
     writer = InOrderWorker(sink.write, name="write")
     merging = InOrderWorker(_MergeStage(Merger(contract, plan, progress), writer, summary), depth=1, name="merge")
     try:

@@ -86,32 +86,85 @@ def _area_mask(plan: RunPlan, area: PixelWindow, y: int, x: int) -> tuple[slice,
     return rows, cols
 
 
+class AreaMask(Protocol):
+    """Which pixels of the raster are to be classified (a polygon mask, burnt as it is needed)."""
+
+    def read(self, window: PixelWindow) -> np.ndarray:
+        """(height, width) bool for ``window`` in raster coordinates (it may reach beyond the raster):
+        True where a pixel is to be classified, False elsewhere."""
+        ...
+
+
+@dataclass
+class _Strip:
+    """One window row of a panel as read: raw values and validity from column ``left`` of the area, and the
+    area mask over the same pixels (None without a mask)."""
+
+    left: int
+    raw: np.ndarray
+    valid: np.ndarray
+    inside: np.ndarray | None
+
+
+def _windows_inside(mask: np.ndarray, plan: RunPlan, left: int, starts: list[int]) -> list[bool]:
+    """For each window start, whether its footprint holds a pixel of the mask (read from column ``left``)."""
+    lo, hi = plan.offset, plan.window - plan.offset
+    return [bool(mask[lo:hi, x - left + lo:x - left + hi].any()) for x in starts]
+
+
+def _read_strip(source: RasterSource, area: PixelWindow, plan: RunPlan, panel: Panel, y: int,
+                mask: AreaMask | None) -> _Strip | None:
+    """The pixels the panel's windows at area row ``y`` need; None when no window there touches the mask.
+
+    With a mask, only the columns from the first to the last window that holds a masked pixel are read:
+    windows entirely outside the mask are never read and never run."""
+    columns, size = plan.grid.columns, plan.window
+    starts = [columns.start(i) for i in range(panel.first_window, panel.last_window + 1)]
+    left, span = starts[0], starts[-1] + size - starts[0]
+    inside = None
+    if mask is not None:
+        inside = mask.read(PixelWindow(area.col + left, area.row + y, span, size))
+        needed = [x for x, hit in zip(starts, _windows_inside(inside, plan, left, starts)) if hit]
+        if not needed:
+            return None
+        first, last = needed[0], needed[-1] + size
+        inside = inside[:, first - left:last - left]
+        left, span = first, last - first
+    raw, valid = read_padded(source, area.row + y, area.col + left, size, span)
+    return _Strip(left, raw, valid, inside)
+
+
 def generate_batches(source: RasterSource, spec: InputSpec, area: PixelWindow, plan: RunPlan,
-                     stop: threading.Event) -> Iterator[WindowBatch]:
-    """Every panel's windows, row by row, in batches; each panel ends with a (possibly empty) batch."""
+                     stop: threading.Event, mask: AreaMask | None = None) -> Iterator[WindowBatch]:
+    """Every panel's windows, row by row, in batches; each panel ends with a (possibly empty) batch.
+
+    Windows with no valid pixel (or, with ``mask``, no pixel inside it) in the area are never run; pixels
+    outside the mask get no weight, so they are written as nodata, but still serve as context."""
     size, end = plan.window, plan.window - plan.offset
     columns, rows = plan.grid.columns, plan.grid.rows
     for panel in plan.grid.panels:
-        left = columns.start(panel.first_window)
-        span = columns.start(panel.last_window) + size - left
         batch = _new_batch(panel, plan, spec.bands)
         for row_index in range(rows.count):
             if stop.is_set():
                 return
             y = rows.start(row_index)
-            raw, valid = read_padded(source, area.row + y, area.col + left, size, span)
+            strip = _read_strip(source, area, plan, panel, y, mask)
             for col_index in range(panel.first_window, panel.last_window + 1):
-                x = columns.start(col_index)
-                window_valid = valid[plan.offset:end, x - left + plan.offset:x - left + end]
-                inside = window_valid[_area_mask(plan, area, y, x)]
                 batch.windows_done += 1
+                x = columns.start(col_index)
+                if strip is None or not strip.left <= x <= strip.left + strip.raw.shape[2] - size:
+                    continue  # outside the mask: never read, never run
+                at = x - strip.left
+                weights = strip.valid[plan.offset:end, at + plan.offset:at + end]
+                if strip.inside is not None:
+                    weights = weights & strip.inside[plan.offset:end, at + plan.offset:at + end]
+                inside = weights[_area_mask(plan, area, y, x)]
                 if not inside.any():
                     continue  # nothing valid to classify here: never run the model on it
                 slot = len(batch.windows)
-                block = raw[:, :, x - left:x - left + size]
-                normalise(block, spec, valid[:, x - left:x - left + size], out=batch.tensor[slot])
+                normalise(strip.raw[:, :, at:at + size], spec, strip.valid[:, at:at + size], out=batch.tensor[slot])
                 batch.windows.append(WindowRef(panel, row_index, col_index))
-                batch.valid.append(None if inside.all() and window_valid.all() else window_valid.astype(np.float32))
+                batch.valid.append(None if inside.all() and weights.all() else weights.astype(np.float32))
                 if len(batch.windows) == plan.batch_size:
                     yield _with_variants(batch, plan)
                     batch = _new_batch(panel, plan, spec.bands)

@@ -21,14 +21,16 @@ from ..adapters.classify_job import (
     EngineRun,
     OpenedJob,
     create_outputs,
+    finish_run,
     open_job,
     report_input_problems,
     require_memory,
+    temporary_files,
 )
-from ..adapters.gdal_grid import open_raster
 from ..adapters.qml_style import write_qml_style
 from ..adapters.raster_area import needs_resampling
-from ..adapters.raster_io import GdalRasterSource, bounded_block_cache, window_grid
+from ..adapters.raster_inputs import InputRaster
+from ..adapters.raster_io import bounded_block_cache
 from ..core.blocks import Block, BlockLayout, block_plan, default_block_size, plan_blocks
 from ..core.contract import ModelContract
 from ..core.engine import RunSummary
@@ -55,7 +57,10 @@ def run_settings(request: ClassifyRequest, block_size: int) -> tuple[str, dict[s
     settings = {"input": file_identity(request.input_path), "model": file_identity(request.model_path),
                 "contract": file_identity(request.contract_path), "bands": list(request.bands or []) or None,
                 "extent": list(request.extent) if request.extent else None, "options": asdict(request.options),
-                "outputs": sorted(request.output_paths()), "block_size": block_size}
+                "outputs": sorted(request.output_paths()), "block_size": block_size,
+                "additional": [file_identity(p) if isinstance(p, str) else repr(p) for p in request.additional_inputs],
+                "mask": [file_identity(request.mask_path), request.mask_layer], "nodata": asdict(request.nodata),
+                "grid": asdict(request.grid), "confidence_for_polygons": request.wants_vector_confidence}
     text = json.dumps(settings, sort_keys=True)
     return hashlib.sha256(text.encode()).hexdigest()[:16], settings
 
@@ -96,6 +101,7 @@ class Scene:
         self.layout: BlockLayout | None = None
         self.whole_plan: RunPlan | None = None
         self.contract: ModelContract | None = None
+        self.primary: InputRaster | None = None  # INPUT on the grid it is classified on (the outputs' grid)
         self.said: set[str] = set()  # warnings already shown, not repeated from the tasks
 
     @property
@@ -124,8 +130,11 @@ class Scene:
         quiet = LoggingProgress()  # the client's own lines (model loaded on its CPU...) would mislead
         job = open_job(request, quiet, model=models.get(request))
         self.area, self.contract, self.pixels = job.area, job.model.contract, job.area.pixels
-        resampled = needs_resampling(job.dataset, job.model.contract, quiet) is not None
-        source = GdalRasterSource(job.dataset, job.bands, request.input_path)
+        self.primary = job.stack.primary
+        primary = job.stack.primary
+        resampled = needs_resampling(primary.grid, bool(primary.georeferencing.gcps), job.model.contract,
+                                     quiet) is not None
+        source = job.stack.source(job.bands, job.decider)
         shape = shape_for_run(job.model, source, job.area, request.options, self.progress)  # as one process would
         plan = plan_run(job.model.contract, shape, job.area.width, job.area.height, request.options, quiet,
                         _worker_provider(devices or (request.device,)))
@@ -153,6 +162,8 @@ class Scene:
         self.progress.info(f"{self.name}: plan: {plan.describe()}; {layout.describe()}.")
         self.layout, self.whole_plan = layout, plan
         outputs = list(request.output_paths())
+        if request.wants_vector_confidence and "confidence" not in outputs:
+            outputs.append("confidence")  # the polygons' mean confidence is read from it when assembling
         self.tasks = {b.name: BlockTask(request, plan, job.area, b, self.parts.part_paths(b.name, outputs),
                                         self.parts.marker(b.name), devices) for b in layout.blocks}
 
@@ -161,15 +172,14 @@ class Scene:
         records = [self.results[name] for name in self.tasks]
         run = _engine_run(records, self.pixels)
         if "scene" not in self.tasks:
-            self._assemble()
-            report_input_problems(run, self)
+            report_input_problems(run, self.pixels, self.request, self)
+            counts = self._assemble()
+            run.class_counts = counts or run.class_counts
         for warning in sorted({w for r in records for w in r.get("warnings", [])}):
             self.warn(warning)
-        dataset = open_raster(self.request.input_path, "input raster")
-        grid = window_grid(dataset, PixelWindow(self.area.col, self.area.row, self.area.width, self.area.height))
-        assert self.contract is not None
+        assert self.contract is not None and self.primary is not None
         self.result = ClassifyResult(records[0]["provider"], run.summary, run.class_counts, self.contract,
-                                     time.perf_counter() - self.started, grid)
+                                     time.perf_counter() - self.started, self.primary.grid.sub_grid(self.area))
         if self.parts is not None:
             self.parts_bytes = self.parts.disk_use()
             self.parts.remove()
@@ -185,20 +195,23 @@ class Scene:
         else:
             self.parts.remove()
 
-    def _assemble(self) -> None:
-        dataset = open_raster(self.request.input_path, "input raster")
+    def _assemble(self) -> dict[int, int] | None:
+        """The outputs from the parts, finished (sieve, polygons, cloud-optimised copies) as a single-process
+        run finishes them, then committed; the class pixel counts when sieving changed them."""
         assert self.parts is not None and self.layout is not None and self.whole_plan is not None
-        assert self.contract is not None
+        assert self.contract is not None and self.primary is not None
         blocks: list[Block] = list(self.layout.blocks)
         with AtomicOutputs() as outputs, bounded_block_cache():
-            paths = {name: outputs.temporary_for(final) for name, final in self.request.output_paths().items()}
-            datasets = create_outputs(dataset, self.area, self.contract, self.whole_plan, paths)
+            files = temporary_files(self.request, outputs)
+            datasets = create_outputs(self.primary, self.area, self.contract, self.whole_plan, files.paths)
             for name in list(datasets):
                 copy_parts(datasets[name], name, blocks, self.parts)
                 datasets[name].FlushCache()
                 datasets[name] = None  # closed: GDAL writes the class names' sidecar now
-            write_qml_style(paths["classes"], self.contract)
+            counts = finish_run(self.request, files, self.primary.grid.sub_grid(self.area), self.contract, outputs,
+                                self, write_qml_style)
             outputs.commit()
+        return counts
 
     # Progress, for report_input_problems: the scene's own warnings, once, named.
     def info(self, message: str) -> None:
@@ -225,6 +238,10 @@ def _engine_run(records: list[dict[str, Any]], pixels: int) -> EngineRun:
     summary = RunSummary(windows_total=total, windows_run=run, windows_skipped=total - run, pixels_written=pixels,
                          seconds=sum(r["seconds"] for r in records),
                          inference_seconds=sum(r["inference_seconds"] for r in records))
-    found = [tuple(r["first_non_finite"]) for r in records if r.get("first_non_finite")]
-    first = min(found, key=lambda p: (p[1], p[0])) if found else None
-    return EngineRun(summary, counts, first)
+    return EngineRun(summary, counts, _first(records, "first_non_finite"), _first(records, "first_partial"))
+
+
+def _first(records: list[dict[str, Any]], key: str) -> tuple[int, int] | None:
+    """The first (row, then column) of the positions the tasks recorded under ``key``."""
+    found = [(int(r[key][0]), int(r[key][1])) for r in records if r.get(key)]
+    return min(found, key=lambda p: (p[1], p[0])) if found else None

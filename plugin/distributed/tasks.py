@@ -106,11 +106,11 @@ def run_block(task: BlockTask) -> dict[str, Any]:
     started = time.perf_counter()
     request = _prepared(task.request, task.devices)
     progress = LoggingProgress()
-    job = open_job(request, progress, model=_model(request))
+    job = open_job(request, progress, model=_model(request), check_suitability=False)  # the client checked
     run_area, written = task.block.in_raster(task.area)
     with AtomicOutputs() as outputs, bounded_block_cache():
         paths = {name: outputs.temporary_for(final) for name, final in task.part_paths.items()}
-        run = run_engine(job.dataset, run_area, job.model, job.bands, request, paths, progress,
+        run = run_engine(job, job.stack, run_area, job.mask, request, paths, progress,
                          plan=block_plan(task.plan, task.block), written=written)
         outputs.commit()
     result = {
@@ -118,6 +118,7 @@ def run_block(task: BlockTask) -> dict[str, Any]:
         "windows_run": run.summary.windows_run, "windows_total": run.summary.windows_total,
         "seconds": time.perf_counter() - started, "inference_seconds": run.summary.inference_seconds,
         "provider": job.model.runtime.provider, "first_non_finite": run.first_non_finite,
+        "first_partial": run.first_partial,
         "warnings": [w for w in progress.warnings if not w.startswith("The raster has no CRS")],
         "worker": f"{socket.gethostname()}:{os.getpid()}",
     }

@@ -19,16 +19,19 @@ from qgis.core import (
 
 from ..adapters.classify_report import class_areas, report_run
 from ..core.blending import BLENDINGS
+from ..core.errors import InputError
 from ..core.plan import RunOptions
 from ..core.tta import TTA_MODES
 from .base import SeamlessAlgorithm, with_help
 from .classify_checks import check_classify_parameters
-from .layer_inputs import extent_in, is_set, raster_crs, required_raster_path
+from .classify_io import OUTPUT_VECTOR, input_parameters, io_fields, output_parameters
+from .layer_inputs import is_set
 from .parameter_checks import RasterFileParameter
 from .qgis_compat import NUMBER_DOUBLE, NUMBER_INTEGER
 
 if TYPE_CHECKING:
     from ..adapters.classify_job import ClassifyRequest
+    from ..core.progress import Progress
 
 HELP = """<p>Classifies a raster with a semantic segmentation model in ONNX format (U-Net, FCN, or any
 fully convolutional network), window by window, and blends overlapping windows smoothly so no seam shows
@@ -37,8 +40,14 @@ at window edges.</p>
 which bands it takes, how to normalise them, its classes and colours, its window size and ground
 resolution. Rasters of any size, band count and data type are read in streaming fashion: memory does
 not grow with the raster. Nodata and masked pixels are left out and written as nodata (255).</p>
+<p>INPUT can be any raster layer QGIS displays: files (read directly by GDAL), and web maps (XYZ tiles,
+WMS/WMTS), WCS coverages or database rasters, read through QGIS window by window; layers without a pixel
+grid of their own are read at RESOLUTION in TARGET_CRS. ADDITIONAL_INPUTS append the bands of further
+rasters (another date, bands in separate files); MASK restricts the run to polygons.</p>
 <p>The class raster has the input's CRS and pixel grid (or the EXTENT's part of it), embedded class
-names and colours, and is styled as a paletted layer when loaded.</p>"""
+names and colours, and is styled as a paletted layer when loaded. Rasters are written as cloud-optimised
+GeoTIFFs with overviews. OUTPUT_VECTOR adds one polygon per connected region of one class (MIN_AREA merges
+smaller regions into their neighbours, SIMPLIFY smooths outlines without gaps).</p>"""
 
 
 class ClassifyAlgorithm(SeamlessAlgorithm):
@@ -69,7 +78,8 @@ class ClassifyAlgorithm(SeamlessAlgorithm):
         integer, double = NUMBER_INTEGER, NUMBER_DOUBLE
         return [
             (RasterFileParameter(self.INPUT, "Input raster"),
-             "The raster to classify: any GDAL raster, any band count and data type.", False),
+             "The raster to classify: any raster layer QGIS displays (files, web maps such as XYZ tiles and WMS, "
+             "WCS, database rasters), any band count and data type.", False),
             (QgsProcessingParameterFile(self.MODEL, "Model (.onnx)", extension="onnx"),
              "An ONNX segmentation model: (batch, bands, height, width) in, class scores out.", False),
             (QgsProcessingParameterFile(self.CONTRACT, "Model contract (sidecar JSON)", extension="json",
@@ -83,6 +93,7 @@ class ClassifyAlgorithm(SeamlessAlgorithm):
             (QgsProcessingParameterExtent(self.EXTENT, "Processing extent", optional=True),
              "Only classify this part of the raster (default: the whole layer). Pixels around it are still "
              "read as context.", False),
+            *input_parameters(),
             (QgsProcessingParameterNumber(self.WINDOW_SIZE, "Window size (pixels, 0 = from the model)", integer,
                                           defaultValue=0, minValue=0),
              "Side of the square windows. 0: the model's size; for models with dynamic spatial axes the size "
@@ -117,47 +128,51 @@ class ClassifyAlgorithm(SeamlessAlgorithm):
             (QgsProcessingParameterRasterDestination(self.OUTPUT_CONFIDENCE, "Confidence", optional=True,
                                                      createByDefault=False),
              "Optional float32 GeoTIFF: the highest class probability of each pixel, nodata -1.", False),
+            *output_parameters(),
         ]
 
     def parameter_problem(self, parameters: dict, context: QgsProcessingContext) -> str | None:
-        request = self._request(parameters, context)
+        from ..core.progress import LoggingProgress
+
+        request = self._request(parameters, context, LoggingProgress(), None)
         request.check_paths()
-        check_classify_parameters(request.input_path, request.model_path, request.contract_path,
-                                  request.bands, request.device)
+        check_classify_parameters(request)
         return None
 
     def process(self, parameters: dict, context: QgsProcessingContext,
                 feedback: QgsProcessingFeedback) -> dict[str, Any]:
         from ..adapters.classify_job import classify
         from .feedback import FeedbackProgress
-        from .styling import write_default_style
+        from .styling import write_default_style, write_vector_style
 
         progress = FeedbackProgress(feedback)
-        request = self._request(parameters, context)
-        result = classify(request, progress, style_writer=write_default_style)
+        request = self._request(parameters, context, progress, feedback)
+        result = classify(request, progress, style_writer=write_default_style, vector_style_writer=write_vector_style)
         report_run(result, progress)
         self._name_loaded_layer(context, request.output_path, result.contract.name)
         return {self.OUTPUT: request.output_path, self.OUTPUT_PROBABILITIES: request.probabilities_path,
-                self.OUTPUT_CONFIDENCE: request.confidence_path, "PROVIDER": result.provider,
-                "CLASS_AREAS": json.dumps(class_areas(result)), "SECONDS": round(result.seconds, 3)}
+                self.OUTPUT_CONFIDENCE: request.confidence_path, OUTPUT_VECTOR: request.vector_path,
+                "PROVIDER": result.provider, "CLASS_AREAS": json.dumps(class_areas(result)),
+                "SECONDS": round(result.seconds, 3)}
 
-    def _request(self, parameters: dict, context: QgsProcessingContext) -> "ClassifyRequest":
+    def _request(self, parameters: dict, context: QgsProcessingContext, progress: "Progress",
+                 feedback: QgsProcessingFeedback | None) -> "ClassifyRequest":
         from ..adapters.classify_job import ClassifyRequest
         from ..adapters.raster_area import parse_bands
 
-        input_path = required_raster_path(self, parameters, self.INPUT, context)
+        if not parameters.get(self.INPUT):
+            raise InputError("INPUT is missing: choose a raster layer or file.")
         outputs = {key: self.parameterAsOutputLayer(parameters, key, context) or None
                    for key in (self.OUTPUT, self.OUTPUT_PROBABILITIES, self.OUTPUT_CONFIDENCE)}
         return ClassifyRequest(
-            input_path=input_path, model_path=self.parameterAsFile(parameters, self.MODEL, context),
+            model_path=self.parameterAsFile(parameters, self.MODEL, context),
             output_path=outputs[self.OUTPUT] or "",
             contract_path=self.parameterAsFile(parameters, self.CONTRACT, context) or None,
             bands=parse_bands(self.parameterAsString(parameters, self.BANDS, context)),
-            extent=extent_in(self, parameters, self.EXTENT, context,
-                             raster_crs(self, parameters, self.INPUT, context)),
             device=self.parameterAsString(parameters, self.DEVICE, context) or "auto",
             options=self._options(parameters, context, outputs),
-            probabilities_path=outputs[self.OUTPUT_PROBABILITIES], confidence_path=outputs[self.OUTPUT_CONFIDENCE])
+            probabilities_path=outputs[self.OUTPUT_PROBABILITIES], confidence_path=outputs[self.OUTPUT_CONFIDENCE],
+            **io_fields(self, parameters, context, progress, feedback))
 
     def _options(self, parameters: dict, context: QgsProcessingContext, outputs: dict) -> RunOptions:
         return RunOptions(

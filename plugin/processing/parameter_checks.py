@@ -16,11 +16,13 @@ from qgis.core import (
     QgsProcessingContext,
     QgsProcessingParameterDefinition,
     QgsProcessingParameterEnum,
+    QgsProcessingParameterMultipleLayers,
     QgsProcessingParameterNumber,
     QgsProcessingParameterRasterLayer,
+    QgsRasterLayer,
 )
 
-from .qgis_compat import NUMBER_INTEGER, PARAMETER_OPTIONAL
+from .qgis_compat import NUMBER_INTEGER, PARAMETER_OPTIONAL, SOURCE_RASTER
 
 _LAYER_TYPES = ("raster", "vector", "source", "layer", "multilayer", "mesh", "pointcloud")
 _UNBOUNDED = 1e300  # QGIS leaves unset limits at +-DBL_MAX
@@ -84,6 +86,13 @@ def is_file_path(value: Any) -> bool:
     return isinstance(value, str) and "|" not in value and bool(value) and Path(value).exists()
 
 
+def is_web_map_source(value: Any) -> bool:
+    """True for a web map layer source (XYZ tiles, WMS/WMTS) that QGIS's WMS provider opens."""
+    if not isinstance(value, str) or "url=" not in value or is_file_path(value):
+        return False
+    return QgsRasterLayer(value.removeprefix("wms://"), "web map", "wms").isValid()
+
+
 def qgis_check_problem(definitions: Iterable[QgsProcessingParameterDefinition], parameters: dict[str, Any],
                        context: QgsProcessingContext) -> str | None:
     """QGIS's own acceptability check of every parameter, without loading file paths as layers."""
@@ -109,17 +118,45 @@ class RasterFileParameter(QgsProcessingParameterRasterLayer):
     qgis_process checks every parameter before the algorithm sees it, and QGIS's check of a raster path
     loads it as a layer, which computes statistics and writes them to ``name.tif.aux.xml`` beside the
     user's raster. The algorithm opens the file itself with GDAL, read-only, and says clearly when it
-    cannot be read; layers of a project are checked by QGIS as before.
+    cannot be read; layers of a project are checked by QGIS as before. A web map's source as QGIS writes it
+    (``type=xyz&url=...``, WMS parameters) is accepted too: QGIS would try to open it as a file.
     """
 
     def checkValueIsAcceptable(self, value: Any, context: QgsProcessingContext | None = None) -> bool:  # noqa: N802
-        if is_file_path(value):
+        if is_file_path(value) or is_web_map_source(value):
             return True
         return super().checkValueIsAcceptable(value, context)
 
     def clone(self) -> "RasterFileParameter":
         copy = RasterFileParameter(self.name(), self.description(), self.defaultValue(),
                                    bool(self.flags() & PARAMETER_OPTIONAL))
+        copy.setFlags(self.flags())
+        copy.setHelp(self.help())
+        return copy
+
+
+def _as_list(value: Any) -> list[Any]:
+    if value is None or value == "":
+        return []
+    return list(value) if isinstance(value, (list, tuple)) else [value]
+
+
+class RasterFilesParameter(QgsProcessingParameterMultipleLayers):
+    """A list of raster layers whose file paths are accepted as they are, never loaded as QGIS layers (see
+    :class:`RasterFileParameter`); layers of a project and other sources are checked by QGIS as before."""
+
+    def __init__(self, name: str, description: str, optional: bool = True) -> None:
+        super().__init__(name, description, SOURCE_RASTER, None, optional)
+
+    def checkValueIsAcceptable(self, value: Any, context: QgsProcessingContext | None = None) -> bool:  # noqa: N802
+        others = [v for v in _as_list(value) if not is_file_path(v)]
+        if not others:
+            return bool(_as_list(value)) or bool(self.flags() & PARAMETER_OPTIONAL)
+        return super().checkValueIsAcceptable(others, context)
+
+    def clone(self) -> "RasterFilesParameter":
+        copy = RasterFilesParameter(self.name(), self.description(),
+                                    bool(self.flags() & PARAMETER_OPTIONAL))
         copy.setFlags(self.flags())
         copy.setHelp(self.help())
         return copy

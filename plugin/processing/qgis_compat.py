@@ -12,10 +12,12 @@ from typing import Any
 
 from qgis.core import (
     Qgis,
+    QgsCoordinateReferenceSystem,
     QgsProcessing,
     QgsProcessingAlgorithm,
     QgsProcessingParameterDefinition,
     QgsProcessingParameterNumber,
+    QgsRasterInterface,
     QgsUnitTypes,
     QgsWkbTypes,
 )
@@ -41,6 +43,7 @@ PARAMETER_ADVANCED = _scoped("ProcessingParameterFlag", "Advanced", QgsProcessin
                              "FlagAdvanced")
 PARAMETER_OPTIONAL = _scoped("ProcessingParameterFlag", "Optional", QgsProcessingParameterDefinition, "Flag",
                              "FlagOptional")
+SOURCE_RASTER = _scoped("ProcessingSourceType", "Raster", QgsProcessing, "SourceType", "TypeRaster")
 SOURCE_VECTOR = _scoped("ProcessingSourceType", "Vector", QgsProcessing, "SourceType", "TypeVector")
 SOURCE_VECTOR_ANY_GEOMETRY = _scoped("ProcessingSourceType", "VectorAnyGeometry", QgsProcessing, "SourceType",
                                      "TypeVectorAnyGeometry")
@@ -51,6 +54,9 @@ ALGORITHM_HIDE_FROM_MODELER = _scoped("ProcessingAlgorithmFlag", "HideFromModele
                                       "FlagHideFromModeler")
 WKB_NO_GEOMETRY = _scoped("WkbType", "NoGeometry", QgsWkbTypes, "Type", "NoGeometry")
 DISTANCE_METERS = _scoped("DistanceUnit", "Meters", QgsUnitTypes, "DistanceUnit", "DistanceMeters")
+WKT_PREFERRED_GDAL = _scoped("CrsWktVariant", "PreferredGdal", QgsCoordinateReferenceSystem, "WktVariant",
+                             "WKT_PREFERRED_GDAL")
+RASTER_HAS_SIZE = _scoped("RasterInterfaceCapability", "Size", QgsRasterInterface, "Capability", "Size")
 
 # QgsField takes QMetaType.Type from QGIS 3.38 on (QVariant.Type is gone in Qt 6), QVariant.Type before.
 if Qgis.versionInt() >= 33800:

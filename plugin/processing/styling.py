@@ -8,7 +8,14 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Sequence
 
-from qgis.core import QgsPalettedRasterRenderer, QgsRasterLayer
+from qgis.core import (
+    QgsCategorizedSymbolRenderer,
+    QgsFillSymbol,
+    QgsPalettedRasterRenderer,
+    QgsRasterLayer,
+    QgsRendererCategory,
+    QgsVectorLayer,
+)
 from qgis.PyQt.QtGui import QColor
 
 from ..core.contract import ClassInfo, ModelContract
@@ -38,3 +45,21 @@ def write_default_style(raster_path: str, contract: ModelContract) -> str:
     if not saved:
         raise OutputError(f"Could not save the style '{style_path}': {message}")
     return style_path
+
+
+def write_vector_style(gpkg_path: str, contract: ModelContract) -> None:
+    """Store a categorised style (the model's class colours and names, on ``class_value``) inside the
+    GeoPackage as its layer's default style, which QGIS applies whenever the layer is loaded."""
+    layer = QgsVectorLayer(gpkg_path, "classes", "ogr")
+    if not layer.isValid():
+        raise OutputError(f"The class polygons '{gpkg_path}' could not be opened to style them.")
+    categories = []
+    for info in contract.outputs[0].classes:
+        symbol = QgsFillSymbol.createSimple({"color": info.color, "outline_color": "#404040",
+                                             "outline_width": "0.1"})
+        categories.append(QgsRendererCategory(info.value, symbol, info.name))
+    layer.setRenderer(QgsCategorizedSymbolRenderer("class_value", categories))
+    message = layer.saveStyleToDatabase("classes", "Classes of the model, with its colours", True, "")
+    if message:
+        raise OutputError(f"Could not store the style in '{gpkg_path}': {message}")
+    layer = None

@@ -26,7 +26,7 @@ from .base import SeamlessAlgorithm, import_plugin_module, with_help
 from .class_table_text import ClassTextError, parse_class_table
 from .feedback import FeedbackProgress
 from .layer_inputs import input_file, is_set, raster_path, vector_path
-from .parameter_checks import RasterFileParameter
+from .parameter_checks import RasterFileParameter, RasterFilesParameter
 from .qgis_compat import NUMBER_DOUBLE, NUMBER_INTEGER, SOURCE_VECTOR_ANY_GEOMETRY, SOURCE_VECTOR_POLYGON
 
 HELP = """<p>Trains a segmentation network on a raster and labels, and writes it as an ONNX model that
@@ -70,6 +70,7 @@ class TrainAlgorithm(SeamlessAlgorithm):
     REQUIRES = ("torch", "onnx", "onnxruntime")
 
     INPUT, LABELS, LABEL_FIELD, LABEL_RASTER = "INPUT", "LABELS", "LABEL_FIELD", "LABEL_RASTER"
+    ADDITIONAL_INPUTS = "ADDITIONAL_INPUTS"
     UNLABELLED_VALUE, ARCHITECTURE, EPOCHS, CHIP_SIZE = "UNLABELLED_VALUE", "ARCHITECTURE", "EPOCHS", "CHIP_SIZE"
     BATCH_SIZE, LEARNING_RATE, VALIDATION = "BATCH_SIZE", "LEARNING_RATE", "VALIDATION"
     VALIDATION_LAYER, DEVICE = "VALIDATION_LAYER", "DEVICE"
@@ -86,6 +87,9 @@ class TrainAlgorithm(SeamlessAlgorithm):
         return (
             (RasterFileParameter(self.INPUT, "Input raster"),
              "The image to learn from: any band count and data type, read with GDAL.", False),
+            (RasterFilesParameter(self.ADDITIONAL_INPUTS, "Additional rasters (bands appended after the input's)"),
+             "Rasters whose bands follow the input's (another date, bands in separate files), read on its grid, "
+             "as in Classify raster: give the model the same rasters there.", True),
             (QgsProcessingParameterFeatureSource(self.LABELS, "Label layer (vector)",
                                                  [SOURCE_VECTOR_ANY_GEOMETRY], optional=True),
              "Polygons (or points, lines) with a class field. Give this or a label raster, not both.", False),
@@ -147,6 +151,17 @@ class TrainAlgorithm(SeamlessAlgorithm):
              "the same figures is written next to it.", False),
         )
 
+    def _additional(self, parameters: dict[str, Any], context: QgsProcessingContext) -> list[str]:
+        """The files of ADDITIONAL_INPUTS (layers of the project by their source)."""
+        value = parameters.get(self.ADDITIONAL_INPUTS)
+        values = [] if value in (None, "") else value if isinstance(value, (list, tuple)) else [value]
+        paths = []
+        for item in values:
+            path = raster_path(self, {self.ADDITIONAL_INPUTS: item}, self.ADDITIONAL_INPUTS, context)
+            if path:
+                paths.append(path)
+        return paths
+
     @staticmethod
     def _enum(name: str, label: str, options: tuple[str, ...]) -> QgsProcessingParameterEnum:
         parameter = QgsProcessingParameterEnum(name, label, list(options), defaultValue=options[0])
@@ -176,9 +191,11 @@ class TrainAlgorithm(SeamlessAlgorithm):
         require_extension(self.OUTPUT_REPORT, report, (".html", ".htm"), "the training report")
         check_outputs({self.OUTPUT_MODEL: model, self.OUTPUT_REPORT: report,
                        f"{self.OUTPUT_REPORT} (its JSON copy)": str(Path(report).with_suffix(".json"))},
-                      {name: input_file(self, parameters, name, context)
-                       for name in (self.INPUT, self.LABELS, self.LABEL_RASTER, self.VALIDATION_LAYER,
-                                    self.TEST_LAYER)})
+                      {**{name: input_file(self, parameters, name, context)
+                          for name in (self.INPUT, self.LABELS, self.LABEL_RASTER, self.VALIDATION_LAYER,
+                                       self.TEST_LAYER)},
+                       **{f"{self.ADDITIONAL_INPUTS} ({i})": path
+                          for i, path in enumerate(self._additional(parameters, context), 1)}})
 
     def _chip_problem(self, parameters: dict[str, Any], context: QgsProcessingContext) -> str | None:
         chip = self.parameterAsInt(parameters, self.CHIP_SIZE, context)
@@ -213,7 +230,8 @@ class TrainAlgorithm(SeamlessAlgorithm):
                   feedback: QgsProcessingFeedback) -> dict[str, Any]:
         """The training configuration (see training/config.py) these parameters describe."""
         chip = self.parameterAsInt(parameters, self.CHIP_SIZE, context)
-        data: dict[str, Any] = {"image": raster_path(self, parameters, self.INPUT, context), "chip_size": chip}
+        data: dict[str, Any] = {"image": raster_path(self, parameters, self.INPUT, context), "chip_size": chip,
+                                "additional_images": self._additional(parameters, context)}
         if is_set(parameters, self.LABELS):
             data["labels"], data["label_layer"] = vector_path(self, parameters, self.LABELS, context, feedback)
             data["label_field"] = self.parameterAsString(parameters, self.LABEL_FIELD, context)

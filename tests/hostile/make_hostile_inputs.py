@@ -11,13 +11,14 @@ from __future__ import annotations
 
 import json
 import os
+import subprocess
 import sys
 from pathlib import Path
 
 import numpy as np
 import onnx
 from onnx import TensorProto, helper, numpy_helper
-from osgeo import gdal
+from osgeo import gdal, ogr, osr
 
 gdal.UseExceptions()
 
@@ -231,6 +232,52 @@ def models(folder: Path) -> dict[str, Path]:
     return files
 
 
+def layers(folder: Path) -> dict[str, Path]:
+    """Issue 11's inputs gone wrong: a second raster somewhere else, masks that select no pixel or are not
+    polygons, and an XYZ tile pyramid (file:// tiles) for a model that states no resolution."""
+    files = {}
+    elsewhere = _crop(folder / "elsewhere.tif")
+    dataset = gdal.Open(str(elsewhere), gdal.GA_Update)
+    x0, dx, rx, y0, ry, dy = dataset.GetGeoTransform()
+    dataset.SetGeoTransform((x0 + 500_000, dx, rx, y0, ry, dy))  # 500 km east
+    dataset = None
+    files["elsewhere"] = elsewhere
+    centre = (x0 + 128 * dx, y0 + 128 * dy)
+    files["mask_points"] = _shapes(folder / "mask_points.gpkg", ogr.wkbPoint, [f"POINT ({centre[0]} {centre[1]})"])
+    files["mask_far"] = _shapes(folder / "mask_far.gpkg", ogr.wkbPolygon,
+                                ["POLYGON ((0 0, 100 0, 100 100, 0 100, 0 0))"])
+    # 2 m wide, between the centres of four 10 m pixels: inside the raster, and no pixel is inside it
+    tiny = (x0 + 1, y0 - 3, x0 + 3, y0 - 1)
+    files["mask_tiny"] = _shapes(folder / "mask_tiny.gpkg", ogr.wkbPolygon, [
+        f"POLYGON (({tiny[0]} {tiny[1]}, {tiny[2]} {tiny[1]}, {tiny[2]} {tiny[3]}, {tiny[0]} {tiny[3]}, "
+        f"{tiny[0]} {tiny[1]}))"])
+    files["tiles"] = _tiles(folder / "tiles", _crop(folder / "tile_source.tif", gdal.GDT_Byte, scaleParams=[[]]))
+    return files
+
+
+def _shapes(path: Path, geometry_type: int, wkts: list[str]) -> Path:
+    srs = osr.SpatialReference()
+    srs.ImportFromWkt(gdal.Open(str(S2)).GetProjection())
+    source = ogr.GetDriverByName("GPKG").CreateDataSource(str(path))
+    layer = source.CreateLayer("shapes", srs, geometry_type)
+    for wkt in wkts:
+        feature = ogr.Feature(layer.GetLayerDefn())
+        feature.SetGeometry(ogr.CreateGeometryFromWkt(wkt))
+        layer.CreateFeature(feature)
+    layer = source = None
+    return path
+
+
+def _tiles(folder: Path, source: Path) -> Path:
+    """XYZ tiles of an 8-bit copy of the crop (zoom 12 to 14), cut by GDAL's gdal2tiles."""
+    completed = subprocess.run([sys.executable, "-m", "osgeo_utils.gdal2tiles", "--xyz", "-z", "12-14",
+                                "--processes=1", "-w", "none", str(source), str(folder)], capture_output=True,
+                               text=True, timeout=300)
+    if completed.returncode != 0:
+        raise RuntimeError(completed.stderr)
+    return folder
+
+
 def build(folder: str | os.PathLike) -> dict[str, Path]:
     """Every hostile input, in ``folder``; keys name them for the tests."""
     folder = Path(folder)
@@ -238,6 +285,7 @@ def build(folder: str | os.PathLike) -> dict[str, Path]:
     files = rasters(folder)
     files.update({f"contract_{k}": v for k, v in contracts(folder).items()})
     files.update({f"model_{k}": v for k, v in models(folder).items()})
+    files.update(layers(folder))
     for leftover in folder.glob("*.aux.xml"):  # GDAL's statistics of the cuts: not part of the inputs
         leftover.unlink()
     return files

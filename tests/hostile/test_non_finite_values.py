@@ -28,8 +28,10 @@ def declared_nodata_classes(qgis_process, hostile, tmp_path_factory) -> np.ndarr
 @pytest.mark.parametrize("name", ["nan", "inf"])
 def test_non_finite_pixels_are_nodata_and_change_nothing_else(qgis_process, hostile, tmp_path, name,
                                                               declared_nodata_classes):
+    # NODATA_RULE=any: the pixel whose second band is NaN is nodata as a whole, like one declared nodata.
     output = tmp_path / "classes.tif"
-    result = qgis_process("seamless:classify", {"INPUT": hostile[name], "MODEL": BUNDLED_MODEL, "OUTPUT": output})
+    result = qgis_process("seamless:classify", {"INPUT": hostile[name], "MODEL": BUNDLED_MODEL, "OUTPUT": output,
+                                                "NODATA_RULE": "any"})
     log = succeeded(result)
     assert json.dumps(result.json["log"]).count("NaN or infinite values") == 1  # said once, where it was
     assert f"column {NAN_PIXEL[0]}, row {NAN_PIXEL[1]}" in log
@@ -38,6 +40,19 @@ def test_non_finite_pixels_are_nodata_and_change_nothing_else(qgis_process, host
     assert classes[row, col] == 255
     assert np.count_nonzero(classes == 255) == 1
     np.testing.assert_array_equal(classes, declared_nodata_classes)
+    only_outputs(tmp_path, *CLASS_OUTPUTS)
+
+
+def test_under_the_default_rule_a_pixel_missing_one_band_is_still_classified(qgis_process, hostile, tmp_path):
+    # NODATA_RULE=all (the default): the non-finite band is missing, the pixel is classified with the model's
+    # fill value for that band, and the log says both things once.
+    output = tmp_path / "classes.tif"
+    result = qgis_process("seamless:classify", {"INPUT": hostile["nan"], "MODEL": BUNDLED_MODEL, "OUTPUT": output})
+    log = succeeded(result)
+    assert json.dumps(result.json["log"]).count("NaN or infinite values") == 1
+    assert "NODATA_RULE=any to leave such pixels out" in log
+    classes = gdal.Open(str(output)).ReadAsArray()
+    assert (classes != 255).all()
     only_outputs(tmp_path, *CLASS_OUTPUTS)
 
 

@@ -91,9 +91,10 @@ def test_output_has_the_input_grid_classes_and_style(provider, models, tmp_path)
     assert any("Ran on CPUExecutionProvider" in line for line in feedback.lines)
 
 
-def test_overlap_not_set_is_measured_from_the_model_and_seam_free(provider, models, tmp_path):
+def test_overlap_not_set_is_measured_from_the_model_and_seam_free(provider, models, tmp_path, monkeypatch):
     """OVERLAP left unset: the 5 x 5 filter's margin (2 px) is measured once and the windows overlap just enough
     for it, so the classes equal one pass of the filter over the whole (mirrored) image."""
+    monkeypatch.setenv("SEAMLESS_SEGMENTATION_CACHE", str(tmp_path / "cache"))  # not measured by an earlier test
     feedback = RecordingFeedback()
     result = classify({"INPUT": str(S2_IMAGE), "MODEL": str(models["s2_box"]), "WINDOW_SIZE": 256,
                        "OUTPUT": str(tmp_path / "c.tif")}, feedback)
@@ -137,23 +138,30 @@ def test_extent_writes_the_subset_grid_with_real_context(provider, models, tmp_p
     assert np.array_equal(part_classes, full_classes[row:row + height, col:col + width])
 
 
-def test_nodata_input_gives_nodata_output_and_probabilities(provider, models, tmp_path):
-    result = classify({"INPUT": str(LANDSAT_EDGE), "MODEL": str(models["rgb_identity"]),
+@pytest.mark.parametrize("rule", ["all", "any"])
+def test_nodata_input_gives_nodata_output_and_probabilities(provider, models, tmp_path, rule):
+    feedback = RecordingFeedback()
+    result = classify({"INPUT": str(LANDSAT_EDGE), "MODEL": str(models["rgb_identity"]), "NODATA_RULE": rule,
                        "OUTPUT": str(tmp_path / "c.tif"), "OUTPUT_PROBABILITIES": str(tmp_path / "p.tif"),
-                       "OUTPUT_CONFIDENCE": str(tmp_path / "k.tif"), "OVERLAP": 25})
+                       "OUTPUT_CONFIDENCE": str(tmp_path / "k.tif"), "OVERLAP": 25}, feedback)
     image, _ = read(LANDSAT_EDGE)
     classes, _ = read(result["OUTPUT"])
     probabilities, probability_ds = read(result["OUTPUT_PROBABILITIES"])
     confidence, _ = read(result["OUTPUT_CONFIDENCE"])
-    nodata = (image == 0).any(axis=0)  # a pixel is used only where every band is valid
-    assert 0.2 < nodata.mean() < 0.8
+    # "all": nodata only where every band is 0 (the scene's collar); "any": wherever one band is (water too).
+    missing = image == 0
+    nodata = missing.all(axis=0) if rule == "all" else missing.any(axis=0)
+    assert 0.1 < nodata.mean() < 0.8
     assert (classes[nodata] == 255).all() and (classes[~nodata] != 255).all()
+    # Missing bands of a classified pixel get the contract's fill, the band mean (0 here): their raw 0 again.
     expected = image[:, ~nodata] / 255.0
     np.testing.assert_allclose(probabilities[:, ~nodata], expected, atol=1e-5)
-    assert np.array_equal(classes[~nodata], expected.argmax(0))
     assert (probabilities[:, nodata] == -1).all() and probability_ds.RasterCount == 3
     np.testing.assert_allclose(confidence[~nodata], expected.max(0), atol=1e-5)
     assert probability_ds.GetRasterBand(1).GetNoDataValue() == -1
+    share = f"{100 * nodata.mean():.1f} % of the pixels in the processing area"
+    assert any(share in line for line in feedback.lines), feedback.lines
+    assert any("NODATA_RULE=any to leave such pixels out" in line for line in feedback.lines) == (rule == "all")
 
 
 def test_nodata_declared_without_nodata_pixels_changes_nothing(provider, models, tmp_path):

@@ -14,9 +14,9 @@ from plugin.core.contract import METADATA_KEY, ModelContract
 from tests.training.helpers import OSM_CLASSES, REPO, S2_IMAGE, S2_LABELS, S2_POLYGONS
 
 gdal.UseExceptions()
-PARAMETERS = {"INPUT", "LABELS", "LABEL_FIELD", "LABEL_RASTER", "UNLABELLED_VALUE", "ARCHITECTURE", "EPOCHS",
-              "CHIP_SIZE", "BATCH_SIZE", "LEARNING_RATE", "VALIDATION", "VALIDATION_LAYER", "DEVICE", "OUTPUT_MODEL",
-              "OUTPUT_REPORT", "TEST_LAYER", "CLASSES", "TUNE_TRIALS", "TUNE_TIMEOUT"}
+PARAMETERS = {"INPUT", "ADDITIONAL_INPUTS", "LABELS", "LABEL_FIELD", "LABEL_RASTER", "UNLABELLED_VALUE",
+              "ARCHITECTURE", "EPOCHS", "CHIP_SIZE", "BATCH_SIZE", "LEARNING_RATE", "VALIDATION", "VALIDATION_LAYER",
+              "DEVICE", "OUTPUT_MODEL", "OUTPUT_REPORT", "TEST_LAYER", "CLASSES", "TUNE_TRIALS", "TUNE_TIMEOUT"}
 
 
 @pytest.fixture(scope="module")
@@ -52,6 +52,25 @@ def test_registered_with_help_on_every_parameter(provider):
     assert definitions["ARCHITECTURE"].usesStaticStrings() and definitions["DEVICE"].usesStaticStrings()
     assert train.canExecute()[0]
     assert "validation polygon layer" in train.shortHelpString()
+
+
+def test_additional_rasters_become_the_configurations_additional_images(provider, small_scene):
+    from qgis.core import QgsProcessingContext, QgsProcessingFeedback
+
+    second = small_scene["folder"] / "second.tif"
+    gdal.Translate(str(second), str(small_scene["image"]), bandList=[4])
+    parameters = {"INPUT": str(small_scene["image"]), "ADDITIONAL_INPUTS": [str(second)],
+                  "LABEL_RASTER": str(small_scene["labels"]), "CHIP_SIZE": 64, "EPOCHS": 1,
+                  "OUTPUT_MODEL": str(small_scene["folder"] / "m.onnx"),
+                  "OUTPUT_REPORT": str(small_scene["folder"] / "r.html")}
+    train = algorithm(provider)
+    settings = train._settings(parameters, QgsProcessingContext(), QgsProcessingFeedback())
+    assert settings["data"]["additional_images"] == [str(second)]
+    oddly_named = small_scene["folder"] / "report.html"  # a GeoTIFF named like the report to be written
+    gdal.Translate(str(oddly_named), str(second), format="GTiff")
+    ok, message = train.checkParameterValues({**parameters, "ADDITIONAL_INPUTS": [str(oddly_named)],
+                                              "OUTPUT_REPORT": str(oddly_named)}, QgsProcessingContext())
+    assert not ok and "ADDITIONAL_INPUTS (1)" in message and "is the same file" in message
 
 
 @pytest.mark.parametrize("changes, message", [

@@ -10,7 +10,7 @@ from typing import Any, Sequence
 import numpy as np
 from osgeo import gdal
 
-from .._plugin import errors, gdal_grid, raster_area, window
+from .._plugin import errors, gdal_grid, nodata, progress, raster_area, raster_inputs, stacked_source, window
 
 gdal.UseExceptions()
 InputError = errors.InputError
@@ -70,22 +70,57 @@ def grid_resolution_in_metres(grid: RasterGrid) -> float | None:
     return resolution_in_metres(stand_in)
 
 
+def stacked_band_info(stack: stacked_source.RasterStack, bands: Sequence[int] | None = None,
+                      names: Sequence[str] | None = None) -> BandInfo:
+    """:func:`band_info` over the image's bands followed by the additional images' (numbered one after another,
+    as Classify raster's BANDS numbers INPUT and ADDITIONAL_INPUTS); alpha bands are left out by default."""
+    infos = stack.bands
+    numbers = tuple(bands) if bands else tuple(i for i, info in enumerate(infos, start=1) if not info.alpha)
+    bad = [b for b in numbers if not 1 <= b <= len(infos)]
+    if bad or not numbers:
+        raise InputError(f"The image and additional images have {len(infos)} band(s); band number(s) "
+                         f"{bad or numbers} do not exist. Choose bands from 1 to {len(infos)}.")
+    if names is not None and len(names) != len(numbers):
+        raise InputError(f"{len(names)} band names are given for {len(numbers)} bands; give one name per band.")
+    chosen = tuple(names) if names else tuple(infos[b - 1].description or f"band {b}" for b in numbers)
+    return BandInfo(numbers, chosen, (None,) * len(numbers), infos[numbers[0] - 1].data_type)
+
+
 class RasterSource:
-    """Windows of chosen bands of one raster; the GDAL dataset is reopened after pickling (workers)."""
+    """Windows of chosen bands of one raster (or of a stack: the raster, then ``additional`` rasters read on
+    its grid); the GDAL datasets are reopened after pickling (workers)."""
 
     def __init__(self, path: str | Path, bands: Sequence[int] | None = None,
-                 names: Sequence[str] | None = None) -> None:
+                 names: Sequence[str] | None = None, additional: Sequence[str] = ()) -> None:
         self.path = str(path)
+        self.additional = [str(p) for p in additional]
         dataset = gdal_grid.open_raster(self.path, "image raster")
         self.grid = RasterGrid.of(dataset)
-        self.bands = band_info(dataset, bands, names)
         self._dataset: gdal.Dataset | None = dataset
         self._owner = os.getpid()
+        self._stack_source: Any = None
+        self._last_valid: tuple[PixelWindow, np.ndarray] | None = None
+        self.bands = stacked_band_info(self._stack(), bands, names) if self.additional else band_info(
+            dataset, bands, names)
 
     def __getstate__(self) -> dict[str, Any]:
         state = dict(self.__dict__)
-        state["_dataset"] = None
+        state["_dataset"] = state["_stack_source"] = state["_last_valid"] = None
         return state
+
+    def _stack(self) -> stacked_source.RasterStack:
+        primary = raster_inputs.GdalInput(self.dataset, self.path)
+        others = [raster_inputs.GdalInput(gdal_grid.open_raster(p, "additional image"), p) for p in self.additional]
+        return stacked_source.RasterStack(primary, others, progress.LoggingProgress())
+
+    def _read_stack(self, window: PixelWindow) -> np.ndarray:
+        """Raw values of the stacked bands; a pixel is valid where every band is (and finite)."""
+        if self._stack_source is None or self._owner != os.getpid():
+            decider = nodata.NodataDecider(nodata.NodataPolicy("any"), np.zeros(len(self.bands.numbers)))
+            self._stack_source = self._stack().source(self.bands.numbers, decider)
+        raw, valid = self._stack_source.read(window.col, window.row, window.width, window.height)
+        self._last_valid = (window, valid)
+        return raw
 
     @property
     def dataset(self) -> gdal.Dataset:
@@ -96,6 +131,8 @@ class RasterSource:
 
     def read(self, window: PixelWindow) -> np.ndarray:
         """Raw values of the bands in ``window``: (bands, height, width) in the raster's data type."""
+        if self.additional:
+            return self._read_stack(window)
         try:
             data = self.dataset.ReadAsArray(window.col, window.row, window.width, window.height,
                                             band_list=list(self.bands.numbers))
@@ -106,6 +143,10 @@ class RasterSource:
 
     def valid(self, window: PixelWindow, data: np.ndarray) -> np.ndarray:
         """True where every band holds data (not nodata, not NaN, alpha not zero)."""
+        if self.additional:
+            if self._last_valid is None or self._last_valid[0] != window:
+                self._read_stack(window)
+            return self._last_valid[1]  # type: ignore[index]
         return valid_mask(data, self.bands.nodata, self._alpha(window))
 
     def _alpha(self, window: PixelWindow) -> np.ndarray | None:

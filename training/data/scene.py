@@ -27,7 +27,7 @@ class RasterScene:
     """An image raster with vector labels or a label raster on (or warped onto) its grid."""
 
     def __init__(self, data: DataConfig) -> None:
-        self.image = RasterSource(data.image or "", data.bands, data.band_names)
+        self.image = RasterSource(data.image or "", data.bands, data.band_names, data.additional_images)
         self.grid = self.image.grid
         self.bands = self.image.bands
         self.crs_wkt = self.grid.crs_wkt
@@ -36,6 +36,8 @@ class RasterScene:
         self.unlabelled = self.labels.unlabelled
         self.known_classes = self.labels.known_classes
         self.description = {"image": Path(self.image.path).name, **self.labels.description}
+        if data.additional_images:
+            self.description["additional_images"] = [Path(p).name for p in data.additional_images]
         self.notes = [self.labels.note] if self.labels.note else []
 
     def __getstate__(self) -> dict[str, Any]:
