@@ -86,6 +86,9 @@ def main() -> None:
     parser.add_argument("--crop", type=int, default=0, help="use only the top-left N x N pixels of the image")
     parser.add_argument("--windows", type=int, nargs="+", default=[256, 512])
     parser.add_argument("--margin", type=int, default=256, help="mirror margin of the single-pass reference")
+    parser.add_argument("--overlaps", type=float, nargs="+", default=list(OVERLAPS),
+                        help="overlaps in percent (15: the Deepness plugin's default)")
+    parser.add_argument("--no-defaults", action="store_true", help="skip the rows at the defaults")
     args = parser.parse_args()
     model_path = str(require_model(Path(args.model)))
     folder = output_folder("seams")
@@ -101,12 +104,13 @@ def main() -> None:
     reference = single_pass(model_path, image, args.margin)
     print(f"Reference: one pass over the whole image mirrored by {args.margin} px "
           f"({time.perf_counter() - started:.1f} s).\n")
-    print_table(["run", "window", "overlap", "context margin", "predictions per pixel", "agreement"],
-                default_rows(model_path, image_path, reference, folder))
-    print()
+    if not args.no_defaults:
+        print_table(["run", "window", "overlap", "context margin", "predictions per pixel", "agreement"],
+                    default_rows(model_path, image_path, reference, folder))
+        print()
     rows = []
     for window in args.windows:
-        for overlap in OVERLAPS:
+        for overlap in args.overlaps:
             row: list[object] = [window, f"{overlap:g} %"]
             for blending in BLENDINGS:
                 options = RunOptions(window_size=window, overlap=overlap, blending=blending)

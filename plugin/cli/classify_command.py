@@ -15,7 +15,7 @@ from ..core.tta import TTA_MODES
 from . import values
 from .errors import EXIT_OK, exit_status
 from .progress import CliProgress, interrupt_cancels
-from .scenes import SceneRun, scene_requests
+from .scenes import SceneRun, outcome_json, scene_requests
 
 DEFAULTS = RunOptions()  # the defaults of seamless:classify, from the one place they are set
 
@@ -113,7 +113,7 @@ def run(args: argparse.Namespace) -> int:
         outcomes = scenes.run_distributed(args) if distributed else scenes.run_here()
     progress.end()
     if args.json:
-        results = [outcome.as_json() for outcome in outcomes]
+        results = [outcome_json(outcome) for outcome in outcomes]
         print(json.dumps(results[0] if len(results) == 1 and not (args.output_dir or args.input_list) else
                          {"scenes": results, "failed": sum(1 for o in outcomes if o.error is not None)}, indent=2))
     failed = [o for o in outcomes if o.error is not None]

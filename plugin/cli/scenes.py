@@ -3,11 +3,10 @@ here one after another or on a Dask cluster, and what became of each."""
 from __future__ import annotations
 
 import argparse
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ..adapters.classify_job import ClassifyRequest, ClassifyResult, classify
+from ..adapters.classify_job import ClassifyRequest, classify
 from ..adapters.classify_outputs import VectorOptions
 from ..adapters.classify_report import class_areas, report_run
 from ..adapters.qml_style import write_qml_style
@@ -16,7 +15,7 @@ from ..core.errors import CancelledError, InputError
 from ..core.nodata import NodataPolicy
 from ..core.plan import RunOptions
 from ..distributed.cluster import ClusterSpec
-from ..distributed.run import DistributedOptions, classify_distributed
+from ..distributed.run import DistributedOptions, SceneOutcome, classify_distributed
 from .errors import error_message
 from .progress import CliProgress
 
@@ -85,31 +84,20 @@ def scene_requests(args: argparse.Namespace, options: RunOptions) -> list[Classi
     return requests
 
 
-@dataclass
-class Outcome:
-    """One scene's result or error, and what a distributed run adds (tasks, parts' disk use)."""
-
-    request: ClassifyRequest
-    result: ClassifyResult | None
-    error: BaseException | None
-    tasks: int = 0
-    tasks_reused: int = 0
-    parts_bytes: int = 0
-
-    def as_json(self) -> dict[str, Any]:
-        """The results under the Processing algorithm's output names, or the error."""
-        data: dict[str, Any] = {"INPUT": self.request.input_path}
-        if self.error is not None:
-            data["ERROR"] = error_message(self.error)
-            return data
-        assert self.result is not None
-        data.update({"OUTPUT": self.request.output_path, "OUTPUT_PROBABILITIES": self.request.probabilities_path,
-                     "OUTPUT_CONFIDENCE": self.request.confidence_path, "OUTPUT_VECTOR": self.request.vector_path,
-                     "PROVIDER": self.result.provider,
-                     "CLASS_AREAS": class_areas(self.result), "SECONDS": round(self.result.seconds, 3)})
-        if self.tasks:
-            data.update({"TASKS": self.tasks, "TASKS_REUSED": self.tasks_reused, "PARTS_BYTES": self.parts_bytes})
+def outcome_json(outcome: SceneOutcome) -> dict[str, Any]:
+    """A scene's results under the Processing algorithm's output names, or its error."""
+    data: dict[str, Any] = {"INPUT": outcome.request.input_path}
+    if outcome.error is not None:
+        data["ERROR"] = error_message(outcome.error)
         return data
+    assert outcome.result is not None
+    data.update({"OUTPUT": outcome.request.output_path, "OUTPUT_PROBABILITIES": outcome.request.probabilities_path,
+                 "OUTPUT_CONFIDENCE": outcome.request.confidence_path, "OUTPUT_VECTOR": outcome.request.vector_path,
+                 "PROVIDER": outcome.result.provider,
+                 "CLASS_AREAS": class_areas(outcome.result), "SECONDS": round(outcome.result.seconds, 3)})
+    if outcome.tasks:
+        data.update({"TASKS": outcome.tasks, "TASKS_REUSED": outcome.tasks_reused, "PARTS_BYTES": outcome.parts_bytes})
+    return data
 
 
 class SceneRun:
@@ -119,7 +107,7 @@ class SceneRun:
         self.requests, self.progress = requests, progress
         self.many = len(requests) > 1
 
-    def run_here(self) -> list[Outcome]:
+    def run_here(self) -> list[SceneOutcome]:
         """One scene after another in this process: exactly the Processing algorithm's job."""
         outcomes = []
         for request in self.requests:
@@ -130,16 +118,16 @@ class SceneRun:
             except (KeyboardInterrupt, CancelledError):
                 raise
             except Exception as error:  # noqa: BLE001 - reported for this scene; the others go on
-                outcomes.append(Outcome(request, None, error))
+                outcomes.append(SceneOutcome(request, None, error))
                 self._report_error(name, error)
                 continue
             finally:
                 self.progress.end()
             report_run(result, self.progress)
-            outcomes.append(Outcome(request, result, None))
+            outcomes.append(SceneOutcome(request, result, None))
         return outcomes
 
-    def run_distributed(self, args: argparse.Namespace) -> list[Outcome]:
+    def run_distributed(self, args: argparse.Namespace) -> list[SceneOutcome]:
         """Every scene on a Dask cluster (large ones in blocks); then each is reported."""
         workers, devices = ClusterSpec.parse_workers(args.workers) if args.workers else (0, ())
         spec = ClusterSpec(workers, devices, args.scheduler, args.connect_timeout)
@@ -147,7 +135,7 @@ class SceneRun:
         found = classify_distributed(self.requests, DistributedOptions(spec, args.block_size, args.resume),
                                      self.progress)
         self.progress.end()
-        outcomes = [Outcome(o.request, o.result, o.error, o.tasks, o.tasks_reused, o.parts_bytes) for o in found]
+        outcomes = found
         for outcome in outcomes:
             name = Path(outcome.request.input_path).name
             if outcome.error is not None:

@@ -14,6 +14,7 @@ from osgeo import gdal, ogr, osr
 from plugin.adapters.classify_job import ClassifyRequest, classify
 from plugin.core.errors import InputError
 from plugin.core.progress import LoggingProgress
+from tests.hostile import make_hostile_inputs
 
 NAIP = REPO / "tests" / "data" / "naip" / "naip_rgbn_5m.tif"
 BUNDLED_MODEL = REPO / "models" / "s2_landuse_unet.onnx"
@@ -122,14 +123,7 @@ def test_mask_and_extent_together_classify_their_intersection(models, tmp_path):
 def _layer_with(path: Path, geometry_type: int, geometries: list[str], epsg: int = 32633) -> Path:
     srs = osr.SpatialReference()
     srs.ImportFromEPSG(epsg)
-    source = ogr.GetDriverByName("GPKG").CreateDataSource(str(path))
-    layer = source.CreateLayer("shapes", srs, geometry_type)
-    for wkt in geometries:
-        feature = ogr.Feature(layer.GetLayerDefn())
-        feature.SetGeometry(ogr.CreateGeometryFromWkt(wkt))
-        layer.CreateFeature(feature)
-    layer = source = None
-    return path
+    return make_hostile_inputs.shapes_layer(path, geometry_type, geometries, srs.ExportToWkt())
 
 
 @pytest.mark.parametrize("geometry_type, shapes, message", [

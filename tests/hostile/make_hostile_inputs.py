@@ -243,21 +243,22 @@ def layers(folder: Path) -> dict[str, Path]:
     dataset = None
     files["elsewhere"] = elsewhere
     centre = (x0 + 128 * dx, y0 + 128 * dy)
-    files["mask_points"] = _shapes(folder / "mask_points.gpkg", ogr.wkbPoint, [f"POINT ({centre[0]} {centre[1]})"])
-    files["mask_far"] = _shapes(folder / "mask_far.gpkg", ogr.wkbPolygon,
+    files["mask_points"] = shapes_layer(folder / "mask_points.gpkg", ogr.wkbPoint, [f"POINT ({centre[0]} {centre[1]})"])
+    files["mask_far"] = shapes_layer(folder / "mask_far.gpkg", ogr.wkbPolygon,
                                 ["POLYGON ((0 0, 100 0, 100 100, 0 100, 0 0))"])
     # 2 m wide, between the centres of four 10 m pixels: inside the raster, and no pixel is inside it
     tiny = (x0 + 1, y0 - 3, x0 + 3, y0 - 1)
-    files["mask_tiny"] = _shapes(folder / "mask_tiny.gpkg", ogr.wkbPolygon, [
+    files["mask_tiny"] = shapes_layer(folder / "mask_tiny.gpkg", ogr.wkbPolygon, [
         f"POLYGON (({tiny[0]} {tiny[1]}, {tiny[2]} {tiny[1]}, {tiny[2]} {tiny[3]}, {tiny[0]} {tiny[3]}, "
         f"{tiny[0]} {tiny[1]}))"])
     files["tiles"] = _tiles(folder / "tiles", _crop(folder / "tile_source.tif", gdal.GDT_Byte, scaleParams=[[]]))
     return files
 
 
-def _shapes(path: Path, geometry_type: int, wkts: list[str]) -> Path:
+def shapes_layer(path: Path, geometry_type: int, wkts: list[str], crs_wkt: str | None = None) -> Path:
+    """A GeoPackage layer "shapes" of these geometries, in ``crs_wkt`` (default the Sentinel-2 subset's CRS)."""
     srs = osr.SpatialReference()
-    srs.ImportFromWkt(gdal.Open(str(S2)).GetProjection())
+    srs.ImportFromWkt(crs_wkt or gdal.Open(str(S2)).GetProjection())
     source = ogr.GetDriverByName("GPKG").CreateDataSource(str(path))
     layer = source.CreateLayer("shapes", srs, geometry_type)
     for wkt in wkts:
