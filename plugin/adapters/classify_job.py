@@ -30,6 +30,7 @@ from .atomic import AtomicOutputs
 from .classify_inputs import GridChoice, RasterRef, open_input, place_input, processing_area, warn_if_unsuitable
 from .classify_outputs import VectorOptions, blank_outside, finish_outputs
 from .gdal_grid import RasterGrid
+from .georeferencing import Georeferencing
 from .output_paths import RASTER_EXTENSIONS, VECTOR_EXTENSIONS, check_outputs, require_extension
 from .process_memory import available_memory, map_large_blocks
 from .raster_area import needs_resampling, resolve_bands
@@ -167,14 +168,14 @@ def open_job(request: ClassifyRequest, progress: Progress, model: LoadedModel | 
     return OpenedJob(model, stack, bands, area, mask, decider)
 
 
-def create_outputs(primary: InputRaster, window: PixelWindow, contract: ModelContract, plan: RunPlan,
-                   paths: dict[str, str]) -> dict[str, gdal.Dataset]:
-    """The empty output GeoTIFFs the plan asks for, on ``window``'s part of ``primary``'s grid."""
-    grid = primary.grid.sub_grid(window)
+def create_outputs(grid: RasterGrid, georeferencing: Georeferencing, window: PixelWindow, contract: ModelContract,
+                   plan: RunPlan, paths: dict[str, str]) -> dict[str, gdal.Dataset]:
+    """The empty output GeoTIFFs the plan asks for, on ``window``'s part of the input's ``grid`` (georeferenced
+    as the input is: geotransform, or ground control points)."""
     datasets = {}
     for name, spec in output_specs(contract, plan, paths).items():
-        datasets[name] = create_geotiff(spec, grid)
-        primary.georeferencing.apply(datasets[name], window)
+        datasets[name] = create_geotiff(spec, grid.sub_grid(window))
+        georeferencing.apply(datasets[name], window)
     return datasets
 
 
@@ -194,7 +195,9 @@ def run_engine(job: OpenedJob, stack: RasterStack, area: PixelWindow, mask: Area
         progress.info(f"Plan: {plan.describe()}.")
         require_memory(plan.array_bytes(len(job.bands), model.contract.class_count), plan, request.options)
     dtype, nodata = class_dtype_and_nodata(model.contract)
-    sink = GeoTiffSink(create_outputs(stack.primary, written or area, model.contract, plan, paths), dtype, nodata)
+    primary = stack.primary
+    outputs = create_outputs(primary.grid, primary.georeferencing, written or area, model.contract, plan, paths)
+    sink = GeoTiffSink(outputs, dtype, nodata)
     target: engine.ResultSink = sink
     if written is not None:
         target = ClippedSink(sink, PixelWindow(written.col - area.col, written.row - area.row, written.width,

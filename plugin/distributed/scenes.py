@@ -27,9 +27,10 @@ from ..adapters.classify_job import (
     require_memory,
     temporary_files,
 )
+from ..adapters.gdal_grid import RasterGrid
+from ..adapters.georeferencing import Georeferencing
 from ..adapters.qml_style import write_qml_style
 from ..adapters.raster_area import needs_resampling
-from ..adapters.raster_inputs import InputRaster
 from ..adapters.raster_io import bounded_block_cache
 from ..core.blocks import Block, BlockLayout, block_plan, default_block_size, plan_blocks
 from ..core.contract import ModelContract
@@ -101,7 +102,10 @@ class Scene:
         self.layout: BlockLayout | None = None
         self.whole_plan: RunPlan | None = None
         self.contract: ModelContract | None = None
-        self.primary: InputRaster | None = None  # INPUT on the grid it is classified on (the outputs' grid)
+        # INPUT's grid and georeferencing (pure data: no GDAL object is kept by a scene, whose references may
+        # form cycles that the garbage collector would free in any order)
+        self.grid: RasterGrid | None = None
+        self.georeferencing: Georeferencing | None = None
         self.said: set[str] = set()  # warnings already shown, not repeated from the tasks
 
     @property
@@ -130,8 +134,8 @@ class Scene:
         quiet = LoggingProgress()  # the client's own lines (model loaded on its CPU...) would mislead
         job = open_job(request, quiet, model=models.get(request))
         self.area, self.contract, self.pixels = job.area, job.model.contract, job.area.pixels
-        self.primary = job.stack.primary
         primary = job.stack.primary
+        self.grid, self.georeferencing = primary.grid, primary.georeferencing
         resampled = needs_resampling(primary.grid, bool(primary.georeferencing.gcps), job.model.contract,
                                      quiet) is not None
         source = job.stack.source(job.bands, job.decider)
@@ -177,9 +181,9 @@ class Scene:
             run.class_counts = counts or run.class_counts
         for warning in sorted({w for r in records for w in r.get("warnings", [])}):
             self.warn(warning)
-        assert self.contract is not None and self.primary is not None
+        assert self.contract is not None and self.grid is not None
         self.result = ClassifyResult(records[0]["provider"], run.summary, run.class_counts, self.contract,
-                                     time.perf_counter() - self.started, self.primary.grid.sub_grid(self.area))
+                                     time.perf_counter() - self.started, self.grid.sub_grid(self.area))
         if self.parts is not None:
             self.parts_bytes = self.parts.disk_use()
             self.parts.remove()
@@ -199,16 +203,17 @@ class Scene:
         """The outputs from the parts, finished (sieve, polygons, cloud-optimised copies) as a single-process
         run finishes them, then committed; the class pixel counts when sieving changed them."""
         assert self.parts is not None and self.layout is not None and self.whole_plan is not None
-        assert self.contract is not None and self.primary is not None
+        assert self.contract is not None and self.grid is not None and self.georeferencing is not None
         blocks: list[Block] = list(self.layout.blocks)
         with AtomicOutputs() as outputs, bounded_block_cache():
             files = temporary_files(self.request, outputs)
-            datasets = create_outputs(self.primary, self.area, self.contract, self.whole_plan, files.paths)
+            datasets = create_outputs(self.grid, self.georeferencing, self.area, self.contract, self.whole_plan,
+                                      files.paths)
             for name in list(datasets):
                 copy_parts(datasets[name], name, blocks, self.parts)
                 datasets[name].FlushCache()
                 datasets[name] = None  # closed: GDAL writes the class names' sidecar now
-            counts = finish_run(self.request, files, self.primary.grid.sub_grid(self.area), self.contract, outputs,
+            counts = finish_run(self.request, files, self.grid.sub_grid(self.area), self.contract, outputs,
                                 self, write_qml_style)
             outputs.commit()
         return counts
