@@ -80,7 +80,7 @@ def bracketed(model_path: str, source: Path, device: str, options: RunOptions, f
 
 CONFIGURATIONS = {
     "defaults": RunOptions(),
-    "defaults' window, overlap 0": None,  # filled in with the default window
+    "512 px, overlap 0, batch 1 (windows tile the area exactly)": RunOptions(512, 0.0, "smooth", "none", 1),
     "defaults, flips TTA": RunOptions(tta="flips"),
     "former defaults: 512 px, 25 %, batch 4": RunOptions(512, 25.0, "smooth", "none", 4),
 }
@@ -88,19 +88,16 @@ CONFIGURATIONS = {
 
 def measure(model_path: str, source: Path, device: str, folder: Path, repeats: int) -> list[list[object]]:
     rows = []
-    default_window = 0
     for name, options in CONFIGURATIONS.items():
-        if options is None:
-            options = RunOptions(window_size=default_window, overlap=0.0)
         runs = [bracketed(model_path, source, device, options, folder)
-                for _ in range(repeats if name.startswith("defaults") and "TTA" not in name else 1)]
-        default_window = default_window or runs[0]["window"]
+                for _ in range(repeats if "TTA" not in name and "former" not in name else 1)]
         shares = sorted(r["engine"] / r["ceiling"] for r in runs)
         middle = next(r for r in runs if r["engine"] / r["ceiling"] == shares[len(shares) // 2])
         spread = f" (runs: {', '.join(f'{100 * x:.1f}' for x in shares)})" if len(shares) > 1 else ""
         rows.append([device, name, f"{middle['window']} px, batch {middle['batch']}", middle["per_pixel"],
                      f"{middle['engine']:.2f}", f"{middle['job']:.2f}", f"{middle['ceiling']:.2f}",
-                     f"{100 * shares[len(shares) // 2]:.1f} %{spread}"])
+                     f"{100 * shares[len(shares) // 2]:.1f} %{spread}",
+                     f"{100 * middle['engine'] * float(middle['per_pixel']) / middle['ceiling']:.1f} %"])
     return rows
 
 
@@ -123,11 +120,12 @@ def main() -> None:
         gpu_note = "No CUDA execution provider here: GPU throughput not measured."
     print()
     print_table(["device", "configuration", "window", "predictions/px", "engine Mpx/s", "job Mpx/s",
-                 "model-only Mpx/s", "engine/ceiling"], rows)
+                 "model-only Mpx/s", "engine/ceiling", "model busy"], rows)
     print("\nengine = read + normalise + infer + blend + write; job adds opening the model and the files and the "
           "cloud-optimised copy with overviews (after the engine; "
           f"{min(FINISHING):.2f} to {max(FINISHING):.2f} s per job here); model-only = session.run on windows of "
-          "the run's size and batch. Target: overlap 0, no TTA >= 90 % of the ceiling on CPU.")
+          "the run's size and batch; model busy = engine/ceiling x predictions per pixel (the share of the run the "
+          "model computes). Target: windows that tile the area, overlap 0, no TTA >= 90 % of the ceiling on CPU.")
     if gpu_note:
         print(gpu_note)
 

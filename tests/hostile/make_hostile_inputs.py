@@ -32,7 +32,9 @@ WIDE_NODATA_COLUMNS = 4200  # the first panel (4096 px at most) of the wide rast
 
 
 def _crop(path: Path, data_type: int | None = None, **options) -> Path:
-    gdal.Translate(str(path), str(S2), srcWin=CROP, outputType=data_type or gdal.GDT_Unknown, **options)
+    dataset = gdal.Translate(str(path), str(S2), srcWin=CROP, outputType=data_type or gdal.GDT_Unknown, **options)
+    dataset.FlushCache()  # written out before other processes read it (newer GDAL keeps the result open longer)
+    dataset = None
     return path
 
 
