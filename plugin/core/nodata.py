@@ -68,11 +68,11 @@ class NodataDecider:
         if raw.dtype.kind in "fc":
             finite = np.isfinite(raw)
             if not finite.all():
-                self._remember("first_non_finite", ~finite.all(axis=0), col, row)
+                self._remember("first_non_finite", np.asarray(~finite.all(axis=0)), col, row)
                 band_valid = band_valid & finite
         if self.policy.rule == "any":
-            return raw, band_valid.all(axis=0)
-        valid = band_valid.any(axis=0)
+            return raw, np.asarray(band_valid.all(axis=0))
+        valid = np.asarray(band_valid.any(axis=0))  # (h, w) arrays (numpy 2's stubs also allow a scalar)
         partial = valid & ~band_valid.all(axis=0)
         if partial.any():
             self._remember("first_partial", partial, col, row)

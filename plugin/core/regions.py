@@ -73,11 +73,11 @@ def merge_small_regions(sizes: np.ndarray, classes: np.ndarray, first: np.ndarra
     # The queue holds one integer per small region, size and number packed (ints take a third of the memory of
     # tuples: there can be millions). Sorted, it already is a heap.
     small = np.flatnonzero((sizes > 0) & (sizes < threshold))
-    heap = np.sort(sizes[small].astype(np.int64) << _SHIFT | small).tolist()
+    heap: list[int] = np.sort(sizes[small].astype(np.int64) << _SHIFT | small).tolist()
     del small
     removed = set()
     while heap:
-        packed = heapq.heappop(heap)
+        packed: int = heapq.heappop(heap)
         size, region = packed >> _SHIFT, packed & _MASK
         if clusters.parent[region] != region or clusters.size[region] != size or size >= threshold:
             continue  # merged away, grown since it was queued, or large enough

@@ -253,7 +253,9 @@ def layers(folder: Path) -> dict[str, Path]:
     files["mask_tiny"] = shapes_layer(folder / "mask_tiny.gpkg", ogr.wkbPolygon, [
         f"POLYGON (({tiny[0]} {tiny[1]}, {tiny[2]} {tiny[1]}, {tiny[2]} {tiny[3]}, {tiny[0]} {tiny[3]}, "
         f"{tiny[0]} {tiny[1]}))"])
-    files["tiles"] = _tiles(folder / "tiles", _crop(folder / "tile_source.tif", gdal.GDT_Byte, scaleParams=[[]]))
+    # Three bands: GDAL 3.13's tiler fails on a 4-band byte raster (CPLZLibInflate() failed reading it back)
+    files["tiles"] = _tiles(folder / "tiles", _crop(folder / "tile_source.tif", gdal.GDT_Byte, scaleParams=[[]],
+                                                    bandList=[1, 2, 3]))
     return files
 
 
