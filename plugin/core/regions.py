@@ -13,6 +13,7 @@ Memory grows with the number of regions and neighbour pairs, never with the numb
 from __future__ import annotations
 
 import heapq
+from typing import cast
 
 import numpy as np
 
@@ -73,7 +74,7 @@ def merge_small_regions(sizes: np.ndarray, classes: np.ndarray, first: np.ndarra
     # The queue holds one integer per small region, size and number packed (ints take a third of the memory of
     # tuples: there can be millions). Sorted, it already is a heap.
     small = np.flatnonzero((sizes > 0) & (sizes < threshold))
-    heap: list[int] = np.sort(sizes[small].astype(np.int64) << _SHIFT | small).tolist()
+    heap = cast("list[int]", np.sort(sizes[small].astype(np.int64) << _SHIFT | small).tolist())
     del small
     removed = set()
     while heap:
