@@ -21,7 +21,7 @@ from common import DEFAULT_MODEL, S2_IMAGE, cpu_description, mosaic_geotiff, out
 from plugin.adapters.classify_job import ClassifyRequest, classify
 from plugin.core.model import load_model
 from plugin.core.progress import LoggingProgress
-from training.quantize import quantize_with_raster
+from training.quantize import QUANTIZED_OPERATORS, quantize_with_raster
 
 
 def model_seconds(path: Path, window: int, runs: int = 3) -> float:
@@ -51,12 +51,18 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=5, help="float/INT8 pairs timed, alternating")
     parser.add_argument("--window", type=int, default=1024, help="window side for the model-only timing")
     parser.add_argument("--size", type=int, default=2048, help="mosaic side for the whole-job timing (0: none)")
+    parser.add_argument("--operators", help="operator types to quantize, comma-separated (an experiment; default "
+                        f"the command's: {','.join(QUANTIZED_OPERATORS)}), e.g. "
+                        "Conv,ConvTranspose,MatMul,Gemm,Relu,MaxPool,Concat,Resize,Add,Mul")
     args = parser.parse_args()
+    if args.operators:
+        QUANTIZED_OPERATORS[:] = args.operators.split(",")
     model = require_model(Path(args.model))
     folder = output_folder("quantization")
     quantized = folder / f"{model.stem}.int8.onnx"
     check = quantize_with_raster(model, S2_IMAGE, quantized, min_agreement=0.0)
-    print(f"INT8 copy of {model.name}: classes agree with the float model on {check.agreement:.2%} of "
+    print(f"INT8 copy of {model.name} ({', '.join(QUANTIZED_OPERATORS)} quantized): classes agree with the "
+          f"float model on {check.agreement:.2%} of "
           f"{check.pixels} checked pixels ({check.calibration_windows} calibration windows); "
           f"{check.bytes / 1e6:.1f} MB against {check.float_bytes / 1e6:.1f} MB. {cpu_description()}.\n")
     ratios, floats, int8s = [], [], []
