@@ -139,11 +139,13 @@ def leftover_files(folder: Path, keep: set[str] = frozenset()) -> list[str]:
 
 
 def pytest_sessionfinish(session, exitstatus) -> None:
-    """Fail the run if any test changed or added a file under tests/data (inputs are never modified)."""
+    """Fail the run if any test changed or added a file beside the committed inputs (test data, the demo
+    sample, the bundled models), ignored files such as GDAL's .aux.xml included: inputs are never modified."""
     if not (REPO / ".git").exists() or shutil.which("git") is None:
         return
-    status = subprocess.run(["git", "status", "--porcelain", "--", "tests/data"], cwd=REPO,
-                            capture_output=True, text=True).stdout.strip()
+    status = subprocess.run(["git", "status", "--porcelain", "--ignored", "--", "tests/data", "resources/sample",
+                             "models"], cwd=REPO, capture_output=True, text=True).stdout.strip()
     if status:
-        print(f"\nThe committed test data was modified during the run:\n{status}", file=sys.stderr)
+        print(f"\nThe committed inputs were modified during the run (or files added beside them):\n{status}",
+              file=sys.stderr)
         session.exitstatus = 1
