@@ -24,6 +24,7 @@ from ..core.nodata import NodataDecider, NodataPolicy, raw_fill_values
 from ..core.outputs import class_dtype_and_nodata
 from ..core.plan import RunOptions, RunPlan, plan_run
 from ..core.progress import Progress
+from ..core.reading import RasterSource
 from ..core.window import PixelWindow
 from .area_of_interest import AreaOfInterest, AreaSpec
 from .atomic import AtomicOutputs
@@ -179,6 +180,15 @@ def create_outputs(grid: RasterGrid, georeferencing: Georeferencing, window: Pix
     return datasets
 
 
+def plan_job(model: LoadedModel, source: RasterSource, area: PixelWindow, options: RunOptions, progress: Progress,
+             provider: str | None) -> RunPlan:
+    """The run's plan over ``area``: with the model's context margin (the contract's, or measured once on
+    ``source`` when OVERLAP is not set) and the default batch size of ``provider``. A distributed run's client
+    plans with it too, so blocks get exactly the single-process plan."""
+    shape = shape_for_run(model, source, area, options, progress)
+    return plan_run(model.contract, shape, area.width, area.height, options, progress, provider)
+
+
 def run_engine(job: OpenedJob, stack: RasterStack, area: PixelWindow, mask: AreaOfInterest | None,
                request: ClassifyRequest, paths: dict[str, str], progress: Progress, plan: RunPlan | None = None,
                written: PixelWindow | None = None) -> EngineRun:
@@ -189,9 +199,7 @@ def run_engine(job: OpenedJob, stack: RasterStack, area: PixelWindow, mask: Area
     model = job.model
     source = stack.source(job.bands, job.decider)
     if plan is None:
-        shape = shape_for_run(model, source, area, request.options, progress)  # the context margin, if needed
-        plan = plan_run(model.contract, shape, area.width, area.height, request.options, progress,
-                        model.runtime.provider)
+        plan = plan_job(model, source, area, request.options, progress, model.runtime.provider)
         progress.info(f"Plan: {plan.describe()}.")
         require_memory(plan.array_bytes(len(job.bands), model.contract.class_count), plan, request.options)
     dtype, nodata = class_dtype_and_nodata(model.contract)

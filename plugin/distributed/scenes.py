@@ -23,6 +23,7 @@ from ..adapters.classify_job import (
     create_outputs,
     finish_run,
     open_job,
+    plan_job,
     report_input_problems,
     require_memory,
     temporary_files,
@@ -35,9 +36,8 @@ from ..adapters.raster_io import bounded_block_cache
 from ..core.blocks import Block, BlockLayout, block_plan, default_block_size, plan_blocks
 from ..core.contract import ModelContract
 from ..core.engine import RunSummary
-from ..core.margin_probe import shape_for_run
 from ..core.model import LoadedModel, load_model
-from ..core.plan import RunPlan, plan_run
+from ..core.plan import RunPlan
 from ..core.progress import LoggingProgress, Progress
 from ..core.window import PixelWindow
 from .assemble import copy_parts
@@ -139,9 +139,11 @@ class Scene:
         resampled = needs_resampling(primary.grid, bool(primary.georeferencing.gcps), job.model.contract,
                                      quiet) is not None
         source = job.stack.source(job.bands, job.decider)
-        shape = shape_for_run(job.model, source, job.area, request.options, self.progress)  # as one process would
-        plan = plan_run(job.model.contract, shape, job.area.width, job.area.height, request.options, quiet,
+        plan = plan_job(job.model, source, job.area, request.options, quiet,  # as one process would plan
                         _worker_provider(devices or (request.device,)))
+        for message in quiet.messages:
+            if message.startswith("Context margin"):  # measured here, once, for every block
+                self.info(message)
         for warning in quiet.warnings:
             self.warn(warning)
         layout = plan_blocks(plan, block_size or default_block_size(plan))
