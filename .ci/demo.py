@@ -60,7 +60,7 @@ def preview(classes_path: Path, target: Path) -> None:
     from osgeo import gdal
 
     sys.path.insert(0, str(REPO))
-    from plugin.adapters.raster_classes import read_classes
+    from plugin.adapters.outputs.raster_classes import read_classes
 
     image = gdal.Open(str(SAMPLE)).ReadAsArray()[[2, 1, 0]].astype(float)  # B04, B03, B02
     low, high = np.percentile(image, 2), np.percentile(image, 98)

@@ -14,8 +14,8 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
 FOLDER = "seamless_segmentation"
-INCLUDE = ("metadata.txt", "__init__.py", "LICENSE", "README.md", "plugin/", "training/", "models/", "resources/")
-EXCLUDE_SUFFIXES = (".pyc",)
+INCLUDE = ("metadata.txt", "__init__.py", "LICENSE", "README.md", "plugin/", "training/", "models/", "resources/",
+           "docs/")  # the messages point users at docs/*.md
 
 
 def plugin_files() -> list[str]:
@@ -23,7 +23,8 @@ def plugin_files() -> list[str]:
     tracked = subprocess.run(["git", "ls-files", "--cached", "--others", "--exclude-standard"], cwd=REPO,
                              capture_output=True, text=True, check=True).stdout
     return sorted(path for path in tracked.splitlines()
-                  if path.startswith(INCLUDE) and not path.endswith(EXCLUDE_SUFFIXES) and (REPO / path).exists())
+                  if path.startswith(INCLUDE) and (REPO / path).exists() and not path.endswith(".pyc")
+                  and not (path.startswith("docs/") and not path.endswith(".md")))
 
 
 def build(destination: Path) -> Path:

@@ -28,8 +28,8 @@ sys.path.insert(0, str(REPO))
 
 from osgeo import gdal  # noqa: E402
 
-from plugin.adapters.raster_classes import write_classes  # noqa: E402
-from plugin.core.contract import ClassInfo  # noqa: E402
+from plugin.adapters.outputs.raster_classes import write_classes  # noqa: E402
+from plugin.core.model.contract import ClassInfo  # noqa: E402
 
 gdal.UseExceptions()
 
@@ -41,8 +41,8 @@ sys.path.insert(0, {repo!r})
 def peak_mb():  # VmHWM: this process's own high-water mark (ru_maxrss may carry the parent's over fork)
     with open("/proc/self/status") as status:
         return next(int(line.split()[1]) for line in status if line.startswith("VmHWM")) / 1024
-from plugin.adapters.accuracy import assess
-from plugin.adapters.accuracy_reference import ReferenceSpec
+from plugin.adapters.accuracy.assess import assess
+from plugin.adapters.accuracy.reference import ReferenceSpec
 start = time.perf_counter()
 summary = assess({classes!r}, ReferenceSpec(raster={labels!r}, nodata=0))
 print(json.dumps({{"seconds": time.perf_counter() - start, "samples": summary.matrix.total,
@@ -91,8 +91,8 @@ def assess_in_child(classes: Path, labels: Path, cache_mb: int) -> dict:
 
 
 def chips_figures(folder: Path, factor: int) -> str:
-    from plugin.adapters.chip_labels import LabelSpec
-    from plugin.adapters.chips import ChipOptions, export_chips
+    from plugin.adapters.chips.export import ChipOptions, export_chips
+    from plugin.adapters.chips.labels import LabelSpec
 
     image = enlarged_image(folder, factor)
     labels = enlarged(S2 / "osm_landuse_labels_10m.tif", factor, folder) if factor > 1 else \

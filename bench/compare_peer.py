@@ -51,8 +51,8 @@ def child(model: str, raster: str, output: str, options: str) -> None:
 
     application = QgsApplication([], False)
     application.initQgis()
-    from plugin.adapters.classify_job import ClassifyRequest, classify
-    from plugin.core.plan import RunOptions
+    from plugin.adapters.classify.job import ClassifyRequest, classify
+    from plugin.core.engine.plan import RunOptions
     from plugin.core.progress import LoggingProgress
 
     progress = LoggingProgress()

@@ -22,7 +22,7 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 from plugin.core.progress import LoggingProgress  # noqa: E402 - after the path is set
-from plugin.dependencies.errors import InstallError  # noqa: E402
+from plugin.dependencies.install_error import InstallError  # noqa: E402
 from plugin.dependencies.installer import InstallRequest, install  # noqa: E402
 from plugin.dependencies.variants import VARIANTS  # noqa: E402
 
@@ -31,7 +31,7 @@ import json, site, sys
 site.addsitedir(sys.argv[1])
 sys.path.insert(0, sys.argv[2])
 import onnxruntime
-from plugin.core.provider_probe import check_providers
+from plugin.core.model.provider_probe import check_providers
 print(json.dumps([[c.provider, c.works, c.reason[:160]] for c in check_providers(onnxruntime)]))
 """
 

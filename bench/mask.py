@@ -22,7 +22,7 @@ from osgeo import ogr, osr
 
 
 def child(model: str, source: str, output: str, mask: str) -> None:
-    from plugin.adapters.classify_job import ClassifyRequest, classify
+    from plugin.adapters.classify.job import ClassifyRequest, classify
     from plugin.core.progress import LoggingProgress
 
     request = ClassifyRequest(input_path=source, model_path=model, output_path=output, device="cpu",

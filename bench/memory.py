@@ -27,8 +27,8 @@ from common import DEFAULT_MODEL, S2_IMAGE, mosaic, mosaic_geotiff, output_folde
 
 def child(model: str, source: str, output: str, options: str) -> None:
     """Run one job and print its figures as JSON (runs in its own process)."""
-    from plugin.adapters.classify_job import ClassifyRequest, classify
-    from plugin.core.plan import RunOptions
+    from plugin.adapters.classify.job import ClassifyRequest, classify
+    from plugin.core.engine.plan import RunOptions
     from plugin.core.progress import LoggingProgress
 
     request = ClassifyRequest(input_path=source, model_path=model, output_path=output, device="cpu",

@@ -19,8 +19,8 @@ from common import DEFAULT_MODEL, S2_IMAGE, mosaic_geotiff, output_folder, print
 
 
 def child(model: str, source: str, folder: str, min_area: float, vector: bool) -> None:
-    from plugin.adapters.classify_job import ClassifyRequest, classify
-    from plugin.adapters.classify_outputs import VectorOptions
+    from plugin.adapters.classify.finishing import VectorOptions
+    from plugin.adapters.classify.job import ClassifyRequest, classify
     from plugin.core.progress import LoggingProgress
 
     output = Path(folder)

@@ -18,8 +18,8 @@ from pathlib import Path
 import numpy as np
 from common import DEFAULT_MODEL, S2_IMAGE, cpu_description, mosaic_geotiff, output_folder, print_table, require_model
 
-from plugin.adapters.classify_job import ClassifyRequest, classify
-from plugin.core.model import load_model
+from plugin.adapters.classify.job import ClassifyRequest, classify
+from plugin.core.model.loading import load_model
 from plugin.core.progress import LoggingProgress
 from training.quantize import QUANTIZED_OPERATORS, quantize_with_raster
 

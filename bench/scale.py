@@ -29,12 +29,12 @@ from pathlib import Path
 
 from common import DEFAULT_MODEL, S2_IMAGE, cpu_description, mosaic_geotiff, output_folder, print_table, require_model
 
-from plugin.adapters.classify_job import ClassifyRequest, ClassifyResult, classify
-from plugin.core.blocks import halo_share, plan_blocks
-from plugin.core.model import load_model
-from plugin.core.plan import RunOptions, plan_run
+from plugin.adapters.classify.job import ClassifyRequest, ClassifyResult, classify
+from plugin.core.engine.blocks import halo_share, plan_blocks
+from plugin.core.engine.plan import RunOptions, plan_run
+from plugin.core.model.loading import load_model
+from plugin.core.model.runtime import available_providers
 from plugin.core.progress import LoggingProgress
-from plugin.core.runtime import available_providers
 from plugin.distributed.cluster import ClusterSpec, available_cores
 from plugin.distributed.run import DistributedOptions, classify_distributed
 

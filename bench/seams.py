@@ -22,11 +22,11 @@ from pathlib import Path
 import numpy as np
 from common import DEFAULT_MODEL, S2_IMAGE, gdal, output_folder, print_table, require_model
 
-from plugin.adapters.classify_job import ClassifyRequest, classify
-from plugin.core.model import load_model
-from plugin.core.plan import RunOptions
-from plugin.core.postprocess import class_indices, to_probabilities
-from plugin.core.preprocess import normalise
+from plugin.adapters.classify.job import ClassifyRequest, classify
+from plugin.core.engine.plan import RunOptions
+from plugin.core.model.loading import load_model
+from plugin.core.model.postprocess import class_indices, to_probabilities
+from plugin.core.model.preprocess import normalise
 from plugin.core.progress import LoggingProgress
 
 OVERLAPS = (0.0, 12.5, 25.0, 50.0)

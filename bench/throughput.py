@@ -25,12 +25,12 @@ from common import (
     require_model,
 )
 
-from plugin.adapters.classify_job import ClassifyRequest, classify
-from plugin.core.model import load_model
-from plugin.core.plan import RunOptions
-from plugin.core.preprocess import normalise
+from plugin.adapters.classify.job import ClassifyRequest, classify
+from plugin.core.engine.plan import RunOptions
+from plugin.core.model.loading import load_model
+from plugin.core.model.preprocess import normalise
+from plugin.core.model.runtime import available_providers
 from plugin.core.progress import LoggingProgress
-from plugin.core.runtime import available_providers
 
 
 def ceiling(model_path: str, device: str, window: int, batch: int, seconds: float = 6.0) -> float:

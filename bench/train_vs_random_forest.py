@@ -35,7 +35,7 @@ DATA = REPO.parent / "shared" / "data" / "s2-osm-landuse"
 CONFIG = REPO / "training" / "configs" / "s2_osm_tune.yaml"
 sys.path.insert(0, str(REPO))
 
-from plugin.core import metrics  # noqa: E402
+from plugin.core.accuracy import metrics  # noqa: E402
 from training import api  # noqa: E402
 from training import config as config_module  # noqa: E402
 from training.data.labels import IGNORE_INDEX  # noqa: E402

@@ -45,7 +45,7 @@ class SeamlessSegmentationPlugin:
             QgsApplication.processingRegistry().addProvider(self.provider)
 
     def initGui(self) -> None:  # noqa: N802 - QGIS API name
-        from .processing.qgis_compat import QAction
+        from .processing.common.qgis_compat import QAction
 
         self.initProcessing()
         for name, title, slot in (("seamless_install", "Install dependencies…", self.install_dependencies),
@@ -74,7 +74,7 @@ class SeamlessSegmentationPlugin:
         self.dialogs.append(dialog)
 
     def diagnostics(self) -> None:
-        from .processing.diagnostics_dialog import show_diagnostics
+        from .processing.tools.diagnostics_dialog import show_diagnostics
 
         self.dialogs.append(show_diagnostics(self.iface.mainWindow()))
 
@@ -82,7 +82,7 @@ class SeamlessSegmentationPlugin:
         """Without onnxruntime, a message bar with the one button that installs it."""
         from qgis.PyQt.QtWidgets import QPushButton
 
-        from .processing.base import missing_package_message
+        from .processing.common.base import missing_package_message
 
         if missing_package_message("onnxruntime") is None:
             return

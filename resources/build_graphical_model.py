@@ -50,7 +50,7 @@ def output(step: QgsProcessingModelChildAlgorithm, key: str, name: str, position
 
 
 def build() -> QgsProcessingModelAlgorithm:
-    from plugin.processing.qgis_compat import NUMBER_INTEGER
+    from plugin.processing.common.qgis_compat import NUMBER_INTEGER
 
     model = QgsProcessingModelAlgorithm("Classify and assess", "Seamless Segmentation")
     model_input(model, QgsProcessingParameterRasterLayer("image", "Image to classify"), QPointF(120, 60))

@@ -17,56 +17,56 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING or not (__package__ and "." in __package__):  # the repository layout (and type checkers)
-    from plugin.adapters import (
-        atomic,
-        confusion_plot,
+    from plugin.adapters.accuracy import confusion_plot
+    from plugin.adapters.inputs import (
         gdal_grid,
         gdal_labels,
         gdal_vectors,
-        output_paths,
         raster_area,
-        raster_classes,
         raster_inputs,
         stacked_source,
     )
-    from plugin.core import (
+    from plugin.adapters.outputs import atomic, raster_classes
+    from plugin.adapters.outputs import paths as output_paths
+    from plugin.core import errors, progress
+    from plugin.core.accuracy import metrics
+    from plugin.core.areas import window
+    from plugin.core.engine import nodata
+    from plugin.core.model import (
         contract,
         contract_sources,
-        errors,
-        metrics,
-        model,
-        nodata,
         postprocess,
         preprocess,
-        progress,
         training_choices,
-        window,
+    )
+    from plugin.core.model import (
+        loading as model,
     )
 else:  # inside the installed plugin package, seamless_segmentation.training
-    from ..plugin.adapters import (  # type: ignore
-        atomic,
-        confusion_plot,
+    from ..plugin.adapters.accuracy import confusion_plot
+    from ..plugin.adapters.inputs import (
         gdal_grid,
         gdal_labels,
         gdal_vectors,
-        output_paths,
         raster_area,
-        raster_classes,
         raster_inputs,
         stacked_source,
     )
-    from ..plugin.core import (  # type: ignore
+    from ..plugin.adapters.outputs import atomic, raster_classes
+    from ..plugin.adapters.outputs import paths as output_paths
+    from ..plugin.core import errors, progress
+    from ..plugin.core.accuracy import metrics
+    from ..plugin.core.areas import window
+    from ..plugin.core.engine import nodata
+    from ..plugin.core.model import (
         contract,
         contract_sources,
-        errors,
-        metrics,
-        model,
-        nodata,
         postprocess,
         preprocess,
-        progress,
         training_choices,
-        window,
+    )
+    from ..plugin.core.model import (
+        loading as model,
     )
 
 __all__ = ["atomic", "confusion_plot", "contract", "contract_sources", "errors", "gdal_grid", "gdal_labels",

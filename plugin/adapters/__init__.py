@@ -1,1 +1,9 @@
-"""Thin adapters between the pure core and GDAL/QGIS: raster I/O, feedback, styling."""
+"""GDAL/OGR adapters between the pure core and files (never QGIS): inputs, outputs, and the jobs.
+
+- :mod:`.inputs`    rasters and vectors read onto one grid: stacks, extents, masks, labels, warping
+- :mod:`.outputs`   written atomically: GeoTIFF and cloud-optimised outputs, styles, output paths checked
+- :mod:`.classify`  the classify job: open, plan, run the engine, finish, commit; its report
+- :mod:`.polygons`  class polygons (OUTPUT_VECTOR), MIN_AREA on rasters, simplification
+- :mod:`.accuracy`  the assessment job: reference data, block-by-block counting, HTML/JSON report
+- :mod:`.chips`     the training-chip export job and its label masks
+"""

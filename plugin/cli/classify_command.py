@@ -7,15 +7,16 @@ import json
 from pathlib import Path
 from typing import Any
 
-from ..core.blending import BLENDINGS
+from ..core.engine.blending import BLENDINGS
+from ..core.engine.grid import OVERLAP_PERCENT_RANGE
+from ..core.engine.nodata import NODATA_RULES
+from ..core.engine.plan import RunOptions
+from ..core.engine.tta import TTA_MODES
 from ..core.errors import InputError
-from ..core.nodata import NODATA_RULES
-from ..core.plan import RunOptions
-from ..core.tta import TTA_MODES
 from . import values
-from .errors import EXIT_OK, exit_status
-from .progress import CliProgress, interrupt_cancels
-from .scenes import SceneRun, outcome_json, scene_requests
+from .exit_status import EXIT_OK, exit_status
+from .progress_bar import CliProgress, interrupt_cancels
+from .scene_list import SceneRun, outcome_json, scene_requests
 
 DEFAULTS = RunOptions()  # the defaults of seamless:classify, from the one place they are set
 
@@ -40,7 +41,7 @@ def add_parser(commands: Any) -> None:
     options.add_argument("--window-size", type=values.number("WINDOW_SIZE", 0, integer=True), metavar="PX",
                          default=DEFAULTS.window_size, help="window side in pixels; 0 (default): the model's fixed "
                          "size, else the size from 512 to 1024 px that predicts the fewest pixels")
-    options.add_argument("--overlap", type=values.number("OVERLAP", 0, 90), default=DEFAULTS.overlap,
+    options.add_argument("--overlap", type=values.number("OVERLAP", *OVERLAP_PERCENT_RANGE), default=DEFAULTS.overlap,
                          metavar="PERCENT", help="overlap of neighbouring windows in percent of the window (default: "
                          "from the model's context margin)")
     options.add_argument("--blending", type=values.choice("BLENDING", BLENDINGS), default=DEFAULTS.blending,

@@ -8,7 +8,7 @@ import sys
 import traceback
 from typing import Sequence
 
-from .errors import EXIT_BAD_INPUT, EXIT_UNEXPECTED, GDAL_INSTALL, error_message, exit_status
+from .exit_status import EXIT_BAD_INPUT, EXIT_UNEXPECTED, GDAL_INSTALL, error_message, exit_status
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -9,17 +9,17 @@ import platform
 import sys
 from typing import Any
 
-from ..adapters.accuracy import assess
-from ..adapters.accuracy_reference import ReferenceSpec, reference_choice_problem
-from ..adapters.accuracy_report import write_outputs
-from ..adapters.area_of_interest import AreaSpec
-from ..adapters.model_description import describe_model, write_description
-from ..adapters.output_paths import check_outputs, require_extension
-from ..core.class_mapping import parse_class_names
+from ..adapters.accuracy.assess import assess
+from ..adapters.accuracy.reference import ReferenceSpec, reference_choice_problem
+from ..adapters.accuracy.report import write_outputs
+from ..adapters.classify.model_description import describe_model, write_description
+from ..adapters.inputs.area_of_interest import AreaSpec
+from ..adapters.outputs.paths import check_outputs, require_extension
+from ..core.accuracy.class_mapping import parse_class_names
 from ..core.errors import InputError
-from ..core.runtime import available_providers
-from .errors import EXIT_OK
-from .progress import CliProgress
+from ..core.model.runtime import available_providers
+from .exit_status import EXIT_OK
+from .progress_bar import CliProgress
 
 
 def add_parsers(commands: Any) -> None:
@@ -133,5 +133,6 @@ def run_diagnostics(args: argparse.Namespace) -> int:
         shown = ", ".join(value) if isinstance(value, list) else value
         print(f"{key:12s} {shown if shown not in (None, '') else 'not installed'}")
     if not found["onnxruntime"]:
-        print("onnxruntime is needed to classify: python3 -m pip install onnxruntime (NVIDIA GPU: onnxruntime-gpu)")
+        print("onnxruntime is needed to classify: pip install onnxruntime (NVIDIA GPU: onnxruntime-gpu), in the "
+              "environment that runs this command")
     return EXIT_OK

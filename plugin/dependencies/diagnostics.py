@@ -18,8 +18,8 @@ import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .errors import InstallError
 from .gpu_libraries import cuda_libraries, nvidia_smi
+from .install_error import InstallError
 from .interpreter import find_python, hidden_window
 from .layout import folder_size, profile_folder
 
@@ -100,8 +100,8 @@ def library_rows() -> Rows:
 def onnxruntime_rows() -> Rows:
     if importlib.util.find_spec("onnxruntime") is None:
         return [("onnxruntime", "not installed (Plugins > Seamless Segmentation > Install dependencies)")]
-    from ..core.provider_probe import check_providers
-    from ..core.runtime import import_onnxruntime
+    from ..core.model.provider_probe import check_providers
+    from ..core.model.runtime import import_onnxruntime
 
     ort = import_onnxruntime()
     distributions = [d for d in ("onnxruntime", "onnxruntime-gpu", "onnxruntime-directml", "onnxruntime-openvino",

@@ -13,7 +13,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from .errors import InstallError
+from .install_error import InstallError
 from .interpreter import Interpreter, hidden_window
 from .variants import normalise
 

@@ -27,7 +27,7 @@ from pathlib import Path
 from ..core.errors import CancelledError
 from ..core.progress import Progress
 from .environment import constraint_lines, installed_distributions, protected_names
-from .errors import InstallError
+from .install_error import InstallError
 from .interpreter import Interpreter, find_python
 from .layout import DependencyFolder, Installation, add_to_path, folder_size, profile_folder
 from .pip_runner import explain_failure, run_pip

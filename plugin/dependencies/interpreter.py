@@ -17,7 +17,7 @@ import sysconfig
 from dataclasses import dataclass
 from pathlib import Path
 
-from .errors import InstallError
+from .install_error import InstallError
 
 _PYTHON_NAME = re.compile(r"^python(\d+(\.\d+)?)?(\.exe)?$", re.IGNORECASE)
 _CHECK = "import json, sys; print(json.dumps([list(sys.version_info[:2]), sys.prefix, sys.version.split()[0]]))"
@@ -95,7 +95,7 @@ def find_python(paths: list[Path] | None = None) -> Interpreter:
     raise InstallError(
         f"Could not find the Python {major}.{minor} interpreter that QGIS runs (tried: "
         f"{', '.join(str(p) for p in tried) or 'nothing'}). Install the packages by hand with that Python "
-        "(see the plugin's README), or report this with the output of seamless:diagnostics.")
+        "(see the plugin's docs/install.md), or report this with the output of seamless:diagnostics.")
 
 
 def hidden_window() -> dict:

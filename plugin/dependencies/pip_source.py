@@ -18,7 +18,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Iterator
 
-from .errors import InstallError
+from .install_error import InstallError
 from .interpreter import Interpreter, hidden_window
 
 DEFAULT_INDEX = "https://pypi.org/simple/"

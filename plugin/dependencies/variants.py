@@ -7,7 +7,7 @@ import subprocess
 import sys
 from dataclasses import dataclass
 
-from .errors import InstallError
+from .install_error import InstallError
 from .interpreter import hidden_window
 
 

@@ -10,7 +10,7 @@ import json
 import subprocess
 from pathlib import Path
 
-from .errors import InstallError
+from .install_error import InstallError
 from .interpreter import Interpreter, hidden_window
 
 _CHECK = """

@@ -9,4 +9,6 @@ command line works without it and says how to install it when ``--workers`` or `
 - :mod:`.parts`     the finished blocks of an output, beside it, until the output is assembled
 - :mod:`.assemble`  blocks -> the output, in the single-process path's format
 - :mod:`.run`       the client: plans scenes and blocks, submits, follows, resumes, assembles, commits
+- :mod:`.scenes`    one scene on the client: planned into tasks, followed, assembled and committed
+- :mod:`.results`   what a task reports, for blocks and whole scenes alike
 """

@@ -10,9 +10,9 @@ from __future__ import annotations
 import numpy as np
 from osgeo import gdal
 
-from ..core.blocks import Block
+from ..core.areas.window import PixelWindow
+from ..core.engine.blocks import Block
 from ..core.errors import InputError
-from ..core.window import PixelWindow
 from .parts import PartsFolder
 
 gdal.UseExceptions()
@@ -58,10 +58,8 @@ def copy_parts(target: gdal.Dataset, output: str, blocks: list[Block], parts: Pa
                 inside = chunk.intersect(block.window)
                 if inside is None:
                     continue
-                part = PixelWindow(inside.col - block.window.col, inside.row - block.window.row, inside.width,
-                                   inside.height)
-                values[:, inside.row - row:inside.row_end - row, inside.col - col:inside.col_end - col] = \
-                    files.read(block.name, part)
+                at, part = inside.relative_to(chunk), inside.relative_to(block.window)
+                values[:, at.row:at.row_end, at.col:at.col_end] = files.read(block.name, part)
             target.WriteArray(values, xoff=col, yoff=row)
         target.FlushCache()
         files.close_above(row + rows, by_name)

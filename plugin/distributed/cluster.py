@@ -13,8 +13,8 @@ from dataclasses import dataclass
 from typing import Any, Iterator
 
 from ..core.errors import InputError, RuntimeUnavailableError
+from ..core.model.runtime import available_providers, parse_device
 from ..core.progress import Progress
-from ..core.runtime import available_providers, parse_device
 
 DASK_INSTALL = ('distributed runs (--workers, --scheduler) need Dask. Install it with: python3 -m pip install '
                 '"dask[distributed]"   (the same version on the client and on every worker), or run without '

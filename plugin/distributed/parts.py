@@ -18,9 +18,10 @@ import shutil
 from pathlib import Path
 from typing import Any
 
-from ..adapters.atomic import check_writable, run_token
+from ..adapters.outputs.atomic import check_writable, run_token
 from ..core.errors import InputError, OutputError
 from ..core.progress import Progress
+from .results import TaskResult
 
 MARKER_SUFFIX = ".done.json"
 
@@ -55,7 +56,7 @@ class PartsFolder:
         self.path = self.output.with_name(f".{self.output.name}.parts")
         self.fingerprint, self.settings = fingerprint, settings
 
-    def open(self, resume: bool, progress: Progress) -> dict[str, dict[str, Any]]:
+    def open(self, resume: bool, progress: Progress) -> dict[str, TaskResult]:
         """Create the folder, or keep an earlier run's (``resume``); returns the finished blocks' markers."""
         check_writable(self.output)
         if self.path.exists():
@@ -96,13 +97,15 @@ class PartsFolder:
     def marker(self, block: str) -> str:
         return str(self.path / f"{block}{MARKER_SUFFIX}")
 
-    def finished(self) -> dict[str, dict[str, Any]]:
-        """Markers of the blocks done, by block name."""
+    def finished(self) -> dict[str, TaskResult]:
+        """The results of the blocks done, by block name (a marker that cannot be read is a block to run)."""
         done = {}
         for marker in self.path.glob(f"*{MARKER_SUFFIX}"):
             data = read_json(marker)
-            if data is not None:
-                done[marker.name[:-len(MARKER_SUFFIX)]] = data
+            try:
+                done[marker.name[:-len(MARKER_SUFFIX)]] = TaskResult.from_json(data or {}).as_reused()
+            except (KeyError, TypeError, ValueError):
+                continue
         return done
 
     def disk_use(self) -> int:

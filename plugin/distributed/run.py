@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from ..adapters.classify_job import ClassifyRequest, ClassifyResult
+from ..adapters.classify.job import ClassifyRequest, ClassifyResult
 from ..core.errors import CancelledError
 from ..core.progress import Progress
 from .cluster import ClusterSpec, dask_client
@@ -82,7 +82,7 @@ def classify_distributed(requests: list[ClassifyRequest], options: DistributedOp
         if scene.error is not None:
             scene.abandon()
     return [SceneOutcome(s.request, s.result, s.error, len(s.tasks),
-                         sum(1 for r in s.results.values() if r.get("reused")), s.parts_bytes) for s in scenes]
+                         sum(1 for r in s.results.values() if r.reused), s.parts_bytes) for s in scenes]
 
 
 def _follow(client: Any, pending: dict[Any, tuple[Scene, str]], tracker: _Progress, progress: Progress) -> None:

@@ -1,7 +1,7 @@
 """One scene of a distributed run, on the client: planned into tasks, followed, assembled and committed.
 
 A scene whose model needs another ground resolution, or that fits in one block, is one task running the
-classify job on a worker. A larger scene is cut into blocks (:mod:`plugin.core.blocks`), each a task; when
+classify job on a worker. A larger scene is cut into blocks (:mod:`plugin.core.engine.blocks`), each a task; when
 they are all done its outputs are assembled from the parts and committed at once (:class:`BlockScene`).
 """
 from __future__ import annotations
@@ -14,11 +14,9 @@ from dataclasses import asdict, replace
 from pathlib import Path
 from typing import Any
 
-from ..adapters.atomic import AtomicOutputs
-from ..adapters.classify_job import (
+from ..adapters.classify.job import (
     ClassifyRequest,
     ClassifyResult,
-    EngineRun,
     OpenedJob,
     create_outputs,
     finish_run,
@@ -28,20 +26,21 @@ from ..adapters.classify_job import (
     require_memory,
     temporary_files,
 )
-from ..adapters.gdal_grid import RasterGrid
-from ..adapters.georeferencing import Georeferencing
-from ..adapters.qml_style import write_qml_style
-from ..adapters.raster_area import needs_resampling
-from ..adapters.raster_io import bounded_block_cache
-from ..core.blocks import Block, BlockLayout, block_plan, default_block_size, plan_blocks
-from ..core.contract import ModelContract
-from ..core.engine import RunSummary
-from ..core.model import LoadedModel, load_model
-from ..core.plan import RunPlan
+from ..adapters.inputs.gdal_grid import RasterGrid
+from ..adapters.inputs.georeferencing import Georeferencing
+from ..adapters.inputs.raster_area import needs_resampling
+from ..adapters.outputs.atomic import AtomicOutputs
+from ..adapters.outputs.geotiff import bounded_block_cache
+from ..adapters.outputs.qml_style import write_qml_style
+from ..core.areas.window import PixelWindow
+from ..core.engine.blocks import Block, BlockLayout, block_plan, default_block_size, plan_blocks
+from ..core.engine.plan import RunPlan
+from ..core.model.contract import ModelContract
+from ..core.model.loading import LoadedModel, load_model
 from ..core.progress import LoggingProgress, Progress
-from ..core.window import PixelWindow
 from .assemble import copy_parts
 from .parts import PartsFolder
+from .results import SCENE_TASK, TaskResult, engine_run
 from .tasks import BlockTask, SceneTask
 
 
@@ -92,7 +91,7 @@ class Scene:
         self.name = Path(request.input_path).name
         self.started = time.perf_counter()
         self.tasks: dict[str, BlockTask | SceneTask] = {}
-        self.results: dict[str, dict[str, Any]] = {}
+        self.results: dict[str, TaskResult] = {}
         self.pixels = 0
         self.result: ClassifyResult | None = None
         self.error: BaseException | None = None
@@ -106,7 +105,7 @@ class Scene:
         # form cycles that the garbage collector would free in any order)
         self.grid: RasterGrid | None = None
         self.georeferencing: Georeferencing | None = None
-        self.said: set[str] = set()  # warnings already shown, not repeated from the tasks
+        self.log = SceneProgress(self.name, progress)  # the scene's messages, named, each warning once
 
     @property
     def done(self) -> bool:
@@ -120,11 +119,6 @@ class Scene:
         """Area pixels a task finishes (for the progress of the whole run)."""
         task = self.tasks[task_name]
         return task.block.window.pixels if isinstance(task, BlockTask) else self.pixels
-
-    def warn(self, message: str) -> None:
-        if message not in self.said:
-            self.said.add(message)
-            self.progress.warning(f"{self.name}: {message}")
 
     def plan(self, models: ClientModels, block_size: int, resume: bool, devices: tuple[str, ...],
              threads: int) -> None:
@@ -143,9 +137,9 @@ class Scene:
                         _worker_provider(devices or (request.device,)))
         for message in quiet.messages:
             if message.startswith("Context margin"):  # measured here, once, for every block
-                self.info(message)
+                self.log.info(message)
         for warning in quiet.warnings:
-            self.warn(warning)
+            self.log.warning(warning)
         layout = plan_blocks(plan, block_size or default_block_size(plan))
         whole = resampled or len(layout.blocks) == 1
         fingerprint, settings = run_settings(request, 0 if whole else layout.block_size)
@@ -153,11 +147,11 @@ class Scene:
         finished = self.parts.open(resume, self.progress)
         if whole:
             why = "resampled to the model's resolution" if resampled else "one block"
-            self.progress.info(f"{self.name}: one task ({why}).")
-            self.tasks = {"scene": SceneTask(request, self.parts.marker("scene"), devices)}
+            self.log.info(f"one task ({why}).")
+            self.tasks = {SCENE_TASK: SceneTask(request, self.parts.marker(SCENE_TASK), devices)}
         else:
             self._plan_blocks(request, job, plan, layout, devices)
-        self.results = {name: {**record, "reused": True} for name, record in finished.items() if name in self.tasks}
+        self.results = {name: result for name, result in finished.items() if name in self.tasks}
 
     def _plan_blocks(self, request: ClassifyRequest, job: OpenedJob, plan: RunPlan, layout: BlockLayout,
                      devices: tuple[str, ...]) -> None:
@@ -165,7 +159,7 @@ class Scene:
         assert self.parts is not None
         biggest = block_plan(plan, max(layout.blocks, key=lambda b: b.run_area.pixels))
         require_memory(biggest.array_bytes(len(job.bands), job.model.contract.class_count), biggest, request.options)
-        self.progress.info(f"{self.name}: plan: {plan.describe()}; {layout.describe()}.")
+        self.log.info(f"plan: {plan.describe()}; {layout.describe()}.")
         self.layout, self.whole_plan = layout, plan
         outputs = list(request.output_paths())
         if request.wants_vector_confidence and "confidence" not in outputs:
@@ -175,16 +169,16 @@ class Scene:
 
     def finish(self) -> None:
         """All tasks done: assemble and commit a block scene's outputs, then report; remove the parts."""
-        records = [self.results[name] for name in self.tasks]
-        run = _engine_run(records, self.pixels)
-        if "scene" not in self.tasks:
-            report_input_problems(run, self.pixels, self.request, self)
+        results = [self.results[name] for name in self.tasks]
+        run = engine_run(results, self.pixels)
+        if SCENE_TASK not in self.tasks:
+            report_input_problems(run, self.pixels, self.request, self.log)
             counts = self._assemble()
             run.class_counts = counts or run.class_counts
-        for warning in sorted({w for r in records for w in r.get("warnings", [])}):
-            self.warn(warning)
+        for warning in sorted({w for r in results for w in r.warnings}):
+            self.log.warning(warning)
         assert self.contract is not None and self.grid is not None
-        self.result = ClassifyResult(records[0]["provider"], run.summary, run.class_counts, self.contract,
+        self.result = ClassifyResult(results[0].provider, run.summary, run.class_counts, self.contract,
                                      time.perf_counter() - self.started, self.grid.sub_grid(self.area))
         if self.parts is not None:
             self.parts_bytes = self.parts.disk_use()
@@ -194,9 +188,9 @@ class Scene:
         """After a failure: keep the finished blocks for ``--resume``, or remove the parts folder if none is."""
         if self.parts is None or not self.parts.path.exists():
             return
-        finished = [name for name in self.tasks if name in self.results and name != "scene"]
+        finished = [name for name in self.tasks if name in self.results and name != SCENE_TASK]
         if finished:
-            self.progress.info(f"{self.name}: {len(finished)} finished block(s) are kept in '{self.parts.path}'; "
+            self.log.info(f"{len(finished)} finished block(s) are kept in '{self.parts.path}'; "
                                "run again with --resume to continue once the cause is fixed.")
         else:
             self.parts.remove()
@@ -216,39 +210,29 @@ class Scene:
                 datasets[name].FlushCache()
                 datasets[name] = None  # closed: GDAL writes the class names' sidecar now
             counts = finish_run(self.request, files, self.grid.sub_grid(self.area), self.contract, outputs,
-                                self, write_qml_style)
+                                self.log, write_qml_style)
             outputs.commit()
         return counts
 
-    # Progress, for report_input_problems: the scene's own warnings, once, named.
+
+class SceneProgress:
+    """A scene's view of the run's progress: its messages named, each warning said once; the fraction is the
+    whole run's (the client sets it from the tasks done)."""
+
+    def __init__(self, name: str, progress: Progress) -> None:
+        self.name, self.progress = name, progress
+        self.said: set[str] = set()
+
     def info(self, message: str) -> None:
         self.progress.info(f"{self.name}: {message}")
 
     def warning(self, message: str) -> None:
-        self.warn(message)
+        if message not in self.said:
+            self.said.add(message)
+            self.progress.warning(f"{self.name}: {message}")
 
     def set_fraction(self, fraction: float) -> None:
         pass
 
     def is_cancelled(self) -> bool:
         return self.progress.is_cancelled()
-
-
-def _engine_run(records: list[dict[str, Any]], pixels: int) -> EngineRun:
-    """The scene's figures from its tasks' records."""
-    counts: dict[int, int] = {}
-    for record in records:
-        for value, count in record["class_counts"].items():
-            counts[int(value)] = counts.get(int(value), 0) + int(count)
-    run = sum(r["windows_run"] for r in records)
-    total = sum(r["windows_total"] for r in records)
-    summary = RunSummary(windows_total=total, windows_run=run, windows_skipped=total - run, pixels_written=pixels,
-                         seconds=sum(r["seconds"] for r in records),
-                         inference_seconds=sum(r["inference_seconds"] for r in records))
-    return EngineRun(summary, counts, _first(records, "first_non_finite"), _first(records, "first_partial"))
-
-
-def _first(records: list[dict[str, Any]], key: str) -> tuple[int, int] | None:
-    """The first (row, then column) of the positions the tasks recorded under ``key``."""
-    found = [(int(r[key][0]), int(r[key][1])) for r in records if r.get(key)]
-    return min(found, key=lambda p: (p[1], p[0])) if found else None

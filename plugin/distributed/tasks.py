@@ -4,28 +4,27 @@ Both are plain functions of picklable task descriptions; they import no Dask (on
 worker of a device list is pinned to), open the raster and the model themselves (the model once per worker
 process) and write atomically: a block's GeoTIFFs under temporary names, renamed into the parts folder, then
 its marker; a scene's outputs through the classify job itself. A task run again (a worker died, or a resumed
-run) finds its marker and returns at once. Results are small JSON-ready dictionaries.
+run) finds its marker and returns at once. Both report a :class:`~.results.TaskResult`.
 """
 from __future__ import annotations
 
 import os
-import socket
 import time
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any
 
-from ..adapters.atomic import AtomicOutputs
-from ..adapters.classify_job import ClassifyRequest, classify, open_job, run_engine
-from ..adapters.qml_style import write_qml_style
-from ..adapters.raster_io import bounded_block_cache
-from ..core.blocks import Block, block_plan
-from ..core.model import LoadedModel, load_model
-from ..core.plan import RunPlan
+from ..adapters.classify.job import ClassifyRequest, classify, open_job, run_engine
+from ..adapters.outputs.atomic import AtomicOutputs
+from ..adapters.outputs.geotiff import bounded_block_cache
+from ..adapters.outputs.qml_style import write_qml_style
+from ..core.areas.window import PixelWindow
+from ..core.engine.blocks import Block, block_plan
+from ..core.engine.plan import RunPlan
+from ..core.model.loading import LoadedModel, load_model
 from ..core.progress import LoggingProgress
-from ..core.window import PixelWindow
 from .cluster import available_cores
 from .parts import read_json, write_json_atomically
+from .results import SCENE_TASK, TaskResult
 
 
 @dataclass(frozen=True)
@@ -91,14 +90,18 @@ def _model(request: ClassifyRequest) -> LoadedModel:
     return _MODELS[key]
 
 
-def _done(marker: str, outputs: list[str]) -> dict[str, Any] | None:
+def _done(marker: str, outputs: list[str]) -> TaskResult | None:
+    """The task's result when an earlier run finished it (its marker and its files are there)."""
     recorded = read_json(marker)
-    if recorded is not None and all(Path(p).exists() for p in outputs):
-        return {**recorded, "reused": True}
-    return None
+    if recorded is None or not all(Path(p).exists() for p in outputs):
+        return None
+    try:
+        return TaskResult.from_json(recorded).as_reused()
+    except (KeyError, TypeError, ValueError):  # a marker we did not write: run the task again
+        return None
 
 
-def run_block(task: BlockTask) -> dict[str, Any]:
+def run_block(task: BlockTask) -> TaskResult:
     """Classify one block (its run covers the windows touching it) into its part files, then mark it done."""
     recorded = _done(task.marker, list(task.part_paths.values()))
     if recorded is not None:
@@ -113,20 +116,16 @@ def run_block(task: BlockTask) -> dict[str, Any]:
         run = run_engine(job, job.stack, run_area, job.mask, request, paths, progress,
                          plan=block_plan(task.plan, task.block), written=written)
         outputs.commit()
-    result = {
-        "block": task.block.name, "class_counts": {str(k): v for k, v in run.class_counts.items()},
-        "windows_run": run.summary.windows_run, "windows_total": run.summary.windows_total,
-        "seconds": time.perf_counter() - started, "inference_seconds": run.summary.inference_seconds,
-        "provider": job.model.runtime.provider, "first_non_finite": run.first_non_finite,
-        "first_partial": run.first_partial,
-        "warnings": [w for w in progress.warnings if not w.startswith("The raster has no CRS")],
-        "worker": f"{socket.gethostname()}:{os.getpid()}",
-    }
-    write_json_atomically(task.marker, result)
-    return {**result, "reused": False}
+    result = TaskResult(
+        task.block.name, run.class_counts, run.summary.windows_run, run.summary.windows_total,
+        time.perf_counter() - started, run.summary.inference_seconds, job.model.runtime.provider,
+        run.first_non_finite, run.first_partial,
+        tuple(w for w in progress.warnings if not w.startswith("The raster has no CRS")))
+    write_json_atomically(task.marker, result.to_json())
+    return result
 
 
-def run_scene(task: SceneTask) -> dict[str, Any]:
+def run_scene(task: SceneTask) -> TaskResult:
     """Classify a whole scene with the classify job (outputs committed atomically), then mark it done."""
     recorded = _done(task.marker, list(task.request.output_paths().values()))
     if recorded is not None:
@@ -135,12 +134,8 @@ def run_scene(task: SceneTask) -> dict[str, Any]:
     progress = LoggingProgress()
     result = classify(request, progress, style_writer=write_qml_style)
     summary = result.summary
-    record = {
-        "block": "scene", "class_counts": {str(k): v for k, v in result.class_pixel_counts.items()},
-        "windows_run": summary.windows_run, "windows_total": summary.windows_total, "seconds": result.seconds,
-        "inference_seconds": summary.inference_seconds, "provider": result.provider, "first_non_finite": None,
-        "warnings": progress.warnings, "messages": progress.messages,
-        "worker": f"{socket.gethostname()}:{os.getpid()}",
-    }
-    write_json_atomically(task.marker, record)
-    return {**record, "reused": False}
+    record = TaskResult(SCENE_TASK, result.class_pixel_counts, summary.windows_run, summary.windows_total,
+                        result.seconds, summary.inference_seconds, result.provider,
+                        warnings=tuple(progress.warnings), messages=tuple(progress.messages))
+    write_json_atomically(task.marker, record.to_json())
+    return record

@@ -4,18 +4,18 @@ from __future__ import annotations
 from qgis.core import QgsProcessingProvider
 from qgis.PyQt.QtGui import QIcon
 
-from .icon import ICON
+from .common.icon import ICON
 
 
 def algorithm_classes() -> list[type]:
     """Every algorithm of the provider; imported here so the plugin itself loads without them."""
-    from .classify_algorithm import ClassifyAlgorithm
-    from .diagnostics_algorithm import DiagnosticsAlgorithm
-    from .evaluate_algorithm import EvaluateAlgorithm
-    from .exportchips_algorithm import ExportChipsAlgorithm
-    from .installdependencies_algorithm import InstallDependenciesAlgorithm
-    from .modelinfo_algorithm import ModelInfoAlgorithm
-    from .train_algorithm import TrainAlgorithm
+    from .classify.algorithm import ClassifyAlgorithm
+    from .evaluate.algorithm import EvaluateAlgorithm
+    from .exportchips.algorithm import ExportChipsAlgorithm
+    from .tools.diagnostics import DiagnosticsAlgorithm
+    from .tools.installdependencies import InstallDependenciesAlgorithm
+    from .tools.modelinfo import ModelInfoAlgorithm
+    from .train.algorithm import TrainAlgorithm
 
     return [ClassifyAlgorithm, ModelInfoAlgorithm, EvaluateAlgorithm, ExportChipsAlgorithm, TrainAlgorithm,
             InstallDependenciesAlgorithm, DiagnosticsAlgorithm]

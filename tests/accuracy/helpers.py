@@ -10,11 +10,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-from conftest import DATA, S2_IMAGE, S2_LABELS, S2_POLYGONS  # noqa: F401 - the session copy of tests/data, re-exported
 from osgeo import gdal, ogr, osr
 
-from plugin.adapters.raster_classes import write_classes
-from plugin.core.contract import ClassInfo
+from plugin.adapters.outputs.raster_classes import write_classes
+from plugin.core.model.contract import ClassInfo
+from tests.support.data import DATA, S2_IMAGE, S2_LABELS, S2_POLYGONS  # noqa: F401 - the session copy of tests/data, re-exported
 
 gdal.UseExceptions()
 

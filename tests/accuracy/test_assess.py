@@ -10,9 +10,9 @@ import pytest
 from osgeo import gdal, ogr, osr
 from sklearn.metrics import confusion_matrix
 
-from plugin.adapters.accuracy import assess
-from plugin.adapters.accuracy_reference import ReferenceSpec
-from plugin.adapters.area_of_interest import AreaSpec
+from plugin.adapters.accuracy.assess import assess
+from plugin.adapters.accuracy.reference import ReferenceSpec
+from plugin.adapters.inputs.area_of_interest import AreaSpec
 from plugin.core.errors import InputError
 from plugin.core.progress import LoggingProgress
 from tests.accuracy.helpers import (
@@ -228,8 +228,8 @@ def test_fractional_classification_values_are_refused(classified, tmp_path):
 
 
 def test_codes_named_differently_in_the_two_rasters_are_noted(classified, labels, tmp_path):
-    from plugin.adapters.raster_classes import write_classes
-    from plugin.core.contract import ClassInfo
+    from plugin.adapters.outputs.raster_classes import write_classes
+    from plugin.core.model.contract import ClassInfo
 
     path = tmp_path / "named_labels.tif"
     copy = gdal.Translate(str(path), str(S2_LABELS), noData=0)

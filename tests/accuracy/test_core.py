@@ -4,10 +4,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from plugin.core.accuracy_summary import POINT_SAMPLES, TABLE_COLUMNS, AccuracySummary
-from plugin.core.class_mapping import class_values, match_names, parse_class_names
+from plugin.core.accuracy.class_mapping import class_values, match_names, parse_class_names
+from plugin.core.accuracy.metrics import ConfusionMatrix, ValueCounter
+from plugin.core.accuracy.summary import POINT_SAMPLES, TABLE_COLUMNS, AccuracySummary
 from plugin.core.errors import InputError
-from plugin.core.metrics import ConfusionMatrix, ValueCounter
 
 # A hand-made matrix (rows reference, columns prediction) whose scores are worked out by hand below.
 HAND_REFERENCE = [1] * 5 + [2] * 5 + [3] * 10

@@ -7,14 +7,14 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import REPO, S2_IMAGE
-from onnx_factory import box_filter_model, contract_dict, identity_model
 from osgeo import gdal, ogr, osr
 
-from plugin.adapters.classify_job import ClassifyRequest, classify
+from plugin.adapters.classify.job import ClassifyRequest, classify
 from plugin.core.errors import InputError
 from plugin.core.progress import LoggingProgress
 from tests.hostile import make_hostile_inputs
+from tests.support.data import REPO, S2_IMAGE
+from tests.support.onnx_factory import box_filter_model, contract_dict, identity_model
 
 NAIP = REPO / "tests" / "data" / "naip" / "naip_rgbn_5m.tif"
 BUNDLED_MODEL = REPO / "models" / "s2_landuse_unet.onnx"
@@ -153,7 +153,7 @@ def test_eight_bit_aerial_imagery_with_the_sentinel_2_model_gets_a_plain_warning
 
 
 def test_input_nodata_declares_zero_filled_borders_nodata(models, tmp_path):
-    from plugin.core.nodata import NodataPolicy
+    from plugin.core.engine.nodata import NodataPolicy
 
     bordered = tmp_path / "bordered.tif"
     copy = gdal.Translate(str(bordered), str(S2_IMAGE))  # no nodata value declared

@@ -9,12 +9,12 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import REPO, S2_IMAGE
 from osgeo import gdal, ogr
 
-from plugin.adapters.classify_job import ClassifyRequest, classify
-from plugin.adapters.classify_outputs import VectorOptions
+from plugin.adapters.classify.finishing import VectorOptions
+from plugin.adapters.classify.job import ClassifyRequest, classify
 from plugin.core.progress import LoggingProgress
+from tests.support.data import REPO, S2_IMAGE
 
 BUNDLED_MODEL = REPO / "models" / "s2_landuse_unet.onnx"
 PIXEL_AREA = 10.0 * 10.0

@@ -2,13 +2,13 @@
 from __future__ import annotations
 
 import pytest
-from conftest import S2_IMAGE, S2_LABELS, S2_POLYGONS
 from osgeo import gdal
 
-from plugin.adapters.gdal_grid import RasterGrid
-from plugin.adapters.gdal_labels import VectorLabels, labels_from_field
+from plugin.adapters.inputs.gdal_grid import RasterGrid
+from plugin.adapters.inputs.gdal_labels import VectorLabels, labels_from_field
+from plugin.core.areas.window import PixelWindow
 from plugin.core.errors import InputError
-from plugin.core.window import PixelWindow
+from tests.support.data import S2_IMAGE, S2_LABELS, S2_POLYGONS
 
 DATASET_CODES = {"farm": 1, "meadow": 2, "forest": 3, "residential": 4, "scrub": 5, "wetland": 6, "grass": 7,
                  "water": 8}

@@ -4,10 +4,10 @@ from __future__ import annotations
 import math
 
 import pytest
-from conftest import LANDSAT_EDGE, S2_IMAGE
 from osgeo import gdal
 
-from plugin.adapters.raster_area import ground_resolution
+from plugin.adapters.inputs.raster_area import ground_resolution
+from tests.support.data import LANDSAT_EDGE, S2_IMAGE
 
 
 def test_utm_pixels_are_their_nominal_size():

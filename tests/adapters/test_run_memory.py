@@ -6,8 +6,8 @@ import sys
 import pytest
 from osgeo import gdal
 
-from plugin.adapters import process_memory
-from plugin.adapters.raster_io import bounded_block_cache
+from plugin.adapters.outputs import process_memory
+from plugin.adapters.outputs.geotiff import bounded_block_cache
 
 
 @pytest.fixture

@@ -1,9 +1,9 @@
-"""Where training chips are cut (plugin/core/chip_layout.py): integer pixel maths only."""
+"""Where training chips are cut (plugin/core/areas/chip_layout.py): integer pixel maths only."""
 from __future__ import annotations
 
 import pytest
 
-from plugin.core.chip_layout import axis_offsets, chip_id, chip_offsets
+from plugin.core.areas.chip_layout import axis_offsets, chip_id, chip_offsets
 from plugin.core.errors import InputError
 
 

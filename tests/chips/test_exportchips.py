@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 from osgeo import gdal, ogr
 
-from plugin.adapters.chips import INDEX_COLUMNS
+from plugin.adapters.chips.export import INDEX_COLUMNS
 from tests.accuracy.helpers import DATA, S2_IMAGE, S2_LABELS, S2_POLYGONS, rasterize_polygons
 
 gdal.UseExceptions()
@@ -304,10 +304,10 @@ def test_no_chip_with_enough_labels_is_an_error_and_leaves_nothing(provider, tmp
 
 
 def test_inputs_are_left_untouched_no_sidecar_is_written_next_to_them(tmp_path):
-    from plugin.adapters.accuracy import assess
-    from plugin.adapters.accuracy_reference import ReferenceSpec
-    from plugin.adapters.chip_labels import LabelSpec
-    from plugin.adapters.chips import ChipOptions, export_chips
+    from plugin.adapters.accuracy.assess import assess
+    from plugin.adapters.accuracy.reference import ReferenceSpec
+    from plugin.adapters.chips.export import ChipOptions, export_chips
+    from plugin.adapters.chips.labels import LabelSpec
 
     inputs = tmp_path / "inputs"
     inputs.mkdir()

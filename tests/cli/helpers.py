@@ -10,10 +10,10 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from conftest import REPO
 from osgeo import gdal
 
 from plugin.cli.main import main
+from tests.support.data import REPO
 
 BUNDLED_MODEL = REPO / "models" / "s2_landuse_unet.onnx"
 SAMPLE = REPO / "resources" / "sample" / "s2_sample.tif"

@@ -12,15 +12,15 @@ import sys
 import time
 
 import pytest
-from conftest import REPO, S2_IMAGE
 from osgeo import gdal
 
-from plugin.adapters.classify_job import ClassifyRequest, classify
-from plugin.cli.progress import CliProgress
-from plugin.core.plan import RunOptions
+from plugin.adapters.classify.job import ClassifyRequest, classify
+from plugin.cli.progress_bar import CliProgress
+from plugin.core.engine.plan import RunOptions
 from plugin.core.progress import LoggingProgress
 from tests.cli.helpers import BUNDLED_MODEL, SAMPLE, cli, pixels, same_raster
 from tests.hostile import make_hostile_inputs
+from tests.support.data import REPO, S2_IMAGE
 
 
 def test_classify_writes_what_the_classify_job_writes(capsys, tmp_path):

@@ -13,9 +13,9 @@ import sys
 from pathlib import Path
 
 import pytest
-from conftest import REPO
 
 from tests.cli.helpers import BUNDLED_MODEL, SAMPLE
+from tests.support.data import REPO
 
 SYSTEM_PYTHON = Path("/usr/bin/python3")
 NOT_NEEDED = ("qgis", "torch", "dask", "distributed", "tqdm", "training")

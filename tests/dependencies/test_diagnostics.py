@@ -7,8 +7,9 @@ from importlib import metadata
 
 import numpy as np
 import pytest
-from conftest import REPO
-from gpu_build import run_with_gpu_build
+
+from tests.support.data import REPO
+from tests.support.gpu_build import run_with_gpu_build
 
 
 @pytest.fixture(scope="module")

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from plugin.dependencies.environment import constraint_lines, installed_distributions
-from plugin.dependencies.errors import InstallError
+from plugin.dependencies.install_error import InstallError
 from plugin.dependencies.interpreter import candidates, find_python, probe
 from plugin.dependencies.staging import installed_in, leave_out_duplicates, top_level_modules
 from plugin.dependencies.variants import choose_variant, requirement_name

@@ -14,8 +14,10 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import QGIS_PROCESS, REPO, enable_plugin
 from osgeo import gdal
+
+from tests.support.data import REPO
+from tests.support.qgis_process import QGIS_PROCESS, enable_plugin
 
 pytestmark = pytest.mark.slow
 

@@ -20,15 +20,15 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import REPO, S2_IMAGE
 from osgeo import gdal, ogr, osr
 
-from plugin.adapters.classify_job import ClassifyRequest, classify
-from plugin.adapters.qml_style import write_qml_style
-from plugin.core.plan import RunOptions
+from plugin.adapters.classify.job import ClassifyRequest, classify
+from plugin.adapters.outputs.qml_style import write_qml_style
+from plugin.core.engine.plan import RunOptions
 from plugin.core.progress import LoggingProgress
 from tests.cli.helpers import BUNDLED_MODEL, SAMPLE, cli, pixels, same_raster
 from tests.hostile import make_hostile_inputs
+from tests.support.data import REPO, S2_IMAGE
 
 pytestmark = pytest.mark.slow
 distributed = pytest.importorskip("distributed")
@@ -182,7 +182,7 @@ def test_a_scheduler_that_cannot_be_reached_is_named(capsys, scene, tmp_path):
 def test_an_unreadable_input_is_named_and_nothing_is_written(capsys, cluster, tmp_path):
     broken = make_hostile_inputs._truncated(tmp_path / "broken.tif", S2_IMAGE)
     out = tmp_path / "out"
-    result = cli(capsys, "classify", broken, BUNDLED_MODEL, out / "classes.tif", "--window-size", WINDOW,
+    result = cli(capsys, "--debug", "classify", broken, BUNDLED_MODEL, out / "classes.tif", "--window-size", WINDOW,
                  "--block-size", "768", "--scheduler", cluster[0].scheduler_address)
     assert result.returncode == 2, result.log
     assert "Cannot read the pixels of" in result.stderr and "truncated or damaged" in result.stderr

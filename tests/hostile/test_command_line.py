@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 
 from tests.cli.helpers import cli
-from tests.hostile.conftest import BUNDLED_MODEL, only_outputs, refused
-from tests.hostile.test_malformed_files import CONTRACT_CASES, MODEL_CASES, RASTER_CASES
+from tests.hostile.helpers import BUNDLED_MODEL, only_outputs, refused
+from tests.hostile.malformed_cases import CONTRACT_CASES, MODEL_CASES, RASTER_CASES
 
 
 def _refused_with_status_2(result, *fragments: str) -> None:

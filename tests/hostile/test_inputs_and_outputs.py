@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.hostile.conftest import BUNDLED_MODEL, only_outputs, refused
+from tests.hostile.helpers import BUNDLED_MODEL, only_outputs, refused
 
 pytestmark = pytest.mark.slow
 

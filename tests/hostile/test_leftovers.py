@@ -10,12 +10,12 @@ import time
 from pathlib import Path
 
 import pytest
-from conftest import QGIS_PROCESS
 
-from plugin.adapters.classify_job import ClassifyRequest, classify
+from plugin.adapters.classify.job import ClassifyRequest, classify
 from plugin.core.errors import OutputError
 from plugin.core.progress import LoggingProgress
-from tests.hostile.conftest import BUNDLED_MODEL, fingerprint, only_outputs, succeeded
+from tests.hostile.helpers import BUNDLED_MODEL, fingerprint, only_outputs, succeeded
+from tests.support.qgis_process import QGIS_PROCESS
 
 pytestmark = pytest.mark.slow
 CLASS_OUTPUTS = ("classes.tif", "classes.qml", "classes.tif.aux.xml")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.hostile.conftest import BUNDLED_MODEL, only_outputs, refused, training_cli
+from tests.hostile.helpers import BUNDLED_MODEL, only_outputs, refused, training_cli
 
 pytestmark = pytest.mark.slow
 

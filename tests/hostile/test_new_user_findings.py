@@ -8,11 +8,11 @@ from __future__ import annotations
 import json
 
 import pytest
-from conftest import DEEPNESS_MODELS, FOTOMAP
 from osgeo import gdal
 
-from plugin.adapters.raster_classes import read_classes
-from tests.hostile.conftest import fingerprint, only_outputs, refused, succeeded
+from plugin.adapters.outputs.raster_classes import read_classes
+from tests.hostile.helpers import fingerprint, only_outputs, refused, succeeded
+from tests.support.data import DEEPNESS_MODELS, FOTOMAP
 
 pytestmark = pytest.mark.slow
 LAYOUTS = sorted(p.name for p in DEEPNESS_MODELS.glob("*.onnx"))

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 from osgeo import gdal
 
-from tests.hostile.conftest import BUNDLED_MODEL, only_outputs, refused, succeeded
+from tests.hostile.helpers import BUNDLED_MODEL, only_outputs, refused, succeeded
 from tests.hostile.make_hostile_inputs import NAN_PIXEL
 
 pytestmark = pytest.mark.slow

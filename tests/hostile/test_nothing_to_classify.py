@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 from osgeo import gdal
 
-from tests.hostile.conftest import BUNDLED_MODEL, only_outputs, refused, succeeded, training_cli
+from tests.hostile.helpers import BUNDLED_MODEL, only_outputs, refused, succeeded, training_cli
 from tests.hostile.make_hostile_inputs import WIDE_NODATA_COLUMNS
 
 pytestmark = pytest.mark.slow

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.hostile.conftest import BUNDLED_MODEL, only_outputs, refused, training_cli
+from tests.hostile.helpers import BUNDLED_MODEL, only_outputs, refused, training_cli
 
 pytestmark = pytest.mark.slow
 

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import hashlib
 
-from conftest import REPO
 from osgeo import gdal
 
-from plugin.adapters.classify_job import ClassifyRequest, classify
-from plugin.core.model import load_model
-from plugin.core.plan import RunOptions
+from plugin.adapters.classify.job import ClassifyRequest, classify
+from plugin.core.engine.plan import RunOptions
+from plugin.core.model.loading import load_model
 from plugin.core.progress import LoggingProgress
+from tests.support.data import REPO
 
 MODEL = REPO / "models" / "s2_landuse_unet.onnx"
 SAMPLE = REPO / "resources" / "sample" / "s2_sample.tif"

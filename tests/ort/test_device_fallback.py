@@ -7,17 +7,18 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from conftest import S2_IMAGE
-from gpu_build import run_with_gpu_build
-from onnx_factory import box_filter_model, contract_dict, identity_model
 from osgeo import gdal
+
+from tests.support.data import S2_IMAGE
+from tests.support.gpu_build import run_with_gpu_build
+from tests.support.onnx_factory import box_filter_model, contract_dict, identity_model
 
 FALLBACK = """
 import json
-from plugin.adapters.classify_job import ClassifyRequest, classify
+from plugin.adapters.classify.job import ClassifyRequest, classify
 from plugin.core.errors import RuntimeUnavailableError
 from plugin.core.progress import LoggingProgress
-from plugin.core.runtime import OnnxModel, import_onnxruntime
+from plugin.core.model.runtime import OnnxModel, import_onnxruntime
 
 model, image, output = sys.argv[1:4]
 auto = OnnxModel(model, "auto")
@@ -44,7 +45,7 @@ def fallback(tmp_path_factory) -> dict:
 
 
 def test_cpu_build_with_auto_runs_on_the_cpu_without_a_warning(tmp_path):
-    from plugin.core.runtime import OnnxModel
+    from plugin.core.model.runtime import OnnxModel
 
     model = OnnxModel(identity_model(tmp_path / "identity.onnx", 3), "auto")
     assert model.provider == "CPUExecutionProvider"
@@ -85,7 +86,7 @@ def test_the_probe_model_starts_on_the_cpu_and_gives_the_right_answer():
     import numpy as np
     import onnxruntime
 
-    from plugin.core.provider_probe import check_providers, session_problem, tiny_model
+    from plugin.core.model.provider_probe import check_providers, session_problem, tiny_model
 
     session = onnxruntime.InferenceSession(tiny_model(), providers=["CPUExecutionProvider"])
     result = session.run(None, {"x": np.array([-1, 2, -3, 4], np.float32)})[0]

@@ -4,17 +4,17 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from conftest import DEEPNESS_MODELS, FOTOMAP
-from engine_support import ArraySource
-from onnx_factory import box_filter_model, contract_dict
 from osgeo import gdal
 
-from plugin.core.margin_cache import CACHE_ENVIRONMENT
-from plugin.core.margin_probe import shape_for_run
-from plugin.core.model import load_model
-from plugin.core.plan import RunOptions, plan_run
+from plugin.core.areas.window import PixelWindow
+from plugin.core.engine.margin_probe import shape_for_run
+from plugin.core.engine.plan import RunOptions, plan_run
+from plugin.core.model.loading import load_model
+from plugin.core.model.margin_cache import CACHE_ENVIRONMENT
 from plugin.core.progress import LoggingProgress
-from plugin.core.window import PixelWindow
+from tests.support.data import DEEPNESS_MODELS, FOTOMAP
+from tests.support.engine import ArraySource
+from tests.support.onnx_factory import box_filter_model, contract_dict
 
 
 @pytest.fixture(scope="module")

@@ -7,19 +7,19 @@ import json
 import numpy as np
 import onnx
 import pytest
-from conftest import DEEPNESS_MODELS, FOTOMAP
-from engine_support import ArraySink, ArraySource
-from onnx_factory import contract_dict, identity_model
 from osgeo import gdal
 from scipy.ndimage import correlate
 
-from plugin.core.engine import run
+from plugin.core.areas.window import PixelWindow
+from plugin.core.engine.plan import RunOptions, plan_run
 from plugin.core.errors import InputError, ModelError, RuntimeUnavailableError
-from plugin.core.model import load_model
-from plugin.core.plan import RunOptions, plan_run
+from plugin.core.model.loading import load_model
+from plugin.core.model.runtime import parse_device
 from plugin.core.progress import LoggingProgress
-from plugin.core.runtime import parse_device
-from plugin.core.window import PixelWindow
+from plugin.core.segmentation.run import segment
+from tests.support.data import DEEPNESS_MODELS, FOTOMAP
+from tests.support.engine import ArraySink, ArraySource
+from tests.support.onnx_factory import contract_dict, identity_model
 
 POINTWISE = ["one_output_sigmoid_bsx1x512x512", "one_output_sigmoid_bsx512x512", "one_output_softmax_bsx2x512x512",
              "two_outputs_sigmoid_bsx1x512x512", "two_outputs_sigmoid_bsx512x512",
@@ -43,8 +43,8 @@ def run_model(model, data, valid, options: RunOptions):
     bands, height, width = data.shape
     plan = plan_run(model.contract, model.shape, width, height, options, progress)
     sink = ArraySink(height, width, len(model.contract.outputs), model.contract.class_count)
-    summary = run(ArraySource(data, valid), model.runtime, sink, model.contract, PixelWindow(0, 0, width, height), plan,
-                  progress)
+    summary = segment(ArraySource(data, valid), model.runtime, sink, model.contract,
+                      PixelWindow(0, 0, width, height), plan, progress)
     return sink, summary, plan
 
 

@@ -7,17 +7,18 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import DEEPNESS_MODELS, DETECTREE_TILE, LANDSAT_EDGE, S2_IMAGE, SPACENET, leftover_files
-from onnx_factory import box_filter_model, contract_dict, identity_model
 from osgeo import gdal
 from qgis.core import (
     QgsPalettedRasterRenderer,
     QgsProcessingContext,
     QgsProcessingException,
-    QgsProcessingFeedback,
     QgsRasterLayer,
 )
 from scipy.ndimage import correlate
+
+from tests.qgis.helpers import RecordingFeedback, classify
+from tests.support.data import DEEPNESS_MODELS, DETECTREE_TILE, LANDSAT_EDGE, S2_IMAGE, SPACENET, leftover_files
+from tests.support.onnx_factory import box_filter_model, contract_dict, identity_model
 
 FIXED_MODEL = DEEPNESS_MODELS / "dummy_segmentation_models__one_output_softmax_bsx2x512x512.onnx"
 
@@ -37,29 +38,6 @@ def models(tmp_path_factory) -> dict[str, Path]:
         "rgb_identity": identity_model(folder / "rgb_identity.onnx", 3, None,
                                        contract_dict(3, 3, tile=64, multiple=16, scale=1 / 255)),
     }
-
-
-class RecordingFeedback(QgsProcessingFeedback):
-    """Keeps the log so tests can check warnings and messages."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.lines: list[str] = []
-
-    def pushInfo(self, info: str) -> None:  # noqa: N802
-        self.lines.append(info)
-
-    def pushWarning(self, warning: str) -> None:  # noqa: N802
-        self.lines.append("WARNING " + warning)
-
-    def reportError(self, error: str, fatalError: bool = False) -> None:  # noqa: N802, N803
-        self.lines.append("ERROR " + error)
-
-
-def classify(parameters: dict, feedback: QgsProcessingFeedback | None = None) -> dict:
-    import processing
-
-    return processing.run("seamless:classify", parameters, feedback=feedback or RecordingFeedback())
 
 
 def read(path: Path | str) -> tuple[np.ndarray, gdal.Dataset]:

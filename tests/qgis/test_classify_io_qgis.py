@@ -7,11 +7,11 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import REPO, S2_IMAGE
 from osgeo import gdal, ogr
 from qgis.core import QgsCategorizedSymbolRenderer, QgsVectorLayer
 
-from tests.qgis.test_classify_algorithm import RecordingFeedback, classify
+from tests.qgis.helpers import RecordingFeedback, classify
+from tests.support.data import REPO, S2_IMAGE
 
 BUNDLED_MODEL = REPO / "models" / "s2_landuse_unet.onnx"
 MASK = S2_IMAGE.parent / "osm_landuse.gpkg"

@@ -11,7 +11,9 @@ import sys
 from pathlib import Path
 
 import pytest
-from conftest import REPO, enable_plugin
+
+from tests.support.data import REPO
+from tests.support.qgis_process import enable_plugin
 
 pytestmark = [pytest.mark.slow,
               pytest.mark.skipif(shutil.which("xvfb-run") is None or shutil.which("qgis") is None,

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import runpy
 
-from conftest import REPO
+from tests.support.data import REPO
 
 
 def test_algorithm_reference_is_in_sync(qgis_app):
@@ -33,7 +33,7 @@ def _github_anchors(markdown: str) -> set[str]:
 
 
 def test_every_help_link_leads_to_the_algorithms_section(qgis_app):
-    from plugin.processing.base import REFERENCE_URL
+    from plugin.processing.common.base import REFERENCE_URL
     from plugin.processing.provider import algorithm_classes
 
     anchors = _github_anchors((REPO / "docs" / "algorithms.md").read_text(encoding="utf-8"))

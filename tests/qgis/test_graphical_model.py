@@ -8,9 +8,10 @@ import sys
 from xml.etree import ElementTree
 
 import pytest
-from conftest import REPO, S2_IMAGE, S2_LABELS
-from onnx_factory import box_filter_model, contract_dict
 from osgeo import gdal
+
+from tests.support.data import REPO, S2_IMAGE, S2_LABELS
+from tests.support.onnx_factory import box_filter_model, contract_dict
 
 pytestmark = pytest.mark.slow
 MODEL3 = REPO / "resources" / "classify_and_evaluate.model3"

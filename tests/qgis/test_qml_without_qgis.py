@@ -5,13 +5,13 @@ from __future__ import annotations
 import shutil
 
 import numpy as np
-from conftest import REPO
 from osgeo import gdal
 from qgis.core import QgsPalettedRasterRenderer, QgsRasterLayer
 
-from plugin.adapters.qml_style import write_qml_style
-from plugin.core.model import load_model
-from plugin.processing.styling import write_default_style
+from plugin.adapters.outputs.qml_style import write_qml_style
+from plugin.core.model.loading import load_model
+from plugin.processing.common.styling import write_default_style
+from tests.support.data import REPO
 
 
 def _plain_class_raster(path) -> str:

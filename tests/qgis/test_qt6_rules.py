@@ -13,10 +13,11 @@ import re
 from pathlib import Path
 
 import pytest
-from conftest import REPO
+
+from tests.support.data import REPO
 
 PLUGIN_SOURCES = sorted([REPO / "__init__.py", *(REPO / "plugin").rglob("*.py"), *(REPO / "training").rglob("*.py")])
-COMPAT = REPO / "plugin" / "processing" / "qgis_compat.py"
+COMPAT = REPO / "plugin" / "processing" / "common" / "qgis_compat.py"
 
 QT5_ONLY = [
     (re.compile(r"^\s*(from|import)\s+(PyQt[456]|PySide\d*|sip)\b", re.M), "import Qt through qgis.PyQt"),
@@ -26,7 +27,7 @@ QT5_ONLY = [
     (re.compile(r"\bQDesktopWidget\b"), "QDesktopWidget is gone in Qt 6: use QScreen"),
     (re.compile(r"\bQtWebKit"), "Qt WebKit is gone in Qt 6"),
     (re.compile(r"^\s*from\s+qgis\.PyQt\.QtWidgets\s+import\s[^\n]*\bQAction\b", re.M),
-     "QAction moved to QtGui in Qt 6: import it from plugin/processing/qgis_compat.py"),
+     "QAction moved to QtGui in Qt 6: import it from plugin/processing/common/qgis_compat.py"),
 ]
 
 
@@ -77,8 +78,8 @@ def unscoped_enums(path: Path) -> list[str]:
 
 def test_the_scan_covers_the_plugin():
     names = {p.relative_to(REPO).as_posix() for p in PLUGIN_SOURCES}
-    assert {"__init__.py", "plugin/qgis_plugin.py", "plugin/processing/classify_algorithm.py",
-            "plugin/processing/tables.py", "plugin/processing/qgis_compat.py"} <= names
+    assert {"__init__.py", "plugin/qgis_plugin.py", "plugin/processing/classify/algorithm.py",
+            "plugin/processing/common/tables.py", "plugin/processing/common/qgis_compat.py"} <= names
 
 
 def test_no_qt5_only_forms_in_the_plugin():

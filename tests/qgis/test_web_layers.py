@@ -9,15 +9,15 @@ import sys
 from pathlib import Path
 
 import pytest
-from conftest import FOTOMAP
-from onnx_factory import box_filter_model, contract_dict
 from osgeo import gdal
 from qgis.core import QgsProcessingException, QgsRasterLayer
 
-from plugin.adapters.gdal_grid import RasterGrid
+from plugin.adapters.inputs.gdal_grid import RasterGrid
 from plugin.core.progress import LoggingProgress
-from plugin.processing.qgis_source import QgisLayerInput
-from tests.qgis.test_classify_algorithm import RecordingFeedback, classify
+from plugin.processing.common.qgis_source import QgisLayerInput
+from tests.qgis.helpers import RecordingFeedback, classify
+from tests.support.data import FOTOMAP
+from tests.support.onnx_factory import box_filter_model, contract_dict
 
 PIXEL = 0.02  # the orthophoto's pixel size (m)
 TILE_ZOOM = 23  # the first zoom level finer than the orthophoto in Web Mercator at this latitude

@@ -5,7 +5,7 @@ import copy
 from pathlib import Path
 from typing import Any
 
-from conftest import DATA, REPO, S2_IMAGE, S2_LABELS, S2_POLYGONS  # noqa: F401 - the session copy of tests/data
+from tests.support.data import DATA, REPO, S2_IMAGE, S2_LABELS, S2_POLYGONS  # noqa: F401 - the session copy of tests/data
 
 SPACENET_LABELS = DATA / "spacenet" / "geotiff_labels.geojson"
 S2_BANDS = ["B02", "B03", "B04", "B08"]

@@ -8,7 +8,7 @@ import pytest
 from osgeo import gdal
 
 from plugin.core.errors import InputError
-from plugin.core.preprocess import normalise
+from plugin.core.model.preprocess import normalise
 from plugin.core.progress import LoggingProgress
 from tests.training.helpers import OSM_CLASSES, S2_IMAGE, S2_LABELS, S2_POLYGONS, SPACENET_LABELS, tiny_settings
 from training.config import from_mapping
@@ -188,8 +188,8 @@ def test_bad_input_gets_a_clear_error(tmp_path, case, message):
 
 def export_chips_folder(folder, stride=64):
     """A chips folder written by the plugin's own chip export (seamless:exportchips)."""
-    from plugin.adapters.chip_labels import LabelSpec
-    from plugin.adapters.chips import ChipOptions, export_chips
+    from plugin.adapters.chips.export import ChipOptions, export_chips
+    from plugin.adapters.chips.labels import LabelSpec
 
     spec = LabelSpec(vector=str(S2_POLYGONS), field="fclass")
     return export_chips(str(S2_IMAGE), spec, str(folder), ChipOptions(chip_size=64, stride=stride))

@@ -8,11 +8,11 @@ import numpy as np
 import onnx
 import onnxruntime
 import pytest
-from conftest import FOTOMAP
-from onnx_factory import contract_dict, two_layer_model
 
 from plugin.core.errors import ModelError
-from plugin.core.model import load_model
+from plugin.core.model.loading import load_model
+from tests.support.data import FOTOMAP
+from tests.support.onnx_factory import contract_dict, two_layer_model
 from training.quantize import quantize_with_raster
 
 

@@ -6,7 +6,7 @@ import sys
 
 import numpy as np
 
-from plugin.core.metrics import ConfusionMatrix
+from plugin.core.accuracy.metrics import ConfusionMatrix
 from training.report import write_report
 
 

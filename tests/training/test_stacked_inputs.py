@@ -6,9 +6,9 @@ import numpy as np
 import pytest
 from osgeo import gdal
 
-from plugin.adapters.classify_job import ClassifyRequest, classify
-from plugin.core.contract import ModelContract
-from plugin.core.model import load_model
+from plugin.adapters.classify.job import ClassifyRequest, classify
+from plugin.core.model.contract import ModelContract
+from plugin.core.model.loading import load_model
 from plugin.core.progress import LoggingProgress
 from tests.training.helpers import S2_BANDS, tiny_settings
 from training import api

@@ -9,9 +9,9 @@ import pytest
 import torch
 from osgeo import gdal
 
-from plugin.adapters.raster_area import ground_resolution
-from plugin.core.contract import METADATA_KEY, ModelContract
+from plugin.adapters.inputs.raster_area import ground_resolution
 from plugin.core.errors import ModelError
+from plugin.core.model.contract import METADATA_KEY, ModelContract
 from plugin.core.progress import LoggingProgress
 from tests.training.helpers import OSM_CLASSES, REPO, S2_POLYGONS, tiny_settings
 from training import api, checkpoint
@@ -254,8 +254,8 @@ def test_resume_refuses_a_checkpoint_of_other_data_or_another_schedule(run, s2_c
 
 
 def test_a_chips_folder_from_the_chip_export_trains_and_exports(tmp_path):
-    from plugin.adapters.chip_labels import LabelSpec
-    from plugin.adapters.chips import ChipOptions, export_chips
+    from plugin.adapters.chips.export import ChipOptions, export_chips
+    from plugin.adapters.chips.labels import LabelSpec
     from tests.training.helpers import S2_IMAGE
 
     export_chips(str(S2_IMAGE), LabelSpec(vector=str(S2_POLYGONS), field="fclass"), str(tmp_path / "chips"),

@@ -10,7 +10,7 @@ import onnxruntime
 import pytest
 from osgeo import gdal
 
-from plugin.core.contract import METADATA_KEY, ModelContract
+from plugin.core.model.contract import METADATA_KEY, ModelContract
 from tests.training.helpers import OSM_CLASSES, REPO, S2_IMAGE, S2_LABELS, S2_POLYGONS
 
 gdal.UseExceptions()
@@ -201,5 +201,5 @@ def test_plugin_loads_without_torch_and_the_algorithm_says_how_to_install_it():
     result = json.loads(completed.stdout.strip().splitlines()[-1])
     assert "seamless:train" in result["algorithms"]
     ok, message = result["can_execute"]
-    assert ok is False and "pip install torch" in message
+    assert ok is False and "seamless:installdependencies -- VARIANT=cpu TRAINING=true" in message
     assert result["torch"] is False

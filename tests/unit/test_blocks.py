@@ -1,4 +1,4 @@
-"""Block runs (plugin.core.blocks) against one run over the whole area, on the pure engine: a context-dependent
+"""Block runs (plugin.core.engine.blocks) against one run over the whole area, on the pure engine: a context-dependent
 predictor (a box filter, whose value at a pixel depends on its neighbours, as a CNN's does), every blending,
 overlaps, test-time augmentation, nodata, areas inside a larger raster and blocks of many sizes. The
 probabilities must be bitwise equal, so the classes are identical."""
@@ -6,12 +6,11 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from engine_support import ArraySink, ArraySource, BoxPredictor, identity_contract
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from plugin.core.blocks import (
-    ClippedSink,
+from plugin.core.areas.window import PixelWindow
+from plugin.core.engine.blocks import (
     Span,
     block_edges,
     block_plan,
@@ -21,11 +20,13 @@ from plugin.core.blocks import (
     run_span,
     touching_windows,
 )
-from plugin.core.engine import run
-from plugin.core.grid import AxisGrid
-from plugin.core.plan import ModelShape, RunOptions, plan_run
+from plugin.core.engine.grid import AxisGrid
+from plugin.core.engine.plan import RunOptions, plan_run
+from plugin.core.model.loading import ModelShape
 from plugin.core.progress import LoggingProgress
-from plugin.core.window import PixelWindow
+from plugin.core.segmentation.outputs import ClippedSink
+from plugin.core.segmentation.run import segment
+from tests.support.engine import ArraySink, ArraySource, BoxPredictor, identity_contract
 
 SHAPE = ModelShape(None, None, (3,))
 
@@ -36,7 +37,7 @@ def _whole_and_blocks(data, valid, area, options, block_size):
     plan = plan_run(contract, SHAPE, area.width, area.height, options, progress)
     source = ArraySource(data, valid)
     whole = ArraySink(area.height, area.width, 1, 3)
-    run(source, BoxPredictor(5), whole, contract, area, plan, progress)
+    segment(source, BoxPredictor(5), whole, contract, area, plan, progress)
     layout = plan_blocks(plan, block_size)
     assembled = ArraySink(area.height, area.width, 1, 3)
     for block in layout.blocks:
@@ -44,7 +45,8 @@ def _whole_and_blocks(data, valid, area, options, block_size):
         local = PixelWindow(block.window.col - block.run_area.col, block.window.row - block.run_area.row,
                             block.window.width, block.window.height)
         part = ArraySink(block.window.height, block.window.width, 1, 3)
-        run(source, BoxPredictor(5), ClippedSink(part, local), contract, run_area, block_plan(plan, block), progress)
+        segment(source, BoxPredictor(5), ClippedSink(part, local), contract, run_area, block_plan(plan, block),
+                progress)
         assert (part.writes == 1).all(), "every pixel of a block is written once"
         window = block.window
         rows, cols = slice(window.row, window.row_end), slice(window.col, window.col_end)

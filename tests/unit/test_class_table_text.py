@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import pytest
 
-from plugin.processing.class_table_text import ClassTextError, parse_class_table
+from plugin.processing.train.class_table import ClassTextError, parse_class_table
 
 
 def test_text_lines_semicolons_and_separators():

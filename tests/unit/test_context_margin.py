@@ -5,10 +5,10 @@ import json
 
 import numpy as np
 import pytest
-from engine_support import BoxPredictor, IdentityPredictor, identity_contract
 
-from plugin.core.context_margin import measure_margin, sample_size
-from plugin.core.margin_cache import CACHE_ENVIRONMENT, MarginCache, cache_root
+from plugin.core.model.context_margin import measure_margin, sample_size
+from plugin.core.model.margin_cache import CACHE_ENVIRONMENT, MarginCache, cache_root
+from tests.support.engine import BoxPredictor, IdentityPredictor, identity_contract
 
 SPEC = identity_contract(3).outputs[0]
 

@@ -5,9 +5,9 @@ import json
 
 import pytest
 
-from plugin.core.contract import METADATA_KEY, ModelContract, merged
-from plugin.core.contract_sources import ModelIO, TensorInfo, resolve_contract
 from plugin.core.errors import ContractError, ModelError
+from plugin.core.model.contract import METADATA_KEY, ModelContract, merged
+from plugin.core.model.contract_sources import ModelIO, TensorInfo, resolve_contract
 
 
 def full_contract_dict() -> dict:

@@ -3,16 +3,17 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from engine_support import BoxPredictor, IdentityPredictor, identity_contract, run_array
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from plugin.core import tta
-from plugin.core.blending import axis_weights
+from plugin.core.engine import tta
+from plugin.core.engine.blending import axis_weights
+from plugin.core.engine.grid import AxisGrid, plan_panels
+from plugin.core.engine.plan import RunOptions
+from plugin.core.engine.reading import read_padded
 from plugin.core.errors import CancelledError, InputError, ModelError
-from plugin.core.grid import AxisGrid, plan_panels
-from plugin.core.plan import ModelShape, RunOptions
-from plugin.core.reading import read_padded
+from plugin.core.model.loading import ModelShape
+from tests.support.engine import BoxPredictor, IdentityPredictor, identity_contract, run_array
 
 SETTINGS = settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
@@ -93,7 +94,7 @@ def test_tta_merge_of_an_equivariant_model_is_the_plain_prediction(mode):
 @SETTINGS
 @given(st.integers(0, 2), st.integers(0, 2))
 def test_mirror_padding_reflects_about_the_raster_edge_even_beyond_its_size(top_extra, left_extra):
-    from engine_support import ArraySource
+    from tests.support.engine import ArraySource
 
     data = np.arange(3 * 5, dtype=np.float32).reshape(1, 3, 5)
     raw, valid = read_padded(ArraySource(data), -4 - top_extra, -6 - left_extra, 12, 15)
@@ -190,12 +191,11 @@ def test_memory_depends_on_width_and_window_not_height():
 
 
 def test_cancelling_stops_the_run():
-    from engine_support import ArraySink, ArraySource
-
-    from plugin.core.engine import run
-    from plugin.core.plan import plan_run
+    from plugin.core.areas.window import PixelWindow
+    from plugin.core.engine.plan import plan_run
     from plugin.core.progress import LoggingProgress
-    from plugin.core.window import PixelWindow
+    from plugin.core.segmentation.run import segment
+    from tests.support.engine import ArraySink, ArraySource
 
     data = np.zeros((2, 200, 200), np.float32)
     progress = LoggingProgress()
@@ -203,8 +203,8 @@ def test_cancelling_stops_the_run():
     contract = identity_contract(2)
     plan = plan_run(contract, ModelShape(None, None, (2,)), 200, 200, RunOptions(window_size=32), progress)
     with pytest.raises(CancelledError):
-        run(ArraySource(data), IdentityPredictor(), ArraySink(200, 200, 1, 2), contract, PixelWindow(0, 0, 200, 200),
-            plan, progress)
+        segment(ArraySource(data), IdentityPredictor(), ArraySink(200, 200, 1, 2), contract,
+                PixelWindow(0, 0, 200, 200), plan, progress)
 
 
 @pytest.mark.parametrize("options, error, message", [

@@ -1,6 +1,7 @@
 """The layers of the code, checked on its imports (read from the source, nothing is imported):
 
     processing (QGIS Processing: algorithms, feedback, styling, tables)  -> adapters, dependencies, core
+               (and, when seamless:train runs, training: by name, through processing/train/training_package.py)
     cli        (the command line, never QGIS)                           -> distributed, adapters, core
     distributed (Dask runs; Dask imported only when one starts)         -> adapters, core
     adapters   (GDAL/OGR/OSR only, never QGIS)                          -> core
@@ -11,6 +12,16 @@
 
 and no module imports another that imports it back (directly or in a longer cycle), counting imports
 inside functions too: deferring an import hides a cycle, it does not break it.
+
+Inside the core, adapters and processing layers, code is grouped by feature (one folder each); the modules
+at a layer's top (``core/errors.py``, ``core/progress.py``, ``processing/provider.py``) are shared. Which
+feature may import which is the table :data:`FEATURES` (a new feature folder must be added to it):
+
+    core:        areas, model, accuracy, regions -> (shared only);  engine -> areas, model;
+                 segmentation -> areas, model, engine
+    adapters:    inputs -> (core);  outputs -> inputs;  polygons, accuracy, chips -> inputs, outputs;
+                 classify -> inputs, outputs, polygons
+    processing:  common -> (adapters, core);  each algorithm's folder -> common; provider -> every folder
 """
 from __future__ import annotations
 
@@ -95,6 +106,42 @@ def test_imports_point_down_the_layers():
     assert not wrong, "\n".join(sorted(wrong))
 
 
+def test_seamless_train_imports_training_only_through_its_gateway():
+    """``seamless:train`` imports the training package when it runs (torch must not load with the plugin), by
+    name, from ``plugin/processing/train/training_package.py`` only; every module it may name exists."""
+    gateway = REPO / "plugin" / "processing" / "train" / "training_package.py"
+    others = [str(p.relative_to(REPO)) for p in (REPO / "plugin").rglob("*.py")
+              if p != gateway and ("import_module" in (text := p.read_text(encoding="utf-8")) and "training" in text)]
+    assert not others, f"dynamic imports of the training package outside its gateway: {others}"
+    names = ast.literal_eval(next(node.value for node in ast.parse(gateway.read_text(encoding="utf-8")).body
+                                  if isinstance(node, ast.Assign) and node.targets[0].id == "TRAINING_MODULES"))
+    missing = [n for n in names if not (REPO / "training" / f"{n}.py").exists()
+               and not (REPO / "training" / n / "__init__.py").exists()]
+    assert names and not missing, f"training_package names modules that do not exist: {missing}"
+
+
+def _gateway_imports(statements: list[ast.stmt]) -> set[tuple[str, str, str]]:
+    """(module under the plugin, name, local name) of each import in one branch of training/_plugin.py."""
+    found = set()
+    for node in statements:
+        if isinstance(node, ast.ImportFrom):
+            module = (node.module or "").removeprefix("plugin.").removeprefix("plugin")
+            found |= {(module, a.name, a.asname or a.name) for a in node.names}
+    return found
+
+
+def test_the_training_gateway_imports_the_same_modules_in_both_layouts():
+    """training/_plugin.py lists the plugin modules twice (the repository's top-level packages, the installed
+    plugin's sub-packages): both lists, and ``__all__``, must name the same modules."""
+    tree = ast.parse((REPO / "training" / "_plugin.py").read_text(encoding="utf-8"))
+    branch = next(node for node in tree.body if isinstance(node, ast.If))
+    repository, installed = _gateway_imports(branch.body), _gateway_imports(branch.orelse)
+    assert repository and repository == installed, repository ^ installed
+    exported = next(node.value for node in tree.body
+                    if isinstance(node, ast.Assign) and node.targets[0].id == "__all__")
+    assert sorted(ast.literal_eval(exported)) == sorted(local for _, _, local in repository)
+
+
 def test_training_reaches_the_plugin_only_through_its_one_gateway():
     known = project_modules()
     wrong = [f"{module} imports {target}" for module, targets in imports(known).items()
@@ -121,6 +168,49 @@ def test_third_party_imports_stay_in_their_layer(layer_name, forbidden):
             if isinstance(node, ast.ImportFrom) and not node.level and (node.module or "").split(".")[0] == forbidden:
                 offenders.append(module)
     assert not offenders, f"{layer_name} imports {forbidden}: {sorted(set(offenders))}"
+
+
+FEATURES = {
+    "core": {"areas": set(), "model": set(), "accuracy": set(), "regions": set(), "engine": {"areas", "model"},
+             "segmentation": {"areas", "model", "engine"}},
+    "adapters": {"inputs": set(), "outputs": {"inputs"}, "polygons": {"inputs", "outputs"},
+                 "accuracy": {"inputs", "outputs"}, "chips": {"inputs", "outputs"},
+                 "classify": {"inputs", "outputs", "polygons"}},
+    "processing": {"common": set(), "classify": {"common"}, "evaluate": {"common"}, "exportchips": {"common"},
+                   "train": {"common"}, "tools": {"common"}},
+}
+SHARED = "shared"  # a module at the layer's top, not in a feature folder
+
+
+def feature(module: str) -> str | None:
+    """The feature folder of a module of the core, adapters or processing layer (None for other layers)."""
+    parts = module.split(".")
+    if parts[0] != "plugin" or len(parts) < 3 or parts[1] not in FEATURES:
+        return None
+    return parts[2] if (REPO / "plugin" / parts[1] / parts[2]).is_dir() else SHARED
+
+
+def test_every_feature_folder_is_declared():
+    for layer_name, table in FEATURES.items():
+        folders = {p.name for p in (REPO / "plugin" / layer_name).iterdir() if (p / "__init__.py").exists()}
+        assert folders == set(table), f"plugin/{layer_name}: declare {sorted(folders - set(table))} in FEATURES" \
+                                      f" (or remove {sorted(set(table) - folders)})"
+
+
+def test_features_import_only_what_their_rule_allows():
+    known = project_modules()
+    wrong = []
+    for module, targets in imports(known).items():
+        own = feature(module)
+        for target in targets:
+            other = feature(target)
+            if own is None or other is None or layer(module) != layer(target) or other in (own, SHARED):
+                continue
+            if own == SHARED and module == "plugin.processing.provider":
+                continue  # the provider registers every algorithm
+            if own == SHARED or other not in FEATURES[layer(module)][own]:
+                wrong.append(f"{module} ({layer(module)}.{own}) imports {target} ({layer(target)}.{other})")
+    assert not wrong, "\n".join(sorted(wrong))
 
 
 def test_no_import_cycles():

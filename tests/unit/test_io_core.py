@@ -5,19 +5,20 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from engine_support import ArraySink, ArraySource, BoxPredictor, identity_contract
 
-from plugin.core.block_cache import CachedReader
-from plugin.core.contract import ModelContract
-from plugin.core.engine import run
+from plugin.core.areas.window import PixelWindow
+from plugin.core.engine.fetch_cache import CachedReader
+from plugin.core.engine.nodata import NodataDecider, NodataPolicy, raw_fill_values
+from plugin.core.engine.plan import RunOptions, plan_run
 from plugin.core.errors import CancelledError, InputError
-from plugin.core.nodata import NodataDecider, NodataPolicy, raw_fill_values
-from plugin.core.plan import ModelShape, RunOptions, plan_run
+from plugin.core.model.contract import ModelContract
+from plugin.core.model.loading import ModelShape
+from plugin.core.model.suitability import suitability_warning
 from plugin.core.progress import LoggingProgress
-from plugin.core.regions import REMOVED, merge_small_regions
-from plugin.core.simplify import densify, simplify_ring
-from plugin.core.suitability import suitability_warning
-from plugin.core.window import PixelWindow
+from plugin.core.regions.min_area import REMOVED, merge_small_regions
+from plugin.core.regions.simplify import densify, simplify_ring
+from plugin.core.segmentation.run import segment
+from tests.support.engine import ArraySink, ArraySource, BoxPredictor, identity_contract
 
 
 def _contract(mean=(0.0, 0.0), std=(1.0, 1.0), scale=1.0, names=("B04", "B08"), fill="mean") -> ModelContract:
@@ -112,7 +113,7 @@ def test_windows_outside_the_mask_are_never_read_or_run_and_pixels_outside_are_n
     plan = plan_run(contract, ModelShape(None, None, (2,)), 700, 700, options, progress)
     mask = _DiskMask((150, 160), 60)
     source, sink = ArraySource(data), ArraySink(700, 700, 1, 2)
-    summary = run(source, BoxPredictor(5), sink, contract, area, plan, progress, mask)
+    summary = segment(source, BoxPredictor(5), sink, contract, area, plan, progress, mask)
     inside = mask.read(area)
     assert (sink.classes[0][~inside] == 255).all() and (sink.classes[0][inside] != 255).all()
     assert summary.windows_run < plan.grid.window_count / 4
@@ -120,7 +121,7 @@ def test_windows_outside_the_mask_are_never_read_or_run_and_pixels_outside_are_n
     assert max(read_rows) < 150 + 60 + plan.window and max(c + w for c, _, w, _ in source.reads) < 160 + 60 + 2 * 128
     # Inside the mask the result is the run without a mask (context outside the mask is still read).
     full = ArraySink(700, 700, 1, 2)
-    run(ArraySource(data), BoxPredictor(5), full, contract, area, plan, progress)
+    segment(ArraySource(data), BoxPredictor(5), full, contract, area, plan, progress)
     assert np.array_equal(full.classes[0][inside], sink.classes[0][inside])
 
 

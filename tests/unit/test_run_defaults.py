@@ -3,11 +3,9 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from engine_support import BoxPredictor, identity_contract, run_array
 
-from plugin.core.errors import InputError
-from plugin.core.grid import aligned_up
-from plugin.core.plan import (
+from plugin.core.engine.grid import aligned_up
+from plugin.core.engine.plan import (
     MAX_DYNAMIC_WINDOW,
     MIN_RAMP,
     ModelShape,
@@ -16,7 +14,9 @@ from plugin.core.plan import (
     dynamic_window_range,
     plan_run,
 )
+from plugin.core.errors import InputError
 from plugin.core.progress import LoggingProgress
+from tests.support.engine import BoxPredictor, identity_contract, run_array
 
 DYNAMIC = ModelShape(None, None, (3,))
 

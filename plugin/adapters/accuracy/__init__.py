@@ -1,0 +1,7 @@
+"""The accuracy assessment job (``seamless:evaluate``), on the GDAL side.
+
+- :mod:`.assess`          counting a classified raster against reference data, block by block
+- :mod:`.reference`       reference rasters, polygons or points on the classified raster's grid
+- :mod:`.report`          the assessment as one HTML page and JSON, written atomically
+- :mod:`.confusion_plot`  the confusion matrix as a PNG heat map (shared with the training report)
+"""

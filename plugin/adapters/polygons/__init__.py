@@ -1,0 +1,6 @@
+"""Class polygons (OUTPUT_VECTOR) and regions on class rasters (GDAL/OGR only).
+
+- :mod:`.polygonize`      one polygon per connected region of one class, in a GeoPackage
+- :mod:`.regions_raster`  connected regions found with GDAL, MIN_AREA applied to the raster
+- :mod:`.simplify`        SIMPLIFY: rings in and out of OGR around the pure arc simplification
+"""

@@ -1,0 +1,191 @@
+"""Build a :class:`ModelContract` from everything a model file offers, in increasing priority:
+
+1. what the ONNX input and output shapes imply (band count, tile size, channels per output),
+2. Deepness-style metadata keys (``model_type``, ``class_names``, ``resolution`` in cm/px, ...),
+3. this project's embedded contract (one JSON value under :data:`METADATA_KEY`),
+4. a sidecar JSON file given by the user (parameter ``CONTRACT``).
+
+Later sources override earlier ones field by field (see :func:`contract.merged`).
+"""
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any, Mapping, Sequence
+
+from ..errors import ContractError, ModelError
+from .contract import METADATA_KEY, ModelContract, default_color, merged, parse_json_object
+
+# Deepness divides every pixel by 255 before standardising; models made for it expect that.
+DEEPNESS_SCALE = 1.0 / 255.0
+DEEPNESS_KEYS = ("model_type", "class_names", "resolution", "tile_size", "tiles_size", "tiles_overlap",
+                  "standardization_mean", "standardization_std", "seg_thresh")
+
+Dim = int | str | None
+
+
+@dataclass(frozen=True)
+class TensorInfo:
+    """One model input or output as the runtime describes it: a name and a shape.
+
+    Dimensions are ints when fixed, or a name/None when dynamic.
+    """
+
+    name: str
+    shape: tuple[Dim, ...]
+    dtype: str = "float32"
+
+    def fixed(self, axis: int) -> int | None:
+        value = self.shape[axis] if -len(self.shape) <= axis < len(self.shape) else None
+        return value if isinstance(value, int) and value > 0 else None
+
+
+@dataclass(frozen=True)
+class ModelIO:
+    """The model's inputs and outputs, independent of the runtime that read them."""
+
+    inputs: tuple[TensorInfo, ...]
+    outputs: tuple[TensorInfo, ...]
+
+
+@dataclass(frozen=True)
+class ContractOrigin:
+    """Which sources contributed to a resolved contract (for logs and the Inspect model algorithm)."""
+
+    embedded: bool
+    deepness: bool
+    sidecar: bool
+
+    def describe(self) -> str:
+        parts = [name for name, used in (("embedded contract", self.embedded), ("Deepness metadata",
+                 self.deepness), ("sidecar JSON", self.sidecar)) if used]
+        return ", ".join(parts) if parts else "model shapes only (no metadata)"
+
+
+def output_channels(info: TensorInfo) -> int:
+    """Channels of an output: (N, C, H, W) -> C; (N, H, W) -> 1 (one sigmoid map)."""
+    if len(info.shape) == 3:
+        return 1
+    if len(info.shape) != 4:
+        raise ModelError(f"Output '{info.name}' has shape {list(info.shape)}; a segmentation model must "
+                         "output (batch, classes, height, width) or (batch, height, width).")
+    channels = info.fixed(1)
+    if channels is None:
+        raise ModelError(f"Output '{info.name}' has a dynamic class axis {list(info.shape)}; give the classes "
+                         "in a CONTRACT sidecar (outputs[].classes).")
+    return channels
+
+
+def _default_classes(channels: int, names: Sequence[str] | None = None) -> list[dict[str, Any]]:
+    """Class entries for an output of ``channels`` channels; a single channel is a binary map."""
+    if channels == 1:
+        positive = names[0] if names else "class 1"
+        return [{"value": 0, "name": "background", "color": "#000000"},
+                {"value": 1, "name": positive, "color": default_color(0)}]
+    names = list(names or [])
+    return [{"value": i, "name": names[i] if i < len(names) else f"class {i}", "color": default_color(i)}
+            for i in range(channels)]
+
+
+def shape_defaults(io: ModelIO) -> dict[str, Any]:
+    """What the model's shapes alone say, plus the Deepness convention for scaling (pixel / 255)."""
+    if len(io.inputs) != 1:
+        raise ModelError(f"The model has {len(io.inputs)} inputs; a segmentation model takes exactly one "
+                         "image tensor (batch, bands, height, width).")
+    image = io.inputs[0]
+    if len(image.shape) != 4:
+        raise ModelError(f"Input '{image.name}' has shape {list(image.shape)}; expected 4 axes "
+                         "(batch, bands, height, width).")
+    height, width = image.fixed(2), image.fixed(3)
+    return {
+        "input": {"name": image.name, "bands": image.fixed(1), "scale": DEEPNESS_SCALE},
+        "outputs": [{"name": out.name, "kind": "auto", "classes": _default_classes(output_channels(out))}
+                    for out in io.outputs],
+        "tile_size": height if height is not None and height == width else None,
+        "dynamic_size": height is None or width is None,
+    }
+
+
+def _decode(value: str) -> Any:
+    """Deepness stores every value JSON-encoded ('"Segmentor"', '{"0": "Coffee"}'); plain text also occurs."""
+    try:
+        return json.loads(value)
+    except (json.JSONDecodeError, TypeError):
+        return value
+    except RecursionError:
+        raise ContractError("A Deepness metadata value of the model is nested too deeply to be read.") from None
+
+
+def _deepness_number(meta: Mapping[str, Any], key: str) -> float:
+    """A Deepness value that must be a number (stored as text or JSON); a clear error names the key."""
+    try:
+        number = float(meta[key])
+    except (TypeError, ValueError):
+        raise ContractError(f"The model's Deepness metadata '{key}' must be a number, got {meta[key]!r}; fix it "
+                            "with a CONTRACT sidecar that gives the field in this plugin's terms.") from None
+    return number
+
+
+def _names_from_deepness(value: Any) -> list[list[str]]:
+    """``{"0": "a", "1": "b"}`` or a list of such dicts (one per output) -> names per output."""
+    groups = value if isinstance(value, list) else [value]
+    names = []
+    for group in groups:
+        if not isinstance(group, Mapping):
+            raise ContractError(f"Deepness 'class_names' must be an object or a list of objects, got {value!r}.")
+        if not all(str(key).strip().isdigit() for key in group):
+            raise ContractError(f"Deepness 'class_names' keys must be class indices ('0', '1', ...), got {value!r}.")
+        names.append([str(group[key]) for key in sorted(group, key=lambda k: int(k))])
+    return names
+
+
+def deepness_overrides(metadata: Mapping[str, str], io: ModelIO) -> dict[str, Any]:
+    """Translate Deepness plugin metadata keys into contract fields."""
+    meta = {key: _decode(metadata[key]) for key in DEEPNESS_KEYS if key in metadata}
+    if not meta:
+        return {}
+    model_type = meta.get("model_type")
+    if model_type is not None and str(model_type).lower() != "segmentor":
+        raise ModelError(f"This Deepness model is a '{model_type}', not a segmentation model ('Segmentor'); "
+                         "only segmentation models can be classified here.")
+    result: dict[str, Any] = {}
+    if "class_names" in meta:
+        groups = _names_from_deepness(meta["class_names"])
+        result["outputs"] = [{"classes": _default_classes(output_channels(out), groups[i] if i < len(groups)
+                                                          else None)} for i, out in enumerate(io.outputs)]
+    if "resolution" in meta:
+        result["resolution_m"] = _deepness_number(meta, "resolution") / 100.0  # Deepness gives cm per pixel
+    tile_key = "tile_size" if "tile_size" in meta else "tiles_size"
+    if tile_key in meta:
+        result["tile_size"] = _deepness_number(meta, tile_key)  # the contract checks it is a whole number
+    if "tiles_overlap" in meta:
+        result["recommended_overlap"] = _deepness_number(meta, "tiles_overlap")
+    if "standardization_mean" in meta or "standardization_std" in meta:
+        result["input"] = {"mean": meta.get("standardization_mean", 0.0),
+                           "std": meta.get("standardization_std", 1.0)}
+    if "seg_thresh" in meta:
+        threshold = _deepness_number(meta, "seg_thresh")
+        result.setdefault("outputs", [{} for _ in io.outputs])
+        for entry in result["outputs"]:
+            entry["threshold"] = threshold
+    return result
+
+
+def resolve_contract(io: ModelIO, metadata: Mapping[str, str], sidecar_text: str | None = None,
+                     sidecar_source: str = "CONTRACT sidecar") -> tuple[ModelContract, ContractOrigin]:
+    """The contract for a model: shapes, then Deepness keys, then the embedded JSON, then the sidecar."""
+    data = shape_defaults(io)
+    deepness = deepness_overrides(metadata, io)
+    data = merged(data, deepness)
+    embedded = metadata.get(METADATA_KEY)
+    if embedded:
+        data = merged(data, parse_json_object(embedded, f"the model's '{METADATA_KEY}' metadata"))
+    if sidecar_text is not None:
+        data = merged(data, parse_json_object(sidecar_text, sidecar_source))
+    if data.get("tile_size") is None and not data.get("dynamic_size"):
+        raise ContractError("The model's input is not square and no tile_size is given; add 'tile_size' "
+                            "to a CONTRACT sidecar.")
+    source = sidecar_source if sidecar_text is not None else "model contract"
+    contract = ModelContract.from_dict(data, source)
+    return contract, ContractOrigin(embedded=bool(embedded), deepness=bool(deepness),
+                                    sidecar=sidecar_text is not None)

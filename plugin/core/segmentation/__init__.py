@@ -1,0 +1,8 @@
+"""The pixel model kind (segmentation, and per-pixel outputs in general): window outputs weighted and
+blended into finished class rows. A model kind plugs into the engine with a merger and a sink
+(``docs/architecture.md``); this is the first one.
+
+- :mod:`.run`      :func:`~.run.segment`: the engine with this kind's merger
+- :mod:`.merging`  the merger: window weights, the row accumulator, finished rows
+- :mod:`.outputs`  what the outputs become: classes, probabilities, confidence; clipping rows to a block
+"""

@@ -1,0 +1,4 @@
+"""``seamless:evaluate``, "Assess classification accuracy".
+
+- :mod:`.algorithm`  the algorithm: confusion matrix, kappa, IoU and class areas
+"""

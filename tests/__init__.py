@@ -1,0 +1,1 @@
+"""The test suite (see tests/README.md). Shared helpers: :mod:`tests.support`."""
