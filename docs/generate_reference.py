@@ -32,7 +32,7 @@ def _cell(text: object) -> str:
 
 
 def _default(parameter) -> str:
-    from plugin.processing.qgis_compat import PARAMETER_OPTIONAL
+    from plugin.processing.common.qgis_compat import PARAMETER_OPTIONAL
 
     if parameter.isDestination():
         return "(output)"
@@ -46,7 +46,7 @@ def _default(parameter) -> str:
 
 
 def _type(parameter) -> str:
-    from plugin.processing.qgis_compat import PARAMETER_ADVANCED
+    from plugin.processing.common.qgis_compat import PARAMETER_ADVANCED
 
     name = parameter.type()
     if name == "enum":
