@@ -50,10 +50,10 @@ def test_raster_reference_counts_equal_scikit_learn_on_the_same_pixels(classifie
     assert 0.2 < result.scores.overall_accuracy < 0.6  # a real, imperfect classification
 
 
-def test_block_size_does_not_change_a_single_count(classified):
+def test_tile_size_does_not_change_a_single_count(classified):
     spec = ReferenceSpec(raster=str(S2_LABELS), nodata=0)
-    whole = assess(str(classified.path), spec, block_size=2048)
-    odd = assess(str(classified.path), spec, block_size=97)
+    whole = assess(str(classified.path), spec, tile_size=2048)
+    odd = assess(str(classified.path), spec, tile_size=97)
     np.testing.assert_array_equal(whole.matrix.matrix, odd.matrix.matrix)
     assert whole.mapped_counts == odd.mapped_counts
 
@@ -127,7 +127,7 @@ def test_every_point_is_one_sample_also_in_another_crs(classified, tmp_path):
     on_raster = len(reference) + result.excluded["on_classification_nodata"]
     assert on_raster + result.excluded["outside_raster"] == len(points)
     odd = assess(str(classified.path), ReferenceSpec(vector=str(tmp_path / "points.gpkg"), field="fclass"),
-                 block_size=101)
+                 tile_size=101)
     np.testing.assert_array_equal(result.matrix.matrix, odd.matrix.matrix)
 
 

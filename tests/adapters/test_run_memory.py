@@ -40,7 +40,7 @@ def test_block_cache_is_restored_when_the_run_fails(cache_size):
 
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="glibc settings exist on Linux only")
 def test_glibc_settings_are_applied_on_linux():
-    assert process_memory.map_large_blocks() is True
+    assert process_memory.map_large_allocations() is True
     assert process_memory.release_free_memory() is True
 
 

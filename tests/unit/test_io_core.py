@@ -74,19 +74,19 @@ class _CountingReader:
 def test_cache_answers_overlapping_reads_from_blocks_fetched_once_and_stays_bounded():
     data = np.arange(3 * 100 * 90, dtype=np.int32).reshape(3, 100, 90)
     source = _CountingReader(data)
-    cached = CachedReader(source, block=32, max_bytes=10 ** 9)
+    cached = CachedReader(source, tile=32, max_bytes=10 ** 9)
     for row in range(0, 70, 10):  # overlapping strips, as the engine reads them
         values, valid = cached.read(5, row, 80, 30)
         assert np.array_equal(values, data[:, row:row + 30, 5:85]) and np.array_equal(valid, values > 0)
     assert len(source.reads) == len(set(source.reads)) == cached.fetches == 3 * 3  # every block once
-    small = CachedReader(_CountingReader(data), block=32, max_bytes=2 * 32 * 32 * 3 * 5)
+    small = CachedReader(_CountingReader(data), tile=32, max_bytes=2 * 32 * 32 * 3 * 5)
     small.read(0, 0, 90, 100)
     assert small._bytes <= small.max_bytes and small.fetches == 12
 
 
 def test_cache_checks_for_cancellation_before_each_fetch():
     cancelled = iter([False, True])
-    cached = CachedReader(_CountingReader(np.ones((1, 64, 64))), block=32, cancelled=lambda: next(cancelled))
+    cached = CachedReader(_CountingReader(np.ones((1, 64, 64))), tile=32, cancelled=lambda: next(cancelled))
     with pytest.raises(CancelledError):
         cached.read(0, 0, 64, 64)
 

@@ -25,7 +25,7 @@ from .reference import PointSampler, ReferenceSpec, open_reference
 
 gdal.UseExceptions()
 
-BLOCK_SIZE = 1024
+TILE_SIZE = 1024
 
 class ClassifiedRaster:
     """Band 1 of a class raster, read block by block with its validity (GDAL mask band)."""
@@ -66,7 +66,7 @@ def class_names_of(raster: ClassifiedRaster, overrides: dict[int, str] | None) -
 
 def assess(classified_path: str, reference: ReferenceSpec, area: AreaSpec | None = None,
            class_names: dict[int, str] | None = None, progress: Progress | None = None,
-           block_size: int = BLOCK_SIZE) -> AccuracySummary:
+           tile_size: int = TILE_SIZE) -> AccuracySummary:
     """Count every assessed pixel (or point) of ``classified_path`` against ``reference``."""
     area, progress = area or AreaSpec(), progress or LoggingProgress()
     raster = ClassifiedRaster(classified_path)
@@ -78,9 +78,9 @@ def assess(classified_path: str, reference: ReferenceSpec, area: AreaSpec | None
     for note in notes:
         progress.info(note)
     if isinstance(sampler, PointSampler):
-        sampler.group_by_block(region.window, block_size)
+        sampler.group_by_tile(region.window, tile_size)
     counts, mapped = ConfusionAccumulator(), ValueCounter()
-    tiles = region.window.blocks(block_size)
+    tiles = region.window.tiles(tile_size)
     for done, window in enumerate(tiles, start=1):
         if progress.is_cancelled():
             raise CancelledError("the accuracy assessment was cancelled; nothing was written.")

@@ -95,8 +95,8 @@ class PointSampler:
         self._groups: dict[int, np.ndarray] = {}
         self._layout: tuple[PixelWindow, int] | None = None
 
-    def group_by_block(self, area: PixelWindow, size: int) -> None:
-        """Index the points by the block of ``area.blocks(size)`` they fall in; the rest are outside the area."""
+    def group_by_tile(self, area: PixelWindow, size: int) -> None:
+        """Index the points by the tile of ``area.tiles(size)`` they fall in; the rest are outside the area."""
         keys = blocks_key(area, size, self.cols, self.rows)
         inside = keys >= 0
         self.excluded["outside_area"] += int(np.count_nonzero(~inside))
@@ -109,7 +109,7 @@ class PointSampler:
             counts: ConfusionAccumulator) -> None:
         """Count the points of ``window`` (one of the grouped blocks) that lie in the area on valid pixels."""
         if self._layout is None:
-            raise RuntimeError("group_by_block() must be called before add()")
+            raise RuntimeError("group_by_tile() must be called before add()")
         area, size = self._layout
         key = int(blocks_key(area, size, np.array([window.col]), np.array([window.row]))[0])
         chosen = self._groups.get(key)

@@ -100,7 +100,7 @@ class ChipLabels:
         self.classes = tuple(embedded.get(v, ClassInfo(v, str(v), default_color(i))) for i, v in enumerate(values))
 
 
-def raster_class_values(path: str, unlabelled: set[int], block_size: int = 1024) -> list[int]:
+def raster_class_values(path: str, unlabelled: set[int], tile_size: int = 1024) -> list[int]:
     """Every value band 1 of ``path`` holds (nodata and NaN left out), minus ``unlabelled``.
 
     Counted with numpy block by block rather than with GDAL's histogram, which would store itself in
@@ -111,7 +111,7 @@ def raster_class_values(path: str, unlabelled: set[int], block_size: int = 1024)
     mask = None if band.GetMaskFlags() == gdal.GMF_ALL_VALID else band.GetMaskBand()
     counter = ValueCounter()
     grid = RasterGrid.of(source)
-    for window in PixelWindow(0, 0, grid.width, grid.height).blocks(block_size):
+    for window in PixelWindow(0, 0, grid.width, grid.height).tiles(tile_size):
         args = (window.col, window.row, window.width, window.height)
         values = band.ReadAsArray(*args)
         valid = np.ones(values.shape, bool) if mask is None else mask.ReadAsArray(*args) > 0

@@ -36,7 +36,7 @@ from ..outputs.atomic import AtomicOutputs
 from ..outputs.class_rasters import GeoTiffSink, output_specs
 from ..outputs.geotiff import bounded_block_cache, create_geotiff
 from ..outputs.paths import RASTER_EXTENSIONS, VECTOR_EXTENSIONS, check_outputs, require_extension
-from ..outputs.process_memory import available_memory, map_large_blocks
+from ..outputs.process_memory import available_memory, map_large_allocations
 from .finishing import VectorOptions, blank_outside, finish_outputs
 from .inputs import GridChoice, RasterRef, open_input, place_input, processing_area, warn_if_unsuitable
 from .resample import ResampledRun, count_classes, model_paths_in
@@ -265,7 +265,7 @@ def classify(request: ClassifyRequest, progress: Progress, style_writer: StyleWr
     started = time.perf_counter()
     request.check_paths()
     job = open_job(request, progress)
-    map_large_blocks()  # memory flat however long the run (see process_memory)
+    map_large_allocations()  # memory flat however long the run (see process_memory)
     with AtomicOutputs() as outputs, bounded_block_cache():
         files = temporary_files(request, outputs)
         run = _run_at_model_resolution(job, request, files.paths, outputs, progress)

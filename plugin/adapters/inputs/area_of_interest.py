@@ -110,7 +110,7 @@ class AreaOfInterest:
         the first pixel found): a run would only write nodata."""
         if self._mask is None:
             return
-        for window in self.window.blocks(block):
+        for window in self.window.tiles(block):
             if self.read(window).any():
                 return
         raise InputError(f"The MASK layer '{path}' covers no pixel of the raster (inside the EXTENT, if one is "

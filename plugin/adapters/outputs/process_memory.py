@@ -1,15 +1,15 @@
-"""Keep a long run's memory flat on Linux (glibc): large blocks straight from the system, freed pages returned.
+"""Keep a long run's memory flat on Linux (glibc): large allocations straight from the system, freed pages returned.
 
 The engine's batches, strips and model outputs (a few to tens of MB each) are allocated and freed every
 batch by four threads. glibc raises its mmap threshold after the first large free (up to 32 MiB), from
-then on serving such blocks from per-thread heap arenas, which fragment: the peak resident memory of a
+then on serving such allocations from per-thread heap arenas, which fragment: the peak resident memory of a
 16k x 16k run was 1.13 to 1.16 times that of a 4k x 4k run, and the excess came in bursts, more of them
 the longer the run. Fixing the threshold at 4 MiB maps every large array on its own and unmaps it when
 freed (measured: ratio 1.076, throughput within the benchmark's run-to-run noise of about 2 %), and
-``malloc_trim`` every few megapixels returns what the smaller blocks leave free.
+``malloc_trim`` every few megapixels returns what the smaller allocations leave free.
 
 Both are process-wide glibc settings. A fixed 4 MiB threshold is below glibc's own ceiling (32 MiB) and
-only affects blocks that large; it stays in force for the rest of the process (QGIS included), which
+only affects allocations that large; it stays in force for the rest of the process (QGIS included), which
 is harmless. Other C libraries and platforms are left alone.
 """
 from __future__ import annotations
@@ -20,7 +20,7 @@ import os
 import sys
 from functools import lru_cache
 
-LARGE_BLOCK_BYTES = 4 * 1024 * 1024
+LARGE_ALLOCATION_BYTES = 4 * 1024 * 1024
 TRIM_EVERY_PIXELS = 16 * 1024 * 1024
 _M_MMAP_THRESHOLD = -3  # mallopt parameter number, from glibc's malloc.h
 
@@ -37,8 +37,8 @@ def _glibc() -> ctypes.CDLL | None:
     return libc
 
 
-def map_large_blocks(threshold: int = LARGE_BLOCK_BYTES) -> bool:
-    """Serve blocks of ``threshold`` bytes or more with their own mapping (glibc only); True when set."""
+def map_large_allocations(threshold: int = LARGE_ALLOCATION_BYTES) -> bool:
+    """Serve allocations of ``threshold`` bytes or more with their own mapping (glibc only); True when set."""
     libc = _glibc()
     return bool(libc and libc.mallopt(_M_MMAP_THRESHOLD, threshold))
 

@@ -63,7 +63,7 @@ class PixelWindow:
             return None
         return PixelWindow(col0, row0, col1 - col0, row1 - row0)
 
-    def blocks(self, size: int) -> list["PixelWindow"]:
+    def tiles(self, size: int) -> list["PixelWindow"]:
         """Tiles of at most ``size`` x ``size`` pixels covering this window, row by row."""
         return [PixelWindow(col, row, min(size, self.col_end - col), min(size, self.row_end - row))
                 for row in range(self.row, self.row_end, size) for col in range(self.col, self.col_end, size)]

@@ -7,7 +7,7 @@ layer's own grid where it has one. :class:`QgisLayerInput` implements the job's 
 
 - Colour web maps (ARGB pixels) become four bands, red, green, blue and alpha; alpha 0 (no tile, outside
   the map) is nodata.
-- Reads go through a bounded cache of 512 px blocks (:mod:`plugin.core.engine.fetch_cache`), so overlapping
+- Reads go through a bounded cache of 512 px tiles (:mod:`plugin.core.engine.fetch_cache`), so overlapping
   windows fetch each block once; every fetch checks for cancellation and the log says how the fetching
   goes. A fetch in progress is cancelled with the run.
 - Pixels are fetched in the layer's own CRS and, when the grid is in another CRS, warped onto it by GDAL
