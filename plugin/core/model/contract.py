@@ -8,7 +8,8 @@ model file offers (its input and output shapes, Deepness-style keys, the embedde
 Schema version 1, field by field (docs/model_contract.md repeats this for model authors)::
 
     schema_version        1
-    task                  "segmentation"
+    task                  "segmentation" (default) or "detection" (object detectors: the output kinds,
+                          the ``detection`` section and the layouts are in :mod:`.contract_detection`)
     name, description     free text
     input.name            ONNX input name (null: the model's only input)
     input.bands           number of input channels the model expects
@@ -31,6 +32,8 @@ Schema version 1, field by field (docs/model_contract.md repeats this for model 
     recommended_overlap   percent of the window
     resolution_m          ground resolution the model was trained at, metres per pixel (null: any)
     provenance            free object: architecture, training data, metrics, date, software
+    detection             detectors only: score_threshold, iou_threshold, max_detections,
+                          max_object_size_px (:mod:`.contract_detection`)
 """
 from __future__ import annotations
 
@@ -41,6 +44,14 @@ from typing import Any, Mapping
 
 from ..errors import ContractError
 from . import contract_validation as check
+from .contract_detection import (
+    TASKS,
+    DetectionSpec,
+    check_detection_classes,
+    check_output_kind,
+    detection_from_dict,
+    detection_layout,
+)
 from .contract_validation import parse_json_object
 
 METADATA_KEY = "seamless_segmentation"
@@ -111,7 +122,7 @@ class InputSpec:
 
 @dataclass(frozen=True)
 class ModelContract:
-    """Everything needed to run a segmentation model correctly (schema version 1)."""
+    """Everything needed to run a segmentation model or an object detector correctly (schema version 1)."""
 
     input: InputSpec
     outputs: tuple[OutputSpec, ...]
@@ -126,6 +137,7 @@ class ModelContract:
     provenance: Mapping[str, Any] = field(default_factory=dict)
     schema_version: int = SCHEMA_VERSION
     task: str = "segmentation"
+    detection: DetectionSpec | None = None  # detectors only (task "detection")
 
     # ---- derived views -------------------------------------------------------------------
     @property
@@ -175,6 +187,7 @@ class ModelContract:
             "recommended_overlap": self.recommended_overlap,
             "resolution_m": self.resolution_m,
             "provenance": dict(self.provenance),
+            **({"detection": (self.detection or DetectionSpec()).to_dict()} if self.task == "detection" else {}),
         }
 
     def to_json(self, indent: int | None = None) -> str:
@@ -200,8 +213,12 @@ class ModelContract:
                 f"{source}: schema_version {version!r} is not supported; this plugin reads version "
                 f"{SCHEMA_VERSION}. Update the plugin or re-export the model.")
         task = data.get("task", "segmentation")
-        if task != "segmentation":
-            raise ContractError(f"{source}: task {task!r} is not supported; only 'segmentation' models run here.")
+        if task not in TASKS:
+            raise ContractError(f"{source}: task {task!r} is not supported; only 'segmentation' models and "
+                                "'detection' models (object detectors) run here.")
+        if task != "detection" and data.get("detection") is not None:
+            raise ContractError(f"{source}: a 'detection' section belongs to object detectors; set \"task\": "
+                                "\"detection\" or remove it.")
         provenance = data.get("provenance") or {}
         if not isinstance(provenance, Mapping):
             raise ContractError(f"{source}: 'provenance' must be an object or null, got {provenance!r}.")
@@ -213,7 +230,7 @@ class ModelContract:
                                 "its tile size.")
         return cls(
             input=_input_from_dict(check.mapping(data, "input", source), source),
-            outputs=_outputs_from_list(data.get("outputs"), source),
+            outputs=_outputs_from_list(data.get("outputs"), source, task),
             name=check.optional_text(data, "name", source) or "",
             description=check.optional_text(data, "description", source) or "",
             tile_size=tile_size,
@@ -225,6 +242,7 @@ class ModelContract:
             provenance=dict(provenance),
             schema_version=SCHEMA_VERSION,
             task=task,
+            detection=detection_from_dict(data.get("detection"), source) if task == "detection" else None,
         )
 
 
@@ -249,7 +267,9 @@ def _input_from_dict(data: Mapping[str, Any], source: str) -> InputSpec:
     )
 
 
-def _classes_from_list(items: Any, source: str, where: str) -> tuple[ClassInfo, ...]:
+def _classes_from_list(items: Any, source: str, where: str, optional: bool = False) -> tuple[ClassInfo, ...]:
+    if optional and items in (None, []):  # a detector lists its classes on one output only
+        return ()
     items = check.sequence_of_objects(items, source, f"{where}.classes", "{value, name, color} objects, one per "
                                       "output channel")
     if len(items) > check.MAX_CLASSES:
@@ -277,21 +297,26 @@ def _classes_from_list(items: Any, source: str, where: str) -> tuple[ClassInfo, 
     return tuple(classes)
 
 
-def _outputs_from_list(items: Any, source: str) -> tuple[OutputSpec, ...]:
+def _outputs_from_list(items: Any, source: str, task: str = "segmentation") -> tuple[OutputSpec, ...]:
     items = check.sequence_of_objects(items, source, "outputs", "objects, one per model output")
+    detector = task == "detection"
     outputs = []
     for index, item in enumerate(items):
         where = f"outputs[{index}]"
         if not isinstance(item, Mapping):
             raise ContractError(f"{source}: '{where}' must be an object.")
         check.check_keys(item, check.OUTPUT_KEYS, where, source)
-        kind = item.get("kind", "auto")
-        if kind not in OUTPUT_KINDS:
-            raise ContractError(f"{source}: '{where}.kind' is {kind!r}; use one of {', '.join(OUTPUT_KINDS)}.")
+        kind = check_output_kind(item.get("kind", None if detector else "auto"), task, source, where, OUTPUT_KINDS)
         threshold = check.optional_float(item, "threshold", source, 0.0, 1.0, where)
-        classes = _classes_from_list(item.get("classes"), source, where)
+        if detector and threshold is not None:
+            raise ContractError(f"{source}: '{where}.threshold' is for segmentation outputs; a detector's score "
+                                "threshold is 'detection.score_threshold'.")
+        classes = _classes_from_list(item.get("classes"), source, where, optional=detector)
         outputs.append(OutputSpec(name=check.optional_text(item, "name", source, where), kind=kind, classes=classes,
                                   threshold=threshold))
+    if detector:
+        detection_layout([o.kind for o in outputs], source)
+        check_detection_classes([o.class_count for o in outputs], source)
     return tuple(outputs)
 
 
@@ -316,5 +341,5 @@ def merged(base: Mapping[str, Any], override: Mapping[str, Any]) -> dict[str, An
 
 __all__ = [
     "METADATA_KEY", "SCHEMA_VERSION", "OUTPUT_KINDS", "ClassInfo", "OutputSpec", "InputSpec",
-    "ModelContract", "merged", "parse_json_object", "default_color", "replace",
+    "ModelContract", "DetectionSpec", "merged", "parse_json_object", "default_color", "replace",
 ]

@@ -5,7 +5,9 @@
 3. this project's embedded contract (one JSON value under :data:`METADATA_KEY`),
 4. a sidecar JSON file given by the user (parameter ``CONTRACT``).
 
-Later sources override earlier ones field by field (see :func:`contract.merged`).
+Later sources override earlier ones field by field (see :func:`contract.merged`). The task is read first
+(the sidecar's, the embedded contract's, else Deepness's ``model_type``; segmentation by default), because
+an object detector's shapes mean something else (:func:`detection_defaults`).
 """
 from __future__ import annotations
 
@@ -19,7 +21,7 @@ from .contract import METADATA_KEY, ModelContract, default_color, merged, parse_
 # Deepness divides every pixel by 255 before standardising; models made for it expect that.
 DEEPNESS_SCALE = 1.0 / 255.0
 DEEPNESS_KEYS = ("model_type", "class_names", "resolution", "tile_size", "tiles_size", "tiles_overlap",
-                  "standardization_mean", "standardization_std", "seg_thresh")
+                  "standardization_mean", "standardization_std", "seg_thresh", "det_conf", "det_iou_thresh", "det_type")
 
 Dim = int | str | None
 
@@ -87,8 +89,9 @@ def _default_classes(channels: int, names: Sequence[str] | None = None) -> list[
             for i in range(channels)]
 
 
-def shape_defaults(io: ModelIO) -> dict[str, Any]:
-    """What the model's shapes alone say, plus the Deepness convention for scaling (pixel / 255)."""
+def input_defaults(io: ModelIO) -> dict[str, Any]:
+    """What the model's input shape says (bands, tile size, dynamic axes), plus the Deepness convention for
+    scaling (pixel / 255)."""
     if len(io.inputs) != 1:
         raise ModelError(f"The model has {len(io.inputs)} inputs; a segmentation model takes exactly one "
                          "image tensor (batch, bands, height, width).")
@@ -99,11 +102,16 @@ def shape_defaults(io: ModelIO) -> dict[str, Any]:
     height, width = image.fixed(2), image.fixed(3)
     return {
         "input": {"name": image.name, "bands": image.fixed(1), "scale": DEEPNESS_SCALE},
-        "outputs": [{"name": out.name, "kind": "auto", "classes": _default_classes(output_channels(out))}
-                    for out in io.outputs],
         "tile_size": height if height is not None and height == width else None,
         "dynamic_size": height is None or width is None,
     }
+
+
+def shape_defaults(io: ModelIO) -> dict[str, Any]:
+    """What a segmentation model's shapes alone say, plus the Deepness convention for scaling (pixel / 255)."""
+    return {**input_defaults(io),
+            "outputs": [{"name": out.name, "kind": "auto", "classes": _default_classes(output_channels(out))}
+                        for out in io.outputs]}
 
 
 def _decode(value: str) -> Any:
@@ -139,20 +147,37 @@ def _names_from_deepness(value: Any) -> list[list[str]]:
     return names
 
 
+def deepness_metadata(metadata: Mapping[str, str]) -> dict[str, Any]:
+    """The Deepness plugin's metadata keys of a model, decoded."""
+    return {key: _decode(metadata[key]) for key in DEEPNESS_KEYS if key in metadata}
+
+
 def deepness_overrides(metadata: Mapping[str, str], io: ModelIO) -> dict[str, Any]:
-    """Translate Deepness plugin metadata keys into contract fields."""
-    meta = {key: _decode(metadata[key]) for key in DEEPNESS_KEYS if key in metadata}
+    """Translate Deepness plugin metadata keys into contract fields (segmentation models)."""
+    meta = deepness_metadata(metadata)
     if not meta:
         return {}
     model_type = meta.get("model_type")
     if model_type is not None and str(model_type).lower() != "segmentor":
-        raise ModelError(f"This Deepness model is a '{model_type}', not a segmentation model ('Segmentor'); "
-                         "only segmentation models can be classified here.")
+        raise ModelError(f"This Deepness model is a '{model_type}', not a segmentation model ('Segmentor') or an "
+                         "object detector ('Detector'); only those two kinds run here.")
     result: dict[str, Any] = {}
     if "class_names" in meta:
         groups = _names_from_deepness(meta["class_names"])
         result["outputs"] = [{"classes": _default_classes(output_channels(out), groups[i] if i < len(groups)
                                                           else None)} for i, out in enumerate(io.outputs)]
+    result.update(deepness_common(meta))
+    if "seg_thresh" in meta:
+        threshold = _deepness_number(meta, "seg_thresh")
+        result.setdefault("outputs", [{} for _ in io.outputs])
+        for entry in result["outputs"]:
+            entry["threshold"] = threshold
+    return result
+
+
+def deepness_common(meta: Mapping[str, Any]) -> dict[str, Any]:
+    """The Deepness keys every model kind shares: resolution, tile size, overlap, standardisation."""
+    result: dict[str, Any] = {}
     if "resolution" in meta:
         result["resolution_m"] = _deepness_number(meta, "resolution") / 100.0  # Deepness gives cm per pixel
     tile_key = "tile_size" if "tile_size" in meta else "tiles_size"
@@ -163,25 +188,128 @@ def deepness_overrides(metadata: Mapping[str, str], io: ModelIO) -> dict[str, An
     if "standardization_mean" in meta or "standardization_std" in meta:
         result["input"] = {"mean": meta.get("standardization_mean", 0.0),
                            "std": meta.get("standardization_std", 1.0)}
-    if "seg_thresh" in meta:
-        threshold = _deepness_number(meta, "seg_thresh")
-        result.setdefault("outputs", [{} for _ in io.outputs])
-        for entry in result["outputs"]:
-            entry["threshold"] = threshold
     return result
+
+
+# Deepness's detector types (its ``det_type``) and the layout each means: its YOLOv5/v7 post-processing reads
+# rows [b, n, 5 + nc] with objectness, YOLOv6 the same rows with objectness ignored, YOLOv9 and Ultralytics
+# YOLOv8/11 columns [b, 4 + nc, n], Ultralytics OBB columns [b, 4 + nc + 1, n] with the angle last.
+DEEPNESS_DETECTOR_TYPES = {"YOLO_v5_or_v7_default": "yolo_v5", "YOLO_v6": "yolo_v6", "YOLO_v9": "yolo_v8",
+                           "YOLO_Ultralytics": "yolo_v8", "YOLO_Ultralytics_obb": "yolo_obb"}
+_NAMED_PARTS = (("box", "boxes"), ("score", "scores"), ("conf", "scores"), ("label", "labels"), ("class", "labels"),
+                ("angle", "angles"))
+_YOLO_CLASS_AXIS = {"yolo_v5": (2, 5), "yolo_v6": (2, 5), "yolo_v8": (1, 4), "yolo_obb": (1, 5)}
+
+
+def _detection_classes(count: int, names: Sequence[str] | None = None) -> list[dict[str, Any]]:
+    names = list(names or [])
+    return [{"value": i, "name": names[i] if i < len(names) else f"class {i}", "color": default_color(i)}
+            for i in range(count)]
+
+
+def yolo_class_count(kind: str, info: TensorInfo) -> int | None:
+    """Classes a single YOLO-style output of ``kind`` holds, from its fixed shape (None when unknown)."""
+    axis, extra = _YOLO_CLASS_AXIS.get(kind, (0, 0))
+    size = info.fixed(axis) if axis and len(info.shape) == 3 else None
+    return size - extra if size is not None and size > extra else None
+
+
+def guess_yolo_kind(info: TensorInfo) -> str | None:
+    """The layout a single [b, a, c] output suggests: rows of 5 + nc values (YOLOv5) when the last axis is
+    the short one, columns of 4 + nc values (YOLOv8) when the middle one is; None when the shape cannot say."""
+    if len(info.shape) != 3:
+        return None
+    middle, last = info.fixed(1), info.fixed(2)
+    if last is not None and (middle is None or middle > last):
+        return "yolo_v5"
+    if middle is not None and (last is None or last > middle):
+        return "yolo_v8"
+    return None
+
+
+def detection_output_defaults(io: ModelIO) -> list[dict[str, Any]]:
+    """Output entries a detector's shapes and output names suggest (a sidecar corrects a wrong guess)."""
+    entries: list[dict[str, Any]] = []
+    for out in io.outputs:
+        lowered = out.name.lower()
+        kind = guess_yolo_kind(out) if len(io.outputs) == 1 else next(
+            (part for word, part in _NAMED_PARTS if word in lowered), None)
+        entry: dict[str, Any] = {"name": out.name, **({"kind": kind} if kind else {})}
+        count = yolo_class_count(kind, out) if kind in _YOLO_CLASS_AXIS else (
+            out.fixed(2) if kind == "scores" and len(out.shape) == 3 else None)
+        if count:
+            entry["classes"] = _detection_classes(count)
+        entries.append(entry)
+    return entries
+
+
+def deepness_detector(meta: Mapping[str, Any], io: ModelIO) -> dict[str, Any]:
+    """Translate a Deepness detector's metadata (``det_type``, ``det_conf``, ``det_iou_thresh``, class names and
+    the shared keys) into contract fields; Deepness reads the first output only."""
+    result = deepness_common(meta)
+    first = io.outputs[0]
+    if len(first.shape) != 3:
+        raise ModelError(f"This Deepness model is a 'Detector' (an object detector, not a segmentation model), but "
+                         f"its first output '{first.name}' has shape {list(first.shape)}; a Deepness detector outputs "
+                         "(batch, boxes, values) or (batch, values, boxes). Check the model file.")
+    output: dict[str, Any] = {"name": first.name}
+    if "det_type" in meta:
+        kind = DEEPNESS_DETECTOR_TYPES.get(str(meta["det_type"]))
+        if kind is None:
+            raise ModelError(f"This Deepness detector's type '{meta['det_type']}' is not supported here; the "
+                             f"supported types are {', '.join(DEEPNESS_DETECTOR_TYPES)} (instance segmentation is "
+                             "not). Give the layout in a CONTRACT sidecar (outputs[].kind) if it is one of those.")
+        output["kind"] = kind
+        count = yolo_class_count(kind, io.outputs[0])
+        if count:
+            output["classes"] = _detection_classes(count)
+    if "class_names" in meta:
+        names = _names_from_deepness(meta["class_names"])[0]
+        output["classes"] = _detection_classes(len(names), names)
+    result["outputs"] = [output]
+    detection = {key: _deepness_number(meta, name) for key, name in (("score_threshold", "det_conf"),
+                                                                     ("iou_threshold", "det_iou_thresh"))
+                 if name in meta}
+    if detection:
+        result["detection"] = detection
+    return result
+
+
+def detection_defaults(io: ModelIO, metadata: Mapping[str, str]) -> tuple[dict[str, Any], dict[str, Any]]:
+    """An object detector's defaults (shapes, output names, Deepness keys) and the Deepness part alone."""
+    data: dict[str, Any] = {**input_defaults(io), "task": "detection", "outputs": detection_output_defaults(io)}
+    meta = deepness_metadata(metadata)
+    deepness = deepness_detector(meta, io) if meta else {}
+    if deepness:
+        data["outputs"] = data["outputs"][:1]
+    return merged(data, deepness), deepness
+
+
+def declared_task(metadata: Mapping[str, str], documents: Sequence[Mapping[str, Any] | None]) -> str:
+    """The task the model's sources declare: the last document (sidecar over embedded) that names one, else
+    Deepness's ``model_type`` ('Detector': detection), else segmentation."""
+    for document in reversed(documents):
+        if document is not None and isinstance(document.get("task"), str):
+            return str(document["task"])
+    model_type = deepness_metadata(metadata).get("model_type")
+    return "detection" if str(model_type).lower() == "detector" else "segmentation"
 
 
 def resolve_contract(io: ModelIO, metadata: Mapping[str, str], sidecar_text: str | None = None,
                      sidecar_source: str = "CONTRACT sidecar") -> tuple[ModelContract, ContractOrigin]:
     """The contract for a model: shapes, then Deepness keys, then the embedded JSON, then the sidecar."""
-    data = shape_defaults(io)
-    deepness = deepness_overrides(metadata, io)
-    data = merged(data, deepness)
     embedded = metadata.get(METADATA_KEY)
-    if embedded:
-        data = merged(data, parse_json_object(embedded, f"the model's '{METADATA_KEY}' metadata"))
-    if sidecar_text is not None:
-        data = merged(data, parse_json_object(sidecar_text, sidecar_source))
+    documents = [parse_json_object(embedded, f"the model's '{METADATA_KEY}' metadata") if embedded else None,
+                 parse_json_object(sidecar_text, sidecar_source) if sidecar_text is not None else None]
+    if declared_task(metadata, documents) == "detection":
+        data, deepness = detection_defaults(io, metadata)
+    else:
+        data = shape_defaults(io)
+        deepness = deepness_overrides(metadata, io)
+        data = merged(data, deepness)
+    for document in documents:
+        if document is not None:
+            data = merged(data, document)
     if data.get("tile_size") is None and not data.get("dynamic_size"):
         raise ContractError("The model's input is not square and no tile_size is given; add 'tile_size' "
                             "to a CONTRACT sidecar.")

@@ -26,7 +26,7 @@ MIN_ABS_FACTOR = 1e-12  # smallest |scale| and std: smaller ones make every inpu
 MAX_RESOLUTION_M = 1e5
 
 TOP_KEYS = ("schema_version", "task", "name", "description", "input", "outputs", "tile_size", "dynamic_size",
-            "size_multiple", "context_margin", "recommended_overlap", "resolution_m", "provenance")
+            "size_multiple", "context_margin", "recommended_overlap", "resolution_m", "provenance", "detection")
 INPUT_KEYS = ("name", "bands", "band_names", "scale", "offset", "mean", "std", "nodata_fill")
 OUTPUT_KEYS = ("name", "kind", "threshold", "classes")
 CLASS_KEYS = ("value", "name", "color")

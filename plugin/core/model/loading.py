@@ -99,6 +99,9 @@ def load_model(path: str | os.PathLike, device: str = "auto", sidecar: str | os.
     runtime = OnnxModel(Path(path), device, threads)
     contract, origin = resolve_contract(runtime.io, metadata, sidecar_text,
                                         f"CONTRACT file '{sidecar}'" if sidecar else "CONTRACT sidecar")
+    if contract.task != "segmentation":
+        raise ModelError(f"'{Path(path).name}' is an object detector (task '{contract.task}' in its contract), not a "
+                         "segmentation model: run it with Detect objects (seamless:detect), not Classify raster.")
     if len(contract.outputs) > len(runtime.io.outputs):
         raise ContractError(f"The contract describes {len(contract.outputs)} outputs but the model has "
                             f"{len(runtime.io.outputs)}.")
