@@ -111,6 +111,39 @@ def test_any_value_in_any_contract_field_is_read_or_refused_with_a_contract_erro
     assert ModelContract.from_json(contract.to_json()) == contract  # what is accepted round-trips
 
 
+def _detector_contract() -> dict:
+    return {"task": "detection", "input": {"bands": 3, "mean": [0, 0, 0], "std": 1},
+            "outputs": [{"name": "boxes", "kind": "boxes"},
+                        {"name": "scores", "kind": "scores", "classes": [{"value": 1, "name": "tree"}, {"value": 2}]},
+                        {"name": "angles", "kind": "angles"}],
+            "tile_size": 256, "size_multiple": 32,
+            "detection": {"score_threshold": 0.3, "iou_threshold": 0.5, "max_detections": 100,
+                          "max_object_size_px": 40}}
+
+
+DETECTOR_FIELDS = ([("task",), ("detection",), ("outputs",)]
+                   + [("detection", k) for k in ("score_threshold", "iou_threshold", "max_detections",
+                                                 "max_object_size_px", "max_object_size")]
+                   + [("outputs", i, k) for i in (0, 1, 2) for k in ("name", "kind", "threshold", "classes")]
+                   + [("outputs", 1, "classes", 0, k) for k in ("value", "name", "color")])
+
+
+@settings(max_examples=400, deadline=None)
+@given(field=st.sampled_from(DETECTOR_FIELDS), value=JSON_VALUES)
+def test_any_value_in_any_detector_contract_field_is_read_or_refused_with_a_contract_error(field, value):
+    data = _detector_contract()
+    target = data
+    for key in field[:-1]:
+        target = target[key]
+    target[field[-1]] = value
+    try:
+        contract = ModelContract.from_dict(data)
+    except ContractError as error:
+        assert str(error)
+        return
+    assert ModelContract.from_json(contract.to_json()) == contract  # what is accepted round-trips
+
+
 @settings(max_examples=60, deadline=None)
 @given(value=JSON_VALUES)
 def test_any_json_document_as_a_contract_is_read_or_refused_with_a_contract_error(value):

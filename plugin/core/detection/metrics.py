@@ -107,7 +107,8 @@ class DetectionScores:
             entry = {"index": index, "name": names.get(index, str(index)), "references": scores.references,
                      "detections": scores.detections, "tp": scores.tp, "fp": scores.fp, "fn": scores.fn,
                      "precision": _finite(scores.precision), "recall": _finite(scores.recall),
-                     "f1": _finite(scores.f1), "ap50": scores.ap50, "ap50_95": scores.ap50_95}
+                     "f1": _finite(scores.f1), "ap50": _finite(scores.ap50),
+                     "ap50_95": None if scores.ap50_95 is None else _finite(scores.ap50_95)}
             if curves:
                 entry["curve"] = {"recall": scores.curve_recall.round(6).tolist(),
                                   "precision": scores.curve_precision.round(6).tolist(),
