@@ -49,7 +49,8 @@ def _parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", required=True)
     train = commands.add_parser("train", help="train a model and export it to ONNX with its contract")
     _data_arguments(train)
-    train.add_argument("--architecture", choices=training_choices.ARCHITECTURES)
+    train.add_argument("--architecture", choices=training_choices.ARCHITECTURES
+                       + training_choices.DETECTION_ARCHITECTURES)
     for flag, kind, text in (("epochs", int, "passes over the training chips"),
                              ("batch-size", int, "chips per step (per process under torchrun)"),
                              ("lr", float, "peak learning rate"), ("seed", int, "random seed"),
@@ -189,6 +190,10 @@ def _train(arguments: argparse.Namespace, progress: ConsoleProgress) -> int:
 
     config = build_config(arguments)
     outcome = api.train(config, progress)
+    if config.is_detection:
+        progress.close()
+        print(detection_summary(outcome))
+        return 0
     if outcome.model_path is not None:
         metrics = outcome.metrics
         progress.close()
@@ -202,19 +207,37 @@ def _train(arguments: argparse.Namespace, progress: ConsoleProgress) -> int:
 def _tune(arguments: argparse.Namespace, progress: ConsoleProgress) -> int:
     from .tune import tune
 
-    outcome = tune(build_config(arguments), progress)
+    config = build_config(arguments)
+    outcome = tune(config, progress)
     progress.close()
     record = outcome.record
     print(f"study: {record['study']} ({record['complete']} complete, {record['pruned']} pruned, {record['failed']} "
           f"failed)\nbest trial: {record['best_trial']}, score {record['best_value']:.4f} ({record['objective']})\n"
           f"best settings: {outcome.best_config_path}\nsearch report: {outcome.report_path}")
     training = outcome.training
-    if training is not None and training.model_path is not None:
+    if training is not None and config.is_detection:
+        print(detection_summary(training))
+    elif training is not None and training.model_path is not None:
         metrics = training.metrics
         print(f"model: {training.model_path}\nreport: {training.report_path}\nvalidation: OA "
               f"{metrics['overall_accuracy']:.4f}  kappa {metrics['kappa']:.4f}  mIoU {metrics['mean_iou']:.4f}")
         _print_test(training)
     return 0
+
+
+def detection_summary(outcome: Any) -> str:
+    """The lines a detector's training prints: paths, validation figures, the test area's when scored."""
+    metrics = outcome.metrics
+    lines = [f"model: {outcome.model_path}", f"report: {outcome.report_path}",
+             f"validation: mAP@0.5 {metrics['map50']:.4f}  mAP@0.5:0.95 {metrics['map50_95']:.4f}  "
+             f"F1 {metrics['f1']:.4f}  (precision {metrics['precision']:.4f}, recall {metrics['recall']:.4f} at score "
+             f"{metrics['score_threshold']:.2f}; best epoch {outcome.fit.best_epoch}; "
+             f"{outcome.fit.chips_per_second:.1f} chips/s)"]
+    if outcome.test_evaluation is not None:
+        test = outcome.test_evaluation
+        lines.append(f"test area: mAP@0.5 {test.map50:.4f}  F1 {test.scores.f1:.4f}  (scored once, never used for "
+                     "selection)")
+    return "\n".join(lines)
 
 
 def _print_test(training: Any) -> None:

@@ -28,7 +28,7 @@ if TYPE_CHECKING or not (__package__ and "." in __package__):  # the repository 
     )
     from plugin.adapters.outputs import atomic, raster_classes
     from plugin.adapters.outputs import paths as output_paths
-    from plugin.core import errors, progress
+    from plugin.core import detection, errors, progress
     from plugin.core.accuracy import metrics
     from plugin.core.areas import window
     from plugin.core.engine import nodata
@@ -54,7 +54,7 @@ else:  # inside the installed plugin package, seamless_segmentation.training
     )
     from ..plugin.adapters.outputs import atomic, raster_classes
     from ..plugin.adapters.outputs import paths as output_paths
-    from ..plugin.core import errors, progress
+    from ..plugin.core import detection, errors, progress
     from ..plugin.core.accuracy import metrics
     from ..plugin.core.areas import window
     from ..plugin.core.engine import nodata
@@ -69,6 +69,6 @@ else:  # inside the installed plugin package, seamless_segmentation.training
         loading as model,
     )
 
-__all__ = ["atomic", "confusion_plot", "contract", "contract_sources", "errors", "gdal_grid", "gdal_labels",
-           "gdal_vectors", "metrics", "model", "nodata", "output_paths", "postprocess", "preprocess", "progress",
-           "raster_area", "raster_classes", "raster_inputs", "stacked_source", "training_choices", "window"]
+__all__ = ["atomic", "confusion_plot", "contract", "contract_sources", "detection", "errors", "gdal_grid",
+           "gdal_labels", "gdal_vectors", "metrics", "model", "nodata", "output_paths", "postprocess", "preprocess",
+           "progress", "raster_area", "raster_classes", "raster_inputs", "stacked_source", "training_choices", "window"]

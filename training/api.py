@@ -5,7 +5,7 @@ import json
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import torch
 
@@ -26,6 +26,9 @@ from .receptive_field import measure_context_margin
 from .report import write_report
 from .trainer import EpochCallback, FitResult, Trainer, seed_everything
 from .validation import Evaluation, evaluate
+
+if TYPE_CHECKING:
+    from .detection.api import DetectionOutcome
 
 Progress = progress_module.Progress
 
@@ -61,12 +64,16 @@ def make_model(model_config: ModelConfig, data: PreparedData, indices: list[str]
 
 
 def train(config: TrainConfig, progress: Progress | None = None, on_epoch: EpochCallback | None = None,
-          search: dict[str, Any] | None = None) -> TrainingOutcome:
+          search: dict[str, Any] | None = None) -> TrainingOutcome | DetectionOutcome:
     """Prepare the data, train, and (on rank 0) export the best model and write the report.
 
     ``on_epoch`` is called after every validated epoch; ``search`` (a hyperparameter search's record)
     goes into the contract's provenance and the report.
     """
+    if config.is_detection:  # an object detector: its own data, network, loop, export and report
+        from .detection.api import train_detector
+
+        return train_detector(config, progress, on_epoch, search)
     progress = progress or progress_module.LoggingProgress()
     check_training_outputs(config)
     state = distributed.setup(config.training.device)

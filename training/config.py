@@ -20,7 +20,7 @@ from ._plugin import errors, training_choices
 
 InputError = errors.InputError
 
-ARCHITECTURES = training_choices.ARCHITECTURES
+ARCHITECTURES = training_choices.ARCHITECTURES + training_choices.DETECTION_ARCHITECTURES
 SCHEDULES = ("cosine", "onecycle")
 REGION_LOSSES = ("none", "dice", "jaccard")
 DEVICES = training_choices.DEVICES
@@ -78,6 +78,21 @@ class ModelConfig:
     dropout: float = 0.0
     upsampling: str = "transpose"  # U-Net: transpose (2x2 transposed convolution) or bilinear (+ 3x3 convolution)
     encoder_weights: str | None = None  # local .pt/.pth state dict for the encoder; nothing is downloaded
+
+
+@dataclass
+class DetectionConfig:
+    """Object detection (``model.architecture: retinanet``); segmentation ignores this section."""
+
+    backbone: str = "resnet18"  # resnet18, resnet34, resnet50 or mobilenetv2 (model.encoder_weights: a local file)
+    fpn_channels: int = 128  # channels of the feature pyramid and the heads (the paper: 256)
+    head_convs: int = 4  # 3 x 3 convolutions in each head before its output
+    point_size: float | None = None  # pixels: point labels become boxes of this side
+    aspect_ratios: list[float] | None = None  # anchor height / width; default from the training objects
+    background_chips: float = 0.25  # chips drawn at random, per chip around an object
+    score_threshold: float | None = None  # the exported default; None: the best F1 on the validation area
+    iou_threshold: float = 0.5  # class-wise non-maximum suppression
+    max_detections: int = 300  # per window
 
 
 @dataclass
@@ -163,6 +178,12 @@ class TrainConfig:
     output: OutputConfig = field(default_factory=OutputConfig)
     test: TestConfig = field(default_factory=TestConfig)
     tune: TuneConfig = field(default_factory=TuneConfig)
+    detection: DetectionConfig = field(default_factory=DetectionConfig)
+
+    @property
+    def is_detection(self) -> bool:
+        """An object detector is trained (the ``detection`` section applies), not a segmentation model."""
+        return self.model.architecture in training_choices.DETECTION_ARCHITECTURES
 
     def to_dict(self) -> dict[str, Any]:
         """Plain JSON-ready dictionary (stored in checkpoints and the model's provenance)."""
@@ -187,15 +208,12 @@ class TrainConfig:
         _check_choice("training.schedule", self.training.schedule, SCHEDULES)
         _check_choice("training.region_loss", self.training.region_loss, REGION_LOSSES)
         _check_choice("training.device", self.training.device, DEVICES)
-        sources = [bool(self.data.chips), bool(self.data.labels), bool(self.data.label_raster)]
-        if sum(sources) != 1:
-            raise InputError("Give exactly one source of labels: data.labels (a vector layer with "
-                             "data.label_field), data.label_raster, or data.chips (a chips folder).")
-        if not self.data.chips and not self.data.image:
-            raise InputError("data.image is missing: give the raster to train on.")
-        if self.data.labels and not self.data.label_field:
-            raise InputError("data.label_field is missing: name the field of the label layer that holds "
-                             "each feature's class.")
+        if self.is_detection:
+            from .detection.settings import check_detection_config
+
+            check_detection_config(self)  # its own label sources and settings; the checks below apply alike
+        else:
+            self._check_label_sources()
         _check_range("data.chip_size", self.data.chip_size, 16, 4096)
         _check_range("training.epochs", self.training.epochs, 1, 100000)
         _check_range("training.batch_size", self.training.batch_size, 1, 4096)
@@ -210,6 +228,17 @@ class TrainConfig:
         self._validate_folds()
         _check_range("tune.trials", self.tune.trials, 1, 100000)
         return self
+
+    def _check_label_sources(self) -> None:
+        sources = [bool(self.data.chips), bool(self.data.labels), bool(self.data.label_raster)]
+        if sum(sources) != 1:
+            raise InputError("Give exactly one source of labels: data.labels (a vector layer with "
+                             "data.label_field), data.label_raster, or data.chips (a chips folder).")
+        if not self.data.chips and not self.data.image:
+            raise InputError("data.image is missing: give the raster to train on.")
+        if self.data.labels and not self.data.label_field:
+            raise InputError("data.label_field is missing: name the field of the label layer that holds "
+                             "each feature's class.")
 
     def _validate_folds(self) -> None:
         folds = self.validation.folds

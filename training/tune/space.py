@@ -26,11 +26,12 @@ import copy
 from dataclasses import dataclass
 from typing import Any, Mapping
 
-from .._plugin import errors
+from .._plugin import errors, training_choices
 from ..config import TrainConfig, from_mapping
 from ..nets.model import DEFAULT_WIDTH
 
 InputError = errors.InputError
+DETECTION_ARCHITECTURES = training_choices.DETECTION_ARCHITECTURES
 
 
 @dataclass(frozen=True)
@@ -67,7 +68,8 @@ _INTEGER_PARAMETERS = {"depth", "chip_size"}
 _TARGETS = {"depth": ("model", "depth"), "learning_rate": ("training", "learning_rate"),
             "weight_decay": ("training", "weight_decay"), "dropout": ("model", "dropout"),
             "class_weights": ("training", "class_weights"), "region_loss": ("training", "region_loss"),
-            "architecture": ("model", "architecture")}
+            "architecture": ("model", "architecture"), "backbone": ("detection", "backbone"),
+            "fpn_channels": ("detection", "fpn_channels"), "head_convs": ("detection", "head_convs")}
 
 
 @dataclass(frozen=True)
@@ -86,13 +88,25 @@ class SearchSpace:
         return {"searched": {name: text(spec) for name, spec in self.searched.items()}, "fixed": dict(self.fixed)}
 
 
+def default_space(base: Mapping[str, Any]) -> dict[str, Spec]:
+    """The default search space of the configuration's kind of model (detectors have their own)."""
+    if base.get("model", {}).get("architecture") not in DETECTION_ARCHITECTURES:
+        return DEFAULT_SPACE
+    from ..detection.tune import SPACE
+
+    return {name: Choice(tuple(values)) if kind == "choice" else Range(float(values[0]), float(values[1]),
+                                                                       bool(values[2]))
+            for name, (kind, values) in SPACE.items()}
+
+
 def build_space(overrides: Mapping[str, Any], base: Mapping[str, Any], chips_folder: bool = False) -> SearchSpace:
     """The default space with ``tune.space`` applied, each choice checked against the configuration."""
-    searched: dict[str, Spec] = dict(DEFAULT_SPACE)
+    defaults = default_space(base)
+    searched: dict[str, Spec] = dict(defaults)
     fixed: dict[str, Any] = {}
     for name, value in overrides.items():
-        if name not in DEFAULT_SPACE and "." not in name:
-            raise InputError(f"tune.space: unknown parameter {name!r}; use one of {', '.join(DEFAULT_SPACE)} or a "
+        if name not in defaults and name not in DEFAULT_SPACE and "." not in name:
+            raise InputError(f"tune.space: unknown parameter {name!r}; use one of {', '.join(defaults)} or a "
                              "configuration key written as section.key (for example training.batch_size).")
         searched.pop(name, None)
         if value is None:
@@ -105,7 +119,7 @@ def build_space(overrides: Mapping[str, Any], base: Mapping[str, Any], chips_fol
     if chips_folder and "chip_size" in searched:
         del searched["chip_size"]  # a chips folder's chips have the size they were exported with
     _check(searched, fixed, base)
-    order = [n for n in DEFAULT_SPACE if n in searched] + sorted(n for n in searched if n not in DEFAULT_SPACE)
+    order = [n for n in defaults if n in searched] + sorted(n for n in searched if n not in defaults)
     return SearchSpace({n: searched[n] for n in order}, fixed)
 
 
@@ -172,8 +186,10 @@ def defaults_in_space(config: TrainConfig, space: SearchSpace) -> dict[str, Any]
                "region_loss": config.training.region_loss, "chip_size": config.data.chip_size,
                "augmentation": config.training.brightness if config.training.brightness == config.training.contrast
                else None,
-               "width_factor": (config.model.width or DEFAULT_WIDTH[config.model.architecture])
-               / DEFAULT_WIDTH[config.model.architecture]}
+               "width_factor": (config.model.width or DEFAULT_WIDTH.get(config.model.architecture, 64))
+               / DEFAULT_WIDTH.get(config.model.architecture, 64),
+               "backbone": config.detection.backbone, "fpn_channels": config.detection.fpn_channels,
+               "head_convs": config.detection.head_convs}
     sections = config.to_dict()
     result = {}
     for name, spec in space.searched.items():

@@ -110,10 +110,17 @@ def base_mapping(config: TrainConfig) -> dict[str, Any]:
     chip = config.data.chip_size
     validation = mapping["validation"]
     if not (validation["layer"] or validation["extent"]) and validation["block_size"] is None:
-        validation["block_size"] = default_block_size(open_scene(config.data), chip)
+        validation["block_size"] = (_detection_block_size(config) if config.is_detection
+                                    else default_block_size(open_scene(config.data), chip))
     validation["window"] = validation["window"] or chip
     validation["context"] = validation["context"] if validation["context"] is not None else chip // 4
     return mapping
+
+
+def _detection_block_size(config: TrainConfig) -> int:
+    from ..detection import tune as detection_tune
+
+    return detection_tune.block_size(config)
 
 
 def trial_mapping(base: dict[str, Any], params: dict[str, Any], epochs: int) -> dict[str, Any]:
@@ -135,7 +142,7 @@ def search(config: TrainConfig, progress: Progress) -> tuple[Any, space_module.S
     missing = tune.trials - done
     progress.info(f"Study '{tune.study}': {done} finished trial(s) of {tune.trials}; "
                   f"{'running ' + str(missing) if missing > 0 else 'no'} more; {epochs} epoch(s) per trial; "
-                  f"scored by {objective_text(tune.folds)}.")
+                  f"scored by {objective_text(tune.folds, config.is_detection)}.")
     if missing <= 0:
         return study, search_space
     if tune.include_defaults and not study.trials:
@@ -187,8 +194,13 @@ def _should_prune(trial: Any, step: int, value: float) -> bool:
     return bool(trial.should_prune())
 
 
-def objective_text(folds: int) -> str:
-    return OBJECTIVE["folds"].format(k=folds) if folds > 1 else OBJECTIVE["blocks"]
+def objective_text(folds: int, detection: bool = False) -> str:
+    texts = OBJECTIVE
+    if detection:
+        from ..detection import tune as detection_tune
+
+        texts = detection_tune.OBJECTIVE
+    return texts["folds"].format(k=folds) if folds > 1 else texts["blocks"]
 
 
 class _SearchClock:
@@ -239,7 +251,7 @@ def search_record(study: Any, config: TrainConfig, search_space: space_module.Se
     url = config.tune.storage or "sqlite"
     return {"study": study.study_name, "storage": url.split(":", 1)[0] if url != "memory" else "memory",
             "sampler": "TPE", "pruner": "median" if config.tune.prune else "none",
-            "objective": objective_text(config.tune.folds),
+            "objective": objective_text(config.tune.folds, config.is_detection),
             "trials": len(trials), "complete": sum(t.state == TrialState.COMPLETE for t in trials),
             "pruned": sum(t.state == TrialState.PRUNED for t in trials),
             "failed": sum(t.state == TrialState.FAIL for t in trials),

@@ -37,8 +37,12 @@ class DataCache:
 
     def get(self, config: TrainConfig) -> PreparedData:
         sections = config.to_dict()
-        key = json.dumps([sections["data"], sections["validation"], sections["test"], config.training.seed],
-                         sort_keys=True)
+        key = json.dumps([sections["data"], sections["validation"], sections["test"], config.training.seed,
+                          config.is_detection], sort_keys=True)
+        if key not in self._prepared and config.is_detection:
+            from ..detection import tune as detection_tune
+
+            self._prepared[key] = detection_tune.prepare(config, self.progress)  # type: ignore[assignment]
         if key not in self._prepared:
             self._prepared[key] = prepare_data(config, self.progress)
         return self._prepared[key]
@@ -84,24 +88,28 @@ def run_trial(trial: Any, mapping: dict[str, Any], folds: int, cache: DataCache,
     scores: list[float] = []
     history: list[dict[str, Any]] = []
     started = time.perf_counter()
+    key, name = ("map50", "mAP@0.5") if configs[0].is_detection else ("mean_iou", "mIoU")  # the objective
     for fold, config in enumerate(configs):
         data = cache.get(config)
         epochs = config.training.epochs
 
         def on_epoch(epoch: int, entry: dict[str, Any], fold: int = fold, epochs: int = epochs) -> None:
-            history.append({"fold": fold, "epoch": epoch, "mean_iou": entry["mean_iou"], "seconds": entry["seconds"]})
+            history.append({"fold": fold, "epoch": epoch, key: entry[key], "seconds": entry["seconds"]})
             if progress.is_cancelled():
                 return  # the trial stops as cancelled, not as pruned
-            if should_prune(trial, fold * epochs + epoch, entry["mean_iou"]):
+            if should_prune(trial, fold * epochs + epoch, entry[key]):
                 _record(trial, scores, history, started)
                 import optuna
 
-                raise optuna.TrialPruned(f"validation mIoU {entry['mean_iou']:.1%} after epoch {epoch} is below the "
+                raise optuna.TrialPruned(f"validation {name} {entry[key]:.1%} after epoch {epoch} is below the "
                                          "median of earlier trials")
 
         fit = _fit(config, data, progress, on_epoch)
         if fit.cancelled:
             raise SearchCancelled(f"The search was cancelled during trial {trial.number}.")
+        if config.is_detection:
+            scores.append(fit.best_score if fit.history else 0.0)
+            continue
         scores.append(fit.best_evaluation.scores.mean_iou if fit.history else 0.0)
     _record(trial, scores, history, started)
     return float(sum(scores) / len(scores))
@@ -109,6 +117,11 @@ def run_trial(trial: Any, mapping: dict[str, Any], folds: int, cache: DataCache,
 
 def _fit(config: TrainConfig, data: PreparedData, progress: Progress, on_epoch: Callable[[int, dict], None]):
     from ..api import make_model
+
+    if config.is_detection:
+        from ..detection import tune as detection_tune
+
+        return detection_tune.fit(config, data, progress, on_epoch)  # type: ignore[arg-type]
 
     device = choose_device(config.training.device)
     seed_everything(config.training.seed)

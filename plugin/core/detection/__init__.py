@@ -24,7 +24,8 @@ from .merger import DetectionMerger, DetectionSettings
 from .metrics import DetectionAccumulator, DetectionScores
 from .model import LoadedDetector, load_detector
 from .plan import plan_detection, required_overlap
+from .windows import finish_window, inverse_detections
 
 __all__ = ["CollectingSink", "Decoder", "DetectionAccumulator", "DetectionMerger", "DetectionScores",
            "DetectionSettings", "DetectionSink", "DetectionSummary", "Detections", "LoadedDetector", "detect",
-           "load_detector", "plan_detection", "required_overlap"]
+           "finish_window", "inverse_detections", "load_detector", "plan_detection", "required_overlap"]

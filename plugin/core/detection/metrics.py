@@ -175,8 +175,24 @@ class DetectionAccumulator:
         self._hits[label].append(hits)
         self._references[label] += references
 
-    def result(self) -> DetectionScores:
-        """The figures over everything added."""
+    def best_threshold(self) -> float:
+        """The score threshold at which F1 over all classes (first matching threshold) is highest (0 when nothing
+        was detected): a model's default MIN_SCORE, chosen on validation ground."""
+        scores = np.concatenate([np.concatenate(s) for s in self._scores if s] or [np.zeros(0)])
+        hits = np.concatenate([np.concatenate(h)[:, 0] for h in self._hits if h] or [np.zeros(0, bool)])
+        if not len(scores):
+            return 0.0
+        order = np.argsort(-scores, kind="stable")
+        scores, hits = scores[order], hits[order]
+        tp = np.cumsum(hits)
+        f1 = 2 * tp / (np.arange(1, len(tp) + 1) + int(self._references.sum()))
+        last = np.flatnonzero(np.r_[scores[1:] != scores[:-1], True])  # the end of each run of equal scores
+        return float(scores[last[np.argmax(f1[last])]])
+
+    def result(self, score_threshold: float | None = None) -> DetectionScores:
+        """The figures over everything added (P, R, F1 at ``score_threshold``, else the accumulator's)."""
+        if score_threshold is not None:
+            self.score_threshold = float(score_threshold)
         per_class = {label: self._class(label) for label in range(self.class_count)}
         tp, fp, fn = (sum(getattr(c, k) for c in per_class.values()) for k in ("tp", "fp", "fn"))
         precision, recall = _ratio(tp, tp + fp), _ratio(tp, tp + fn)

@@ -3,6 +3,7 @@ Train segmentation model algorithm (which must not import training, and so torch
 from __future__ import annotations
 
 ARCHITECTURES = ("unet", "resnet18_fcn", "resnet34_fcn", "resnet50_fcn", "mobilenetv2_unet")
+DETECTION_ARCHITECTURES = ("retinanet",)  # object detectors (python -m training train --architecture retinanet)
 DEVICES = ("auto", "cpu", "cuda")
 DEFAULT_UNET_DEPTH = 4
 ENCODER_STRIDE = 32  # ResNet and MobileNetV2 encoders halve the resolution five times
