@@ -138,6 +138,9 @@ class _Preparation:
         if inside.all():
             raise InputError("Every object lies in the test area: nothing is left to train on. Make the test area "
                              "smaller.")
+        if not inside.any():
+            raise InputError("The test area holds none of the objects, so it could not be scored; move it (test.extent "
+                             "or test.layer, in the image's CRS) over some of the objects or leave it out.")
         return self.objects.select(~inside)
 
     def make_split(self, objects: ObjectSet) -> Any:
