@@ -142,6 +142,18 @@ def test_the_test_area_is_left_out_of_training_and_validation(neon):
             assert window.col >= 200 or window.row >= 200
 
 
+def test_backbone_weights_come_from_a_local_file(neon, tmp_path):
+    config, data = neon
+    torch.manual_seed(1)
+    donor = make_detector(config, data)
+    torch.save({"model": {f"backbone.{k}": v for k, v in donor.backbone.state_dict().items()}}, tmp_path / "w.pt")
+    config.model.encoder_weights = str(tmp_path / "w.pt")
+    torch.manual_seed(2)
+    loaded = make_detector(config, data)
+    assert torch.equal(loaded.backbone.conv1.weight, donor.backbone.conv1.weight)
+    assert not torch.equal(loaded.classifier[0].weight, donor.classifier[0].weight)  # the heads start afresh
+
+
 @pytest.mark.slow
 def test_the_retinanet_learns_real_tree_crowns(neon):
     config, data = neon
