@@ -121,3 +121,13 @@ def test_a_sidecar_turns_a_deepness_detector_layout_around():
                                                     "detection": {"max_object_size_px": 40}}))
     assert contract.outputs[0].kind == "yolo_nms" and contract.detection.max_object_size_px == 40
     assert origin.deepness and origin.sidecar
+
+
+def test_an_ultralytics_export_runs_from_its_own_metadata():
+    meta = {"task": "obb", "names": "{0: 'plane', 1: 'ship', 2: 'harbor'}", "imgsz": "[1024, 1024]", "stride": "32"}
+    contract, origin = resolve_contract(io([("images", (1, 3, 1024, 1024))], [("output0", (1, 8, 21504))]), meta)
+    assert contract.task == "detection" and contract.outputs[0].kind == "yolo_obb" and not origin.deepness
+    assert [c.name for c in contract.all_classes] == ["plane", "ship", "harbor"] and contract.tile_size == 1024
+    plain, _ = resolve_contract(io([("images", ("b", 3, "h", "w"))], [("output0", ("b", 6, "n"))]),
+                                {"task": "detect", "names": "not a dict"})
+    assert plain.outputs[0].kind == "yolo_v8" and len(plain.all_classes) == 2  # the shape's count, names unreadable

@@ -94,7 +94,7 @@ class DetectionData:
                 "labels_are_points": self.objects.points, "max_object_px": self.max_object_px}
 
 
-def roles_at(split: Any, data_ref: Any, points: np.ndarray, width: int, height: int, block: int = 512) -> np.ndarray:
+def roles_at(split: Any, ref_of: Any, points: np.ndarray, width: int, height: int, block: int = 512) -> np.ndarray:
     """The split role of the pixel under each point (x, y), computed block by block."""
     roles = np.full(len(points), split_module.EXCLUDED, np.uint8)
     cols, rows = np.floor(points[:, 0]).astype(int), np.floor(points[:, 1]).astype(int)
@@ -103,7 +103,7 @@ def roles_at(split: Any, data_ref: Any, points: np.ndarray, width: int, height: 
             inside = (cols >= left) & (cols < left + block) & (rows >= top) & (rows < top + block)
             if inside.any():
                 window = PixelWindow(left, top, min(block, width - left), min(block, height - top))
-                roles[inside] = split.roles(window, data_ref(window).geotransform)[rows[inside] - top,
+                roles[inside] = split.roles(window, ref_of(window).geotransform)[rows[inside] - top,
                                                                                     cols[inside] - left]
     return roles
 

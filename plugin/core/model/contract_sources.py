@@ -11,6 +11,7 @@ an object detector's shapes mean something else (:func:`detection_defaults`).
 """
 from __future__ import annotations
 
+import ast
 import json
 from dataclasses import dataclass
 from typing import Any, Mapping, Sequence
@@ -196,6 +197,7 @@ def deepness_common(meta: Mapping[str, Any]) -> dict[str, Any]:
 # YOLOv8/11 columns [b, 4 + nc, n], Ultralytics OBB columns [b, 4 + nc + 1, n] with the angle last.
 DEEPNESS_DETECTOR_TYPES = {"YOLO_v5_or_v7_default": "yolo_v5", "YOLO_v6": "yolo_v6", "YOLO_v9": "yolo_v8",
                            "YOLO_Ultralytics": "yolo_v8", "YOLO_Ultralytics_obb": "yolo_obb"}
+ULTRALYTICS_TASKS = {"detect": "yolo_v8", "obb": "yolo_obb"}  # Ultralytics exports' ``task`` metadata
 _NAMED_PARTS = (("box", "boxes"), ("score", "scores"), ("conf", "scores"), ("label", "labels"), ("class", "labels"),
                 ("angle", "angles"))
 _YOLO_CLASS_AXIS = {"yolo_v5": (2, 5), "yolo_v6": (2, 5), "yolo_v8": (1, 4), "yolo_obb": (1, 5)}
@@ -275,9 +277,38 @@ def deepness_detector(meta: Mapping[str, Any], io: ModelIO) -> dict[str, Any]:
     return result
 
 
+def _literal(metadata: Mapping[str, str], key: str) -> Any:
+    """A Python literal as Ultralytics writes its metadata ("{0: 'car'}", "[640, 640]"); None when unreadable."""
+    try:
+        return ast.literal_eval(metadata[key])
+    except (ValueError, SyntaxError, TypeError, MemoryError, RecursionError):
+        return None
+
+
+def ultralytics_detector(metadata: Mapping[str, str], io: ModelIO) -> dict[str, Any]:
+    """What an Ultralytics export's own metadata says (``task`` detect or obb, ``names``, ``imgsz``)."""
+    kind = ULTRALYTICS_TASKS.get(str(metadata.get("task", "")).strip())
+    if kind is None or not io.outputs:
+        return {}
+    output: dict[str, Any] = {"name": io.outputs[0].name, "kind": kind}
+    names = _literal(metadata, "names") if "names" in metadata else None
+    if isinstance(names, Mapping) and names and all(isinstance(k, int) for k in names):
+        ordered = [str(names[k]) for k in sorted(names)]
+        output["classes"] = _detection_classes(len(ordered), ordered)
+    result: dict[str, Any] = {"outputs": [output]}
+    size = _literal(metadata, "imgsz") if "imgsz" in metadata else None
+    if isinstance(size, (list, tuple)) and len(size) == 2 and size[0] == size[1] and isinstance(size[0], int):
+        result["tile_size"] = size[0]
+    return result
+
+
 def detection_defaults(io: ModelIO, metadata: Mapping[str, str]) -> tuple[dict[str, Any], dict[str, Any]]:
-    """An object detector's defaults (shapes, output names, Deepness keys) and the Deepness part alone."""
+    """An object detector's defaults (shapes, output names, Ultralytics and Deepness keys) and the Deepness part
+    alone."""
     data: dict[str, Any] = {**input_defaults(io), "task": "detection", "outputs": detection_output_defaults(io)}
+    ultralytics = ultralytics_detector(metadata, io)
+    if ultralytics:
+        data = merged({**data, "outputs": data["outputs"][:1]}, ultralytics)
     meta = deepness_metadata(metadata)
     deepness = deepness_detector(meta, io) if meta else {}
     if deepness:
@@ -287,12 +318,15 @@ def detection_defaults(io: ModelIO, metadata: Mapping[str, str]) -> tuple[dict[s
 
 def declared_task(metadata: Mapping[str, str], documents: Sequence[Mapping[str, Any] | None]) -> str:
     """The task the model's sources declare: the last document (sidecar over embedded) that names one, else
-    Deepness's ``model_type`` ('Detector': detection), else segmentation."""
+    Deepness's ``model_type`` ('Detector': detection) or an Ultralytics export's ``task`` (detect, obb), else
+    segmentation."""
     for document in reversed(documents):
         if document is not None and isinstance(document.get("task"), str):
             return str(document["task"])
     model_type = deepness_metadata(metadata).get("model_type")
-    return "detection" if str(model_type).lower() == "detector" else "segmentation"
+    if str(model_type).lower() == "detector" or str(metadata.get("task", "")).strip() in ULTRALYTICS_TASKS:
+        return "detection"
+    return "segmentation"
 
 
 def resolve_contract(io: ModelIO, metadata: Mapping[str, str], sidecar_text: str | None = None,
