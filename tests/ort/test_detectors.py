@@ -138,6 +138,9 @@ def test_a_model_with_built_in_nms_keeps_its_cap_per_window_not_per_raster(tmp_p
     loaded = detector(tmp_path, "yolo_nms")
     assert len(whole_pass(loaded, raster)) == 50  # the model's own cap over the whole raster
     assert as_set(tiled(loaded, raster)) == expected_boxes(squares)
+    few = paint_squares(64, 64, SQUARES)  # 4 squares: the model's other 46 rows score 0, which is no detection
+    found = Decoder(loaded.contract).decode(loaded.predictor.predict(few[None]), 0.0)[0]
+    assert as_set(found) == expected_boxes(SQUARES)
 
 
 def test_nodata_and_the_area_decide_which_detections_count(tmp_path):

@@ -183,11 +183,20 @@ class Decoder:
         return _Parts(np.column_stack([centre, size]), scores, classes, angles[rows])
 
     def _detections(self, parts: _Parts) -> Detections:
+        self._require_finite("boxes" if "boxes" in self.kinds else self.kinds[0], parts.boxes)
+        # Boxes without area or without score (a model's padding rows) are no detections, whatever MIN_SCORE.
+        if parts.angles is None:
+            sized = (parts.boxes[:, 2] > parts.boxes[:, 0]) & (parts.boxes[:, 3] > parts.boxes[:, 1])
+        else:
+            sized = (parts.boxes[:, 2] > 0) & (parts.boxes[:, 3] > 0)
+        sized &= parts.scores > 0
+        if not sized.all():
+            parts = _Parts(parts.boxes[sized], parts.scores[sized], parts.classes[sized],
+                           None if parts.angles is None else parts.angles[sized])
         if len(parts.scores) > PRE_NMS_LIMIT:
             best = np.argsort(-parts.scores, kind="stable")[:PRE_NMS_LIMIT]
             parts = _Parts(parts.boxes[best], parts.scores[best], parts.classes[best],
                            None if parts.angles is None else parts.angles[best])
-        self._require_finite("boxes" if "boxes" in self.kinds else self.kinds[0], parts.boxes)
         if parts.angles is not None:
             return Detections.from_rotated(np.column_stack([parts.boxes, parts.angles]), parts.scores, parts.classes)
         if self.oriented:
