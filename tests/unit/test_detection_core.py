@@ -23,7 +23,7 @@ from plugin.core.detection.boxes import (
 from plugin.core.detection.detections import Detections
 from plugin.core.detection.metrics import DetectionAccumulator, average_precision
 from plugin.core.detection.pool import DetectionPool
-from plugin.core.detection.windows import inverse_detections
+from plugin.core.detection.windows import inverse_detections, merge_variants
 
 
 def test_box_formats_and_iou_by_hand():
@@ -174,3 +174,14 @@ def test_detections_matched_to_points_by_distance_and_per_image():
     assert scores.matched_by == "distance" and scores.map50_95 is None
     assert (scores.tp, scores.fp, scores.fn) == (1, 1, 2)  # the 0.4 detection is below the score threshold
     assert scores.classes[0].ap50 == pytest.approx(1 / 3)
+
+
+def test_test_time_variants_vote_on_each_box():
+    everywhere = Detections(np.array([[10, 10, 20, 20]], float), [0.8], [0])
+    once = Detections(np.array([[40, 40, 50, 50]], float), [0.9], [0])
+    shifted = Detections(np.array([[11, 10, 21, 20]], float), [0.6], [0])  # IoU 0.82 with the first
+    variants = [Detections.concat([everywhere, once])] + [everywhere] * 6 + [shifted]
+    merged = merge_variants(variants, (0,) * 8, 64, 0.5, 100)
+    assert merged.boxes.tolist() == [[10, 10, 20, 20], [40, 40, 50, 50]]  # the best box of each object
+    assert merged.scores.tolist() == pytest.approx([(0.8 * 7 + 0.6) / 8, 0.9 / 8])
+    assert len(merge_variants(variants, (0,) * 8, 64, 0.5, 100, min_score=0.25)) == 1

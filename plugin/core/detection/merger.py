@@ -97,7 +97,7 @@ class DetectionMerger:
                 self._row = window.row_index
             variants = [found[t * count + index] for t in range(len(transforms))]
             merged = merge_variants(variants, transforms, self.plan.window, self.settings.iou_threshold,
-                                    self.settings.max_detections)
+                                    self.settings.max_detections, self.settings.min_score)
             self._add(window, merged, batch.valid[index])
             self.windows_decoded += 1
 
