@@ -1,4 +1,4 @@
-"""Real square detectors (tests/detection_factory.py) through onnxruntime and the streaming detection engine.
+"""Real square detectors (tests/support/detectors.py) through onnxruntime and the streaming detection engine.
 
 Every layout is read and decoded exactly; a raster whose squares sit on every window edge and corner gives,
 tiled, what one whole-raster pass gives (with several panels, batch sizes and D4 test-time augmentation);
@@ -10,6 +10,7 @@ import json
 import numpy as np
 import pytest
 
+from plugin.core.areas.window import PixelWindow
 from plugin.core.detection import (
     CollectingSink,
     Decoder,
@@ -22,10 +23,9 @@ from plugin.core.detection import (
 )
 from plugin.core.detection.windows import finish_window
 from plugin.core.errors import ContractError, ModelError
-from plugin.core.model import load_model
+from plugin.core.model.loading import load_model
 from plugin.core.progress import LoggingProgress
-from plugin.core.window import PixelWindow
-from tests.detection_factory import (
+from tests.support.detectors import (
     LAYOUT_KINDS,
     SIZES,
     build_detector,
@@ -33,8 +33,8 @@ from tests.detection_factory import (
     expected_boxes,
     paint_squares,
 )
-from tests.engine_support import ArraySource
-from tests.onnx_factory import contract_dict, identity_model
+from tests.support.engine import ArraySource
+from tests.support.onnx_factory import contract_dict, identity_model
 
 SQUARES = [(5, 5, 0, 0.9), (20, 30, 1, 0.5), (40, 10, 0, 0.7), (44, 44, 1, 0.35)]
 WIDTH, HEIGHT, WINDOW = 203, 171, 64

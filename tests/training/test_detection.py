@@ -10,13 +10,13 @@ import pytest
 import torch
 from osgeo import gdal, ogr
 
-from plugin.adapters.gdal_grid import RasterGrid, open_raster
+from plugin.adapters.inputs.gdal_grid import RasterGrid, open_raster
+from plugin.core.areas.window import PixelWindow
 from plugin.core.detection import CollectingSink, DetectionSettings, detect, load_detector, plan_detection
 from plugin.core.errors import InputError
 from plugin.core.progress import LoggingProgress
-from plugin.core.window import PixelWindow
-from tests.engine_support import ArraySource
-from tests.training.helpers import DATA
+from tests.support.data import DATA
+from tests.support.engine import ArraySource
 from training import api
 from training.config import from_mapping
 from training.data.augment import dihedral

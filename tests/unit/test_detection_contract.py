@@ -6,11 +6,11 @@ import json
 
 import pytest
 
-from plugin.core.contract import ModelContract
-from plugin.core.contract_detection import DetectionSpec, detection_layout
-from plugin.core.contract_sources import ModelIO, TensorInfo, resolve_contract
 from plugin.core.errors import ContractError, ModelError
-from tests.detection_factory import LAYOUT_KINDS, detector_contract
+from plugin.core.model.contract import ModelContract
+from plugin.core.model.contract_detection import DetectionSpec, detection_layout
+from plugin.core.model.contract_sources import ModelIO, TensorInfo, resolve_contract
+from tests.support.detectors import LAYOUT_KINDS, detector_contract
 
 
 def io(inputs, outputs) -> ModelIO:

@@ -9,7 +9,6 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from plugin.core import tta
 from plugin.core.detection.boxes import (
     corners_to_oriented,
     cxcywh_to_xyxy,
@@ -24,6 +23,7 @@ from plugin.core.detection.detections import Detections
 from plugin.core.detection.metrics import DetectionAccumulator, average_precision
 from plugin.core.detection.pool import DetectionPool
 from plugin.core.detection.windows import inverse_detections, merge_variants
+from plugin.core.engine import tta
 
 
 def test_box_formats_and_iou_by_hand():

@@ -18,7 +18,7 @@ at a layer's top (``core/errors.py``, ``core/progress.py``, ``processing/provide
 feature may import which is the table :data:`FEATURES` (a new feature folder must be added to it):
 
     core:        areas, model, accuracy, regions -> (shared only);  engine -> areas, model;
-                 segmentation -> areas, model, engine
+                 segmentation -> areas, model, engine;  detection -> areas, model, engine
     adapters:    inputs -> (core);  outputs -> inputs;  polygons, accuracy, chips -> inputs, outputs;
                  classify -> inputs, outputs, polygons
     processing:  common -> (adapters, core);  each algorithm's folder -> common; provider -> every folder
@@ -172,7 +172,7 @@ def test_third_party_imports_stay_in_their_layer(layer_name, forbidden):
 
 FEATURES = {
     "core": {"areas": set(), "model": set(), "accuracy": set(), "regions": set(), "engine": {"areas", "model"},
-             "segmentation": {"areas", "model", "engine"}},
+             "segmentation": {"areas", "model", "engine"}, "detection": {"areas", "model", "engine"}},
     "adapters": {"inputs": set(), "outputs": {"inputs"}, "polygons": {"inputs", "outputs"},
                  "accuracy": {"inputs", "outputs"}, "chips": {"inputs", "outputs"},
                  "classify": {"inputs", "outputs", "polygons"}},

@@ -13,9 +13,9 @@ from typing import Callable
 
 import numpy as np
 
-from ..contract import ModelContract
-from ..contract_detection import LAYOUT_ANCHORS, LAYOUT_BOXES_SCORES_LABELS, detection_layout
 from ..errors import ModelError
+from ..model.contract import ModelContract
+from ..model.contract_detection import LAYOUT_ANCHORS, LAYOUT_BOXES_SCORES_LABELS, detection_layout
 from .boxes import cxcywh_to_xyxy
 from .detections import Detections
 

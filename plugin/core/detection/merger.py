@@ -1,14 +1,15 @@
 """Detections from the engine's stream of window batches, merged across windows: the detection counterpart
-of :class:`..merging.Merger`, with the same two methods.
+of :class:`..segmentation.merging.Merger`, a :class:`..engine.run.WindowMerger` with the same two methods.
 
-The engine gives :meth:`DetectionMerger.take` each batch (:class:`..reading.WindowBatch`, panel by panel,
+The engine gives :meth:`DetectionMerger.take` each batch (:class:`..engine.reading.WindowBatch`, panel by panel,
 window row by window row) with the model's raw outputs (transform-major when test-time variants are run).
 Per window: decode (:mod:`.decode`), turn the variants back and merge them, suppress and cap
 (:mod:`.windows`); flag the detections touching an interior window edge as cut; move them into area pixels,
 drop those centred outside the area or on pixels that are not to be processed (nodata, outside the mask),
 clip the rest to their window and the area. Across windows, :class:`.pool.DetectionPool` decides each
 detection as soon as no later window can reach it, so what is yielded is final and memory holds only the
-detections of the rows still open.
+detections of the rows still open. Each part (:class:`FinishedDetections`) also counts the area pixels whose
+detections it completes, for the run's figures.
 """
 from __future__ import annotations
 
@@ -18,12 +19,12 @@ from typing import Iterator
 
 import numpy as np
 
-from ..contract import ModelContract
-from ..contract_detection import DetectionSpec
+from ..engine.grid import Panel
+from ..engine.plan import RunPlan
+from ..engine.reading import WindowBatch, WindowRef
 from ..errors import InputError, ModelError
-from ..grid import Panel
-from ..plan import RunPlan
-from ..reading import WindowBatch, WindowRef
+from ..model.contract import ModelContract
+from ..model.contract_detection import DetectionSpec
 from .decode import Decoder
 from .detections import Detections
 from .pool import DetectionPool
@@ -31,6 +32,14 @@ from .windows import merge_variants
 
 EDGE_TOLERANCE = 2.0  # pixels: a box this close to an interior window edge counts as cut by it
 COVER_SHARE = 0.5  # a cut box is dropped when a whole box of its class covers this share of it
+
+
+@dataclass(frozen=True)
+class FinishedDetections:
+    """Detections decided for good (area pixels), and the area pixels whose detections are now all final."""
+
+    detections: Detections
+    pixels: int
 
 
 @dataclass(frozen=True)
@@ -77,9 +86,10 @@ class DetectionMerger:
         self.pool = DetectionPool(settings.iou_threshold, settings.cover_share, self.decoder.oriented)
         self._panel: Panel | None = None
         self._row = -1
+        self._rows_done = 0  # area rows of the current panel whose detections are all final
         self.windows_decoded = 0
 
-    def take(self, batch: WindowBatch, outputs: list[np.ndarray] | None) -> Iterator[Detections]:
+    def take(self, batch: WindowBatch, outputs: list[np.ndarray] | None) -> Iterator[FinishedDetections]:
         """Merge one batch (``outputs`` None when all its windows were skipped); yield final detections."""
         if self._panel is not None and batch.panel is not self._panel:
             yield from self._end_panel(batch.panel)
@@ -101,17 +111,17 @@ class DetectionMerger:
             self._add(window, merged, batch.valid[index])
             self.windows_decoded += 1
 
-    def finish(self) -> Iterator[Detections]:
+    def finish(self) -> Iterator[FinishedDetections]:
         """Every detection still open: the run has ended."""
         yield from self._settled(math.inf, math.inf)
-        self._panel, self._row = None, -1
+        self._panel, self._row, self._rows_done = None, -1, 0
 
     # ---- steps --------------------------------------------------------------------------------------
-    def _end_panel(self, following: Panel) -> Iterator[Detections]:
+    def _end_panel(self, following: Panel) -> Iterator[FinishedDetections]:
         """The current panel is done: decide what the next panel cannot reach, forget what it runs again."""
         yield from self._settled(math.inf, self._panel_left(following))
         self.pool.forget_windows_from(following.first_window)
-        self._row = -1
+        self._row, self._rows_done = -1, 0
 
     def _panel_left(self, panel: Panel | None) -> float:
         return math.inf if panel is None else float(self.plan.grid.columns.start(panel.first_window))
@@ -121,11 +131,16 @@ class DetectionMerger:
         position = next((i for i, p in enumerate(panels) if p is self._panel or p == self._panel), len(panels))
         return panels[position + 1] if position + 1 < len(panels) else None
 
-    def _settled(self, frontier: float, next_panel: float | None = None) -> Iterator[Detections]:
+    def _settled(self, frontier: float, next_panel: float | None = None) -> Iterator[FinishedDetections]:
         limit = self._panel_left(self._next_panel()) if next_panel is None else next_panel
         kept = self.pool.settle(frontier, limit)
-        if len(kept):
-            yield kept
+        rows = self.plan.grid.rows.length
+        done = int(max(0, min(frontier, rows)))
+        width = self._panel.out_end - self._panel.out_start if self._panel is not None else 0
+        pixels = max(done - self._rows_done, 0) * width
+        self._rows_done = max(done, self._rows_done)
+        if len(kept) or pixels:
+            yield FinishedDetections(kept, pixels)
 
     def _add(self, window: WindowRef, found: Detections, valid: np.ndarray | None) -> None:
         """Flag cut detections, move them into area pixels, keep those centred on pixels to process."""

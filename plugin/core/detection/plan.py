@@ -14,12 +14,12 @@ detectors unchanged. What differs from segmentation:
 """
 from __future__ import annotations
 
-from ..contract import ModelContract
+from ..engine.grid import aligned_up, plan_grid
+from ..engine.plan import RunPlan, default_batch_size
+from ..engine.tta import TTA_MODES, transforms_for
 from ..errors import InputError, ModelError
-from ..grid import aligned_up, plan_grid
-from ..plan import RunPlan, default_batch_size
+from ..model.contract import ModelContract
 from ..progress import Progress
-from ..tta import TTA_MODES, transforms_for
 from .merger import EDGE_TOLERANCE
 
 DEFAULT_DETECTION_WINDOW = 640  # dynamic detectors without a tile size (the size most YOLO models are trained at)
@@ -75,4 +75,4 @@ def plan_detection(contract: ModelContract, fixed_size: int | None, width: int, 
     grid = plan_grid(width, height, window, overlap, 0, max_panel_width)
     return RunPlan(window=window, overlap=overlap, margin=0, margin_source="not used by detectors", pad=0, offset=0,
                    grid=grid, transforms=transforms_for(tta), blending="none", batch_size=batch_size or
-                   default_batch_size(provider), raw_blend=False, raw_channels=())
+                   default_batch_size(provider), single_prediction=False, raw_channels=())

@@ -2,6 +2,7 @@
 
 - :mod:`.contract`             the model contract: the one reader and writer of model metadata
 - :mod:`.contract_validation`  every contract key checked for type and sane limits
+- :mod:`.contract_detection`   a detector's contract: output layouts (outputs[].kind), the detection section
 - :mod:`.contract_sources`     a contract from what a model file offers (shapes, Deepness keys, JSON, sidecar)
 - :mod:`.onnx_file`            a first look at an ONNX file before onnxruntime loads it
 - :mod:`.runtime`              onnxruntime, imported lazily here and nowhere else

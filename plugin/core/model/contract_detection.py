@@ -42,8 +42,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Mapping, Sequence
 
+from ..errors import ContractError
 from . import contract_validation as check
-from .errors import ContractError
 
 TASKS = ("segmentation", "detection")
 YOLO_KINDS = ("yolo_v5", "yolo_v6", "yolo_v8", "yolo_obb", "yolo_nms")

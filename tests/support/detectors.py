@@ -1,4 +1,4 @@
-"""Tiny ONNX object detectors built with onnx.helper, one per output layout (documented in tests/README.md).
+"""Tiny ONNX object detectors built with onnx.helper, one per output layout (tests/README.md, docs/detection.md).
 
 Every detector here finds bright squares: band ``k`` of the input holds the squares of class ``k``, each of
 side ``sizes[k]`` pixels and of one value ``v`` in (0, 1] on a background of 0. A square's top-left corner
@@ -9,7 +9,7 @@ reaching past the window, as a real detector guesses a cut object. So the detect
 the pixels: :func:`paint_squares` paints a raster and :func:`expected_boxes` says what a whole-raster pass
 finds.
 
-Layouts (see plugin/core/contract_detection.py): ``anchors`` (boxes [b, n, 4] and one-hot scores [b, n, nc],
+Layouts (see plugin/core/model/contract_detection.py): ``anchors`` (boxes [b, n, 4] and one-hot scores [b, n, nc],
 one anchor per pixel and class, as our RetinaNet exports), ``yolo_v5`` and ``yolo_v6`` ([b, n, 5 + nc]),
 ``yolo_v8`` ([b, 4 + nc, n]), ``yolo_obb`` ([b, 4 + nc + 1, n], angle pi/2 on a square: the same square),
 ``yolo_nms`` ([b, 50, 6], the 50 best corners), ``boxes_scores_labels`` (torchvision style, no batch axis,

@@ -8,14 +8,14 @@ from pathlib import Path
 
 import numpy as np
 
-from ..contract import ModelContract
-from ..contract_detection import LAYOUT_ANCHORS, detection_layout
-from ..contract_sources import ContractOrigin, ModelIO, TensorInfo, resolve_contract
-from ..engine import Predictor
+from ..engine.run import Predictor
 from ..errors import ContractError, ModelError
-from ..model import model_metadata, read_sidecar
-from ..onnx_file import scan_onnx_file
-from ..runtime import OnnxModel
+from ..model.contract import ModelContract
+from ..model.contract_detection import LAYOUT_ANCHORS, detection_layout
+from ..model.contract_sources import ContractOrigin, ModelIO, TensorInfo, resolve_contract
+from ..model.loading import model_metadata, read_sidecar
+from ..model.onnx_file import scan_onnx_file
+from ..model.runtime import OnnxModel
 
 PADDED_SCORE = -1.0  # what a padded row scores: below any threshold
 
