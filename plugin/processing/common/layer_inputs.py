@@ -16,6 +16,7 @@ from ...adapters.inputs.area_of_interest import AreaSpec
 from ...adapters.inputs.gdal_grid import open_raster
 from ...adapters.inputs.gdal_vectors import opened_layer
 from ...core.errors import InputError
+from .feedback import feedback_for
 from .parameter_checks import is_file_path
 
 # Vector formats OGR opens in place; layers in other providers (memory, databases), filtered or with
@@ -87,14 +88,16 @@ def raster_crs(algorithm: QgsProcessingAlgorithm, parameters: dict[str, Any], na
 def vector_path(algorithm: QgsProcessingAlgorithm, parameters: dict[str, Any], name: str,
                 context: QgsProcessingContext,
                 feedback: QgsProcessingFeedback | None) -> tuple[str | None, str | None]:
-    """(file, layer name) OGR opens for a feature source parameter, or (None, None) when not set."""
+    """(file, layer name) OGR opens for a feature source parameter, or (None, None) when not set. A layer OGR
+    cannot open as it is (filtered, in memory, selected features only) is exported by QGIS first, which needs a
+    feedback object: one is always given (see :func:`.feedback.feedback_for`)."""
     if not is_set(parameters, name):
         return None, None
     value = parameters.get(name)
     if isinstance(value, str) and is_file_path(value) and Path(value).suffix.lower().lstrip(".") in OGR_FILE_FORMATS:
         return str(value), None
     path, layer_name = algorithm.parameterAsCompatibleSourceLayerPathAndLayerName(
-        parameters, name, context, OGR_FILE_FORMATS, "gpkg", feedback)
+        parameters, name, context, OGR_FILE_FORMATS, "gpkg", feedback_for(context, feedback))
     if not path:
         raise InputError(f"{name}: the layer '{value}' cannot be loaded.")
     return path, layer_name or None
