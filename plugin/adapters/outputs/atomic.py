@@ -2,9 +2,11 @@
 
 - A failed or cancelled run leaves nothing where the user asked for the result; an existing file there
   is replaced only by a complete new one.
-- All outputs of a run are committed together or not at all: the old files (and their sidecars, GDAL's
-  ``name.tif.aux.xml`` and QGIS's ``name.qml``) are first moved aside, then the new ones moved in; if any
-  move fails, the new ones are taken out again and the old ones restored.
+- All outputs of a run are committed together or not at all: the old files (and the sidecars of their kind:
+  a raster's ``name.tif.aux.xml`` and ``name.qml``, a GeoPackage's SQLite journal files; other files have
+  none) are first moved aside, then the new ones moved in; if any move fails, the new ones are taken out again
+  and the old ones restored. A ``name.qml`` beside a report, a JSON file or a model is another file's style
+  and is never touched.
 - Temporary names carry this machine's name and the process id (``.name.partial-HOST-PID-RANDOM.tif``),
   so a later run at the same path recognises the leftovers of a run that was killed (``kill -9``, a
   crash, a power cut) and removes them, while the files of a run still going on are left alone.
@@ -25,7 +27,7 @@ from glob import escape as glob_escape
 from pathlib import Path
 
 from ...core.errors import OutputError
-from .paths import raster_sidecars
+from .paths import output_sidecars
 
 _HOST = re.sub(r"[^A-Za-z0-9]", "", socket.gethostname())[:32] or "host"
 _TOKEN = re.compile(r"\.(partial|backup)-(?P<host>[A-Za-z0-9]+)-(?P<pid>\d+)-[0-9a-f]{8}")
@@ -36,7 +38,7 @@ def run_token() -> str:
     return f"{_HOST}-{os.getpid()}-{uuid.uuid4().hex[:8]}"
 
 
-sidecars = raster_sidecars  # the files that travel with an output raster
+sidecars = output_sidecars  # the files that travel with an output of its kind (a raster's, a GeoPackage's)
 
 
 def _process_alive(pid: int) -> bool:

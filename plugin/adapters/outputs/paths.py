@@ -78,6 +78,20 @@ def raster_sidecars(path: Path) -> list[Path]:
     return [Path(str(path) + ".aux.xml"), path.with_suffix(".qml")]
 
 
+def output_sidecars(path: Path) -> list[Path]:
+    """Files that belong to an output of this kind and are replaced (or removed) with it: a raster's
+    (:func:`raster_sidecars`), a GeoPackage's SQLite journal files (``name.gpkg-wal``, ``-shm``, ``-journal``:
+    left beside an old file they would be replayed into the new one), and nothing for any other file. A
+    ``name.qml`` beside a report, a table or a model belongs to another file of that name (``name.shp``), never
+    to them."""
+    suffix = path.suffix.lower()
+    if suffix in RASTER_EXTENSIONS:
+        return raster_sidecars(path)
+    if suffix in VECTOR_EXTENSIONS:
+        return [Path(f"{path}{ending}") for ending in ("-wal", "-shm", "-journal")]
+    return []
+
+
 def require_extension(parameter: str, path: str | os.PathLike, extensions: Sequence[str], what: str) -> None:
     """Refuse an output whose extension is not one of ``extensions`` (no bytes of one format under
     another format's name)."""
@@ -113,7 +127,7 @@ def check_outputs(outputs: Mapping[str, str | os.PathLike | None], inputs: Mappi
                     raise OutputError(f"{name} '{path}' {what} the same file as {input_name} ('{input_file}'): "
                                       "the input would be replaced. Choose another output path.")
         if name in rasters:
-            _check_style_owner(name, path)
+            _check_style_owner(name, path, [p for n, p in given.items() if n != name])
     names = list(given)
     for i, first in enumerate(names):
         for second in names[i + 1:]:
@@ -122,12 +136,15 @@ def check_outputs(outputs: Mapping[str, str | os.PathLike | None], inputs: Mappi
                                   "own path.")
 
 
-def _check_style_owner(name: str, path: Path) -> None:
-    """A ``stem.qml`` next to another file of the same stem is that file's style: refuse to replace it."""
+def _check_style_owner(name: str, path: Path, others: Iterable[Path] = ()) -> None:
+    """A ``stem.qml`` next to another file of the same stem is that file's style: refuse to replace it. The run's
+    other outputs (``x.gpkg`` beside ``x.tif``) own no style: the raster's is theirs to write."""
     style = path.with_suffix(".qml")
     if not _exists(style) or not _exists(path.parent):
         return
     ours = {path.name, style.name, path.name + ".aux.xml"}
+    ours.update(f.name for other in others if same_file(other.parent, path.parent)
+                for f in (other, *output_sidecars(other)))
     owners = sorted(p.name for p in path.parent.iterdir()
                     if p.stem == path.stem and p.name not in ours and _belongs_elsewhere(p))
     if owners:
