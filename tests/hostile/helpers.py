@@ -14,7 +14,8 @@ __all__ = ["BUNDLED_MODEL", "fingerprint", "only_outputs", "refused", "succeeded
 
 def only_outputs(folder: Path, *names: str) -> None:
     """``folder`` holds exactly ``names`` (no partial, temporary or stray sidecar files)."""
-    assert sorted(p.name for p in folder.iterdir()) == sorted(names)
+    found = sorted(p.name for p in folder.iterdir())
+    assert found == sorted(names), found
 
 
 def refused(result: QgisProcessResult | subprocess.CompletedProcess, *fragments: str) -> str:

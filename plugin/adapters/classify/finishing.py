@@ -43,8 +43,10 @@ class VectorOptions:
 
 
 def finish_outputs(paths: dict[str, str], requested: set[str], vector_path: str | None, options: VectorOptions,
-                   grid: RasterGrid, contract: ModelContract, work: Path, progress: Progress) -> dict[int, int] | None:
-    """Sieve, polygonise and copy to COG; returns the class pixel counts when sieving changed them."""
+                   grid: RasterGrid, contract: ModelContract, work: Path, progress: Progress,
+                   vector_layer: str | None = None) -> dict[int, int] | None:
+    """Sieve, polygonise (into ``vector_layer`` of ``vector_path``: a new GeoPackage, or a copy of one holding
+    other layers) and copy to COG; returns the class pixel counts when sieving changed them."""
     counts, sources = None, dict(paths)
     if options.sieve and not options.min_area:
         progress.warning("SIEVE is on but MIN_AREA is 0: the class raster is written as it is. Set MIN_AREA to the "
@@ -58,7 +60,7 @@ def finish_outputs(paths: dict[str, str], requested: set[str], vector_path: str 
         if options.sieve:
             sources["classes"], counts = sieved, count_classes(sieved)
     if vector_path:
-        layer_name = Path(vector_path).stem.split(".partial-")[0].lstrip(".") or "classes"
+        layer_name = vector_layer or Path(vector_path).stem.split(".partial-")[0].lstrip(".") or "classes"
         progress.info("OUTPUT_VECTOR: polygonising the class raster...")
         count = write_polygons(polygon_source, vector_path, layer_name, contract, grid, options.simplify,
                                paths.get("confidence") if options.confidence else None, work, progress)

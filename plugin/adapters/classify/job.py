@@ -37,6 +37,13 @@ from ..outputs.class_rasters import GeoTiffSink, output_specs
 from ..outputs.geotiff import bounded_block_cache, create_geotiff
 from ..outputs.paths import RASTER_EXTENSIONS, VECTOR_EXTENSIONS, check_outputs, require_extension
 from ..outputs.process_memory import available_memory, map_large_allocations
+from ..polygons.geopackage_target import (
+    VectorDestination,
+    check_destination,
+    destination,
+    parse_destination,
+    prepare_copy,
+)
 from .finishing import VectorOptions, blank_outside, finish_outputs
 from .inputs import GridChoice, RasterRef, open_input, place_input, processing_area, warn_if_unsuitable
 from .resample import ResampledRun, count_classes, model_paths_in
@@ -64,14 +71,23 @@ class ClassifyRequest:
     mask_path: str | None = None  # MASK: a polygon layer (file, layer name)
     mask_layer: str | None = None
     nodata: NodataPolicy = field(default_factory=NodataPolicy)  # NODATA_RULE, INPUT_NODATA
-    vector_path: str | None = None  # OUTPUT_VECTOR: a GeoPackage of class regions
+    vector_path: str | None = None  # OUTPUT_VECTOR: a GeoPackage of class regions (or "x.gpkg|layername=y")
+    vector_layer: str | None = None  # its layer; default: the name given with the path, else the file's stem
     vector: VectorOptions = field(default_factory=VectorOptions)  # MIN_AREA, SIMPLIFY, SIEVE, confidence
     threads: int = 0  # onnxruntime's intra-op threads; 0: the CPU count (several workers on one machine share it)
 
     def __post_init__(self) -> None:
+        if self.vector_path:  # "x.gpkg|layername=y" and QGIS's "ogr:dbname=..." name a file and its layer
+            self.vector_path, given = parse_destination(self.vector_path)
+            self.vector_layer = self.vector_layer or given
         # The run options are the one switch for what is written; here they follow the outputs asked for.
         self.options = replace(self.options, probabilities=bool(self.probabilities_path),
                                confidence=bool(self.confidence_path) or self.wants_vector_confidence)
+
+    @property
+    def vector_destination(self) -> VectorDestination | None:
+        """OUTPUT_VECTOR's file and layer name (None when no polygons are asked for)."""
+        return destination(self.vector_path, self.vector_layer) if self.vector_path else None
 
     @property
     def wants_vector_confidence(self) -> bool:
@@ -91,6 +107,7 @@ class ClassifyRequest:
             require_extension(parameter, path, RASTER_EXTENSIONS, "a class, probability or confidence raster")
         if self.vector_path:
             require_extension("OUTPUT_VECTOR", self.vector_path, VECTOR_EXTENSIONS, "the class polygons layer")
+            check_destination(destination(self.vector_path, self.vector_layer), bool(self.vector_layer))
         inputs = {"INPUT": self.input_path if self.input_layer is None else None, "MODEL": self.model_path,
                   "CONTRACT": self.contract_path, "MASK": self.mask_path}
         inputs.update({f"ADDITIONAL_INPUTS ({index})": path for index, path in enumerate(self.additional_inputs, 1)
@@ -249,13 +266,18 @@ def finish_run(request: ClassifyRequest, files: RunFiles, grid: RasterGrid, cont
                outputs: AtomicOutputs, progress: Progress, style_writer: StyleWriter | None = None,
                vector_style_writer: StyleWriter | None = None) -> dict[int, int] | None:
     """Sieve, polygonise, copy as cloud-optimised GeoTIFFs and style the written rasters (before the commit);
-    the class pixel counts when sieving changed them. The single-process and the distributed runs share it."""
+    the class pixel counts when sieving changed them. The single-process and the distributed runs share it.
+    Polygons for a GeoPackage that holds other layers go into a copy of it (see :mod:`..polygons.geopackage_target`)."""
+    target = request.vector_destination
+    if files.vector_path and target is not None:
+        prepare_copy(target, files.vector_path, progress)
+    layer = target.layer if target is not None else None
     counts = finish_outputs(files.paths, set(request.output_paths()), files.vector_path, request.vector, grid,
-                            contract, outputs.work_folder(), progress)
+                            contract, outputs.work_folder(), progress, layer)
     if style_writer is not None:
         style_writer(files.paths["classes"], contract)
     if files.vector_path and vector_style_writer is not None:
-        vector_style_writer(files.vector_path, contract)
+        vector_style_writer(f"{files.vector_path}|layername={layer}", contract)
     return counts
 
 

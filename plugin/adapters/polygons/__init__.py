@@ -3,4 +3,5 @@
 - :mod:`.polygonize`      one polygon per connected region of one class, in a GeoPackage
 - :mod:`.regions_raster`  connected regions found with GDAL, MIN_AREA applied to the raster
 - :mod:`.simplify`        SIMPLIFY: rings in and out of OGR around the pure arc simplification
+- :mod:`.geopackage_target`  OUTPUT_VECTOR's file and layer; other layers of an existing GeoPackage kept
 """

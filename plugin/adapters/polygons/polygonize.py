@@ -86,7 +86,8 @@ def mean_confidence(polygons: str, layer_name: str, grid: RasterGrid, confidence
 
 def write_polygons(classes_path: str, target: str, layer_name: str, contract: ModelContract, grid: RasterGrid,
                    simplify: float, confidence_path: str | None, work: Path, progress: Progress) -> int:
-    """Write the class regions of ``classes_path`` to a new GeoPackage ``target``; returns the feature count."""
+    """Write the class regions of ``classes_path`` as the layer ``layer_name`` of the GeoPackage ``target`` (a new
+    one, or the copy of an existing one that keeps its other layers); returns the feature count."""
     regions = str(work / "polygons.gpkg")
     extra = (ogr.FieldDefn(REGION_FIELD, ogr.OFTInteger),) if confidence_path else ()
     polygonize(classes_path, regions, "regions", progress, extra)
@@ -97,7 +98,7 @@ def write_polygons(classes_path: str, target: str, layer_name: str, contract: Mo
     simplifier = Simplifier(classes_path, grid, simplify) if simplify > 0 else None
     names = {c.value: c.name for c in contract.outputs[0].classes}
     source = ogr.Open(regions)
-    output = ogr.GetDriverByName("GPKG").CreateDataSource(target)
+    output = ogr.Open(target, 1) if Path(target).exists() else ogr.GetDriverByName("GPKG").CreateDataSource(target)
     layer = output.CreateLayer(layer_name, srs_of(grid.crs_wkt), ogr.wkbMultiPolygon)
     for name, kind in ((CLASS_FIELD, ogr.OFTInteger), (NAME_FIELD, ogr.OFTString), (AREA_FIELD, ogr.OFTReal),
                        *(((CONFIDENCE_FIELD, ogr.OFTReal),) if means is not None else ())):

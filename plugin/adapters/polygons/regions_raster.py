@@ -43,7 +43,11 @@ def polygonize(classes_path: str, target: str, layer_name: str, progress: Progre
     for definition in extra_fields:
         layer.CreateField(definition)
     layer.StartTransaction()
-    gdal.Polygonize(band, band.GetMaskBand(), layer, 0, [], callback=_callback(progress))
+    try:
+        gdal.Polygonize(band, band.GetMaskBand(), layer, 0, [], callback=_callback(progress))
+    except RuntimeError:  # GDAL's "User terminated" when the callback stopped it: a cancellation, not a failure
+        cancel_point(progress)
+        raise
     layer.CommitTransaction()
     layer = source = band = dataset = None
 

@@ -32,6 +32,7 @@ from .io import OUTPUT_VECTOR, input_parameters, io_fields, output_parameters
 
 if TYPE_CHECKING:
     from ...adapters.classify.job import ClassifyRequest
+    from ...core.model.contract import ModelContract
     from ...core.progress import Progress
 
 HELP = """<p>Classifies a raster with a semantic segmentation model in ONNX format (U-Net, FCN, or any
@@ -155,9 +156,9 @@ class ClassifyAlgorithm(SeamlessAlgorithm):
         request = self._request(parameters, context, progress, feedback)
         result = classify(request, progress, style_writer=write_default_style, vector_style_writer=write_vector_style)
         report_run(result, progress)
-        self._name_loaded_layer(context, request.output_path, result.contract.name)
+        polygons = self._style_loaded_layers(context, request, result.contract)
         return {self.OUTPUT: request.output_path, self.OUTPUT_PROBABILITIES: request.probabilities_path,
-                self.OUTPUT_CONFIDENCE: request.confidence_path, OUTPUT_VECTOR: request.vector_path,
+                self.OUTPUT_CONFIDENCE: request.confidence_path, OUTPUT_VECTOR: polygons,
                 "PROVIDER": result.provider, "CLASS_AREAS": json.dumps(class_areas(result)),
                 "SECONDS": round(result.seconds, 3)}
 
@@ -191,7 +192,17 @@ class ClassifyAlgorithm(SeamlessAlgorithm):
             batch_size=self.parameterAsInt(parameters, self.BATCH_SIZE, context))
 
     @staticmethod
-    def _name_loaded_layer(context: QgsProcessingContext, path: str, model_name: str) -> None:
-        if context.willLoadLayerOnCompletion(path):
-            details = context.layerToLoadOnCompletionDetails(path)
-            details.name = f"Classes ({model_name})" if model_name else "Classes"
+    def _style_loaded_layers(context: QgsProcessingContext, request: "ClassifyRequest",
+                             contract: "ModelContract") -> str | None:
+        """Name and style the class raster and the polygons the context loads when the run ends; the polygons'
+        layer as OUTPUT_VECTOR's result (``file.gpkg|layername=name``)."""
+        from ..common.styling import style_on_loading
+
+        classes = contract.outputs[0].classes
+        suffix = f" ({contract.name})" if contract.name else ""
+        style_on_loading(context, request.output_path, f"Classes{suffix}", classes)
+        target = request.vector_destination
+        if target is None:
+            return None
+        style_on_loading(context, target.path, f"Class polygons{suffix}", classes, target.uri)
+        return target.uri

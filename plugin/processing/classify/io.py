@@ -172,7 +172,7 @@ def io_fields(algorithm: QgsProcessingAlgorithm, parameters: dict[str, Any], con
         "additional_inputs": additional_references(algorithm, parameters, context, progress, feedback),
         "mask_path": mask_path, "mask_layer": mask_layer,
         "nodata": NodataPolicy(rule, optional_double(algorithm, parameters, INPUT_NODATA, context)),
-        "vector_path": str(vector).split("|")[0] if vector else None,
+        "vector_path": str(vector) if vector else None,  # a file, or a file and its layer (the job reads both)
         "vector": VectorOptions(algorithm.parameterAsDouble(parameters, MIN_AREA, context),
                                 algorithm.parameterAsDouble(parameters, SIMPLIFY, context),
                                 algorithm.parameterAsBool(parameters, SIEVE, context),

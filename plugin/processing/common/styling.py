@@ -1,7 +1,8 @@
-"""QGIS styling of class rasters: a paletted renderer with the model's class names and colours.
+"""QGIS styling of class rasters and polygons: the model's class names and colours.
 
-Saved as the raster's default style (``name.qml`` next to ``name.tif``), which QGIS applies whenever
-the layer is loaded: from Processing, the Browser or a project.
+Saved as the raster's default style (``name.qml`` next to ``name.tif``) and in the GeoPackage of the polygons,
+which QGIS applies when the Browser or a project loads them. Processing's own loader at the end of a run
+skips default styles, so the layers it loads are styled by :class:`ClassStyle`, a layer post-processor.
 """
 from __future__ import annotations
 
@@ -11,7 +12,11 @@ from typing import Sequence
 from qgis.core import (
     QgsCategorizedSymbolRenderer,
     QgsFillSymbol,
+    QgsMapLayer,
     QgsPalettedRasterRenderer,
+    QgsProcessingContext,
+    QgsProcessingFeedback,
+    QgsProcessingLayerPostProcessorInterface,
     QgsRasterLayer,
     QgsRendererCategory,
     QgsVectorLayer,
@@ -47,19 +52,65 @@ def write_default_style(raster_path: str, contract: ModelContract) -> str:
     return style_path
 
 
-def write_vector_style(gpkg_path: str, contract: ModelContract) -> None:
-    """Store a categorised style (the model's class colours and names, on ``class_value``) inside the
-    GeoPackage as its layer's default style, which QGIS applies whenever the layer is loaded."""
-    layer = QgsVectorLayer(gpkg_path, "classes", "ogr")
-    if not layer.isValid():
-        raise OutputError(f"The class polygons '{gpkg_path}' could not be opened to style them.")
+def polygon_renderer(classes: Sequence[ClassInfo]) -> QgsCategorizedSymbolRenderer:
+    """A categorised renderer on ``class_value`` listing ``classes`` with their names and colours."""
     categories = []
-    for info in contract.outputs[0].classes:
+    for info in classes:
         symbol = QgsFillSymbol.createSimple({"color": info.color, "outline_color": "#404040",
                                              "outline_width": "0.1"})
         categories.append(QgsRendererCategory(info.value, symbol, info.name))
-    layer.setRenderer(QgsCategorizedSymbolRenderer("class_value", categories))
+    return QgsCategorizedSymbolRenderer("class_value", categories)
+
+
+def write_vector_style(gpkg_path: str, contract: ModelContract) -> None:
+    """Store a categorised style (the model's class colours and names, on ``class_value``) inside the
+    GeoPackage as its layer's default style, which QGIS applies whenever the layer is loaded. ``gpkg_path``
+    names the layer (``file.gpkg|layername=name``) when the file holds several."""
+    layer = QgsVectorLayer(gpkg_path, "classes", "ogr")
+    if not layer.isValid():
+        raise OutputError(f"The class polygons '{gpkg_path}' could not be opened to style them.")
+    layer.setRenderer(polygon_renderer(contract.outputs[0].classes))
     message = layer.saveStyleToDatabase("classes", "Classes of the model, with its colours", True, "")
     if message:
         raise OutputError(f"Could not store the style in '{gpkg_path}': {message}")
     layer = None
+
+
+class ClassStyle(QgsProcessingLayerPostProcessorInterface):
+    """Styles a layer Processing loads when the run finishes with the model's classes: a paletted renderer of
+    exactly those classes for the class raster (not the 256 entries of its embedded colour table), the
+    categorised renderer for the polygons."""
+
+    _pending: set["ClassStyle"] = set()  # QGIS keeps only a pointer: each instance lives until it has run
+
+    def __init__(self, classes: Sequence[ClassInfo]) -> None:
+        super().__init__()
+        self.classes = tuple(classes)
+        ClassStyle._pending.add(self)
+
+    def postProcessLayer(self, layer: QgsMapLayer, context: QgsProcessingContext,  # noqa: N802 - QGIS API
+                         feedback: QgsProcessingFeedback) -> None:
+        if isinstance(layer, QgsRasterLayer):
+            apply_class_style(layer, self.classes)
+        elif isinstance(layer, QgsVectorLayer):
+            layer.setRenderer(polygon_renderer(self.classes))
+            layer.triggerRepaint()
+        ClassStyle._pending.discard(self)
+
+
+def style_on_loading(context: QgsProcessingContext, path: str, name: str, classes: Sequence[ClassInfo],
+                     loaded_as: str | None = None) -> None:
+    """When the run's context loads the output written to the file ``path`` on completion (registered as that
+    path, ``path|layername=...`` or ``ogr:dbname='path'...``): name the layer, style it with ``classes`` and load
+    it as ``loaded_as`` (the layer actually written, e.g. ``file.gpkg|layername=x``) when that differs."""
+    from ...adapters.polygons.geopackage_target import parse_destination
+
+    layers = context.layersToLoadOnCompletion()
+    keys = [key for key in layers if key == path or parse_destination(key)[0] == path]
+    if not keys:
+        return
+    details = layers.pop(keys[0])
+    details.name = name
+    details.setPostProcessor(ClassStyle(classes))
+    layers[loaded_as or keys[0]] = details
+    context.setLayersToLoadOnCompletion(layers)
