@@ -10,6 +10,7 @@ import sys
 from typing import Any
 
 from ..adapters.accuracy.assess import assess
+from ..adapters.accuracy.legend_file import reference_classes
 from ..adapters.accuracy.reference import ReferenceSpec, reference_choice_problem
 from ..adapters.accuracy.report import write_outputs
 from ..adapters.classify.model_description import describe_model, write_description
@@ -43,6 +44,9 @@ def add_parsers(commands: Any) -> None:
                           help="assess only inside this extent, in the raster's CRS (EXTENT)")
     evaluate.add_argument("--mask", metavar="VECTOR", help="assess only inside these polygons (MASK)")
     evaluate.add_argument("--class-names", metavar="'1=farm;2=forest'", help="class names (CLASS_NAMES)")
+    evaluate.add_argument("--reference-classes", metavar="'1=farm;2=meadow'|FILE.csv",
+                          help="names of the reference's codes, matched by name to the classification's "
+                          "(REFERENCE_CLASSES); default: codes compared by value")
     evaluate.add_argument("--report", metavar="FILE.html", help="the HTML report (OUTPUT_REPORT)")
     evaluate.add_argument("--json-output", metavar="FILE.json", help="everything as JSON (OUTPUT_JSON)")
     evaluate.add_argument("--table", metavar="FILE.csv", help="the per-class table as CSV (OUTPUT_TABLE)")
@@ -82,9 +86,12 @@ def run_evaluate(args: argparse.Namespace) -> int:
         if outputs[name]:
             require_extension(name, outputs[name], extensions, what)
     check_outputs(outputs, {"INPUT": args.classified, "REFERENCE": args.reference,
-                            "REFERENCE_LAYER": args.reference_layer, "MASK": args.mask})
+                            "REFERENCE_LAYER": args.reference_layer, "MASK": args.mask,
+                            "REFERENCE_CLASSES": args.reference_classes if args.reference_classes
+                            and "=" not in args.reference_classes else None})
     names = parse_class_names(args.class_names or "")
-    reference = ReferenceSpec(args.reference, args.reference_layer, None, args.reference_field, args.reference_nodata)
+    reference = ReferenceSpec(args.reference, args.reference_layer, None, args.reference_field, args.reference_nodata,
+                              reference_classes(args.reference_classes, "--reference-classes"))
     progress = CliProgress()
     progress.begin()
     summary = assess(args.classified, reference, AreaSpec(tuple(args.extent) if args.extent else None, args.mask),

@@ -2,6 +2,7 @@
 
 - :mod:`.assess`          counting a classified raster against reference data, block by block
 - :mod:`.reference`       reference rasters, polygons or points on the classified raster's grid
+- :mod:`.legend_file`     REFERENCE_CLASSES: the names of the reference's codes, typed or from a CSV file
 - :mod:`.report`          the assessment as one HTML page and JSON, written atomically
 - :mod:`.confusion_plot`  the confusion matrix as a PNG heat map (shared with the training report)
 """

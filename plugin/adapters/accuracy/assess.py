@@ -98,10 +98,18 @@ def assess(classified_path: str, reference: ReferenceSpec, area: AreaSpec | None
                          "and the EXTENT / MASK.")
     sources = {"classification": raster.path, "reference": reference.raster or reference.vector,
                "reference_field": reference.field, "reference_nodata": reference.nodata,
+               "reference_classes": reference.classes,
                "extent": list(area.extent) if area.extent else None, "mask": area.mask_path}
-    return AccuracySummary(matrix, {**sampler.names, **names}, tuple(sorted(declared)), mapped.counts, pixel_area,
-                           unit, sampler.sample_unit, tuple(notes),
-                           dict(sampler.excluded), sources)
+    summary = AccuracySummary(matrix, {**sampler.names, **names}, tuple(sorted(declared)), mapped.counts,
+                              pixel_area, unit, sampler.sample_unit, tuple(notes), dict(sampler.excluded), sources,
+                              sampler.matching)
+    warning = summary.permutation_warning()
+    if warning:
+        progress.warning(warning)
+    if summary.excluded.get("reference_code_not_named"):
+        progress.warning(f"{summary.excluded['reference_code_not_named']} reference {sampler.sample_unit}(s) hold "
+                         "codes REFERENCE_CLASSES does not name; they are left out.")
+    return summary
 
 
 def _with_classes(counts: ConfusionAccumulator, declared: set[int]) -> ConfusionMatrix:

@@ -9,7 +9,10 @@ Three kinds, each a *sampler* that adds one block of the classified raster to th
 - points: every point (every part of a multipoint) is one sample: the classified pixel under it.
 
 Class field values that are text are matched to the classification's class names
-(:func:`~plugin.core.class_mapping.match_names`), so codes line up.
+(:func:`~plugin.core.class_mapping.match_names`), so codes line up. Codes (a label raster, a numeric field) are
+compared by value, and the notes say so, unless the user names the reference's codes (``REFERENCE_CLASSES``):
+then each code is matched by its name to the classification's code of that name, and codes not named are
+left out as unlabelled (counted and reported).
 """
 from __future__ import annotations
 
@@ -19,7 +22,7 @@ from typing import Callable, Union
 import numpy as np
 from osgeo import gdal, ogr
 
-from ...core.accuracy.class_mapping import class_values, match_names, name_key
+from ...core.accuracy.class_mapping import CodeMap, class_values, code_map, match_names, name_key
 from ...core.accuracy.metrics import ConfusionAccumulator
 from ...core.areas.window import PixelWindow
 from ...core.errors import InputError
@@ -42,6 +45,7 @@ class ReferenceSpec:
     layer_name: str | None = None
     field: str | None = None
     nodata: int | None = None  # a raster value, or a numeric field value, meaning "not labelled"
+    classes: dict[int, str] | None = None  # REFERENCE_CLASSES: the names of the reference's codes
 
 
 def reference_choice_problem(has_raster: bool, has_layer: bool, has_field: bool) -> str | None:
@@ -67,6 +71,8 @@ class PixelSampler:
     notes: list[str] = field(default_factory=list)
     excluded: dict[str, int] = field(default_factory=lambda: {"reference_on_classification_nodata": 0,
                                                               "unlabelled_reference": 0})
+    recode: CodeMap | None = None  # REFERENCE_CLASSES: codes matched by name
+    matching: str = "value"
     sample_unit = "pixel"
 
     def add(self, window: PixelWindow, classes: np.ndarray, valid: np.ndarray, inside: np.ndarray,
@@ -77,6 +83,11 @@ class PixelSampler:
         if raw.dtype.kind == "f":
             labelled &= ~np.isnan(raw)
         reference = class_values(raw, labelled, "reference")
+        if self.recode is not None:
+            reference, named = self.recode.apply(reference, labelled)
+            self.excluded["reference_code_not_named"] = (self.excluded.get("reference_code_not_named", 0)
+                                                         + int(np.count_nonzero(labelled & valid & ~named)))
+            labelled &= named
         counts.update(reference, classes, valid & labelled)
         self.excluded["reference_on_classification_nodata"] += int(np.count_nonzero(labelled & ~valid))
         self.excluded["unlabelled_reference"] += int(np.count_nonzero(inside & valid & ~labelled))
@@ -91,6 +102,7 @@ class PointSampler:
         self.cols, self.rows, self.values = cols, rows, values
         self.names: dict[int, str] = {}
         self.notes: list[str] = []
+        self.matching = "value"
         self.excluded: dict[str, int] = {"outside_raster": 0, "outside_area": 0, "on_classification_nodata": 0}
         self._groups: dict[int, np.ndarray] = {}
         self._layout: tuple[PixelWindow, int] | None = None
@@ -130,11 +142,18 @@ def open_reference(spec: ReferenceSpec, grid: RasterGrid, class_names: dict[int,
     """The sampler for ``spec`` on ``grid``; ``class_names`` are the classification's (value -> name)."""
     if spec.raster:
         raster_sampler = _raster_sampler(spec, grid)
-        raster_sampler.notes.extend(legend_differences(raster_sampler.names, class_names))
+        if spec.classes:
+            recode, names, notes = _named_codes(spec.classes, class_names)
+            raster_sampler.recode, raster_sampler.matching = recode, "name"
+            raster_sampler.names = names
+            raster_sampler.notes.extend(notes)
+        else:
+            raster_sampler.notes.extend(legend_differences(raster_sampler.names, class_names))
+            raster_sampler.notes.extend(by_value_note(raster_sampler.names, class_names, "reference raster"))
         return raster_sampler
     if not spec.vector or not spec.field:
         raise InputError("Give a reference: REFERENCE (a label raster) or REFERENCE_LAYER with REFERENCE_FIELD.")
-    labels, names, notes = reference_label_set(spec, class_names)
+    labels, names, notes, matching = reference_label_set(spec, class_names)
     if _is_point_layer(spec):
         sampler: Sampler = _point_sampler(spec, grid, labels)
     else:
@@ -145,7 +164,39 @@ def open_reference(spec: ReferenceSpec, grid: RasterGrid, class_names: dict[int,
         sampler = PixelSampler(vector.read, frozenset({labels.ignore_value}))
     sampler.names.update(names)
     sampler.notes.extend(notes)
+    sampler.matching = matching
     return sampler
+
+
+def _named_codes(reference_names: dict[int, str], class_names: dict[int, str]) -> tuple[CodeMap, dict[int, str],
+                                                                                        list[str]]:
+    """REFERENCE_CLASSES: the reference's codes matched by name to the classification's; names of new classes;
+    notes saying how each code was matched."""
+    if not class_names:
+        raise InputError("REFERENCE_CLASSES names the reference's codes, but the classified raster carries no class "
+                         "names to match them to. Name its classes with CLASS_NAMES (for example '1=farm;2=forest').")
+    recode, match = code_map(reference_names, class_names, reserved=(255,))
+    pairs = ", ".join(f"{code} '{name}' -> {recode.codes[code]}" for code, name in sorted(reference_names.items()))
+    notes = [f"Reference codes matched to the classification by name (REFERENCE_CLASSES): {pairs}. Reference codes "
+             "not listed there are left out as unlabelled."]
+    if match.unmatched:
+        notes.append(f"Reference classes that match no class of the classification (new codes, every sample an "
+                     f"omission error): {', '.join(f'{n}={v}' for v, n in match.new_values.items())}.")
+    return recode, match.new_values, notes
+
+
+def by_value_note(reference_names: dict[int, str], class_names: dict[int, str], what: str) -> list[str]:
+    """The note that codes are compared by value only, when either side has no names to check them by."""
+    if reference_names and class_names:
+        return []
+    missing = (f"the {what} carries no class names" if not reference_names else
+               "the classified raster carries no class names")
+    example = next(iter(sorted(class_names.items())), None)
+    meaning = (f" (its code {example[0]} counts as the classification's {example[0]} '{example[1]}')"
+               if example and not reference_names else "")
+    return [f"Class codes are matched by value only: {missing}{meaning}. If the two number their classes "
+            "differently, give REFERENCE_CLASSES (the name of each reference code, as value=name or a CSV file) to "
+            "match them by name."]
 
 
 def legend_differences(reference_names: dict[int, str], class_names: dict[int, str]) -> list[str]:
@@ -160,13 +211,18 @@ def legend_differences(reference_names: dict[int, str], class_names: dict[int, s
 
 
 def reference_label_set(spec: ReferenceSpec, class_names: dict[int, str]) -> tuple[LabelSet, dict[int, str],
-                                                                                    list[str]]:
-    """How the reference field's values become class values; names of new classes; notes for the log."""
+                                                                                    list[str], str]:
+    """How the reference field's values become class values; names of new classes; notes for the log; whether
+    classes are matched by "name" or by "value"."""
     found = labels_from_field(spec.vector or "", spec.field or "", spec.layer_name)
     raw = list(found.value_of)
     if all(isinstance(v, str) for v in raw) and all(v.strip().lstrip("-").isdigit() for v in raw):
         value_of = {v: int(v) for v in raw}  # codes stored as text
     elif all(isinstance(v, str) for v in raw):
+        if spec.classes:
+            raise InputError(f"REFERENCE_CLASSES names codes, but the reference field '{spec.field}' holds class "
+                             "names, which are matched to the classification's names already; leave "
+                             "REFERENCE_CLASSES empty.")
         if not class_names:
             raise InputError(f"The reference field '{spec.field}' holds class names ({', '.join(sorted(raw)[:6])}) "
                              "but the classified raster carries no class names to match them to. Name its "
@@ -178,12 +234,18 @@ def reference_label_set(spec: ReferenceSpec, class_names: dict[int, str]) -> tup
         if match.unmatched:
             notes.append(f"Reference classes that match no class of the classification (new codes, every sample "
                          f"an omission error): {', '.join(f'{n}={v}' for n, v in match.new_values.items())}.")
-        return _label_set(value_of), match.new_values, notes
+        return _label_set(value_of), match.new_values, notes, "name"
     else:
         value_of = dict(found.value_of)
     if spec.nodata is not None:
         value_of = {k: v for k, v in value_of.items() if v != spec.nodata}
-    return _label_set(value_of), {}, []
+    if spec.classes:
+        recode, names, notes = _named_codes(spec.classes, class_names)
+        left_out = sorted({v for v in value_of.values() if v not in recode.codes})
+        if left_out:
+            notes.append(f"Reference codes not named in REFERENCE_CLASSES, left out: {left_out}.")
+        return _label_set({k: recode.codes[v] for k, v in value_of.items() if v in recode.codes}), names, notes, "name"
+    return _label_set(value_of), {}, by_value_note({}, class_names, f"reference field '{spec.field}'"), "value"
 
 
 def _label_set(value_of: dict) -> LabelSet:

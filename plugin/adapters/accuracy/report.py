@@ -104,6 +104,9 @@ def _warnings_html(summary: AccuracySummary) -> str:
         items.append(f"Classes of the classification without reference samples: {listed}. Their producer's "
                      "accuracy is undefined.")
     items += [html.escape(note) for note in summary.notes]
+    permuted = summary.permutation_warning()
+    if permuted:
+        items.insert(0, f"<b>{html.escape(permuted)}</b>")
     return "".join(f"<p class='warn'>{item}</p>" for item in items)
 
 

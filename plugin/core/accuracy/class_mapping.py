@@ -1,9 +1,12 @@
-"""Class names: the user's ``CLASS_NAMES`` text, and matching reference class names to class values.
+"""Class names: the user's ``CLASS_NAMES`` and ``REFERENCE_CLASSES`` text, and matching reference class names to
+class values.
 
 A reference layer often names its classes ("forest") where the classification stores codes (3). When
 the classification carries class names, reference names are matched to them without regard to case
 or surrounding spaces, so codes line up. Names that match no class get new codes above every code in
 use: their pixels count as reference classes the classification does not have (all omission errors).
+A reference raster (or field) of codes is matched the same way when its codes are named (``REFERENCE_CLASSES``):
+each reference code becomes the classification's code of its name (:class:`CodeMap`).
 :func:`class_values` checks that raster values are class codes (whole numbers).
 """
 from __future__ import annotations
@@ -16,7 +19,7 @@ import numpy as np
 from ..errors import InputError
 
 
-def parse_class_names(text: str) -> dict[int, str]:
+def parse_class_names(text: str, parameter: str = "CLASS_NAMES") -> dict[int, str]:
     """``"1=farm; 2=forest"`` (``;`` or new lines between entries) -> ``{1: "farm", 2: "forest"}``."""
     names: dict[int, str] = {}
     for entry in (part.strip() for part in text.replace("\n", ";").split(";")):
@@ -28,10 +31,10 @@ def parse_class_names(text: str) -> dict[int, str]:
         except ValueError:
             value = None
         if not equals or value is None or not name.strip():
-            raise InputError(f"CLASS_NAMES: cannot read '{entry}'. Write one 'value=name' per class, separated "
+            raise InputError(f"{parameter}: cannot read '{entry}'. Write one 'value=name' per class, separated "
                              "by ';', for example '1=farm;2=forest;8=water'.")
         if value in names:
-            raise InputError(f"CLASS_NAMES names class {value} twice ('{names[value]}' and '{name.strip()}').")
+            raise InputError(f"{parameter} names class {value} twice ('{names[value]}' and '{name.strip()}').")
         names[value] = name.strip()
     return names
 
@@ -95,3 +98,28 @@ def class_values(array: np.ndarray, where: np.ndarray, what: str) -> np.ndarray:
                              "(1, 2, 3...). Use a classified raster, not probabilities or a continuous band.")
         array = np.where(where, array, 0)
     return array.astype(np.int64)
+
+
+@dataclass(frozen=True)
+class CodeMap:
+    """Reference codes -> the classification's codes of the same class name; codes not listed are unlabelled."""
+
+    codes: dict[int, int]
+
+    def apply(self, values: np.ndarray, where: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(the codes mapped, where a listed code was found) for int64 ``values`` under ``where``."""
+        mapped = np.zeros(values.shape, np.int64)
+        known = np.zeros(values.shape, bool)
+        for reference, classification in self.codes.items():
+            hit = where & (values == reference)
+            mapped[hit] = classification
+            known |= hit
+        return mapped, known
+
+
+def code_map(reference_names: Mapping[int, str], classes: Mapping[int, str],
+             reserved: Iterable[int] = ()) -> tuple[CodeMap, NameMatch]:
+    """How named reference codes become the classification's codes: matched by name (:func:`match_names`),
+    names that match no class on new codes; the match tells which."""
+    match = match_names(reference_names.values(), classes, reserved)
+    return CodeMap({code: match.value_of[str(name)] for code, name in reference_names.items()}), match

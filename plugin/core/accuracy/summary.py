@@ -23,6 +23,7 @@ from typing import Any
 
 import numpy as np
 
+from .assignment import Relabelling, best_relabelling
 from .metrics import ConfusionMatrix, Scores
 
 PIXEL_SAMPLES = "pixel"
@@ -57,10 +58,32 @@ class AccuracySummary:
     notes: tuple[str, ...] = ()
     excluded: dict[str, int] = field(default_factory=dict)
     sources: dict[str, Any] = field(default_factory=dict)
+    matching: str = "value"  # how reference classes met the classification's: by code "value", or by "name"
 
     @cached_property
     def scores(self) -> Scores:
         return self.matrix.scores()
+
+    @cached_property
+    def relabelling(self) -> Relabelling:
+        """The best one-to-one matching of reference to classified classes, and what it would score."""
+        return best_relabelling(self.matrix)
+
+    def permutation_warning(self) -> str | None:
+        """A warning when matching the classes differently would score far higher than the codes as compared."""
+        best = self.relabelling
+        if not best.looks_permuted:
+            return None
+        def reference(value: int) -> str:  # compared by value, a reference code may mean another class
+            return f"reference code {value}" if self.matching == "value" else f"reference '{self.name_of(value)}'"
+
+        shown = "; ".join(f"{reference(r)} with classification {c} '{self.name_of(c)}'" for r, c in best.pairs[:8])
+        more = f" (and {len(best.pairs) - 8} more)" if len(best.pairs) > 8 else ""
+        how = ("Codes were compared by value: the two may number their classes differently; check both legends "
+               "and name the reference's codes with REFERENCE_CLASSES (value=name, or a CSV file)"
+               if self.matching == "value" else "Check that the class names of both mean the same classes")
+        return (f"The confusion matrix looks permuted: the overall accuracy is {best.diagonal_accuracy:.3f}, but "
+                f"matching {shown}{more} would give {best.overall_accuracy:.3f}. {how}.")
 
     def name_of(self, value: int) -> str:
         return self.names.get(value, f"class {value}")
@@ -120,5 +143,7 @@ class AccuracySummary:
             "classes": self.class_rows(),
             "reference_only_classes": [{"value": v, "name": self.name_of(v)} for v in self.reference_only_values],
             "classes_without_reference": [{"value": v, "name": self.name_of(v)} for v in self.unreferenced_values],
+            "class_matching": self.matching,
+            "best_matching": self.relabelling.to_dict() if self.matrix.total else None,
             "notes": list(self.notes),
         }

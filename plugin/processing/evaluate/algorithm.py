@@ -1,6 +1,7 @@
 """``seamless:evaluate`` "Assess classification accuracy": confusion matrix, kappa, IoU, class areas."""
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 from qgis.core import (
@@ -18,6 +19,7 @@ from qgis.core import (
 )
 
 from ...adapters.accuracy.assess import assess
+from ...adapters.accuracy.legend_file import reference_classes
 from ...adapters.accuracy.reference import ReferenceSpec, reference_choice_problem
 from ...adapters.accuracy.report import write_outputs
 from ...adapters.outputs.paths import check_outputs, require_extension, sink_file
@@ -53,7 +55,16 @@ producer's accuracy (recall), user's accuracy (precision), F1 and IoU, and class
 neighbour, noted in the log); polygons are burnt onto it (a pixel belongs to the polygon holding its centre);
 each point is one sample. Nodata in either is left out; pixels are counted exactly, block by block, so rasters
 larger than memory work. Class names in the reference field are matched to the classification's class names.</p>
+<p>Class codes (a label raster, a numeric field) are compared by value, and the log and the report say so; when
+the reference numbers its classes differently, REFERENCE_CLASSES names its codes and they are matched by name.
+When swapping classes would score far higher than the codes as compared, a warning says so (the best one-to-one
+matching and its overall accuracy).</p>
 <p>Reference classes the classification does not have are listed in the log and the report. See docs/accuracy.md.</p>"""
+
+
+def _given_file(text: str | None) -> str | None:
+    """The legend file REFERENCE_CLASSES names (an input: no output may replace it), None for typed names."""
+    return text.strip() if text and "=" not in text and Path(text.strip()).is_file() else None
 
 
 class EvaluateAlgorithm(SeamlessAlgorithm):
@@ -66,6 +77,7 @@ class EvaluateAlgorithm(SeamlessAlgorithm):
 
     INPUT, REFERENCE, REFERENCE_LAYER, REFERENCE_FIELD = "INPUT", "REFERENCE", "REFERENCE_LAYER", "REFERENCE_FIELD"
     REFERENCE_NODATA, EXTENT, MASK, CLASS_NAMES = "REFERENCE_NODATA", "EXTENT", "MASK", "CLASS_NAMES"
+    REFERENCE_CLASSES = "REFERENCE_CLASSES"
     OUTPUT_REPORT, OUTPUT_TABLE, OUTPUT_JSON = "OUTPUT_REPORT", "OUTPUT_TABLE", "OUTPUT_JSON"
     OVERALL_ACCURACY, KAPPA, MEAN_IOU = "OVERALL_ACCURACY", "KAPPA", "MEAN_IOU"
 
@@ -98,6 +110,13 @@ class EvaluateAlgorithm(SeamlessAlgorithm):
             (QgsProcessingParameterString(self.CLASS_NAMES, "Class names", optional=True),
              "Names of the classification's classes as 'value=name' separated by ';', for example "
              "'1=farm;2=forest;8=water'. Override the names embedded in the classified raster."),
+            (QgsProcessingParameterString(self.REFERENCE_CLASSES, "Names of the reference's class codes",
+                                          optional=True),
+             "The reference's legend, for a label raster or a numeric field that numbers its classes differently "
+             "from the classification: 'value=name' separated by ';' (e.g. '1=farm;2=meadow;3=forest'), or the "
+             "path of a CSV file with a code and a name on each row. Each code is then matched by its name to the "
+             "classification's code of that name; codes not listed are left out. Empty: codes are compared by "
+             "value."),
             (QgsProcessingParameterFileDestination(self.OUTPUT_REPORT, "Accuracy report", "HTML files (*.html)",
                                                    optional=True, createByDefault=True),
              "One self-contained HTML page: confusion matrix table and heat map, scores, class areas."),
@@ -126,6 +145,7 @@ class EvaluateAlgorithm(SeamlessAlgorithm):
             if problem:
                 return problem
         parse_class_names(self.parameterAsString(parameters, self.CLASS_NAMES, context) or "")  # raise if wrong
+        reference_classes(self.parameterAsString(parameters, self.REFERENCE_CLASSES, context))
         raster_path(self, parameters, self.INPUT, context)
         raster_path(self, parameters, self.REFERENCE, context)
         self._outputs(parameters, context)
@@ -143,6 +163,8 @@ class EvaluateAlgorithm(SeamlessAlgorithm):
                 require_extension(name, path, extensions, what)
         inputs = {name: input_file(self, parameters, name, context)
                   for name in (self.INPUT, self.REFERENCE, self.REFERENCE_LAYER, self.MASK)}
+        legend = self.parameterAsString(parameters, self.REFERENCE_CLASSES, context)
+        inputs[self.REFERENCE_CLASSES] = _given_file(legend)
         check_outputs(outputs, inputs)
         return outputs
 
@@ -153,10 +175,12 @@ class EvaluateAlgorithm(SeamlessAlgorithm):
         vector, layer_name = vector_path(self, parameters, self.REFERENCE_LAYER, context, feedback)
         reference = ReferenceSpec(raster_path(self, parameters, self.REFERENCE, context), vector, layer_name,
                                   self.parameterAsString(parameters, self.REFERENCE_FIELD, context) or None,
-                                  optional_int(self, parameters, self.REFERENCE_NODATA, context))
+                                  optional_int(self, parameters, self.REFERENCE_NODATA, context),
+                                  reference_classes(self.parameterAsString(parameters, self.REFERENCE_CLASSES,
+                                                                           context)))
         names = parse_class_names(self.parameterAsString(parameters, self.CLASS_NAMES, context) or "")
         summary = assess(classified, reference, area_spec(self, parameters, context, feedback), names,
-                         FeedbackProgress(feedback, 0, 90))
+                         FeedbackProgress(feedback))
         report, json_path = outputs[self.OUTPUT_REPORT], outputs[self.OUTPUT_JSON]
         write_outputs(summary, report, json_path)
         for value in summary.reference_only_values:
