@@ -93,6 +93,28 @@ def test_min_area_with_sieve_leaves_no_smaller_region_in_polygons_or_raster(tmp_
     layer = vector = band = source = None
 
 
+def test_regions_of_exactly_min_area_are_kept_and_measured_as_area_m2_measures_them(plain, tmp_path):
+    assert 5 * PIXEL_AREA in {f["area_m2"] for f in _features(plain["polygons"])}  # regions of 5 pixels exist
+    paths = _classify(tmp_path, VectorOptions(min_area=5 * PIXEL_AREA, sieve=True))
+    areas = [f["area_m2"] for f in _features(paths["polygons"])]
+    assert min(areas) == 5 * PIXEL_AREA  # MIN_AREA 500 m² keeps regions of exactly 500 m² (5 pixels of 10 m)
+
+
+@pytest.mark.parametrize("crs", ["EPSG:32633", "EPSG:4326"])
+def test_min_area_in_pixels_follows_the_area_the_polygons_report(tmp_path, crs):
+    from plugin.adapters.inputs.gdal_grid import RasterGrid
+    from plugin.adapters.polygons.areas import AreaMeter, min_area_pixels, pixel_outline
+
+    path = tmp_path / "grid.tif"
+    gdal.Warp(str(path), str(S2_IMAGE), dstSRS=crs, width=64, height=32)
+    grid = RasterGrid.of(gdal.Open(str(path)))
+    meter = AreaMeter(grid)
+    smallest = min(meter.area(pixel_outline(grid, grid.width // 2, row)) for row in range(grid.height))
+    for min_area in (smallest * 5, smallest * 5 + 1e-3, 1000.0, 12345.6):
+        pixels, _ = min_area_pixels(grid, min_area)
+        assert pixels * smallest >= min_area * (1 - 1e-9) and (pixels - 1) * smallest < min_area
+
+
 def test_simplified_polygons_neither_overlap_nor_leave_gaps(tmp_path, plain):
     paths = _classify(tmp_path, VectorOptions(min_area=500, simplify=15))
     simplified = [f["geometry"] for f in _features(paths["polygons"])]

@@ -13,11 +13,12 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
-from osgeo import gdal, ogr, osr
+from osgeo import gdal, ogr
 
 from ...core.model.contract import ModelContract
 from ...core.progress import Progress
 from ..inputs.gdal_grid import RasterGrid, srs_of
+from .areas import AreaMeter
 from .regions_raster import (
     CLASS_FIELD,
     REGION_FIELD,
@@ -34,38 +35,6 @@ ogr.UseExceptions()
 
 NAME_FIELD, AREA_FIELD, CONFIDENCE_FIELD = "class_name", "area_m2", "mean_confidence"
 COMMIT_EVERY = 50_000
-
-
-class AreaMeter:
-    """Areas of geometries in the grid's CRS, in square metres."""
-
-    def __init__(self, grid: RasterGrid) -> None:
-        srs = srs_of(grid.crs_wkt)
-        self.note = ""
-        self._factor, self._transform = 1.0, None
-        if srs is None:
-            self.note = "The raster has no CRS: polygon areas are in squared map units."
-        elif srs.IsGeographic():
-            self._transform = osr.CoordinateTransformation(srs, _equal_area_for(srs, grid))
-        else:
-            self._factor = srs.GetLinearUnits() ** 2
-
-    def area(self, geometry: ogr.Geometry) -> float:
-        if self._transform is None:
-            return geometry.GetArea() * self._factor
-        projected = geometry.Clone()
-        projected.Transform(self._transform)
-        return projected.GetArea()
-
-
-def _equal_area_for(geographic: osr.SpatialReference, grid: RasterGrid) -> osr.SpatialReference:
-    """Lambert azimuthal equal-area on the CRS's own ellipsoid, centred on the raster: areas are exact."""
-    xmin, ymin, xmax, ymax = grid.bounds()
-    equal_area = osr.SpatialReference()
-    equal_area.ImportFromProj4(f"+proj=laea +lat_0={(ymin + ymax) / 2} +lon_0={(xmin + xmax) / 2} "
-                               f"+a={geographic.GetSemiMajor()} +rf={geographic.GetInvFlattening()} +units=m")
-    equal_area.SetAxisMappingStrategy(osr.OAMS_TRADITIONAL_GIS_ORDER)
-    return equal_area
 
 
 def mean_confidence(polygons: str, layer_name: str, grid: RasterGrid, confidence_path: str, work: Path,

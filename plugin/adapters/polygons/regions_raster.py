@@ -9,7 +9,6 @@ its height or area.
 """
 from __future__ import annotations
 
-import math
 from pathlib import Path
 from typing import Callable
 
@@ -21,8 +20,8 @@ from ...core.errors import CancelledError
 from ...core.progress import Progress
 from ...core.regions.min_area import REMOVED, merge_small_regions
 from ..inputs.gdal_grid import RasterGrid, srs_of
-from ..inputs.raster_area import grid_ground_resolution
 from ..outputs.geotiff import GTIFF_OPTIONS
+from .areas import min_area_pixels
 
 gdal.UseExceptions()
 ogr.UseExceptions()
@@ -122,23 +121,6 @@ class RegionTable:
     def pairs(self) -> tuple[np.ndarray, np.ndarray]:
         codes = np.unique(np.concatenate(self._pairs)) if self._pairs else np.zeros(0, np.int64)
         return codes // self._base, codes % self._base
-
-
-def min_area_pixels(grid: RasterGrid, min_area_m2: float) -> tuple[int, str]:
-    """Regions of fewer pixels than this are smaller than ``min_area_m2``, and a note on how it was measured.
-
-    The pixel's ground area is measured where pixels are smallest (the raster's edge farthest from the
-    equator, for geographic CRSs), so no region smaller than MIN_AREA is kept."""
-    areas = []
-    for row in (0, grid.height - 1, grid.height // 2):
-        probe = RasterGrid(1, 1, grid.window_geotransform(PixelWindow(grid.width // 2, row, 1, 1)), grid.crs_wkt)
-        measured = grid_ground_resolution(probe)
-        if measured is not None:
-            areas.append(measured.metres[0] * measured.metres[1])
-    if not areas:
-        pixel = abs(grid.geotransform[1] * grid.geotransform[5])
-        return max(1, math.ceil(min_area_m2 / pixel - 1e-9)), "the raster has no CRS: MIN_AREA is in map units²"
-    return max(1, math.ceil(min_area_m2 / min(areas) - 1e-9)), ""
 
 
 def sieve_classes(classes_path: str, target: str, min_area_m2: float, grid: RasterGrid, work: Path,

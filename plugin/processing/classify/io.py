@@ -82,11 +82,13 @@ def output_parameters() -> list[tuple[Any, str, bool]]:
         (QgsProcessingParameterVectorDestination(OUTPUT_VECTOR, "Class polygons", SOURCE_VECTOR_POLYGON,
                                                  optional=True, createByDefault=False),
          "Optional GeoPackage: one polygon per connected region of one class, with fields class_value, "
-         "class_name, area_m2 (square metres, on the ellipsoid for geographic CRSs) and, with "
-         "VECTOR_CONFIDENCE, mean_confidence. Styled with the model's class colours.", False),
+         "class_name, area_m2 (planar square metres in a projected CRS, on the ellipsoid for geographic CRSs) "
+         "and, with VECTOR_CONFIDENCE, mean_confidence. Styled with the model's class colours. A layer name "
+         "(file.gpkg|layername=classes) writes that layer; other layers of an existing GeoPackage are kept.", False),
         (QgsProcessingParameterNumber(MIN_AREA, "Minimum region area (m²)", double, defaultValue=0.0, minValue=0.0),
          "Regions smaller than this are merged into their largest neighbouring region (removed where they "
-         "have none) in the polygons, and in the class raster too when SIEVE is on. 0: keep every region.",
+         "have none) in the polygons, and in the class raster too when SIEVE is on. Measured as area_m2 measures "
+         "it (a 10 m pixel is 100 m²): a region of exactly MIN_AREA is kept. 0: keep every region.",
          False),
         (QgsProcessingParameterBoolean(SIEVE, "Apply the minimum area to the class raster too", defaultValue=False),
          "Also merge regions smaller than MIN_AREA in the class raster, so raster and polygons agree.", False),
