@@ -67,3 +67,15 @@ def test_training_refusal_for_one_class_names_the_unlabelled_parameter(qgis_proc
                                              "OUTPUT_MODEL": tmp_path / "m.onnx", "OUTPUT_REPORT": tmp_path / "r.html"})
     refused(result, "labelled pixels of 1 class(es)", "Label values taken as unlabelled: 0", "UNLABELLED_VALUE")
     only_outputs(tmp_path)
+
+
+def test_qgis_process_lists_every_algorithm_of_the_toolbox(qgis_process, provider):
+    import subprocess
+
+    from tests.support.qgis_process import QGIS_PROCESS
+
+    listing = subprocess.run([QGIS_PROCESS, "list"], env=qgis_process.environment, capture_output=True, text=True,
+                             timeout=120).stdout
+    listed = {line.split()[0] for line in listing.splitlines() if line.strip().startswith("seamless:")}
+    assert listed == {algorithm.id() for algorithm in provider.algorithms()}
+    assert {"seamless:installdependencies", "seamless:diagnostics"} <= listed and len(listed) == 7

@@ -14,7 +14,6 @@ from qgis.core import (
     Qgis,
     QgsCoordinateReferenceSystem,
     QgsProcessing,
-    QgsProcessingAlgorithm,
     QgsProcessingParameterDefinition,
     QgsProcessingParameterNumber,
     QgsRasterInterface,
@@ -50,8 +49,6 @@ SOURCE_VECTOR_ANY_GEOMETRY = _scoped("ProcessingSourceType", "VectorAnyGeometry"
 SOURCE_VECTOR_POINT = _scoped("ProcessingSourceType", "VectorPoint", QgsProcessing, "SourceType", "TypeVectorPoint")
 SOURCE_VECTOR_POLYGON = _scoped("ProcessingSourceType", "VectorPolygon", QgsProcessing, "SourceType",
                                 "TypeVectorPolygon")
-ALGORITHM_HIDE_FROM_MODELER = _scoped("ProcessingAlgorithmFlag", "HideFromModeler", QgsProcessingAlgorithm, "Flag",
-                                      "FlagHideFromModeler")
 WKB_NO_GEOMETRY = _scoped("WkbType", "NoGeometry", QgsWkbTypes, "Type", "NoGeometry")
 DISTANCE_METERS = _scoped("DistanceUnit", "Meters", QgsUnitTypes, "DistanceUnit", "DistanceMeters")
 WKT_PREFERRED_GDAL = _scoped("CrsWktVariant", "PreferredGdal", QgsCoordinateReferenceSystem, "WktVariant",

@@ -11,7 +11,6 @@ from qgis.core import (
 )
 
 from ..common.base import SeamlessAlgorithm, processing_errors, with_help
-from ..common.qgis_compat import ALGORITHM_HIDE_FROM_MODELER
 
 HELP = """<p>Reports what the plugin runs with, for a bug report or to find out why the GPU is not used:
 QGIS, Qt, Python, GDAL and numpy versions; onnxruntime's version, package variant and execution providers,
@@ -29,9 +28,6 @@ class DiagnosticsAlgorithm(SeamlessAlgorithm):
     HELP = HELP
     REQUIRES: tuple[str, ...] = ()
     OUTPUT_HTML, OUTPUT_TEXT = "OUTPUT_HTML", "OUTPUT_TEXT"
-
-    def flags(self):  # noqa: D102 - QGIS API
-        return super().flags() | ALGORITHM_HIDE_FROM_MODELER
 
     def initAlgorithm(self, config: dict | None = None) -> None:  # noqa: N802 - QGIS API name
         self.addParameter(with_help(QgsProcessingParameterFileDestination(

@@ -18,7 +18,6 @@ from qgis.core import (
 
 from ...dependencies.variants import VARIANT_KEYS, VARIANTS
 from ..common.base import SeamlessAlgorithm, processing_errors, with_help
-from ..common.qgis_compat import ALGORITHM_HIDE_FROM_MODELER
 
 HELP = """<p>Installs the Python packages the plugin needs into a folder of your QGIS profile
 (<i>python/seamless_segmentation_deps</i>), which the plugin adds to Python's search path when it loads:
@@ -42,9 +41,6 @@ class InstallDependenciesAlgorithm(SeamlessAlgorithm):
     HELP = HELP
     REQUIRES: tuple[str, ...] = ()
     VARIANT, TRAINING, TORCH_INDEX_URL, REMOVE = "VARIANT", "TRAINING", "TORCH_INDEX_URL", "REMOVE"
-
-    def flags(self):  # noqa: D102 - QGIS API
-        return super().flags() | ALGORITHM_HIDE_FROM_MODELER
 
     def initAlgorithm(self, config: dict | None = None) -> None:  # noqa: N802 - QGIS API name
         variant = QgsProcessingParameterEnum(self.VARIANT, "onnxruntime variant", list(VARIANT_KEYS),
