@@ -109,7 +109,7 @@ def run(args: argparse.Namespace) -> int:
         raise InputError("Give --workers (a cluster on this machine) or --scheduler (an existing cluster), not both.")
     requests = scene_requests(args, run_options(args))
     progress = CliProgress()
-    with interrupt_cancels(progress):
+    with interrupt_cancels(progress, keeps_blocks=distributed):
         scenes = SceneRun(requests, progress)
         outcomes = scenes.run_distributed(args) if distributed else scenes.run_here()
     progress.end()

@@ -31,7 +31,7 @@ def exit_status(error: BaseException | None) -> int:
 def error_message(error: BaseException) -> str:
     """What the user reads for an error (as the Processing algorithms say it)."""
     if isinstance(error, KeyboardInterrupt):
-        return "Cancelled: the run was interrupted; no output was written."
+        return "Cancelled: the run was interrupted; no output file was written."
     if isinstance(error, CancelledError):
         return f"Cancelled: {error}"
     if isinstance(error, SeamlessError):

@@ -8,7 +8,7 @@ import sys
 import traceback
 from typing import Sequence
 
-from .exit_status import EXIT_BAD_INPUT, EXIT_UNEXPECTED, GDAL_INSTALL, error_message, exit_status
+from .exit_status import EXIT_BAD_INPUT, EXIT_CANCELLED, EXIT_UNEXPECTED, GDAL_INSTALL, error_message, exit_status
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -39,7 +39,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except BaseException as error:  # noqa: BLE001 - the boundary: a message and a status, never a traceback
         if isinstance(error, SystemExit):
             raise
-        if args.debug and exit_status(error) == EXIT_UNEXPECTED:
+        status = exit_status(error)
+        if args.debug and status == EXIT_UNEXPECTED:
             traceback.print_exc()
-        print(f"Error: {error_message(error)}", file=sys.stderr)
-        return exit_status(error)
+        # The user's own Ctrl+C is no error: its line starts "Cancelled:".
+        print(error_message(error) if status == EXIT_CANCELLED else f"Error: {error_message(error)}", file=sys.stderr)
+        return status

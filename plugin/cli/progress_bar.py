@@ -1,6 +1,7 @@
 """Progress on the command line: a tqdm bar on a terminal, plain lines (every 10 %) in a log or a pipe;
 messages on standard error, so standard output holds only the ``--json`` result. Ctrl+C cancels cleanly:
-the run stops at the next batch and writes nothing (a second Ctrl+C stops at once)."""
+the run stops at the next batch and writes no output file; a distributed run keeps its finished blocks for
+``--resume`` (a second Ctrl+C stops at once)."""
 from __future__ import annotations
 
 import signal
@@ -79,9 +80,19 @@ class CliProgress:
             print(line, file=self.stream, flush=True)
 
 
+def cancelling_message(keeps_blocks: bool) -> str:
+    """What the first Ctrl+C does, in the words the run's last line will use too."""
+    if keeps_blocks:
+        return ("Cancelling: the run stops after the tasks under way; no output file is written, and the blocks "
+                "finished so far are kept for --resume (Ctrl+C again to stop at once).")
+    return ("Cancelling: the run stops after the current batch; no output file is written (Ctrl+C again to stop at "
+            "once).")
+
+
 @contextmanager
-def interrupt_cancels(progress: CliProgress) -> Iterator[None]:
-    """While inside: the first Ctrl+C cancels the run cleanly (nothing is written), the second stops at once."""
+def interrupt_cancels(progress: CliProgress, keeps_blocks: bool = False) -> Iterator[None]:
+    """While inside: the first Ctrl+C cancels the run cleanly (no output file is written; a distributed run,
+    ``keeps_blocks``, keeps its finished blocks), the second stops at once."""
     if threading.current_thread() is not threading.main_thread():
         yield
         return
@@ -90,8 +101,7 @@ def interrupt_cancels(progress: CliProgress) -> Iterator[None]:
         if progress.is_cancelled():
             raise KeyboardInterrupt
         progress.cancel()
-        progress.info("Cancelling: the run stops after the current batch and writes nothing (Ctrl+C again to stop "
-                      "at once).")
+        progress.info(cancelling_message(keeps_blocks))
 
     previous = signal.signal(signal.SIGINT, interrupted)
     try:
