@@ -33,3 +33,10 @@ def test_given_codes_reproduce_the_datasets_own_rasterisation():
 def test_a_text_class_without_a_code_is_named():
     with pytest.raises(InputError, match="'water'.*no code"):
         labels_from_field(str(S2_POLYGONS), "fclass", codes={k: v for k, v in DATASET_CODES.items() if k != "water"})
+
+
+def test_classes_named_by_a_text_field_get_their_land_cover_colours():
+    """A model trained from OSM's text field: forest green and water blue, not the palette's blue and pink."""
+    colours = {c.name: c.color for c in labels_from_field(str(S2_POLYGONS), "fclass").classes}
+    assert colours["forest"] == "#1b7837" and colours["water"] == "#2166ac" and colours["farm"] == "#e6c364"
+    assert len(set(colours.values())) == len(colours)

@@ -89,3 +89,25 @@ def test_other_deepness_model_types_are_refused():
 def test_sidecar_that_is_not_json_says_where():
     with pytest.raises(ContractError, match="not valid JSON"):
         resolve_contract(io([("x", (1, 3, 64, 64))], [("y", (1, 2, 64, 64))]), {}, "{oops", "my.json")
+
+
+def test_classes_without_colours_get_land_cover_colours_by_name():
+    from plugin.core.model.class_colours import named_color
+    from plugin.core.model.contract import DEFAULT_PALETTE, ModelContract
+
+    assert named_color("Deciduous forest") == named_color("forest") == "#1b7837"
+    assert named_color("Water body") == named_color("WATER") == "#2166ac" and named_color("Built-up") == "#d73027"
+    assert named_color("Roads") == named_color("road") and named_color("class 3") is None
+    # A model trained from a text field: classes numbered alphabetically, named, without colours.
+    names = ["farm", "forest", "grass", "meadow", "residential", "scrub", "water", "wetland"]
+    contract = ModelContract.from_json(json.dumps({"input": {"bands": 4}, "outputs": [{"kind": "logits", "classes": [
+        {"value": i, "name": n} for i, n in enumerate(names, 1)]}]}))
+    colours = {c.name: c.color for c in contract.outputs[0].classes}
+    assert colours["forest"] == "#1b7837" and colours["water"] == "#2166ac" and colours["grass"] == "#a6d96a"
+    assert len(set(colours.values())) == len(names)  # still one colour per class
+    # Names that say nothing keep the palette; a given colour is kept and not given twice.
+    plain = ModelContract.from_json(json.dumps({"input": {"bands": 4}, "outputs": [{"classes": [
+        {"value": 1, "name": "class 1"}, {"value": 2, "name": "forest", "color": "#123456"},
+        {"value": 3, "name": "woodland"}, {"value": 4, "name": "trees"}]}]}))
+    assert [c.color for c in plain.outputs[0].classes] == [DEFAULT_PALETTE[0], "#123456", "#1b7837",
+                                                           DEFAULT_PALETTE[3]]

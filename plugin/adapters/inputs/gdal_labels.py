@@ -20,7 +20,7 @@ from osgeo import gdal, ogr
 
 from ...core.areas.window import PixelWindow
 from ...core.errors import InputError
-from ...core.model.contract import ClassInfo, default_color
+from ...core.model.contract import ClassInfo, default_color, default_colors
 from .gdal_grid import RasterGrid, open_raster
 from .gdal_vectors import MemoryLayer, opened_layer
 
@@ -82,8 +82,9 @@ def labels_from_field(path: str, class_field: str, layer_name: str | None = None
             value_of = {name: int(codes[name]) for name in ordered_text}
         else:
             value_of = {name: i + 1 for i, name in enumerate(ordered_text)}
-        classes = tuple(sorted((ClassInfo(value_of[name], name, default_color(i))
-                                for i, name in enumerate(ordered_text)), key=lambda c: c.value))
+        by_value = sorted(ordered_text, key=lambda name: value_of[name])
+        classes = tuple(ClassInfo(value_of[name], name, color)
+                        for name, color in zip(by_value, default_colors(by_value)))
     return LabelSet(classes, value_of, ignore_value_for([c.value for c in classes]))
 
 

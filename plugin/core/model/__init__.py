@@ -4,6 +4,7 @@
 - :mod:`.contract_validation`  every contract key checked for type and sane limits
 - :mod:`.contract_detection`   a detector's contract: output layouts (outputs[].kind), the detection section
 - :mod:`.contract_sources`     a contract from what a model file offers (shapes, Deepness keys, JSON, sidecar)
+- :mod:`.class_colours`        colours for classes given none, from their names (a small land-cover palette)
 - :mod:`.onnx_file`            a first look at an ONNX file before onnxruntime loads it
 - :mod:`.runtime`              onnxruntime, imported lazily here and nowhere else
 - :mod:`.provider_probe`       why an execution provider does not start, found out for real

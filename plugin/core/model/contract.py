@@ -40,10 +40,11 @@ from __future__ import annotations
 import json
 import re
 from dataclasses import dataclass, field, replace
-from typing import Any, Mapping
+from typing import Any, Mapping, Sequence
 
 from ..errors import ContractError
 from . import contract_validation as check
+from .class_colours import named_color
 from .contract_detection import (
     TASKS,
     DetectionSpec,
@@ -77,6 +78,24 @@ def default_color(index: int) -> str:
     rgb = [(chroma, x, 0), (x, chroma, 0), (0, chroma, x), (0, x, chroma), (x, 0, chroma), (chroma, 0, x)]
     r, g, b = (int(255 * (v + 0.15)) for v in rgb[int(hue) % 6])
     return f"#{r:02x}{g:02x}{b:02x}"
+
+
+def default_colors(names: Sequence[str], given: Sequence[str | None] | None = None) -> list[str]:
+    """A colour for each class: the one ``given``, else the land-cover colour its name calls for
+    (:mod:`.class_colours`: forest green, water blue) unless another class has it, else the palette's colour
+    of its place (or the next one no class has)."""
+    chosen = list(given) if given is not None else [None] * len(names)
+    taken = {c.lower() for c in chosen if c}
+    colors = []
+    for index, (name, color) in enumerate(zip(names, chosen)):
+        if not color:
+            color = named_color(name)
+            if color is None or color in taken:
+                color = next(default_color(i) for i in range(index, index + len(taken) + 1)
+                             if default_color(i) not in taken)
+        taken.add(color.lower())
+        colors.append(color)
+    return colors
 
 
 @dataclass(frozen=True)
@@ -274,7 +293,7 @@ def _classes_from_list(items: Any, source: str, where: str, optional: bool = Fal
                                       "output channel")
     if len(items) > check.MAX_CLASSES:
         raise ContractError(f"{source}: '{where}.classes' lists {len(items)} classes; at most {check.MAX_CLASSES}.")
-    classes = []
+    entries = []
     for index, item in enumerate(items):
         here = f"{where}.classes[{index}]"
         if not isinstance(item, Mapping):
@@ -283,14 +302,16 @@ def _classes_from_list(items: Any, source: str, where: str, optional: bool = Fal
         value = item.get("value", index)
         if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= 65534:
             raise ContractError(f"{source}: '{here}.value' must be a whole number from 0 to 65534, got {value!r}.")
-        color = item.get("color") or default_color(index)
-        if not isinstance(color, str) or not _COLOR_PATTERN.match(color):
+        color = item.get("color")
+        if color and (not isinstance(color, str) or not _COLOR_PATTERN.match(color)):
             raise ContractError(f"{source}: '{here}.color' must look like '#1f78b4', got {color!r}.")
         name = item.get("name")
         if name is not None and not isinstance(name, (str, int, float)):
             raise ContractError(f"{source}: '{here}.name' must be text, got {name!r}.")
-        classes.append(ClassInfo(value=value, name=str(name if name not in (None, "") else f"class {value}"),
-                                 color=color.lower()))
+        entries.append((value, str(name if name not in (None, "") else f"class {value}"), color or None))
+    colors = default_colors([name for _, name, _ in entries], [color for _, _, color in entries])
+    classes = [ClassInfo(value=value, name=name, color=color.lower())
+               for (value, name, _), color in zip(entries, colors)]
     values = [c.value for c in classes]
     if len(set(values)) != len(values):
         raise ContractError(f"{source}: '{where}.classes' repeats a value ({values}); each class needs its own.")
@@ -341,5 +362,5 @@ def merged(base: Mapping[str, Any], override: Mapping[str, Any]) -> dict[str, An
 
 __all__ = [
     "METADATA_KEY", "SCHEMA_VERSION", "OUTPUT_KINDS", "ClassInfo", "OutputSpec", "InputSpec",
-    "ModelContract", "DetectionSpec", "merged", "parse_json_object", "default_color", "replace",
+    "ModelContract", "DetectionSpec", "merged", "parse_json_object", "default_color", "default_colors", "replace",
 ]

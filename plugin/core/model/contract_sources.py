@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from typing import Any, Mapping, Sequence
 
 from ..errors import ContractError, ModelError
-from .contract import METADATA_KEY, ModelContract, default_color, merged, parse_json_object
+from .contract import METADATA_KEY, ModelContract, default_colors, merged, parse_json_object
 
 # Deepness divides every pixel by 255 before standardising; models made for it expect that.
 DEEPNESS_SCALE = 1.0 / 255.0
@@ -84,10 +84,11 @@ def _default_classes(channels: int, names: Sequence[str] | None = None) -> list[
     if channels == 1:
         positive = names[0] if names else "class 1"
         return [{"value": 0, "name": "background", "color": "#000000"},
-                {"value": 1, "name": positive, "color": default_color(0)}]
-    names = list(names or [])
-    return [{"value": i, "name": names[i] if i < len(names) else f"class {i}", "color": default_color(i)}
-            for i in range(channels)]
+                {"value": 1, "name": positive, "color": default_colors([positive])[0]}]
+    given = list(names or [])
+    labels = [given[i] if i < len(given) else f"class {i}" for i in range(channels)]
+    return [{"value": i, "name": name, "color": color} for i, (name, color) in enumerate(zip(labels,
+                                                                                            default_colors(labels)))]
 
 
 def input_defaults(io: ModelIO) -> dict[str, Any]:
