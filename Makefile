@@ -45,4 +45,4 @@ package: setup
 	$(PYTHON) .ci/package.py
 
 clean:
-	rm -rf build dist demo-output bench-output .pytest_cache .hypothesis .qgis-settings
+	rm -rf build dist demo-output bench-output .pytest_cache .hypothesis .qgis-settings *.egg-info

@@ -36,19 +36,33 @@ def _run(*command: object, **options) -> subprocess.CompletedProcess:
 
 
 @pytest.fixture(scope="module")
-def installed(tmp_path_factory) -> Path:
+def built(tmp_path_factory) -> tuple[Path, list[str]]:
+    """The wheel built from a copy of the clone's files, and what the build left in that copy."""
+    root = tmp_path_factory.mktemp("install")
+    source = root / "source"
+    source.mkdir()
+    for name in ("pyproject.toml", "README.md", "LICENSE", ".ci/tidy_build_backend.py"):
+        (source / name).parent.mkdir(exist_ok=True)
+        shutil.copy(REPO / name, source / name)
+    shutil.copytree(REPO / "plugin", source / "plugin", ignore=shutil.ignore_patterns("__pycache__"))
+    before = sorted(str(p.relative_to(source)) for p in source.rglob("*") if "__pycache__" not in p.parts)
+    _run(sys.executable, "-m", "pip", "wheel", "--quiet", "--no-deps", "--no-build-isolation", "-w", root / "wheels",
+         source)
+    after = sorted(str(p.relative_to(source)) for p in source.rglob("*") if "__pycache__" not in p.parts)
+    return root, sorted(set(after) - set(before))
+
+
+def test_building_leaves_no_build_folder_or_egg_info_in_the_clone(built):
+    assert built[1] == []
+
+
+@pytest.fixture(scope="module")
+def installed(built) -> Path:
     """A virtual environment with the wheel built from this repository installed (no dependencies fetched), and
     onnxruntime taken from the test environment (linked, nothing downloaded)."""
     if not SYSTEM_PYTHON.exists():
         pytest.skip("no /usr/bin/python3 to make the environment from")
-    root = tmp_path_factory.mktemp("install")
-    source = root / "source"
-    source.mkdir()
-    for name in ("pyproject.toml", "README.md", "LICENSE"):
-        shutil.copy(REPO / name, source / name)
-    shutil.copytree(REPO / "plugin", source / "plugin", ignore=shutil.ignore_patterns("__pycache__"))
-    _run(sys.executable, "-m", "pip", "wheel", "--quiet", "--no-deps", "--no-build-isolation", "-w", root / "wheels",
-         source)
+    root = built[0]
     venv = root / "venv"
     _run(SYSTEM_PYTHON, "-m", "venv", "--system-site-packages", "--without-pip", venv)
     wheel = next((root / "wheels").glob("seamless_segmentation-*.whl"))
