@@ -2,10 +2,13 @@
 
     install(InstallRequest(profile_dir, "auto"), progress) -> InstallResult
 
-pip installs into a new staging folder (``pip install --target``, which never touches another folder),
-constrained to every version QGIS's Python already has; copies of those same versions are then left out,
-the result is checked in a separate process, and only then does it replace the previous installation. A
-failed or cancelled installation removes its staging folder: the profile is left as it was.
+pip first works out what is missing (``pip install --dry-run --report``, against QGIS's Python as it is and
+constrained to every version it already has), then installs exactly that into a new staging folder
+(``pip install --target --no-deps``, which never touches another folder), so what QGIS's Python has (numpy) is
+neither downloaded nor copied; with a pip too old for reports (before 22.2) it installs with dependencies and
+leaves out the copies of what QGIS's Python has. The result is checked in a separate process, and only then does
+it replace the previous installation. A failed or cancelled installation removes its staging folder: the
+profile is left as it was.
 
 The training packages need newer versions of a few helpers than older systems have (torch needs a newer
 sympy and typing-extensions than Debian 12's). With them only what QGIS relies on is pinned (numpy, GDAL,
@@ -16,7 +19,9 @@ QGIS's own files are never changed.
 from __future__ import annotations
 
 import importlib
+import json
 import os
+import re
 import shutil
 import sys
 import tempfile
@@ -30,7 +35,7 @@ from .environment import constraint_lines, installed_distributions, protected_na
 from .install_error import InstallError
 from .interpreter import Interpreter, find_python
 from .layout import DependencyFolder, Installation, add_to_path, folder_size, profile_folder
-from .pip_runner import explain_failure, run_pip
+from .pip_runner import PipRun, explain_failure, run_pip
 from .pip_source import pip_command
 from .staging import installed_in, leave_out_duplicates, top_level_modules
 from .variants import ONNXRUNTIME_DISTRIBUTIONS, TRAINING_REQUIREMENTS, choose_variant, requirement_name
@@ -138,20 +143,47 @@ def _pip_install(python: Interpreter, staging: Path, requirements: list[str], co
     with tempfile.TemporaryDirectory(prefix="seamless-install-") as scratch:
         constraints_file = Path(scratch) / "constraints.txt"
         constraints_file.write_text("\n".join(constraints) + "\n", encoding="utf-8")
-        arguments = ["install", "--target", str(staging), "--constraint", str(constraints_file),
-                     "--no-warn-script-location", "--progress-bar", "off", *requirements]
-        if torch_index_url:
-            arguments[1:1] = ["--extra-index-url", torch_index_url]
+        common = ["--constraint", str(constraints_file), "--progress-bar", "off",
+                  *(["--extra-index-url", torch_index_url] if torch_index_url else [])]
         with pip_command(python) as (command, pip_version):
             progress.info(f"pip: {pip_version}")
             progress.info(f"Installing {' '.join(requirements)} into {staging.parent} "
                           f"(kept as they are: {len(constraints)} packages QGIS's Python has).")
-            run = run_pip(command, arguments, progress)
-        if run.cancelled:
-            raise CancelledError("the installation was cancelled; nothing was installed and the profile is as "
-                                 "it was.")
-        if run.returncode != 0:
-            raise InstallError(explain_failure(run, "see 'python -m pip config list'"))
+            plan = _missing_distributions(command, pip_version, requirements, common, Path(scratch), progress)
+            if plan is not None:
+                progress.info(f"To install (what QGIS's Python lacks): {' '.join(plan)}.")
+            arguments = ["install", "--target", str(staging), "--no-warn-script-location", *common,
+                         *(["--no-deps", *plan] if plan is not None else requirements)]
+            _checked(run_pip(command, arguments, progress))
+
+
+def _pip_version(pip_version: str) -> tuple[int, ...]:
+    match = re.search(r"pip (\d+)\.(\d+)", pip_version)
+    return (int(match.group(1)), int(match.group(2))) if match else (0, 0)
+
+
+def _missing_distributions(command: list[str], pip_version: str, requirements: list[str], common: list[str],
+                           scratch: Path, progress: Progress) -> list[str] | None:
+    """``name==version`` of every distribution the requirements need that QGIS's Python lacks, resolved by pip
+    against that Python as it is (a dry run, which installs nothing); None when pip is too old to report it."""
+    if _pip_version(pip_version) < (22, 2):
+        return None
+    report = scratch / "plan.json"
+    _checked(run_pip(command, ["install", "--dry-run", "--quiet", "--report", str(report), *common,
+                               *requirements], progress))
+    try:
+        planned = json.loads(report.read_text(encoding="utf-8"))["install"]
+        return [f"{item['metadata']['name']}=={item['metadata']['version']}" for item in planned]
+    except (OSError, ValueError, KeyError, TypeError) as error:
+        raise InstallError(f"pip's installation plan could not be read ({error}); nothing was installed.") from error
+
+
+def _checked(run: PipRun) -> None:
+    if run.cancelled:
+        raise CancelledError("the installation was cancelled; nothing was installed and the profile is as "
+                             "it was.")
+    if run.returncode != 0:
+        raise InstallError(explain_failure(run, "see 'python -m pip config list'"))
 
 
 def _put_to_use(folder: DependencyFolder, installation: Installation) -> tuple[bool, str]:

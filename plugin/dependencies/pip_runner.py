@@ -57,6 +57,8 @@ def run_pip(command: list[str], arguments: list[str], progress: Progress, poll_s
         progress.set_fraction(_fraction(run.lines))
     run.returncode = process.wait()
     reader.join(timeout=5)
+    if process.stdout is not None:  # closed here, not left to the garbage collector (a ResourceWarning)
+        process.stdout.close()
     return run
 
 

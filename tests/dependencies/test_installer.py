@@ -81,6 +81,10 @@ def test_install_then_classify_then_remove(bare_qgis, tmp_path):
     assert "onnxruntime" in json.loads(results["PACKAGES"]) and "numpy" not in json.loads(results["PACKAGES"])
     assert "CPUExecutionProvider" in results["PROVIDERS"] and results["RESTART_NEEDED"] is False
     assert "pip: Successfully installed" in log
+    # numpy is QGIS's Python's own: neither downloaded (no "Collecting numpy") nor installed and then left out.
+    assert "Collecting numpy" not in log and "Left out copies" not in log and "ResourceWarning" not in log
+    planned = next(line for line in log.splitlines() if "To install (what QGIS's Python lacks)" in line)
+    assert "onnxruntime==" in planned and "numpy" not in planned
     # A new qgis_process: the plugin puts the folder on the path when it loads.
     code, parsed, log = qgis_process(bare_qgis, "seamless:classify", INPUT=SAMPLE, MODEL=MODEL,
                                      OUTPUT=tmp_path / "classes.tif")
