@@ -130,11 +130,16 @@ def open_dialog() -> None:
 def grab_dialog_and_classify() -> None:
     keep["dialog"].grab().save(str(IMAGES / "classify_dialog.png"))
     keep["dialog"].close()
-    result = processing.run("seamless:classify", {"INPUT": str(SAMPLE), "MODEL": str(MODEL),
-                                                  "OUTPUT": str(WORK / "classes.tif")})
-    classes = QgsRasterLayer(result["OUTPUT"], "Classes (U-Net, smooth blending)")
+    # Loaded as the dialog loads it (Processing's own loader, then the algorithm's style): the legend shows the
+    # model's eight classes.
+    result = processing.runAndLoadResults("seamless:classify", {"INPUT": str(SAMPLE), "MODEL": str(MODEL),
+                                                                "OUTPUT": str(WORK / "classes.tif")})
+    classes = next(layer for layer in QgsProject.instance().mapLayers().values()
+                   if layer.source() == result["OUTPUT"])
     classes.renderer().setOpacity(0.75)
-    QgsProject.instance().addMapLayer(classes)
+    root = QgsProject.instance().layerTreeRoot()
+    root.findLayer(classes.id()).setExpanded(True)
+    root.findLayer(keep["image"].id()).setExpanded(False)
     iface.layerTreeView().setCurrentLayer(classes)
     iface.mapCanvas().refresh()
     keep["classes"] = classes
