@@ -70,3 +70,10 @@ def test_polygons_loaded_from_a_geopackage_with_other_layers_are_the_new_layer(l
     assert results["OUTPUT_VECTOR"] == f"{project}|layername=project"
     polygons = layers[results["OUTPUT_VECTOR"]]
     assert polygons.featureCount() > 10 and "class_value" in polygons.fields().names()
+
+
+def test_the_provider_and_every_algorithm_have_the_plugins_icon(provider):
+    from pathlib import Path
+
+    assert Path(provider.svgIconPath()).is_file() and not provider.icon().isNull()
+    assert all(not algorithm.icon().isNull() for algorithm in provider.algorithms())

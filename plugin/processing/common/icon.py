@@ -3,4 +3,4 @@ from __future__ import annotations
 
 from pathlib import Path
 
-ICON = Path(__file__).resolve().parents[2] / "resources" / "icon.svg"
+ICON = Path(__file__).resolve().parents[3] / "resources" / "icon.svg"  # the plugin folder's resources/
