@@ -49,7 +49,7 @@ class DiagnosticsAlgorithm(SeamlessAlgorithm):
         feedback.pushInfo(text)
         paths = {self.OUTPUT_HTML: self.parameterAsFileOutput(parameters, self.OUTPUT_HTML, context),
                  self.OUTPUT_TEXT: self.parameterAsFileOutput(parameters, self.OUTPUT_TEXT, context)}
-        with processing_errors(), AtomicOutputs() as outputs:
+        with processing_errors(feedback), AtomicOutputs() as outputs:
             for key, path in paths.items():
                 if path:
                     content = report.html() if key == self.OUTPUT_HTML else text

@@ -74,7 +74,7 @@ class InstallDependenciesAlgorithm(SeamlessAlgorithm):
 
         progress = FeedbackProgress(feedback)
         profile = Path(profile_dir())
-        with processing_errors():
+        with processing_errors(feedback):
             if self.parameterAsBoolean(parameters, self.REMOVE, context):
                 restart, message = remove(profile, progress)
                 feedback.pushInfo(message)
