@@ -206,8 +206,9 @@ _YOLO_CLASS_AXIS = {"yolo_v5": (2, 5), "yolo_v6": (2, 5), "yolo_v8": (1, 4), "yo
 
 def _detection_classes(count: int, names: Sequence[str] | None = None) -> list[dict[str, Any]]:
     names = list(names or [])
-    return [{"value": i, "name": names[i] if i < len(names) else f"class {i}", "color": default_color(i)}
-            for i in range(count)]
+    labels = [names[i] if i < len(names) else f"class {i}" for i in range(count)]
+    return [{"value": i, "name": name, "color": color} for i, (name, color) in enumerate(zip(labels,
+                                                                                          default_colors(labels)))]
 
 
 def yolo_class_count(kind: str, info: TensorInfo) -> int | None:
