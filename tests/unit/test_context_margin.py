@@ -82,3 +82,43 @@ def test_the_cache_folder_follows_the_environment(tmp_path, monkeypatch):
     monkeypatch.delenv(CACHE_ENVIRONMENT)
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
     assert cache_root() == tmp_path / "xdg" / "seamless_segmentation"
+
+
+@pytest.mark.parametrize("fields, problem", [
+    ('"margin": 1e400', "is not a whole number of pixels from 0 to 128"),  # JSON's 1e400 is infinity in Python
+    ('"margin": 1e9', "is not a whole number of pixels from 0 to 128"),
+    ('"margin": -1', "is not a whole number"),
+    ('"margin": 129', "is not a whole number"),
+    ('"margin": "24"', "is not a whole number"),
+    ('"margin": false', "is not a whole number"),
+    ('"margin": 24, "limited": "no"', "'limited' flag"),
+    ('"margin": 24, "window": 256', "its window 256 is not 512"),
+], ids=["infinity", "1e9", "negative", "beyond a quarter", "text", "boolean", "flag", "window"])
+def test_an_implausible_entry_is_named_and_not_used(tmp_path, fields, problem):
+    model = tmp_path / "model.onnx"
+    model.write_bytes(b"model")
+    cache = MarginCache(model, tmp_path / "cache")
+    entry = cache.store(512, 24, False, {})
+    assert cache.lookup(512).found.margin == 24
+    entry.write_text(f'{{"sha256": "{cache.digest}", "window": 512, {fields}}}')
+    lookup = cache.lookup(512)
+    assert lookup.found is None and cache.load(512) is None
+    assert problem in lookup.problem
+
+
+@pytest.mark.parametrize("text, problem", [("[24]", "holds list instead of an object"),
+                                           ('{"margin": 2', "is not valid JSON")])
+def test_an_entry_that_is_no_json_object_is_named_and_not_used(tmp_path, text, problem):
+    model = tmp_path / "model.onnx"
+    model.write_bytes(b"model")
+    cache = MarginCache(model, tmp_path / "cache")
+    cache.store(512, 24, False, {}).write_text(text)
+    assert problem in cache.lookup(512).problem
+
+
+def test_the_contract_the_margin_was_measured_with_is_part_of_the_key(tmp_path):
+    model = tmp_path / "model.onnx"
+    model.write_bytes(b"model")
+    raw, scaled = (MarginCache(model, tmp_path / "cache", key) for key in ('{"scale": 1}', '{"scale": 0.004}'))
+    raw.store(512, 24, False, {})
+    assert raw.load(512).margin == 24 and scaled.load(512) is None and scaled.lookup(512).problem is None

@@ -7,6 +7,7 @@ edge. See :mod:`.context_margin` for the measurement and :mod:`.margin_cache` fo
 """
 from __future__ import annotations
 
+import json
 import time
 from dataclasses import replace
 
@@ -15,7 +16,7 @@ import numpy as np
 from ..areas.window import PixelWindow
 from ..model.context_margin import MarginMeasurement, measure_margin, sample_size
 from ..model.loading import LoadedModel, ModelShape
-from ..model.margin_cache import MarginCache
+from ..model.margin_cache import CacheLookup, MarginCache
 from ..model.preprocess import normalise
 from ..progress import Progress
 from .grid import aligned_up
@@ -33,14 +34,18 @@ def shape_for_run(model: LoadedModel, source: RasterSource, area: PixelWindow, o
         return model.shape
     window = probe_window(model)
     try:
-        cache: MarginCache | None = MarginCache(model.runtime.path)
+        cache: MarginCache | None = MarginCache(model.runtime.path, contract_key=measurement_key(model))
     except OSError:  # the model file went away after loading: measure, but do not cache
         cache = None
-    cached = cache.load(window) if cache is not None else None
-    if cached is not None:
+    lookup = cache.lookup(window) if cache is not None else CacheLookup()
+    if lookup.found is not None:
+        cached = lookup.found
         progress.info(f"Context margin of the model: {cached.margin} px (measured on an earlier run, cached in "
                       f"{cached.path}).")
         return replace(model.shape, measured_margin=cached.margin)
+    if lookup.problem is not None and cache is not None:
+        progress.info(f"The cached context margin {cache.entry_path(window)} is not used: {lookup.problem}. The "
+                      "margin is measured again and the entry replaced.")
     started = time.perf_counter()
     measurement = _measure(model, source, area, window)
     if measurement is None:
@@ -52,6 +57,16 @@ def shape_for_run(model: LoadedModel, source: RasterSource, area: PixelWindow, o
                   f"raster with {window} px windows{_stored(cache, measurement, seconds, progress)}. Set OVERLAP "
                   "to choose the overlap yourself.")
     return replace(model.shape, measured_margin=measurement.margin)
+
+
+def measurement_key(model: LoadedModel) -> str:
+    """What a measurement depends on besides the model file: the normalisation the model is fed with, how its
+    first output is read, and its size multiple (the contract's, which a CONTRACT sidecar may change)."""
+    contract = model.contract.to_dict()
+    seen = {key: value for key, value in contract["input"].items() if key not in ("name", "band_names")}
+    output = contract["outputs"][0]
+    return json.dumps({"input": seen, "output": [output["kind"], output["threshold"], len(output["classes"])],
+                       "size_multiple": contract["size_multiple"]}, sort_keys=True)
 
 
 def probe_window(model: LoadedModel) -> int:
