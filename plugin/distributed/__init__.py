@@ -7,6 +7,8 @@ command line works without it and says how to install it when ``--workers`` or `
 - :mod:`.cluster`   a local cluster of N processes (optionally one per GPU) or an existing scheduler
 - :mod:`.tasks`     what a worker runs: one block of a scene, or one whole scene
 - :mod:`.parts`     the finished blocks of an output, beside it, until the output is assembled
+- :mod:`.lock`      who owns a parts folder: one run at a time, a lock left by a dead process recognised
+- :mod:`.identity`  what a run's pixels depend on: every file its inputs read, and the resolved plan
 - :mod:`.assemble`  blocks -> the output, in the single-process path's format
 - :mod:`.run`       the client: plans scenes and blocks, submits, follows, resumes, assembles, commits
 - :mod:`.scenes`    one scene on the client: planned into tasks, followed, assembled and committed

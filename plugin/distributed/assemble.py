@@ -28,13 +28,13 @@ class _Parts:
         self._open: dict[str, gdal.Dataset] = {}
 
     def read(self, name: str, window: PixelWindow) -> np.ndarray:
-        if name not in self._open:
-            try:
+        try:
+            if name not in self._open:
                 self._open[name] = gdal.Open(self._paths[name])
-            except RuntimeError as error:
-                raise InputError(f"The block file '{self._paths[name]}' cannot be read ({error}); run again without "
-                                 "--resume to compute every block anew.") from error
-        values = self._open[name].ReadAsArray(window.col, window.row, window.width, window.height)
+            values = self._open[name].ReadAsArray(window.col, window.row, window.width, window.height)
+        except RuntimeError as error:  # damaged after it was checked (a disk or a process writing into it)
+            raise InputError(f"The block file '{self._paths[name]}' cannot be read ({error}). Run again with "
+                             "--resume: the blocks whose files are damaged are computed again.") from error
         return values[None] if values.ndim == 2 else values
 
     def close_above(self, row: int, blocks: dict[str, Block]) -> None:

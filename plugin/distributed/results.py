@@ -28,6 +28,8 @@ class TaskResult:
     warnings: tuple[str, ...] = ()
     messages: tuple[str, ...] = ()
     worker: str = field(default_factory=lambda: f"{socket.gethostname()}:{os.getpid()}")
+    fingerprint: str = ""  # the settings of the run it was computed for (:func:`.scenes.run_settings`)
+    files: dict[str, list[Any]] = field(default_factory=dict)  # each file written: [size, SHA-256], by path
     reused: bool = False  # found finished (a resumed run, or a task run again), not computed now
 
     def to_json(self) -> dict[str, Any]:
@@ -39,7 +41,8 @@ class TaskResult:
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> "TaskResult":
-        """A marker read back (raises KeyError, TypeError or ValueError when it is not one we wrote)."""
+        """A marker read back (raises KeyError, TypeError, ValueError or AttributeError when it is not one we
+        wrote)."""
         known = {f.name for f in fields(cls)} - {"reused"}
         values = {k: v for k, v in data.items() if k in known}
         values["class_counts"] = {int(k): int(v) for k, v in data["class_counts"].items()}
@@ -48,6 +51,9 @@ class TaskResult:
             values[key] = (int(position[0]), int(position[1])) if position else None
         values["warnings"] = tuple(str(w) for w in values.get("warnings", ()))
         values["messages"] = tuple(str(m) for m in values.get("messages", ()))
+        values["fingerprint"] = str(values.get("fingerprint", ""))
+        values["files"] = {str(path): [int(record[0]), str(record[1])]
+                           for path, record in dict(values.get("files") or {}).items()}
         return cls(**values)
 
     def as_reused(self) -> "TaskResult":

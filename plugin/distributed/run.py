@@ -1,13 +1,17 @@
 """The client of a distributed run: every scene planned into tasks, the tasks submitted to Dask and followed,
 each scene assembled and committed as soon as its last task is done.
 
-Dask reruns the task of a worker that died (up to ``distributed.scheduler.allowed-failures`` times); a task
-that fails with an error fails its scene only (its other tasks are cancelled, its finished blocks are kept
-for ``--resume``), and the other scenes go on. Cancelling (Ctrl+C) stops submitting and cancels what is
-queued; finished blocks are kept.
+Every scene is planned (opened, checked, its parts folder locked) before the cluster is reached: a run whose
+scenes all fail there, an unreadable input for one, never connects. Dask reruns the task of a worker that died
+(up to ``distributed.scheduler.allowed-failures`` times); a task that fails with an error fails its scene only
+(its other tasks are cancelled, its finished blocks are kept for ``--resume``), and the other scenes go on.
+Cancelling (Ctrl+C) stops submitting and cancels what is queued; finished blocks are kept. However the run
+ends, every parts folder it locked is given back. Task keys carry a token of the run: a scheduler still busy
+with the cancelled tasks of an earlier run never mistakes them for this run's.
 """
 from __future__ import annotations
 
+import uuid
 from dataclasses import dataclass
 from typing import Any
 
@@ -58,31 +62,41 @@ def classify_distributed(requests: list[ClassifyRequest], options: DistributedOp
     """Classify every request on the cluster; one outcome per request, in order."""
     spec = options.cluster
     scenes = [Scene(i, request, progress) for i, request in enumerate(requests)]
-    with dask_client(spec, progress) as client:
+    try:
         models = ClientModels()
         for scene in scenes:
             _guarded(scene, lambda s=scene: s.plan(models, options.block_size, options.resume, spec.devices,
                                                    spec.threads_per_task()))
         ready = [s for s in scenes if not s.done]
         tracker = _Progress(progress, ready)
-        pending: dict[Any, tuple[Scene, str]] = {}
         for scene in ready:
-            reused = [name for name in scene.tasks if name in scene.results]
-            for name in reused:
+            for name in [name for name in scene.tasks if name in scene.results]:
                 tracker.add(scene.pixels_of(name))
+            _finish_if_complete(scene)  # every task found done (--resume): assembled without the cluster
+        models.release()  # the client's sessions, closed now rather than whenever a collection finds them
+        if any(not s.done for s in scenes):
+            _run_on_cluster([s for s in scenes if not s.done], spec, tracker, progress)
+    finally:
+        for scene in scenes:
+            if scene.result is None:
+                scene.abandon()
+    return [SceneOutcome(s.request, s.result, s.error, len(s.tasks),
+                         sum(1 for r in s.results.values() if r.reused), s.parts_bytes) for s in scenes]
+
+
+def _run_on_cluster(scenes: list[Scene], spec: ClusterSpec, tracker: _Progress, progress: Progress) -> None:
+    """Submit the tasks still to run and follow them to the end."""
+    run = uuid.uuid4().hex[:12]
+    with dask_client(spec, progress) as client:
+        pending: dict[Any, tuple[Scene, str]] = {}
+        for scene in scenes:
             for name, task in scene.tasks.items():
                 if name not in scene.results:
                     function = run_block if isinstance(task, BlockTask) else run_scene
                     future = client.submit(function, task, pure=False, priority=-scene.index,
-                                           key=f"seamless-{scene.index}-{name}-{id(task):x}")
+                                           key=f"seamless-{run}-{scene.index}-{name}")
                     pending[future] = (scene, name)
-            _finish_if_complete(scene)
         _follow(client, pending, tracker, progress)
-    for scene in scenes:
-        if scene.error is not None:
-            scene.abandon()
-    return [SceneOutcome(s.request, s.result, s.error, len(s.tasks),
-                         sum(1 for r in s.results.values() if r.reused), s.parts_bytes) for s in scenes]
 
 
 def _follow(client: Any, pending: dict[Any, tuple[Scene, str]], tracker: _Progress, progress: Progress) -> None:
@@ -104,7 +118,7 @@ def _follow(client: Any, pending: dict[Any, tuple[Scene, str]], tracker: _Progre
                 continue
             if future.status != "finished":
                 error = future.exception() if future.status == "error" else CancelledError("a task was cancelled.")
-                scene.error = _task_error(error, name)
+                scene.fail(_task_error(error, name))
                 doomed = [f for f, (s, _) in pending.items() if s is scene]
                 client.cancel(doomed)
                 for f in doomed:
@@ -138,4 +152,5 @@ def _guarded(scene: Scene, action: Any) -> None:
     except (KeyboardInterrupt, CancelledError):
         raise
     except Exception as error:  # noqa: BLE001 - one scene's failure, reported with the others' results
-        scene.error = error
+        # kept without this frame, which refers to the scene (and the action's models): no reference cycle
+        scene.fail(error.with_traceback(error.__traceback__.tb_next if error.__traceback__ else None))

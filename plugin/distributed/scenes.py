@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import time
+import traceback
 from dataclasses import asdict, replace
 from pathlib import Path
 from typing import Any
@@ -39,28 +39,26 @@ from ..core.model.contract import ModelContract
 from ..core.model.loading import LoadedModel, load_model
 from ..core.progress import LoggingProgress, Progress
 from .assemble import copy_parts
+from .identity import file_identity, inputs_identity, plan_identity
 from .parts import PartsFolder
 from .results import SCENE_TASK, TaskResult, engine_run
 from .tasks import BlockTask, SceneTask
 
-
-def file_identity(path: str | None) -> list[Any] | None:
-    """Absolute path, size and modification time: a changed input or model is another run."""
-    if not path:
-        return None
-    stat = os.stat(path)
-    return [os.path.abspath(path), stat.st_size, stat.st_mtime_ns]
+# the client's own log lines a distributed run repeats: the contract and normalisation, the context margin
+FORWARDED = ("Context margin", "The cached context margin", "Input normalisation")
 
 
-def run_settings(request: ClassifyRequest, block_size: int) -> tuple[str, dict[str, Any]]:
-    """The settings that decide a scene's result, and their fingerprint (what ``--resume`` must match)."""
-    settings = {"input": file_identity(request.input_path), "model": file_identity(request.model_path),
-                "contract": file_identity(request.contract_path), "bands": list(request.bands or []) or None,
+def run_settings(request: ClassifyRequest, block_size: int, plan: RunPlan | None = None,
+                 inputs: dict[str, Any] | None = None) -> tuple[str, dict[str, Any]]:
+    """The settings that decide a scene's result, and their fingerprint (what ``--resume`` must match): every file
+    the inputs read (:mod:`.identity`), every option that changes pixels, the resolved plan and the blocks."""
+    identity = inputs if inputs is not None else inputs_identity(request)
+    settings = {**identity, "bands": list(request.bands or []) or None,
                 "extent": list(request.extent) if request.extent else None, "options": asdict(request.options),
-                "outputs": sorted(request.output_paths()), "block_size": block_size,
-                "additional": [file_identity(p) if isinstance(p, str) else repr(p) for p in request.additional_inputs],
-                "mask": [file_identity(request.mask_path), request.mask_layer], "nodata": asdict(request.nodata),
-                "grid": asdict(request.grid), "confidence_for_polygons": request.wants_vector_confidence}
+                "outputs": sorted(request.output_paths()), "block_size": block_size, "plan": plan_identity(plan),
+                "nodata": asdict(request.nodata), "grid": asdict(request.grid),
+                "confidence_for_polygons": request.wants_vector_confidence}
+    settings = json.loads(json.dumps(settings, sort_keys=True, default=str))  # as the manifest keeps them
     text = json.dumps(settings, sort_keys=True)
     return hashlib.sha256(text.encode()).hexdigest()[:16], settings
 
@@ -77,10 +75,15 @@ class ClientModels:
         self._models: dict[tuple, LoadedModel] = {}
 
     def get(self, request: ClassifyRequest) -> LoadedModel:
-        key = (os.path.abspath(request.model_path), request.contract_path)
+        key = (tuple(file_identity(request.model_path)),
+               tuple(file_identity(request.contract_path)) if request.contract_path else None)
         if key not in self._models:
             self._models[key] = load_model(request.model_path, "cpu", request.contract_path, threads=1)
         return self._models[key]
+
+    def release(self) -> None:
+        """Drop the models once every scene is planned (the workers load their own)."""
+        self._models.clear()
 
 
 class Scene:
@@ -99,6 +102,7 @@ class Scene:
         self.parts: PartsFolder | None = None
         self.area = PixelWindow(0, 0, 0, 0)
         self.layout: BlockLayout | None = None
+        self.inputs: dict[str, Any] | None = None  # every file the scene reads (:mod:`.identity`), when planned
         self.whole_plan: RunPlan | None = None
         self.contract: ModelContract | None = None
         # INPUT's grid and georeferencing (pure data: no GDAL object is kept by a scene, whose references may
@@ -136,22 +140,33 @@ class Scene:
         plan = plan_job(job.model, source, job.area, request.options, quiet,  # as one process would plan
                         _worker_provider(devices or (request.device,)))
         for message in quiet.messages:
-            if message.startswith("Context margin"):  # measured here, once, for every block
+            if message.startswith(FORWARDED):  # the contract and margin, decided here once for every block
                 self.log.info(message)
         for warning in quiet.warnings:
             self.log.warning(warning)
         layout = plan_blocks(plan, block_size or default_block_size(plan))
         whole = resampled or len(layout.blocks) == 1
-        fingerprint, settings = run_settings(request, 0 if whole else layout.block_size)
+        self.inputs = inputs_identity(request)
+        fingerprint, settings = run_settings(request, 0 if whole else layout.block_size, plan, self.inputs)
         self.parts = PartsFolder(request.output_path, fingerprint, settings)
-        finished = self.parts.open(resume, self.progress)
+        self.parts.open(resume, self.progress)  # refused (changing nothing) while another run holds the folder
         if whole:
             why = "resampled to the model's resolution" if resampled else "one block"
             self.log.info(f"one task ({why}).")
-            self.tasks = {SCENE_TASK: SceneTask(request, self.parts.marker(SCENE_TASK), devices)}
+            self.tasks = {SCENE_TASK: SceneTask(request, self.parts.marker(SCENE_TASK), devices, fingerprint)}
         else:
             self._plan_blocks(request, job, plan, layout, devices)
-        self.results = {name: result for name, result in finished.items() if name in self.tasks}
+        if resume:
+            self._reuse_finished()
+
+    def _reuse_finished(self) -> None:
+        """The tasks an earlier run of the same settings finished, their files checked (a damaged one runs again)."""
+        assert self.parts is not None
+        files = {name: list(task.part_paths.values()) if isinstance(task, BlockTask) else
+                 list(task.request.output_paths().values()) for name, task in self.tasks.items()}
+        self.results = self.parts.finished(files, self.progress)
+        self.progress.info(f"Resuming '{self.parts.output.name}': {len(self.results)} block(s) already done in "
+                           f"'{self.parts.path}'.")
 
     def _plan_blocks(self, request: ClassifyRequest, job: OpenedJob, plan: RunPlan, layout: BlockLayout,
                      devices: tuple[str, ...]) -> None:
@@ -165,7 +180,8 @@ class Scene:
         if request.wants_vector_confidence and "confidence" not in outputs:
             outputs.append("confidence")  # the polygons' mean confidence is read from it when assembling
         self.tasks = {b.name: BlockTask(request, plan, job.area, b, self.parts.part_paths(b.name, outputs),
-                                        self.parts.marker(b.name), devices) for b in layout.blocks}
+                                        self.parts.marker(b.name), devices, self.parts.fingerprint, self.inputs)
+                      for b in layout.blocks}
 
     def finish(self) -> None:
         """All tasks done: assemble and commit a block scene's outputs, then report; remove the parts."""
@@ -184,14 +200,28 @@ class Scene:
             self.parts_bytes = self.parts.disk_use()
             self.parts.remove()
 
+    def fail(self, error: BaseException) -> None:
+        """The scene stops with ``error``. The frames of the failed step are cleared now, in this thread: kept by
+        the error in a reference cycle, they would hold the step's GDAL datasets open until a garbage collection
+        in whatever thread runs it (Dask's event loop included), closing them in the middle of other GDAL work."""
+        self.error = error
+        seen: set[int] = set()
+        while error is not None and id(error) not in seen:
+            seen.add(id(error))
+            if error.__traceback__ is not None:
+                traceback.clear_frames(error.__traceback__)
+            error = error.__cause__ or error.__context__  # type: ignore[assignment]
+
     def abandon(self) -> None:
-        """After a failure: keep the finished blocks for ``--resume``, or remove the parts folder if none is."""
-        if self.parts is None or not self.parts.path.exists():
+        """After a failure or a cancellation: keep the finished blocks for ``--resume`` (the folder is given back),
+        or remove the parts folder if none is. A folder this run does not hold (refused) is left as it is."""
+        if self.parts is None or not self.parts.owned:
             return
         finished = [name for name in self.tasks if name in self.results and name != SCENE_TASK]
         if finished:
             self.log.info(f"{len(finished)} finished block(s) are kept in '{self.parts.path}'; "
-                               "run again with --resume to continue once the cause is fixed.")
+                          "run again with --resume to continue once the cause is fixed.")
+            self.parts.release()
         else:
             self.parts.remove()
 

@@ -3,8 +3,11 @@
 Both are plain functions of picklable task descriptions; they import no Dask (only to learn which device a
 worker of a device list is pinned to), open the raster and the model themselves (the model once per worker
 process) and write atomically: a block's GeoTIFFs under temporary names, renamed into the parts folder, then
-its marker; a scene's outputs through the classify job itself. A task run again (a worker died, or a resumed
-run) finds its marker and returns at once. Both report a :class:`~.results.TaskResult`.
+its marker (with each file's size and SHA-256); a scene's outputs through the classify job itself. A task run
+again (a worker died, or a resumed run) finds its marker, checks its files against it and returns at once. A
+block is not written when its inputs changed since the run was planned, or when the parts folder has been
+taken by a run of other settings meanwhile (a task cancelled by its client still runs to its end on the
+worker). Both report a :class:`~.results.TaskResult`.
 """
 from __future__ import annotations
 
@@ -12,6 +15,7 @@ import os
 import time
 from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import Any
 
 from ..adapters.classify.job import ClassifyRequest, classify, open_job, run_engine
 from ..adapters.outputs.atomic import AtomicOutputs
@@ -20,10 +24,12 @@ from ..adapters.outputs.qml_style import write_qml_style
 from ..core.areas.window import PixelWindow
 from ..core.engine.blocks import Block, block_plan
 from ..core.engine.plan import RunPlan
+from ..core.errors import InputError, OutputError
 from ..core.model.loading import LoadedModel, load_model
 from ..core.progress import LoggingProgress
 from .cluster import available_cores
-from .parts import read_json, write_json_atomically
+from .identity import file_identity, inputs_identity
+from .parts import MANIFEST, read_json, record_files, verified, write_json_atomically
 from .results import SCENE_TASK, TaskResult
 
 
@@ -38,6 +44,8 @@ class BlockTask:
     part_paths: dict[str, str]
     marker: str
     devices: tuple[str, ...] = ()  # a local cluster with one worker per device
+    fingerprint: str = ""  # the run's settings (:func:`.scenes.run_settings`): its blocks' files carry it
+    inputs: dict[str, Any] | None = None  # every file the run read when it was planned (:mod:`.identity`)
 
 
 @dataclass(frozen=True)
@@ -47,6 +55,7 @@ class SceneTask:
     request: ClassifyRequest
     marker: str
     devices: tuple[str, ...] = ()
+    fingerprint: str = ""
 
 
 _MODELS: dict[tuple, LoadedModel] = {}
@@ -80,32 +89,45 @@ def _prepared(request: ClassifyRequest, devices: tuple[str, ...]) -> ClassifyReq
 
 
 def _model(request: ClassifyRequest) -> LoadedModel:
-    """The request's model, loaded once per worker process (and again if the file changed)."""
+    """The request's model, loaded once per worker process (and again if the file or its sidecar changed)."""
     stat = os.stat(request.model_path)
-    key = (os.path.abspath(request.model_path), stat.st_mtime_ns, stat.st_size, request.contract_path,
-           request.device, request.threads)
+    contract = tuple(file_identity(request.contract_path)) if request.contract_path else None
+    key = (os.path.abspath(request.model_path), stat.st_mtime_ns, stat.st_size, contract, request.device,
+           request.threads)
     if key not in _MODELS:
         _MODELS.clear()  # one model at a time: a worker's memory is for the run
         _MODELS[key] = load_model(request.model_path, request.device, request.contract_path, request.threads)
     return _MODELS[key]
 
 
-def _done(marker: str, outputs: list[str]) -> TaskResult | None:
-    """The task's result when an earlier run finished it (its marker and its files are there)."""
-    recorded = read_json(marker)
-    if recorded is None or not all(Path(p).exists() for p in outputs):
-        return None
-    try:
-        return TaskResult.from_json(recorded).as_reused()
-    except (KeyError, TypeError, ValueError):  # a marker we did not write: run the task again
-        return None
+def _require_same_inputs(task: BlockTask) -> None:
+    """Refuse to compute a block from inputs that changed since the run was planned: its other blocks were (or
+    will be) computed from the files as they were, and the output would mix both."""
+    if task.inputs is None:
+        return
+    now = inputs_identity(task.request)
+    changed = [key for key in task.inputs if now.get(key) != task.inputs.get(key)]
+    if changed:
+        raise InputError(f"The {', '.join(changed)} files changed while the run was going on (a file replaced, "
+                         "edited or added); blocks computed before and after the change would not fit together. "
+                         "Run again without --resume once the files stay as they are.")
+
+
+def _require_folder_of(task: BlockTask) -> None:
+    """Refuse to write into a parts folder another run (of other settings) has taken since this task was
+    submitted: a cancelled task runs to its end on the worker, long after its client may have gone."""
+    manifest = read_json(Path(task.marker).parent / MANIFEST) or {}
+    if manifest.get("fingerprint") != task.fingerprint:
+        raise OutputError(f"The folder of the blocks '{Path(task.marker).parent}' now belongs to another run; the "
+                          f"block {task.block.name} of this one is not written there.")
 
 
 def run_block(task: BlockTask) -> TaskResult:
     """Classify one block (its run covers the windows touching it) into its part files, then mark it done."""
-    recorded = _done(task.marker, list(task.part_paths.values()))
+    recorded, _ = verified(task.marker, task.fingerprint, task.part_paths.values())
     if recorded is not None:
         return recorded
+    _require_same_inputs(task)
     started = time.perf_counter()
     request = _prepared(task.request, task.devices)
     progress = LoggingProgress()
@@ -115,19 +137,22 @@ def run_block(task: BlockTask) -> TaskResult:
         paths = {name: outputs.temporary_for(final) for name, final in task.part_paths.items()}
         run = run_engine(job, job.stack, run_area, job.mask, request, paths, progress,
                          plan=block_plan(task.plan, task.block), written=written)
+        _require_folder_of(task)
         outputs.commit()
     result = TaskResult(
         task.block.name, run.class_counts, run.summary.windows_run, run.summary.windows_total,
         time.perf_counter() - started, run.summary.inference_seconds, job.model.runtime.provider,
         run.first_non_finite, run.first_partial,
-        tuple(w for w in progress.warnings if not w.startswith("The raster has no CRS")))
+        tuple(w for w in progress.warnings if not w.startswith("The raster has no CRS")),
+        fingerprint=task.fingerprint, files=record_files(task.part_paths.values()))
     write_json_atomically(task.marker, result.to_json())
     return result
 
 
 def run_scene(task: SceneTask) -> TaskResult:
     """Classify a whole scene with the classify job (outputs committed atomically), then mark it done."""
-    recorded = _done(task.marker, list(task.request.output_paths().values()))
+    outputs = list(task.request.output_paths().values())
+    recorded, _ = verified(task.marker, task.fingerprint, outputs)
     if recorded is not None:
         return recorded
     request = _prepared(task.request, task.devices)
@@ -136,6 +161,7 @@ def run_scene(task: SceneTask) -> TaskResult:
     summary = result.summary
     record = TaskResult(SCENE_TASK, result.class_pixel_counts, summary.windows_run, summary.windows_total,
                         result.seconds, summary.inference_seconds, result.provider,
-                        warnings=tuple(progress.warnings), messages=tuple(progress.messages))
+                        warnings=tuple(progress.warnings), messages=tuple(progress.messages),
+                        fingerprint=task.fingerprint, files=record_files(outputs))
     write_json_atomically(task.marker, record.to_json())
     return record

@@ -9,7 +9,6 @@ workers pinned to a device list. A scheduler that cannot be reached and an unrea
 from __future__ import annotations
 
 import json
-import logging
 import os
 import shutil
 import signal
@@ -35,26 +34,6 @@ distributed = pytest.importorskip("distributed")
 
 WINDOW, OVERLAP, BLOCK = "256", "25", "192"  # 25 % overlap: a stride of 192 px, 4 x 3 blocks of the scene
 OUTPUTS = ("classes.tif", "probabilities.tif", "confidence.tif")
-
-
-@pytest.fixture(scope="module")
-def cluster():
-    """A local cluster of two worker processes, shared by the tests (each test's client connects to it)."""
-    local = distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address="127.0.0.1:0",
-                                     silence_logs=logging.ERROR)
-    client = distributed.Client(local)
-    yield local, client
-    client.close()
-    local.close()
-
-
-@pytest.fixture(scope="module")
-def scene(tmp_path_factory) -> Path:
-    """Real pixels: 768 x 640 px of the Sentinel-2 subset, a tiled GeoTIFF as a user's would be."""
-    path = tmp_path_factory.mktemp("scene") / "scene.tif"
-    gdal.Translate(str(path), str(S2_IMAGE), srcWin=[300, 64, 768, 640], creationOptions=["TILED=YES",
-                                                                                           "COMPRESS=DEFLATE"])
-    return path
 
 
 def _extent(scene: Path) -> tuple[float, float, float, float]:
@@ -279,3 +258,4 @@ def test_a_mask_and_class_polygons_give_the_single_process_result(capsys, cluste
         dataset = gdal.Open(str(tmp_path / name / "classes.tif"))
         assert dataset.GetMetadataItem("LAYOUT", "IMAGE_STRUCTURE") == "COG"
         assert dataset.GetRasterBand(1).GetOverviewCount() >= 1
+        dataset = None  # closed now, not whenever a frame kept by Dask is collected

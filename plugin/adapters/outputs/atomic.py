@@ -41,7 +41,8 @@ def run_token() -> str:
 sidecars = output_sidecars  # the files that travel with an output of its kind (a raster's, a GeoPackage's)
 
 
-def _process_alive(pid: int) -> bool:
+def process_alive(pid: int) -> bool:
+    """Whether a process of this machine with id ``pid`` exists (this one always does)."""
     if pid == os.getpid():
         return True
     if sys.platform == "win32":  # os.kill would terminate the process there
@@ -64,7 +65,7 @@ def _process_alive(pid: int) -> bool:
 def _stale(name: str) -> bool:
     """True for the temporary files of a run on this machine whose process no longer exists."""
     match = _TOKEN.search(name)
-    return match is not None and match["host"] == _HOST and not _process_alive(int(match["pid"]))
+    return match is not None and match["host"] == _HOST and not process_alive(int(match["pid"]))
 
 
 def _remove(path: Path) -> None:
