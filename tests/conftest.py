@@ -7,6 +7,7 @@ The repository root goes on sys.path so tests import the top-level packages ``pl
 """
 from __future__ import annotations
 
+import gc
 import shutil
 import subprocess
 import sys
@@ -31,6 +32,16 @@ from tests.support.qgis_process import (  # noqa: E402 - after the repository is
 # folder, and the throwaway QGIS settings folder pytest-qgis makes in the root is removed at the end.
 set_hypothesis_home_dir(str(REPO / "build" / "hypothesis"))
 QGIS_SETTINGS = REPO / ".qgis-settings"
+
+
+@pytest.fixture(autouse=True, scope="session")
+def gdal_objects_freed_before_qgis_exits(qgis_app):
+    """Free what reference cycles still hold before pytest-qgis ends the session with ``exitQgis()``: QGIS then
+    destroys GDAL's driver manager, closing every dataset still open, and a GDAL object the garbage collector
+    frees after that is freed twice ("double free or corruption" when the process ends). Dask keeps exceptions,
+    and the frames (and their GDAL datasets) they refer to, in such cycles."""
+    yield
+    gc.collect()
 
 
 @pytest.fixture(scope="session")

@@ -108,6 +108,18 @@ def dask_client(spec: ClusterSpec, progress: Progress) -> Iterator[Any]:
     try:
         yield client
     finally:
-        client.close()
-        if cluster is not None:
-            cluster.close()
+        _close(client, cluster, progress)
+
+
+def _close(client: Any, cluster: Any, progress: Progress) -> None:
+    """Disconnect (and stop a local cluster). By then every scene's outcome is decided and its outputs committed
+    or not: a failure of Dask's own shutdown (its client's state checks can trip on a loaded machine) is reported
+    as a warning and changes neither the outcomes nor the error already on its way."""
+    for name, part in (("the connection to the Dask scheduler", client), ("the local Dask cluster", cluster)):
+        if part is None:
+            continue
+        try:
+            part.close()
+        except Exception as error:  # noqa: BLE001 - shutting down after the results are in: reported, not fatal
+            progress.warning(f"Closing {name} failed ({type(error).__name__}: {error}); the results are not "
+                             "affected.")

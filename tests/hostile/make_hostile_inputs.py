@@ -165,6 +165,26 @@ def _truncated(path: Path, source: Path) -> Path:
     return path
 
 
+def damaged_tile(path: Path, source: Path, column: int, row: int, tile: int = 16) -> Path:
+    """``source`` as a tiled GeoTIFF whose ``tile`` px tile holding (``column``, ``row``) is overwritten with
+    bytes that do not decompress, in every band: the rest of the file reads as usual."""
+    options = ["TILED=YES", f"BLOCKXSIZE={tile}", f"BLOCKYSIZE={tile}", "COMPRESS=DEFLATE", "INTERLEAVE=BAND"]
+    dataset = gdal.Translate(str(path), str(source), creationOptions=options)
+    where = f"{column // tile}_{row // tile}"
+    spots = []
+    for index in range(1, dataset.RasterCount + 1):
+        band = dataset.GetRasterBand(index)
+        spots.append((int(band.GetMetadataItem(f"BLOCK_OFFSET_{where}", "TIFF")),
+                      int(band.GetMetadataItem(f"BLOCK_SIZE_{where}", "TIFF"))))
+        band = None
+    dataset = None
+    data = bytearray(path.read_bytes())
+    for offset, size in spots:
+        data[offset:offset + size] = b"\xff" * size
+    path.write_bytes(bytes(data))
+    return path
+
+
 def _vrt(path: Path, source: Path, pretend: Path | None = None) -> Path:
     gdal.BuildVRT(str(path), [str(source)])
     if pretend is not None:  # the VRT names a file that is not there (moved, deleted, not copied along)
