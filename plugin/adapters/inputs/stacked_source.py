@@ -3,9 +3,12 @@
 Multi-date models (two Sentinel-2 dates, a pre/post pair) and bands kept in separate files read a
 *stack*: the bands of INPUT, then those of each additional raster, numbered one after another (``BANDS``
 numbers the concatenation). An additional raster on another grid (pixel size, origin or CRS) is
-resampled on the fly onto INPUT's grid (a GDAL warped VRT, bilinear), which the log says; where it has
-no pixels, its bands are missing (the nodata rule decides what that means). Rasters that do not overlap
-INPUT are refused before anything is read.
+resampled on the fly onto INPUT's grid (a GDAL warped VRT), which the log says: averaged where its pixels
+are much smaller than INPUT's (more than 1.5 of them across one of INPUT's), interpolated (bilinear)
+otherwise. The two pixel sizes are compared in one unit, whatever the CRSs: the footprint of the additional
+raster's pixels, carried into INPUT's CRS where the rasters overlap (:func:`footprint_in`). Where it has no
+pixels, its bands are missing (the nodata rule decides what that means). Rasters that do not overlap INPUT
+are refused before anything is read.
 """
 from __future__ import annotations
 
@@ -17,7 +20,7 @@ from osgeo import osr
 from ...core.engine.nodata import NodataDecider
 from ...core.errors import InputError
 from ...core.progress import Progress
-from .gdal_grid import RasterGrid, srs_of
+from .gdal_grid import RasterGrid, srs_of, transform_to
 from .raster_inputs import BandInfo, BandReader, InputRaster
 
 EDGE_POINTS = 21  # points per edge when a raster's outline is carried into another CRS
@@ -109,14 +112,58 @@ def _on_grid_of(primary: InputRaster, raster: InputRaster, progress: Progress | 
         raise InputError(f"ADDITIONAL_INPUTS '{raster.name}' does not overlap INPUT '{primary.name}' (its extent, "
                          "carried into INPUT's CRS, shares no area with INPUT's). Give rasters that cover the same "
                          "place as INPUT.")
-    # Averaging where the additional raster's pixels are much smaller than INPUT's, interpolation elsewhere.
-    finer = 1.5 * max(raster.grid.pixel_size) < min(target.pixel_size) and same_units(raster.grid, target)
-    resampling = "average" if finer else "bilinear"
+    footprint = footprint_in(raster.grid, target)
+    resampling = resampling_for(footprint, target)
     if progress is not None:
         progress.info(f"ADDITIONAL_INPUTS '{raster.name}' is on another grid than INPUT (pixel size "
-                      f"{_size(raster.grid)} against {_size(target)}{_crs_note(raster.grid, target)}): it is "
-                      f"resampled on the fly ({resampling}) onto INPUT's grid.")
+                      f"{_size(raster.grid.pixel_size)} against {_size(target.pixel_size)}"
+                      f"{_crs_note(raster.grid, target, footprint)}): it is resampled on the fly ({resampling}) onto "
+                      "INPUT's grid.")
     return raster.on_grid(target, resampling)
+
+
+FINER = 1.5  # an additional raster with this many pixels or more across one of INPUT's is averaged
+FOOTPRINT_PIXELS = 16  # pixels along each edge of the patch whose footprint is carried into INPUT's CRS
+
+
+def resampling_for(footprint: tuple[float, float] | None, target: RasterGrid) -> str:
+    """``average`` when pixels of ``footprint`` (INPUT's CRS units) are much smaller than INPUT's, else
+    ``bilinear`` (also when the footprint cannot be measured)."""
+    finer = footprint is not None and FINER * max(footprint) < min(target.pixel_size)
+    return "average" if finer else "bilinear"
+
+
+def footprint_in(grid: RasterGrid, target: RasterGrid) -> tuple[float, float] | None:
+    """The size of one of ``grid``'s pixels along its rows and its columns, in ``target``'s CRS units, measured
+    where the two overlap (the centre of ``target``, if ``grid``'s CRS has coordinates there; else ``grid``'s
+    centre): a patch of ``FOOTPRINT_PIXELS`` pixels each way carried into ``target``'s CRS, its edges divided
+    by the pixel count. None when the patch cannot be carried."""
+    x0, dx, rx, y0, ry, dy = grid.geotransform
+    forward = transform_to(srs_of(grid.crs_wkt), target.crs_wkt)
+    backward = transform_to(srs_of(target.crs_wkt), grid.crs_wkt)
+    xmin, ymin, xmax, ymax = target.bounds()
+    start = _carried(backward, ((xmin + xmax) / 2, (ymin + ymax) / 2))
+    if start is None:
+        start = (x0 + dx * grid.width / 2 + rx * grid.height / 2, y0 + ry * grid.width / 2 + dy * grid.height / 2)
+    n = FOOTPRINT_PIXELS
+    origin = _carried(forward, start)
+    along_row = _carried(forward, (start[0] + n * dx, start[1] + n * ry))
+    along_column = _carried(forward, (start[0] + n * rx, start[1] + n * dy))
+    if origin is None or along_row is None or along_column is None:
+        return None
+    return (float(np.hypot(along_row[0] - origin[0], along_row[1] - origin[1])) / n,
+            float(np.hypot(along_column[0] - origin[0], along_column[1] - origin[1])) / n)
+
+
+def _carried(transform: osr.CoordinateTransformation | None, point: tuple[float, float]) -> tuple[float, float] | None:
+    """``point`` carried by ``transform`` (as it is without one); None where the CRS has no coordinates."""
+    if transform is None:
+        return point
+    try:
+        x, y, *_ = transform.TransformPoint(*point)
+    except RuntimeError:
+        return None
+    return (x, y) if np.isfinite(x) and np.isfinite(y) else None
 
 
 def same_units(first: RasterGrid, second: RasterGrid) -> bool:
@@ -124,13 +171,16 @@ def same_units(first: RasterGrid, second: RasterGrid) -> bool:
     return a is not None and b is not None and bool(a.IsSame(b))
 
 
-def _size(grid: RasterGrid) -> str:
-    x, y = grid.pixel_size
-    return f"{x:.6g} x {y:.6g}"
+def _size(size: tuple[float, float]) -> str:
+    return f"{size[0]:.6g} x {size[1]:.6g}"
 
 
-def _crs_note(grid: RasterGrid, target: RasterGrid) -> str:
-    return "" if same_units(grid, target) else ", another CRS"
+def _crs_note(grid: RasterGrid, target: RasterGrid, footprint: tuple[float, float] | None) -> str:
+    if same_units(grid, target):
+        return ""
+    if footprint is None:
+        return ", another CRS"
+    return f", another CRS: {_size(footprint)} in INPUT's CRS units"
 
 
 def outline_in(grid: RasterGrid, crs_wkt: str) -> tuple[float, float, float, float] | None:
