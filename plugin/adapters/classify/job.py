@@ -23,6 +23,7 @@ from ...core.engine.run import RunSummary
 from ...core.errors import InputError
 from ...core.model.contract import ModelContract
 from ...core.model.loading import LoadedModel, load_model
+from ...core.model.preprocess import describe_normalisation
 from ...core.progress import Progress
 from ...core.segmentation.outputs import ClippedSink, RowSink, class_dtype_and_nodata
 from ...core.segmentation.run import segment
@@ -169,6 +170,11 @@ def open_job(request: ClassifyRequest, progress: Progress, model: LoadedModel | 
     model = model or load_model(request.model_path, request.device, request.contract_path, request.threads)
     progress.info(f"Model '{model.contract.name or request.model_path}': contract from {model.origin.describe()}; "
                   f"running on {model.runtime.provider}.")
+    thresholds = [f"outputs[{i}] threshold {o.threshold:g}" for i, o in enumerate(model.contract.outputs)
+                  if o.threshold is not None]
+    progress.info(f"Input normalisation (from the {model.origin.normalisation}): "
+                  f"{describe_normalisation(model.contract.input)}"
+                  f"{'; ' + ', '.join(thresholds) + ' (below it a pixel gets the first class)' if thresholds else ''}.")
     for warning in model.runtime.warnings:  # e.g. DEVICE=auto could not start a GPU provider, and why
         progress.warning(warning)
     raw = request.input_layer or open_input(request.input_path, "input raster")

@@ -5,7 +5,12 @@
 3. this project's embedded contract (one JSON value under :data:`METADATA_KEY`),
 4. a sidecar JSON file given by the user (parameter ``CONTRACT``).
 
-Later sources override earlier ones field by field (see :func:`contract.merged`). The task is read first
+Later sources override earlier ones field by field (see :func:`contract.merged`), completely: a value given
+replaces the earlier one whole (a per-band list is not mixed with the earlier list). The normalisation is one
+formula, ``(x * scale + offset - mean) / std``: a source that gives any of ``input.scale``, ``offset``, ``mean``
+or ``std`` defines all four, the ones it leaves out being 1, 0, 0 and 1, whatever the earlier sources said.
+Deepness's pixel / 255 is one of its fields like the others (``scale``), so a sidecar that gives ``mean`` and
+``std`` for a Deepness model does not keep dividing by 255 unless it says ``scale`` too. The task is read first
 (the sidecar's, the embedded contract's, else Deepness's ``model_type``; segmentation by default), because
 an object detector's shapes mean something else (:func:`detection_defaults`).
 """
@@ -21,6 +26,9 @@ from .contract import METADATA_KEY, ModelContract, default_colors, merged, parse
 
 # Deepness divides every pixel by 255 before standardising; models made for it expect that.
 DEEPNESS_SCALE = 1.0 / 255.0
+NORMALISATION = {"scale": 1.0, "offset": 0.0, "mean": 0.0, "std": 1.0}  # the four fields, and their neutral values
+WITHOUT_METADATA = "model shapes only: Deepness's pixel / 255"  # the normalisation of a model that states none
+DEEPNESS_NORMALISATION = "Deepness metadata: pixel / 255, then its standardization_mean and _std"
 DEEPNESS_KEYS = ("model_type", "class_names", "resolution", "tile_size", "tiles_size", "tiles_overlap",
                   "standardization_mean", "standardization_std", "seg_thresh", "det_conf", "det_iou_thresh", "det_type")
 
@@ -58,6 +66,7 @@ class ContractOrigin:
     embedded: bool
     deepness: bool
     sidecar: bool
+    normalisation: str = WITHOUT_METADATA  # the source that defined the normalisation
 
     def describe(self) -> str:
         parts = [name for name, used in (("embedded contract", self.embedded), ("Deepness metadata",
@@ -188,7 +197,7 @@ def deepness_common(meta: Mapping[str, Any]) -> dict[str, Any]:
     if "tiles_overlap" in meta:
         result["recommended_overlap"] = _deepness_number(meta, "tiles_overlap")
     if "standardization_mean" in meta or "standardization_std" in meta:
-        result["input"] = {"mean": meta.get("standardization_mean", 0.0),
+        result["input"] = {"scale": DEEPNESS_SCALE, "mean": meta.get("standardization_mean", 0.0),
                            "std": meta.get("standardization_std", 1.0)}
     return result
 
@@ -331,6 +340,21 @@ def declared_task(metadata: Mapping[str, str], documents: Sequence[Mapping[str, 
     return "segmentation"
 
 
+def defines_normalisation(layer: Mapping[str, Any]) -> bool:
+    """Whether a contract source gives any of the normalisation's fields (then it defines all of them)."""
+    given = layer.get("input")
+    return isinstance(given, Mapping) and any(key in given for key in NORMALISATION)
+
+
+def overridden(data: Mapping[str, Any], layer: Mapping[str, Any]) -> dict[str, Any]:
+    """``data`` with ``layer``'s fields over it (:func:`merged`); the normalisation, if ``layer`` gives any of it,
+    entirely ``layer``'s (fields it leaves out neutral)."""
+    if defines_normalisation(layer):
+        base = data.get("input")
+        data = {**data, "input": {**(base if isinstance(base, Mapping) else {}), **NORMALISATION}}
+    return merged(data, layer)
+
+
 def resolve_contract(io: ModelIO, metadata: Mapping[str, str], sidecar_text: str | None = None,
                      sidecar_source: str = "CONTRACT sidecar") -> tuple[ModelContract, ContractOrigin]:
     """The contract for a model: shapes, then Deepness keys, then the embedded JSON, then the sidecar."""
@@ -342,14 +366,16 @@ def resolve_contract(io: ModelIO, metadata: Mapping[str, str], sidecar_text: str
     else:
         data = shape_defaults(io)
         deepness = deepness_overrides(metadata, io)
-        data = merged(data, deepness)
-    for document in documents:
+        data = overridden(data, deepness)
+    normalisation = DEEPNESS_NORMALISATION if defines_normalisation(deepness) else WITHOUT_METADATA
+    for name, document in zip(("embedded contract", "sidecar JSON"), documents):
         if document is not None:
-            data = merged(data, document)
+            normalisation = name if defines_normalisation(document) else normalisation
+            data = overridden(data, document)
     if data.get("tile_size") is None and not data.get("dynamic_size"):
         raise ContractError("The model's input is not square and no tile_size is given; add 'tile_size' "
                             "to a CONTRACT sidecar.")
     source = sidecar_source if sidecar_text is not None else "model contract"
     contract = ModelContract.from_dict(data, source)
     return contract, ContractOrigin(embedded=bool(embedded), deepness=bool(deepness),
-                                    sidecar=sidecar_text is not None)
+                                    sidecar=sidecar_text is not None, normalisation=normalisation)

@@ -43,3 +43,22 @@ def normalise(block: np.ndarray, spec: InputSpec, valid: np.ndarray | None = Non
         for band, fill in enumerate(fill_values(spec)):
             result[band][invalid] = fill
     return result
+
+
+MAX_BANDS_DESCRIBED = 16  # the log names each band's normalisation up to this many bands
+
+
+def describe_normalisation(spec: InputSpec) -> str:
+    """The normalisation applied, for the log: scale, offset, mean and std of each band (bands with the same
+    four numbers named together)."""
+    groups: dict[tuple[float, ...], list[str]] = {}
+    for index in range(spec.bands):
+        numbers = (spec.scale[index], spec.offset[index], spec.mean[index], spec.std[index])
+        name = spec.band_names[index] if index < len(spec.band_names) else ""
+        groups.setdefault(numbers, []).append(f"{index + 1}" + (f" ({name})" if name and name != f"band {index + 1}"
+                                                                 else ""))
+    parts = [f"band{'s' if len(bands) > 1 else ''} {', '.join(bands)}: scale {scale:.6g}, offset {offset:.6g}, "
+             f"mean {mean:.6g}, std {std:.6g}" for (scale, offset, mean, std), bands in groups.items()]
+    shown = "; ".join(parts[:MAX_BANDS_DESCRIBED])
+    more = len(parts) - MAX_BANDS_DESCRIBED
+    return "x' = (x * scale + offset - mean) / std with " + shown + (f"; and {more} more band(s)" if more > 0 else "")
