@@ -297,6 +297,7 @@ def classify(request: ClassifyRequest, progress: Progress, style_writer: StyleWr
     with AtomicOutputs() as outputs, bounded_block_cache():
         files = temporary_files(request, outputs)
         run = _run_at_model_resolution(job, request, files.paths, outputs, progress)
+        require_pixels_fetched(job.stack)
         report_input_problems(run, job.area.pixels, request, progress)
         finishing = time.perf_counter()
         counts = finish_run(request, files, job.grid, job.model.contract, outputs, progress, style_writer,
@@ -328,6 +329,15 @@ def _run_at_model_resolution(job: OpenedJob, request: ClassifyRequest, paths: di
         blank_outside(paths, job.mask, job.area)
     run.class_counts = count_classes(paths["classes"])
     return run
+
+
+def require_pixels_fetched(stack: RasterStack) -> None:
+    """Refuse the result of a run that had not a single pixel from one of its rasters because every request to it
+    failed (a web map that cannot be reached): its nodata-only output would pass for a classification."""
+    for member in stack.members:
+        failure = member.fetch_failure()
+        if failure is not None:
+            raise InputError(failure)
 
 
 def report_input_problems(run: EngineRun, area_pixels: int, request: ClassifyRequest, progress: Progress) -> None:

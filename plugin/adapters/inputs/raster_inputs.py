@@ -63,6 +63,11 @@ class InputRaster(Protocol):
         """The whole raster on a north-up grid of ``resolution`` (x, y) in its CRS's units."""
         ...
 
+    def fetch_failure(self) -> str | None:
+        """After a run: why not a single pixel could be had from the raster (a service that failed every
+        request), or None. A run that got none because of it must fail, not write nodata."""
+        ...
+
 
 class GdalBandReader:
     """Some bands of a GDAL dataset with GDAL's validity (nodata values, alpha bands, mask files)."""
@@ -132,6 +137,10 @@ class GdalInput:
         options = gdal.WarpOptions(format="VRT", xRes=resolution[0], yRes=resolution[1], resampleAlg=resampling,
                                    multithread=True)
         return GdalInput(gdal.Warp("", self.dataset, options=options), self.name, self._flush, self.bands)
+
+    def fetch_failure(self) -> str | None:
+        """GDAL reports what it cannot read as errors while reading (:class:`GdalBandReader`): nothing more."""
+        return None
 
     def _needs_alpha(self) -> bool:
         """Whether a warped view needs an alpha band to mark where this raster has no pixels (beyond its

@@ -14,6 +14,9 @@ layer's own grid where it has one. :class:`QgisLayerInput` implements the job's 
   (exact coordinates, bilinear): QGIS's raster projector (approximate, nearest) shifted a web map by
   about a pixel against the same image read as a file.
 - Each thread that reads gets its own clone of the data provider (providers are not thread-safe).
+- Every fetch watches the network's replies (:mod:`.network_replies`): a service that cannot be reached stops
+  the run with its URL and the connection error, and a run that got no pixel at all because every request
+  failed (HTTP 404 on every tile) is refused with the first failure, instead of writing a nodata-only output.
 """
 from __future__ import annotations
 
@@ -40,6 +43,7 @@ from ...core.areas.window import PixelWindow
 from ...core.engine.fetch_cache import CachedReader
 from ...core.errors import CancelledError, InputError
 from ...core.progress import Progress
+from .network_replies import ReplyLog
 from .qgis_compat import RASTER_HAS_SIZE, WKT_PREFERRED_GDAL
 
 _TYPES = Qgis.DataType
@@ -68,9 +72,10 @@ class QgisLayerInput:
     """A raster layer read through its QGIS data provider, on ``grid`` (default: the layer's own)."""
 
     def __init__(self, layer: QgsRasterLayer, progress: Progress, feedback: QgsProcessingFeedback | None = None,
-                 grid: RasterGrid | None = None) -> None:
+                 grid: RasterGrid | None = None, replies: ReplyLog | None = None) -> None:
         self.layer, self.name = layer, layer.name() or layer.source()
         self._progress, self._feedback = progress, feedback
+        self.replies = replies or ReplyLog()  # one record for the layer and its views on other grids
         provider = layer.dataProvider()
         if provider is None or not layer.isValid():
             raise InputError(f"The layer '{self.name}' cannot be read (its data source is not available).")
@@ -90,13 +95,17 @@ class QgisLayerInput:
         return cast(BandReader, CachedReader(fetcher, cancelled=self._cancelled, on_fetch=fetcher.report))
 
     def on_grid(self, grid: RasterGrid, resampling: str) -> "QgisLayerInput":
-        return QgisLayerInput(self.layer, self._progress, self._feedback, grid)
+        return QgisLayerInput(self.layer, self._progress, self._feedback, grid, self.replies)
 
     def at_resolution(self, resolution: tuple[float, float], resampling: str) -> "QgisLayerInput":
         xmin, ymin, xmax, ymax = self.grid.bounds()
         width, height = max(1, round((xmax - xmin) / resolution[0])), max(1, round((ymax - ymin) / resolution[1]))
         return self.on_grid(RasterGrid(width, height, (xmin, resolution[0], 0.0, ymax, 0.0, -resolution[1]),
                                        self.grid.crs_wkt, True), resampling)
+
+    def fetch_failure(self) -> str | None:
+        """Why the run got no pixel at all from this layer (every request failed), or None."""
+        return self.replies.unfetched(self.name)
 
     def _cancelled(self) -> bool:
         return self._feedback is not None and self._feedback.isCanceled()
@@ -145,9 +154,13 @@ class _ProviderReader:
         if self._source.argb:
             raw = self._argb(self._fetch(1, extent, width, height), width, height)
             valid = np.broadcast_to(raw[3] > 0, (len(self._bands), height, width)).copy()
-            return raw[[b - 1 for b in self._bands]], valid
-        planes = [self._numeric(self._fetch(b, extent, width, height), width, height) for b in self._bands]
-        return np.stack([p for p, _ in planes]), np.stack([v for _, v in planes])
+            raw = raw[[b - 1 for b in self._bands]]
+        else:
+            planes = [self._numeric(self._fetch(b, extent, width, height), width, height) for b in self._bands]
+            raw, valid = np.stack([p for p, _ in planes]), np.stack([v for _, v in planes])
+        if valid.any():
+            self._source.replies.saw_pixels()
+        return raw, valid
 
     def _fetch(self, band: int, extent: QgsRectangle, width: int, height: int):
         feedback = QgsRasterBlockFeedback()
@@ -155,12 +168,14 @@ class _ProviderReader:
         if outer is not None:
             outer.canceled.connect(feedback.cancel, Qt.ConnectionType.DirectConnection)
         try:
-            block = self._provider().block(band, extent, width, height, feedback)
+            with self._source.replies.watch() as replies:
+                block = self._provider().block(band, extent, width, height, feedback)
         finally:
             if outer is not None:
                 outer.canceled.disconnect(feedback.cancel)
         if feedback.isCanceled():
             raise CancelledError("the run was cancelled while fetching pixels; no output was written.")
+        self._source.replies.require_reachable(replies, self._source.name)
         if block is None or not block.isValid():
             raise InputError(f"The layer '{self._source.name}' returned no pixels for {extent.toString(3)} "
                              f"({width} x {height}); the service or database may be unreachable.")
