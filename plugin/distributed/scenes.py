@@ -172,7 +172,7 @@ class Scene:
                      devices: tuple[str, ...]) -> None:
         """One task per block; refused first if the largest block's run would not fit in memory."""
         assert self.parts is not None
-        biggest = block_plan(plan, max(layout.blocks, key=lambda b: b.run_area.pixels))
+        biggest = block_plan(plan, max(layout.blocks, key=lambda b: b.windows))
         require_memory(biggest.array_bytes(len(job.bands), job.model.contract.class_count), biggest, request.options)
         self.log.info(f"plan: {plan.describe()}; {layout.describe()}.")
         self.layout, self.whole_plan = layout, plan

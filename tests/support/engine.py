@@ -5,6 +5,7 @@ import numpy as np
 
 from plugin.core.areas.window import PixelWindow
 from plugin.core.engine.plan import RunOptions, plan_run
+from plugin.core.engine.reading import area_edges
 from plugin.core.model.contract import ModelContract
 from plugin.core.model.loading import ModelShape
 from plugin.core.progress import LoggingProgress
@@ -75,6 +76,14 @@ class BoxPredictor:
         return [(total / k ** 2).astype(np.float32)]
 
 
+def whole_pass(predictor, data: np.ndarray, multiple: int = 1) -> np.ndarray:
+    """One pass of ``predictor`` over the whole (bands, height, width) raster, as a network takes it: mirrored at
+    the bottom and right up to a multiple of its size multiple, the result cut back to the raster."""
+    height, width = data.shape[1:]
+    padded = np.pad(data, ((0, 0), (0, -height % multiple), (0, -width % multiple)), mode="reflect")
+    return predictor.predict(padded[None])[0][0, :, :height, :width]
+
+
 def identity_contract(bands: int, multiple: int = 1, tile: int = 64, kind: str = "probabilities",
                       threshold: float | None = None) -> ModelContract:
     return ModelContract.from_dict({
@@ -92,8 +101,8 @@ def run_array(data: np.ndarray, predictor, contract: ModelContract, options: Run
     area = area or PixelWindow(0, 0, width, height)
     shape = shape or ModelShape(None, None, (contract.outputs[0].class_count if bands > 1 else 1,))
     progress = LoggingProgress()
-    plan = plan_run(contract, shape, area.width, area.height, options, progress)
     source = ArraySource(data, valid)
+    plan = plan_run(contract, shape, area.width, area.height, options, progress, edges=area_edges(source, area))
     sink = ArraySink(area.height, area.width, len(contract.outputs), contract.class_count)
     summary = segment(source, predictor, sink, contract, area, plan, progress)
     return sink, summary, plan, source

@@ -17,11 +17,11 @@ from plugin.core.engine.blocks import (
     default_block_size,
     halo_share,
     plan_blocks,
-    run_span,
     touching_windows,
 )
-from plugin.core.engine.grid import AxisGrid
+from plugin.core.engine.grid import AxisLayout, plan_axis
 from plugin.core.engine.plan import RunOptions, plan_run
+from plugin.core.engine.reading import area_edges
 from plugin.core.model.loading import ModelShape
 from plugin.core.progress import LoggingProgress
 from plugin.core.segmentation.outputs import ClippedSink
@@ -34,8 +34,8 @@ SHAPE = ModelShape(None, None, (3,))
 def _whole_and_blocks(data, valid, area, options, block_size):
     contract = identity_contract(3, multiple=8)
     progress = LoggingProgress()
-    plan = plan_run(contract, SHAPE, area.width, area.height, options, progress)
     source = ArraySource(data, valid)
+    plan = plan_run(contract, SHAPE, area.width, area.height, options, progress, edges=area_edges(source, area))
     whole = ArraySink(area.height, area.width, 1, 3)
     segment(source, BoxPredictor(5), whole, contract, area, plan, progress)
     layout = plan_blocks(plan, block_size)
@@ -96,29 +96,27 @@ def test_any_layout_gives_the_whole_run_bit_for_bit(seed, window, overlap, blend
 
 
 @settings(max_examples=200, deadline=None)
-@given(length=st.integers(1, 3000), window=st.sampled_from([64, 128, 256, 512]), overlap_quarters=st.integers(0, 3),
-       pad_part=st.integers(0, 4), block=st.integers(1, 1500))
-def test_block_runs_use_exactly_the_whole_runs_windows_that_touch_the_block(length, window, overlap_quarters,
-                                                                           pad_part, block):
-    overlap = window * overlap_quarters // 4
-    axis = AxisGrid(length, window, window - overlap, overlap * pad_part // 8)
-    edges = block_edges(axis, block)
+@given(length=st.integers(1, 3000), before=st.integers(0, 300), after=st.integers(0, 300),
+       window=st.sampled_from([64, 128, 256, 512]), overlap_quarters=st.integers(0, 3), offset=st.sampled_from([0, 4]),
+       block=st.integers(1, 1500))
+def test_block_runs_use_exactly_the_whole_runs_windows_that_touch_the_block(length, before, after, window,
+                                                                           overlap_quarters, offset, block):
+    overlap = max(window * overlap_quarters // 4, 16 if offset else 0)
+    axis = plan_axis(length, before, after, AxisLayout(window, overlap, 16, overlap // 2, offset))
+    edges = block_edges(axis, block, offset)
     assert edges[0] == 0 and edges[-1] == length and all(a < b for a, b in zip(edges, edges[1:]))
     for start, end in zip(edges, edges[1:]):
-        first, last = touching_windows(axis, Span(start, end))
-        sub_span = run_span(axis, Span(start, end))
-        assert sub_span.start <= start and end <= sub_span.end <= length
-        assert sub_span.start % axis.stride == 0  # the sub-area's windows are the whole run's windows
-        sub = AxisGrid(sub_span.length, window, axis.stride, axis.pad)
-        offset = sub_span.start // axis.stride
-        assert offset <= first and offset + sub.count - 1 >= last
-        assert offset + sub.count - 1 <= axis.count - 1
-        if offset + sub.count - 1 == axis.count - 1:  # ends with the area's last window: ends with the area
-            assert sub_span.end == length
+        first, last = touching_windows(axis, Span(start, end), offset)
+        touching = [i for i in range(axis.count)
+                    if axis.start(i) + offset < end and axis.start(i) + window - offset > start]
+        assert touching == list(range(first, last + 1))
+        sub = axis.sub_grid(first, last, start, end - start)
+        assert [sub.sides(i) for i in range(sub.count)] == [axis.sides(i) for i in touching]
 
 
 def test_block_edges_fall_where_windows_end_so_each_block_needs_the_fewest_windows():
-    axis = AxisGrid(20000, 512, 384, 64)  # the default: 512 px windows, 25 % overlap
+    axis = plan_axis(512 + 384 * 50, 0, 0, AxisLayout(512, 128, 16))  # 512 px windows, 25 % overlap, 51 of them
+    assert {b - a for a, b in zip(axis.starts(), axis.starts()[1:])} == {384}
     edges = block_edges(axis, 3456)
     ends = {axis.start(i) + axis.window for i in range(axis.count)}
     assert all(edge in ends for edge in edges[1:-1])
@@ -128,12 +126,15 @@ def test_block_edges_fall_where_windows_end_so_each_block_needs_the_fewest_windo
 
 def test_the_default_block_streams_as_one_panel_and_its_halo_share_is_as_computed():
     options = RunOptions()  # 512 px windows, 25 % overlap
-    plan = plan_run(identity_contract(3, multiple=16, tile=512), SHAPE, 20000, 20000, options, LoggingProgress())
-    size = default_block_size(plan)
-    assert size % plan.grid.columns.stride == 0 and 2048 <= size <= 4096
-    layout = plan_blocks(plan, size)
-    inner = [b for b in layout.blocks if 0 < b.row < layout.rows - 1 and 0 < b.col < layout.cols - 1]
-    assert all(b.run_area.width <= 4096 and b.run_area.height <= 4096 for b in inner)
+    size = 512 + 384 * 50
+    plan = plan_run(identity_contract(3, multiple=16, tile=512), SHAPE, size, size, options, LoggingProgress())
+    block = default_block_size(plan)
     stride = plan.grid.columns.stride
-    assert inner[0].windows == pytest.approx((size // stride) ** 2 * (1 + halo_share(plan.window, stride, size)))
+    assert block % stride == 0 and 2048 <= block <= 4096
+    layout = plan_blocks(plan, block)
+    inner = [b for b in layout.blocks if 0 < b.row < layout.rows - 1 and 0 < b.col < layout.cols - 1]
+    for b in inner:
+        run = block_plan(plan, b)
+        assert len(run.grid.panels) == 1 and run.widest_panel() <= 4096
+    assert inner[0].windows == pytest.approx((block // stride) ** 2 * (1 + halo_share(plan.window, stride, block)))
     assert 0 < layout.recompute_share < 0.5

@@ -51,7 +51,7 @@ def test_the_output_offset_counts_from_the_window_edge():
 
 
 def test_a_sample_of_the_wrong_size_is_refused():
-    with pytest.raises(ValueError, match=r"expected a \(bands, 128, 128\) sample"):
+    with pytest.raises(ValueError, match=r"expected a \(bands, 96, 96\) sample"):
         measure_margin(IdentityPredictor().predict, noise(100), 64, 16, SPEC)
 
 

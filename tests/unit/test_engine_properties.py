@@ -1,4 +1,5 @@
-"""Properties of the pure engine: coverage, weights, exact reconstruction, D4, nodata, streaming."""
+"""Properties of the pure engine: exact reconstruction, D4, nodata, streaming (the window grid and its weights:
+test_window_grid.py)."""
 from __future__ import annotations
 
 import numpy as np
@@ -6,72 +7,15 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from plugin.core.areas.window import PixelWindow
 from plugin.core.engine import tta
-from plugin.core.engine.blending import axis_weights
-from plugin.core.engine.grid import AxisGrid, plan_panels
 from plugin.core.engine.plan import RunOptions
 from plugin.core.engine.reading import read_padded
 from plugin.core.errors import CancelledError, InputError, ModelError
 from plugin.core.model.loading import ModelShape
-from tests.support.engine import BoxPredictor, IdentityPredictor, identity_contract, run_array
+from tests.support.engine import BoxPredictor, IdentityPredictor, identity_contract, run_array, whole_pass
 
 SETTINGS = settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-
-
-@st.composite
-def axes(draw):
-    window = draw(st.sampled_from([16, 32, 48, 64, 96]))
-    overlap = draw(st.integers(0, window // 2)) // 4 * 4
-    pad = draw(st.integers(0, max(overlap // 2, 0)))
-    return AxisGrid(draw(st.integers(1, 700)), window, window - overlap, pad)
-
-
-@SETTINGS
-@given(axes())
-def test_windows_cover_the_axis_with_the_padding_on_both_sides(axis):
-    starts = axis.starts()
-    assert starts[0] == -axis.pad
-    assert starts[-1] + axis.window >= axis.length + axis.pad
-    assert all(b - a == axis.stride for a, b in zip(starts, starts[1:]))
-
-
-@SETTINGS
-@given(axes(), st.sampled_from(["smooth", "crop", "average"]))
-def test_summed_weights_are_positive_everywhere_and_exactly_one_for_smooth_and_crop(axis, mode):
-    margin = min(axis.pad, max(0, (axis.overlap - 2) // 2))
-    total = np.zeros(axis.length + 2 * axis.window)
-    for index, start in enumerate(axis.starts()):
-        weights = axis_weights(mode, axis.window, axis.overlap, margin, index == 0, index == axis.count - 1)
-        total[start + axis.window: start + 2 * axis.window] += weights  # shifted by one window
-    inside = total[axis.window: axis.window + axis.length]
-    assert (inside > 0).all()
-    if mode != "average":
-        np.testing.assert_allclose(inside, 1.0, atol=1e-6)
-
-
-@SETTINGS
-@given(axes(), st.integers(40, 400))
-def test_panels_partition_the_columns_and_share_at_most_one_window(axis, panel_width):
-    panels = plan_panels(axis, panel_width)
-    assert panels[0].out_start == 0 and panels[-1].out_end == axis.length
-    assert all(a.out_end == b.out_start for a, b in zip(panels, panels[1:]))
-    for left, right in zip(panels, panels[1:]):
-        shared = left.last_window - right.first_window + 1
-        assert shared <= (1 if axis.overlap else 0)
-    for panel in panels:  # the panel's windows reach every column it writes
-        assert axis.start(panel.first_window) <= panel.out_start
-        assert axis.start(panel.last_window) + axis.window >= panel.out_end
-
-
-@SETTINGS
-@given(axes(), st.integers(40, 400))
-def test_no_panel_holds_more_columns_than_one_panel_of_the_maximum_width(axis, panel_width):
-    """Memory follows the widest panel's span: several panels must not need more than one would."""
-    single = AxisGrid(min(panel_width, axis.length), axis.window, axis.stride, axis.pad)
-    limit = single.start(single.count - 1) + axis.window - single.start(0)
-    panels = plan_panels(axis, panel_width)
-    spans = [axis.start(p.last_window) + axis.window - axis.start(p.first_window) for p in panels]
-    assert max(spans) <= limit or len(panels) == max(1, axis.count - 1)
 
 
 @pytest.mark.parametrize("transform", range(8))
@@ -147,7 +91,7 @@ def test_smooth_blending_matches_a_single_full_pass_of_a_context_model_where_cro
     rng = np.random.default_rng(5)
     data = rng.random((2, 120, 150)).astype(np.float32)
     model = BoxPredictor(9)
-    reference = model.predict(np.pad(data, ((0, 0), (40, 40), (40, 40)), mode="reflect")[None])[0][0, :, 40:-40, 40:-40]
+    reference = whole_pass(model, data, 4)  # 150 px: the last window ends 2 px past the raster, as the pass pads
     errors = {}
     for blending in ("smooth", "crop", "average"):
         options = RunOptions(window_size=48, overlap=50, blending=blending, probabilities=True)
@@ -156,6 +100,36 @@ def test_smooth_blending_matches_a_single_full_pass_of_a_context_model_where_cro
         errors[blending] = float(np.abs(sink.probabilities - reference).max())
     assert errors["smooth"] < 1e-5 and errors["crop"] < 1e-5  # margins beyond the 4 px context
     assert errors["average"] > 1e-3  # flat weights mix in context-starved edges
+
+
+@st.composite
+def context_runs(draw):
+    """A model that looks 4 px around each pixel, with that margin in its contract, over any area of a raster at
+    least a window wide and high (a square window over a narrower raster must mirror it)."""
+    multiple, window = draw(st.sampled_from([1, 4, 8])), draw(st.sampled_from([32, 40, 48, 64]))
+    window = window // multiple * multiple
+    width, height = draw(st.integers(1, 170)), draw(st.integers(1, 130))
+    col, row = draw(st.integers(0, 40)), draw(st.integers(0, 40))
+    raster = (max(window, height + row + draw(st.integers(0, 40))), max(window, width + col + draw(st.integers(0, 40))))
+    return dict(raster=raster, area=PixelWindow(col, row, width, height), window=window, multiple=multiple,
+                blending=draw(st.sampled_from(["smooth", "crop"])), seed=draw(st.integers(0, 10_000)))
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(context_runs())
+def test_a_run_equals_one_pass_of_a_context_model_over_the_whole_raster(params):
+    """Windows flush with the raster's edges give its edge pixels what one pass over the whole raster gives them
+    (the network's own edge, not a mirrored one); inside, blending beyond the margin leaves no seam; an EXTENT
+    inside the raster reads real context, so its edge pixels too are the whole pass's."""
+    data = np.random.default_rng(params["seed"]).random((2, *params["raster"])).astype(np.float32)
+    multiple = params["multiple"]
+    contract = identity_contract(2, multiple=multiple, tile=16).with_overrides(context_margin=4)
+    options = RunOptions(window_size=params["window"], blending=params["blending"], probabilities=True)
+    area = params["area"]
+    sink, _, plan, _ = run_array(data, BoxPredictor(9), contract, options, area=area)
+    assert (sink.writes == 1).all()
+    reference = whole_pass(BoxPredictor(9), data, multiple)[:, area.row:area.row_end, area.col:area.col_end]
+    np.testing.assert_allclose(sink.probabilities, reference, atol=2e-6)
 
 
 def test_nodata_pixels_are_written_as_nodata_and_all_nodata_windows_are_not_run():
@@ -168,7 +142,9 @@ def test_nodata_pixels_are_written_as_nodata_and_all_nodata_windows_are_not_run(
     sink, summary, plan, _ = run_array(data, predictor, identity_contract(2), options, valid=valid)
     assert (sink.classes[0][~valid] == 255).all() and (sink.probabilities[:, ~valid] == -1).all()
     assert np.array_equal(sink.classes[0][valid], data.argmax(0)[valid])
-    assert summary.windows_skipped == 4 * 1 and summary.windows_run == plan.grid.window_count - 4
+    nodata_columns = sum(1 for start in plan.grid.columns.starts() if start + 32 <= 60)  # windows inside the nodata
+    assert nodata_columns == 2 and summary.windows_skipped == nodata_columns * plan.grid.rows.count
+    assert summary.windows_run == plan.grid.window_count - summary.windows_skipped
     assert sum(predictor.batches) == summary.windows_run
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from plugin.core.engine.grid import aligned_up
+from plugin.core.engine.grid import AreaEdges, aligned_up
 from plugin.core.engine.plan import (
     MAX_DYNAMIC_WINDOW,
     MIN_RAMP,
@@ -16,7 +16,7 @@ from plugin.core.engine.plan import (
 )
 from plugin.core.errors import InputError
 from plugin.core.progress import LoggingProgress
-from tests.support.engine import BoxPredictor, identity_contract, run_array
+from tests.support.engine import BoxPredictor, identity_contract, run_array, whole_pass
 
 DYNAMIC = ModelShape(None, None, (3,))
 
@@ -82,13 +82,49 @@ def test_a_dynamic_model_gets_the_window_predicting_fewest_pixels(size, margin):
     if chosen.grid.window_count > 1:  # (one window over a small area is shrunk to just fit it)
         assert chosen.window in costs and chosen.window <= MAX_DYNAMIC_WINDOW
         assert chosen.grid.window_count * chosen.window ** 2 == cheapest
-    assert chosen.predictions_per_pixel * size * size == pytest.approx(chosen.grid.window_count * chosen.window ** 2)
+    total = (chosen.predictions_per_pixel + chosen.padding_per_pixel) * size * size
+    assert total == pytest.approx(chosen.grid.window_count * chosen.window ** 2)
 
 
 def test_without_overlap_each_pixel_is_predicted_once():
     plan = plan_for(contract_with_margin(0), RunOptions(window_size=512), size=4096)
-    assert plan.overlap == 0 and plan.pad == 0 and plan.predictions_per_pixel == 1.0
-    assert "each pixel predicted 1.00 times" in plan.describe()
+    assert plan.overlap == 0 and plan.reach == 0 and plan.predictions_per_pixel == 1.0 and plan.single_prediction
+    assert "64 windows (8 x 8)" in plan.describe()
+    assert "1.00 predictions per pixel of the area, 0.00 on padding beyond it" in plan.describe()
+
+
+def test_a_fixed_model_with_a_trained_networks_margin_needs_no_window_past_the_rasters_edge():
+    """The case that was measured against Deepness: 2048 px, a fixed 512 px input, a 55 px margin. The former
+    grid (128 px overlap, windows from 64 px before the raster to 64 px past it) ran 6 x 6 = 36 windows, 2.25
+    predictions per pixel; flush with the raster's edges 5 x 5 do."""
+    shape = ModelShape(512, None, (3,), measured_margin=55)
+    plan = plan_for(contract_with_margin(None), shape=shape, size=2048)
+    assert plan.overlap == 128 and plan.grid.window_count == 25
+    assert plan.grid.columns.starts() == [0, 384, 768, 1152, 1536]
+    assert plan.predictions_per_pixel == pytest.approx(25 * 512 ** 2 / 2048 ** 2) and plan.padding_per_pixel == 0
+
+
+def test_the_plan_counts_padding_apart_from_the_area():
+    """A fixed 512 px model over a 300 px raster: every area pixel is predicted once; the rest of the window,
+    mirrored past the raster's edge, is padding."""
+    plan = plan_for(contract_with_margin(None), shape=ModelShape(512, None, (3,)), size=300)
+    assert plan.grid.window_count == 1 and plan.single_prediction and plan.grid.columns.starts() == [0]
+    assert plan.predictions_per_pixel == 1.0
+    assert plan.padding_per_pixel == pytest.approx((512 ** 2 - 300 ** 2) / 300 ** 2)
+    assert "1 windows (1 x 1)" in plan.describe() and "1.00 predictions per pixel of the area, 1.91 on padding" in \
+        plan.describe()
+
+
+def test_an_area_inside_the_raster_reads_real_context_beyond_its_edges():
+    contract = contract_with_margin(40)
+    plan = plan_run(contract, DYNAMIC, 1000, 800, RunOptions(window_size=512), LoggingProgress(),
+                    edges=AreaEdges(300, 0, 500, 20))
+    columns, rows = plan.grid.columns, plan.grid.rows
+    assert plan.reach == 48 and columns.start(0) == 240 - 300, "48 px of context or more, on the raster's 16 px grid"
+    assert columns.start(columns.count - 1) + 512 >= 1048
+    assert rows.start(0) == 0, "the top of the area is the raster's edge: flush"
+    assert 820 <= rows.start(rows.count - 1) + 512 < 820 + 16, "20 px of real context below, then the raster's end"
+    assert plan.padding_per_pixel > 0
 
 
 def test_a_fixed_model_keeps_its_size():
@@ -98,11 +134,10 @@ def test_a_fixed_model_keeps_its_size():
 
 def test_auto_overlap_is_seamless_for_a_model_of_known_reach():
     """A 9 x 9 mean filter needs 4 px of context: with that margin in its contract, the default run equals one
-    pass over the whole image (mirrored at the border, as the engine pads)."""
+    pass over the whole image (the windows are flush with its edges, as the single pass is)."""
     rng = np.random.default_rng(5)
     data = rng.random((3, 150, 170)).astype(np.float32)
     contract = contract_with_margin(4, multiple=8, tile=32)
     sink, _, plan, _ = run_array(data, BoxPredictor(9), contract, RunOptions(window_size=48, probabilities=True))
     assert plan.overlap == aligned_up(8 + MIN_RAMP, 8)
-    reference = BoxPredictor(9).predict(np.pad(data, ((0, 0), (8, 8), (8, 8)), mode="reflect")[None])[0][0]
-    np.testing.assert_allclose(sink.probabilities, reference[:, 8:-8, 8:-8], atol=1e-5)
+    np.testing.assert_allclose(sink.probabilities, whole_pass(BoxPredictor(9), data, 8), atol=1e-5)

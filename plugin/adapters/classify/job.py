@@ -18,7 +18,7 @@ from ...core.areas.window import PixelWindow
 from ...core.engine.margin_probe import shape_for_run
 from ...core.engine.nodata import NodataDecider, NodataPolicy, raw_fill_values
 from ...core.engine.plan import RunOptions, RunPlan, plan_run
-from ...core.engine.reading import RasterSource
+from ...core.engine.reading import RasterSource, area_edges
 from ...core.engine.run import RunSummary
 from ...core.errors import InputError
 from ...core.model.contract import ModelContract
@@ -205,11 +205,13 @@ def create_outputs(grid: RasterGrid, georeferencing: Georeferencing, window: Pix
 
 def plan_job(model: LoadedModel, source: RasterSource, area: PixelWindow, options: RunOptions, progress: Progress,
              provider: str | None) -> RunPlan:
-    """The run's plan over ``area``: with the model's context margin (the contract's, or measured once on
+    """The run's plan over ``area`` of ``source`` (windows flush with the raster's edges, reaching into its
+    real pixels around the area): with the model's context margin (the contract's, or measured once on
     ``source`` when OVERLAP is not set) and the default batch size of ``provider``. A distributed run's client
     plans with it too, so blocks get exactly the single-process plan."""
     shape = shape_for_run(model, source, area, options, progress)
-    return plan_run(model.contract, shape, area.width, area.height, options, progress, provider)
+    return plan_run(model.contract, shape, area.width, area.height, options, progress, provider,
+                    area_edges(source, area))
 
 
 def run_engine(job: OpenedJob, stack: RasterStack, area: PixelWindow, mask: AreaOfInterest | None,

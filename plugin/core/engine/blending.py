@@ -9,8 +9,12 @@ Three ways to merge the overlap between neighbouring windows (``BLENDING``):
 - ``average``: flat weights over the whole window (what naive tiling tools do; worst at seams).
 - ``crop``: each pixel from the window whose centre is nearest (as the Deepness plugin does).
 
-Sides of a window that face the edge of the processing area have no neighbour: they keep weight one
-up to the window's edge, so the area's border is never down-weighted away (it is mirrored context).
+Each side of a window is weighted by its own overlap with the neighbour on that side (the grid's strides
+differ by a few pixels, and a block's windows keep the whole run's neighbours). Sides that face the edge of
+the processing area have no neighbour: they keep weight one up to the window's edge, so the pixels at the
+raster's edge are predicted by the window that reaches them, at full weight (no data lies beyond them, so
+no context is missing there), and at an edge inside the raster the pixels beyond the area are real
+context.
 """
 from __future__ import annotations
 
@@ -42,27 +46,26 @@ def _ramp(length: int) -> np.ndarray:
     return np.sin(0.5 * math.pi * t) ** 2
 
 
-@lru_cache(maxsize=64)
-def axis_weights(mode: str, window: int, overlap: int, margin: int, leading_edge: bool,
-                 trailing_edge: bool) -> np.ndarray:
-    """Weights along one axis of a window (float32, length ``window``)."""
+@lru_cache(maxsize=256)
+def axis_weights(mode: str, window: int, lead: int, trail: int, lead_margin: int = 0,
+                 trail_margin: int = 0) -> np.ndarray:
+    """Weights along one axis of a window (float32, length ``window``) whose leading and trailing sides
+    overlap their neighbours by ``lead`` and ``trail`` pixels; 0 means no neighbour on that side (the
+    area's edge): weight one up to the window's edge there. ``*_margin``: the zero-weight margins of
+    ``smooth`` on each side."""
     weights = np.ones(window, np.float64)
-    if mode == "average" or overlap == 0:
+    if mode == "average":
         pass
     elif mode == "crop":
-        if not leading_edge:
-            weights[: (overlap + 1) // 2] = 0.0
-        if not trailing_edge:
-            weights[window - overlap // 2:] = 0.0
+        if lead:
+            weights[: (lead + 1) // 2] = 0.0
+        if trail:
+            weights[window - trail // 2:] = 0.0
     elif mode == "smooth":
-        ramp_length = overlap - 2 * margin
-        rise = np.zeros(window)
-        rise[margin: margin + ramp_length] = _ramp(ramp_length) if ramp_length > 0 else 1.0
-        rise[margin + max(ramp_length, 0):] = 1.0
-        if not leading_edge:
-            weights *= rise
-        if not trailing_edge:
-            weights *= rise[::-1]
+        if lead:
+            weights *= _rise(window, lead, lead_margin)
+        if trail:
+            weights *= _rise(window, trail, trail_margin)[::-1]
     else:
         raise ValueError(f"unknown blending {mode!r}; expected one of {BLENDINGS}")
     result = weights.astype(np.float32)
@@ -70,8 +73,18 @@ def axis_weights(mode: str, window: int, overlap: int, margin: int, leading_edge
     return result
 
 
-def window_weights(mode: str, window: int, overlap: int, margin: int, row_edges: tuple[bool, bool],
-                   column_edges: tuple[bool, bool]) -> np.ndarray:
-    """2-D weights of one window: the outer product of its row and column profiles."""
-    return np.outer(axis_weights(mode, window, overlap, margin, *row_edges),
-                    axis_weights(mode, window, overlap, margin, *column_edges))
+def _rise(window: int, overlap: int, margin: int) -> np.ndarray:
+    """Zero over ``margin``, then the raised-cosine ramp over the rest of the ``overlap`` less the neighbour's
+    margin, then one."""
+    ramp_length = overlap - 2 * margin
+    rise = np.zeros(window)
+    rise[margin: margin + ramp_length] = _ramp(ramp_length) if ramp_length > 0 else 1.0
+    rise[margin + max(ramp_length, 0):] = 1.0
+    return rise
+
+
+def window_weights(mode: str, window: int, row_sides: tuple[int, int, int, int],
+                   column_sides: tuple[int, int, int, int]) -> np.ndarray:
+    """2-D weights of one window: the outer product of its row and column profiles, each given as
+    (lead overlap, trail overlap, lead margin, trail margin)."""
+    return np.outer(axis_weights(mode, window, *row_sides), axis_weights(mode, window, *column_sides))

@@ -1,9 +1,10 @@
 """The context margin of a model without one in its contract, for a run whose overlap is ``auto``:
 read from the cache, or measured once on the raster being classified (and cached), and logged.
 
-The sample is the block of the processing area with the most valid pixels among its centre and the
-centres of its four quarters, normalised as the model expects, mirrored where it passes the raster's
-edge. See :mod:`.context_margin` for the measurement and :mod:`.margin_cache` for where it is kept.
+Nothing is measured when the run has a single window (no seam to blend). The sample is the block of the
+processing area with the most valid pixels among its centre and the centres of its four quarters,
+normalised as the model expects, mirrored where it passes the raster's edge. See :mod:`.context_margin`
+for the measurement (three model runs) and :mod:`.margin_cache` for where it is kept.
 """
 from __future__ import annotations
 
@@ -18,10 +19,10 @@ from ..model.context_margin import MarginMeasurement, measure_margin, sample_siz
 from ..model.loading import LoadedModel, ModelShape
 from ..model.margin_cache import CacheLookup, MarginCache
 from ..model.preprocess import normalise
-from ..progress import Progress
+from ..progress import LoggingProgress, Progress
 from .grid import aligned_up
-from .plan import DEFAULT_DYNAMIC_WINDOW, RunOptions, footprint_offset
-from .reading import RasterSource, read_padded
+from .plan import DEFAULT_DYNAMIC_WINDOW, RunOptions, footprint_offset, plan_run
+from .reading import RasterSource, area_edges, read_padded
 
 MIN_VALID_SHARE = 0.5  # a sample with fewer valid pixels says little about the model
 
@@ -31,6 +32,10 @@ def shape_for_run(model: LoadedModel, source: RasterSource, area: PixelWindow, o
     """The model's shape, with ``measured_margin`` set when the run needs it (overlap auto and no
     margin in the contract) and it can be had; otherwise as it was."""
     if options.overlap is not None or model.contract.context_margin is not None:
+        return model.shape
+    if _single_window(model, source, area, options):
+        progress.info("The processing area fits in one window: nothing to blend, so the model's context margin is "
+                      "not measured.")
         return model.shape
     window = probe_window(model)
     try:
@@ -67,6 +72,13 @@ def measurement_key(model: LoadedModel) -> str:
     output = contract["outputs"][0]
     return json.dumps({"input": seen, "output": [output["kind"], output["threshold"], len(output["classes"])],
                        "size_multiple": contract["size_multiple"]}, sort_keys=True)
+
+
+def _single_window(model: LoadedModel, source: RasterSource, area: PixelWindow, options: RunOptions) -> bool:
+    """Whether the run has one window whatever the margin: no seam to blend, no margin to measure."""
+    plan = plan_run(model.contract, model.shape, area.width, area.height, options, LoggingProgress(),
+                    edges=area_edges(source, area))
+    return plan.grid.window_count == 1
 
 
 def probe_window(model: LoadedModel) -> int:

@@ -9,20 +9,35 @@ The defaults aim at seam-free results at the least cost:
   window's zero-weight margin, then the raised-cosine ramp between them), twice the margin for
   ``crop``, rounded up to the size multiple; 25 % of the window when no margin is known;
 - window ``0``: the model's size when fixed; for dynamic models the size up to ``MAX_DYNAMIC_WINDOW``
-  that predicts the fewest pixels over the area (borders and overlaps included);
+  that predicts the fewest pixels (every window whole: overlaps, context beyond the area and any part of a
+  window past the raster's edge included); a dynamic model over an area that one window covers gets one
+  window just big enough;
+- the window grid (:mod:`.grid`): flush with the raster's edges (no data lies beyond them, so no context is
+  missing there and no window hangs over them), reaching ``reach`` pixels of real context beyond an edge of
+  the area inside the raster, and the fewest windows for the required overlap between them;
 - batch ``0``: one window per run on the CPU (more brings no speed there and multiplies the model's
   memory), ``GPU_BATCH`` on other providers.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from ..errors import InputError, ModelError
 from ..model.contract import ModelContract
 from ..model.loading import ModelShape
 from ..progress import Progress
 from .blending import BLENDINGS, RAMP, smooth_margin
-from .grid import WindowGrid, aligned_up, check_overlap_percent, overlap_pixels, plan_grid
+from .grid import (
+    WHOLE_RASTER,
+    AreaEdges,
+    AxisLayout,
+    WindowGrid,
+    aligned_up,
+    check_overlap_percent,
+    overlap_pixels,
+    plan_grid,
+    wanted_span,
+)
 from .tta import TTA_MODES, transforms_for
 
 DEFAULT_DYNAMIC_WINDOW = 512  # the smallest default window of a dynamic model
@@ -62,10 +77,10 @@ class RunPlan:
     """Every number the engine needs, derived once."""
 
     window: int
-    overlap: int
-    margin: int
+    overlap: int  # the least overlap between neighbouring windows the plan asks for (pixels)
+    margin: int  # zero-weight margin of ``smooth`` for that overlap
     margin_source: str  # where the context margin came from (contract, measured, a quarter of the overlap)
-    pad: int
+    reach: int  # real pixels read as context beyond an edge of the area inside the raster
     offset: int  # where the output footprint starts inside the window (0 unless the output is smaller)
     grid: WindowGrid
     transforms: tuple[int, ...]
@@ -75,17 +90,36 @@ class RunPlan:
     raw_channels: tuple[int, ...]  # channels of each model output
     want_probabilities: bool = False  # write class probabilities besides the classes
     want_confidence: bool = False  # write the highest class probability besides the classes
+    context_margin: int | None = None  # the model's context margin (contract or measured), None if unknown
 
     @property
     def footprint(self) -> int:
         return self.window - 2 * self.offset
 
     @property
+    def predicted_pixels(self) -> int:
+        """Pixels the model predicts in all (every window's whole footprint; TTA variants not counted)."""
+        return self.grid.window_count * self.footprint ** 2
+
+    @property
     def predictions_per_pixel(self) -> float:
-        """How many window predictions each pixel of the area gets on average (1.0: no overlap, no waste;
-        TTA variants not counted)."""
+        """Predictions landing on each pixel of the area, on average (1.0: no overlap; TTA not counted)."""
+        return self.grid.area_predictions(self.offset) / (self.grid.columns.length * self.grid.rows.length)
+
+    @property
+    def padding_per_pixel(self) -> float:
+        """Predictions beyond the area (context read past its edges, windows past the raster's edge), per
+        pixel of the area."""
         area = self.grid.columns.length * self.grid.rows.length
-        return self.grid.window_count * self.footprint ** 2 / area
+        return (self.predicted_pixels - self.grid.area_predictions(self.offset)) / area
+
+    def side_margins(self, sides: tuple[int, int]) -> tuple[int, int]:
+        """The zero-weight margins of ``smooth`` for a window's two sides overlapping by ``sides`` pixels."""
+        if self.blending != "smooth":
+            return 0, 0
+        lead, trail = sides
+        return (smooth_margin(lead, self.context_margin, self.offset),
+                smooth_margin(trail, self.context_margin, self.offset))
 
     def widest_panel(self) -> int:
         """Columns read for the widest panel (its windows' span)."""
@@ -107,10 +141,11 @@ class RunPlan:
     def describe(self) -> str:
         grid = self.grid
         return (f"window {self.window} px, overlap {self.overlap} px, {self.blending} blending "
-                f"(context margin {self.margin} px, {self.margin_source}), {grid.columns.count} x "
-                f"{grid.rows.count} windows in {len(grid.panels)} panel(s), batch {self.batch_size}, "
-                f"{len(self.transforms)} TTA transform(s) per window; each pixel predicted "
-                f"{self.predictions_per_pixel:.2f} times")
+                f"(context margin {self.margin} px, {self.margin_source}), {grid.window_count} windows "
+                f"({grid.columns.count} x {grid.rows.count}) in {len(grid.panels)} panel(s), batch "
+                f"{self.batch_size}, {len(self.transforms)} TTA transform(s) per window; "
+                f"{self.predictions_per_pixel:.2f} predictions per pixel of the area, "
+                f"{self.padding_per_pixel:.2f} on padding beyond it")
 
 
 def default_batch_size(provider: str | None) -> int:
@@ -174,38 +209,51 @@ def footprint_offset(window: int, shape: ModelShape) -> int:
 
 
 def plan_run(contract: ModelContract, shape: ModelShape, width: int, height: int, options: RunOptions,
-             progress: Progress, provider: str | None = None) -> RunPlan:
-    """Decide the window layout for an area of ``width`` x ``height`` pixels (``provider``: the execution
-    provider that runs the model, for the default batch size)."""
+             progress: Progress, provider: str | None = None, edges: AreaEdges = WHOLE_RASTER) -> RunPlan:
+    """Decide the window layout for an area of ``width`` x ``height`` pixels with ``edges`` real pixels of the
+    raster around it (``provider``: the execution provider that runs the model, for the default batch size)."""
     options.validate()
     if width < 1 or height < 1:
         raise InputError(f"The processing area is empty ({width} x {height} pixels): the EXTENT does not "
                          "overlap the raster. Choose an extent inside the layer or leave EXTENT empty.")
-    layout = _Layout(contract, shape, width, height, options, options.batch_size or default_batch_size(provider))
+    layout = _Layout(contract, shape, (width, height), edges, options,
+                     options.batch_size or default_batch_size(provider))
     window = choose_window(contract, shape, options.window_size)
     if window:
         plan = layout.plan(window, progress)
     else:
         plan = layout.plan(layout.cheapest_window(dynamic_window_range(contract)), progress)
     if shape.fixed_size is None and plan.grid.window_count == 1 and not options.window_size:
-        # A small raster in a dynamic model: one window just big enough, not a mostly mirrored one.
-        smaller = aligned_up(max(width, height) + 2 * plan.pad, contract.size_multiple)
-        if smaller < plan.window:
-            plan = layout.plan(smaller, progress)
+        plan = layout.smallest_single_window(plan)
     return plan
 
 
 class _Layout:
     """The plan for one window size, everything else fixed."""
 
-    def __init__(self, contract: ModelContract, shape: ModelShape, width: int, height: int, options: RunOptions,
-                 batch_size: int) -> None:
+    def __init__(self, contract: ModelContract, shape: ModelShape, size: tuple[int, int], edges: AreaEdges,
+                 options: RunOptions, batch_size: int) -> None:
         self.contract, self.shape, self.options = contract, shape, options
-        self.width, self.height, self.batch_size = width, height, batch_size
+        (self.width, self.height), self.edges, self.batch_size = size, edges, batch_size
         self.margin, self.margin_source = known_margin(contract, shape)
 
+    def smallest_single_window(self, plan: RunPlan) -> RunPlan:
+        """A dynamic model over an area one window covers: the smallest window that covers it (with its context)
+        in one, rather than a larger one partly past the raster's edge. One window has no neighbour, so no
+        overlap; the context it reads beyond an edge inside the raster stays the plan's ``reach``."""
+        multiple = self.contract.size_multiple
+        layout = AxisLayout(plan.window, 0, multiple, plan.reach, plan.offset)
+        size = next(size for size in range(multiple, plan.window + 1, multiple)
+                    if self.fits_one_window(replace(layout, window=size)))
+        if size >= plan.window or plan.offset:
+            return plan
+        grid = plan_grid(self.width, self.height, replace(layout, window=size), self.edges,
+                         self.options.max_panel_width)
+        return replace(plan, window=size, overlap=0, grid=grid, single_prediction=len(plan.transforms) == 1)
+
     def cheapest_window(self, sizes: range) -> int:
-        """The size that predicts the fewest pixels over the area (ties: the larger, fewer model runs)."""
+        """The size that predicts the fewest pixels (whole windows, padding included; ties: the larger, fewer
+        model runs)."""
         costs, refusal = {}, None
         for size in sizes:
             try:
@@ -213,7 +261,7 @@ class _Layout:
             except InputError as error:  # an overlap that leaves no stride in this window
                 refusal = error
                 continue
-            costs[size] = plan.grid.window_count * plan.footprint ** 2
+            costs[size] = plan.predicted_pixels
         if not costs:
             raise refusal or InputError("No window size suits this model.")
         return min(costs, key=lambda size: (costs[size], -size))
@@ -235,20 +283,46 @@ class _Layout:
                              f"overlap by at least {minimum} px: OVERLAP raised to {overlap} px.")
         return overlap
 
-    def plan(self, window: int, progress: Progress | None) -> RunPlan:
-        options, multiple = self.options, self.contract.size_multiple
-        offset = footprint_offset(window, self.shape)
-        overlap = self.overlap(window, offset, progress)
+    def fits_one_window(self, layout: AxisLayout) -> bool:
+        """Whether one window of ``layout`` covers the area and the context it wants, along both axes."""
+        spans = (wanted_span(self.width, self.edges.left, self.edges.right, layout),
+                 wanted_span(self.height, self.edges.top, self.edges.bottom, layout))
+        return all(end - start <= layout.window for start, end in spans)
+
+    def blending_layout(self, window: int, offset: int, progress: Progress | None) -> tuple[AxisLayout, int]:
+        """The overlap, context reach and zero-weight margin for ``window``. An area one window covers needs no
+        overlap: an automatic one wider than the window is then not refused."""
+        multiple = self.contract.size_multiple
+        try:
+            overlap = self.overlap(window, offset, progress)
+        except InputError:
+            single = AxisLayout(window, 0, multiple, max(self.margin or 0, offset), offset)
+            if self.margin is None or not self.fits_one_window(single):
+                raise
+            return single, max(self.margin, offset)
         margin = smooth_margin(overlap, self.margin, offset)
+        # Where the area's edge lies inside the raster, windows reach at least half the overlap into the real
+        # pixels beyond it, so its edge pixels get as much context as the interior pixels that crop keeps.
+        reach = max(margin, offset, overlap // 2) if overlap else offset
+        return AxisLayout(window, overlap, multiple, reach, offset), margin
+
+    def plan(self, window: int, progress: Progress | None) -> RunPlan:
+        options = self.options
+        offset = footprint_offset(window, self.shape)
+        layout, margin = self.blending_layout(window, offset, progress)
+        overlap, reach = layout.overlap, layout.reach
         source = self.margin_source if self.margin is not None and margin == max(self.margin, offset) else (
             "limited by the overlap" if self.margin is not None else self.margin_source)
-        # Border windows reach at least half the overlap beyond the area (mirrored past the raster's edge),
-        # so border pixels get as much context as the interior pixels that crop keeps.
-        pad = aligned_up(max(margin, offset, overlap // 2), multiple) if overlap else aligned_up(offset, multiple)
-        grid = plan_grid(self.width, self.height, window, overlap, pad, options.max_panel_width)
+        grid = plan_grid(self.width, self.height, layout, self.edges, options.max_panel_width)
         transforms = transforms_for(options.tta)
-        return RunPlan(window=window, overlap=overlap, margin=margin, margin_source=source, pad=pad, offset=offset,
-                       grid=grid, transforms=transforms, blending=options.blending, batch_size=self.batch_size,
-                       single_prediction=overlap == 0 and offset == 0 and len(transforms) == 1,
+        return RunPlan(window=window, overlap=overlap, margin=margin, margin_source=source, reach=reach,
+                       offset=offset, grid=grid, transforms=transforms, blending=options.blending,
+                       batch_size=self.batch_size,
+                       single_prediction=_no_overlap(grid) and offset == 0 and len(transforms) == 1,
                        raw_channels=self.shape.raw_channels, want_probabilities=options.probabilities,
-                       want_confidence=options.confidence)
+                       want_confidence=options.confidence, context_margin=self.margin)
+
+
+def _no_overlap(grid: WindowGrid) -> bool:
+    """No two windows of the grid overlap (each pixel gets one prediction)."""
+    return all(axis.sides(i) == (0, 0) for axis in (grid.columns, grid.rows) for i in range(axis.count))

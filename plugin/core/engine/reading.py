@@ -13,7 +13,7 @@ from ..areas.window import PixelWindow
 from ..model.contract import InputSpec
 from ..model.preprocess import normalise
 from . import tta
-from .grid import Panel
+from .grid import AreaEdges, Panel
 from .plan import RunPlan
 
 
@@ -47,6 +47,11 @@ class WindowBatch:
     tensor: np.ndarray  # (len(windows) * TTA variants, bands, window, window) float32, transform-major
     valid: list[np.ndarray | None]  # per window (footprint, footprint) float32 0/1; None: all valid
     windows_done: int  # grid windows accounted for by this batch, run or skipped
+
+
+def area_edges(source: RasterSource, area: PixelWindow) -> AreaEdges:
+    """The raster's real pixels beyond each side of ``area`` (0 where the side is the raster's edge)."""
+    return AreaEdges(area.col, area.row, source.width - area.col_end, source.height - area.row_end)
 
 
 def _pad_mode(length: int) -> str:

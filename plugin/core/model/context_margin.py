@@ -6,12 +6,16 @@ predictions change. Smooth blending gives those pixels zero weight, so it needs 
 band is. Models trained by the training subpackage carry it in their contract (``context_margin``,
 from gradients); for any other model it is measured here, on real pixels, with the model alone:
 
-1. a reference window R sees the pixels of interest in its centre (full context);
-2. four test windows, shifted by half a window left, right, up and down, put their edge through R's
-   centre, so the same pixels lie 0, 1, 2, ... pixels inside a window edge;
-3. at each distance from the edge, the share of pixels whose class differs from R's, and the mean
-   change of the class probabilities, are averaged over bands of ``SMOOTHING`` distances and compared
-   with tolerances. The margin is the smallest distance from which every band stays within them.
+1. three windows: R, and R shifted by half a window to the right (H) and down (V). H's left edge runs
+   through R's centre, and R's right edge through H's centre; likewise V's top edge and R's bottom edge.
+   So each window is the full-context reference for the pixels along the other's edge, and the four
+   edges are measured with three model runs (the first method used a reference and four shifted windows:
+   five runs, for the same four edges);
+2. along each edge, the pixels lie 0, 1, 2, ... pixels inside the cut window;
+3. at each distance from the edge, the share of pixels whose class differs from the reference's, and the
+   mean change of the class probabilities, are averaged over the four edges and over bands of
+   ``SMOOTHING`` distances and compared with tolerances. The margin is the smallest distance from which
+   every band stays within them.
 
 Shifts are multiples of the model's size multiple, so the windows sit on the same pooling grid (a
 network is only shift-equivariant by whole strides). The largest margin a window of ``W`` pixels can
@@ -27,7 +31,7 @@ import numpy as np
 from .contract import OutputSpec
 from .postprocess import channel_argmax, decide_kind, to_probabilities
 
-METHOD_VERSION = 1  # bump when the measurement changes, so cached figures are measured again
+METHOD_VERSION = 2  # bump when the measurement changes, so cached figures are measured again (2: three windows)
 CLASS_TOLERANCE = 0.0025  # share of pixels whose class may differ from the full-context prediction
 PROBABILITY_TOLERANCE = 0.01  # mean absolute change of the class probabilities allowed
 SMOOTHING = 8  # distances averaged together (bands of 8 px), so a few flipped pixels are not a margin
@@ -51,8 +55,8 @@ class MarginMeasurement:
 
 
 def sample_size(window: int, multiple: int) -> int:
-    """Side of the normalised sample :func:`measure_margin` needs for ``window``: twice the window."""
-    return window + 2 * _shift(window, multiple)
+    """Side of the normalised sample :func:`measure_margin` needs for ``window``: the window and a shift."""
+    return window + _shift(window, multiple)
 
 
 def _shift(window: int, multiple: int) -> int:
@@ -63,21 +67,21 @@ def measure_margin(predict: Predict, sample: np.ndarray, window: int, multiple: 
                    offset: int = 0) -> MarginMeasurement:
     """Measure the context margin of ``predict`` on a normalised (bands, S, S) ``sample``.
 
-    ``S`` must be :func:`sample_size` (``window`` plus two shifts). ``offset`` is how much smaller the
+    ``S`` must be :func:`sample_size` (``window`` plus a shift). ``offset`` is how much smaller the
     model's output is than its input on each side (0 for "same" outputs); the margin returned counts
     from the window's edge, so it includes the offset.
     """
     shift = _shift(window, multiple)
-    size = window + 2 * shift
+    size = window + shift
     if sample.ndim != 3 or sample.shape[1:] != (size, size):
         raise ValueError(f"expected a (bands, {size}, {size}) sample, got {sample.shape}")
-    # Reference in the middle; test windows moved by one shift towards each side.
-    positions = [(shift, shift), (shift, 2 * shift), (shift, 0), (2 * shift, shift), (0, shift)]
-    probabilities = [_probabilities(predict, sample[:, r:r + window, c:c + window], spec) for r, c in positions]
-    reference, *tests = probabilities
+    # R at the top left, H moved right and V moved down by one shift.
+    first, right, down = (_probabilities(predict, sample[:, r:r + window, c:c + window], spec)
+                          for r, c in ((0, 0), (0, shift), (shift, 0)))
     reach = min(window // 4, shift) - offset
-    bands = [_edge_bands(test, reference, side, shift, offset, reach) for side, test in
-             zip(("left", "right", "top", "bottom"), tests)]
+    # (cut window, its reference, quarter turns that bring the cut edge to the left)
+    pairs = ((right, first, 0), (first, right, 2), (down, first, 1), (first, down, 3))
+    bands = [_edge_bands(test, reference, turns, shift, reach) for test, reference, turns in pairs]
     disagreement = np.mean([b[0] for b in bands], axis=0)
     change = np.mean([b[1] for b in bands], axis=0)
     margin, limited = _settled_distance(disagreement, change)
@@ -91,13 +95,12 @@ def _probabilities(predict: Predict, window: np.ndarray, spec: OutputSpec) -> np
     return to_probabilities(raw, spec, decide_kind(raw, spec))[0]
 
 
-def _edge_bands(test: np.ndarray, reference: np.ndarray, side: str, shift: int, offset: int,
+def _edge_bands(test: np.ndarray, reference: np.ndarray, turns: int, shift: int,
                 reach: int) -> tuple[np.ndarray, np.ndarray]:
-    """Per distance from the test window's ``side`` edge (0 .. reach-1): class disagreement and mean
-    absolute probability change against the reference, over the central half of the edge."""
-    # Output coordinates: a test window moved by ``shift`` has its cut edge ``shift`` pixels into the
-    # reference's output; rotate both so the tested edge is on the left.
-    turns = {"left": 0, "right": 2, "top": 1, "bottom": 3}[side]
+    """Per distance from the test window's cut edge (0 .. reach-1): class disagreement and mean absolute
+    probability change against the reference, over the central half of the edge."""
+    # Output coordinates: once both are turned by ``turns`` quarters, the test window's cut edge is on the
+    # left and lies ``shift`` pixels into the reference's output, the rows aligned.
     test, reference = np.rot90(test, turns, axes=(1, 2)), np.rot90(reference, turns, axes=(1, 2))
     height = test.shape[1]
     rows = slice(height // 4, height - height // 4)

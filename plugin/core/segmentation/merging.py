@@ -187,12 +187,13 @@ def _clipped(start: int, size: int, length: int) -> str:
 
 
 def _weights(plan: RunPlan, window: WindowRef, cache: dict[tuple, np.ndarray | None]) -> np.ndarray | None:
-    """The footprint weights of a window, by which of its sides face the edge of the area (None: all one)."""
-    grid = plan.grid
-    key = (window.row_index == 0, window.row_index == grid.rows.count - 1,
-           window.col_index == 0, window.col_index == grid.columns.count - 1)
+    """The footprint weights of a window, by its sides' overlaps with its neighbours (0 where a side faces the
+    edge of the area); None when they are one everywhere."""
+    row_sides, column_sides = plan.grid.rows.sides(window.row_index), plan.grid.columns.sides(window.col_index)
+    key = (row_sides, column_sides)
     if key not in cache:
-        full = window_weights(plan.blending, plan.window, plan.overlap, plan.margin, key[:2], key[2:])
+        full = window_weights(plan.blending, plan.window, (*row_sides, *plan.side_margins(row_sides)),
+                              (*column_sides, *plan.side_margins(column_sides)))
         end = plan.window - plan.offset
         footprint = np.ascontiguousarray(full[plan.offset:end, plan.offset:end])
         cache[key] = None if (footprint == 1.0).all() else footprint
