@@ -6,11 +6,16 @@ Benchmarks print figures; they never assert timings. Run them with `make bench` 
 from __future__ import annotations
 
 import os
+import re
+import subprocess
 import sys
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO))
+# The plugin measured: this checkout, or another one named by BENCH_PLUGIN_CHECKOUT (a baseline, e.g. the main
+# branch, run by these same scripts so that before and after are measured alike).
+PLUGIN_CHECKOUT = Path(os.environ.get("BENCH_PLUGIN_CHECKOUT") or REPO).resolve()
+sys.path.insert(0, str(PLUGIN_CHECKOUT))
 
 from osgeo import gdal  # noqa: E402
 
@@ -63,6 +68,27 @@ def mosaic_geotiff(source: Path, width: int, height: int, folder: Path) -> Path:
         gdal.Translate(str(target), str(mosaic(source, width, height, folder)),
                        creationOptions=["TILED=YES", "COMPRESS=DEFLATE", "PREDICTOR=2", "BIGTIFF=IF_SAFER"])
     return target
+
+
+def checkout_description() -> str:
+    """Which plugin checkout runs, and its commit."""
+    completed = subprocess.run(["git", "-C", str(PLUGIN_CHECKOUT), "log", "-1", "--format=%h %s"], capture_output=True,
+                               text=True)
+    commit = completed.stdout.strip()[:72] if completed.returncode == 0 else "not a git checkout"
+    return f"plugin from {PLUGIN_CHECKOUT} ({commit})"
+
+
+def plan_figures(plan: str) -> tuple[str, str]:
+    """(windows, predictions per pixel) from a logged plan line: predictions on the area + on padding beyond it
+    (this version's line), or all of them together (the former line, 'each pixel predicted N times')."""
+    windows = re.search(r"(\d+) windows \((\d+) x (\d+)\)", plan)
+    grid = windows or re.search(r"(\d+) x (\d+) windows", plan)
+    area = re.search(r"([0-9.]+) predictions per pixel of the area, ([0-9.]+) on padding", plan)
+    former = re.search(r"each pixel predicted ([0-9.]+) times", plan)
+    columns, rows = (int(grid.group(grid.lastindex - 1)), int(grid.group(grid.lastindex))) if grid else (0, 0)
+    count = f"{windows.group(1) if windows else columns * rows} ({columns} x {rows})" if grid else "?"
+    per_pixel = (f"{area.group(1)} + {area.group(2)}" if area else f"{former.group(1)} (all)" if former else "?")
+    return count, per_pixel
 
 
 def print_table(header: list[str], rows: list[list[object]]) -> None:

@@ -3,9 +3,10 @@ GeoTIFF) against the model-only ceiling: the same model's ``session.run`` on bat
 window size, in the same process, measured before and after the end-to-end run.
 
 The raster is a mosaic of the real Sentinel-2 subset repeated (pixels repeated, not new data), written
-as one tiled, DEFLATE-compressed GeoTIFF.
+as one tiled, DEFLATE-compressed GeoTIFF. ``BENCH_PLUGIN_CHECKOUT=PATH`` measures another checkout of the
+plugin (a baseline) with this same script.
 
-    .venv/bin/python bench/throughput.py [--model M] [--size 4096] [--repeats 3]
+    .venv/bin/python bench/throughput.py [--model M] [--size 4096] [--repeats 3] [--only defaults overlap0 ...]
 """
 from __future__ import annotations
 
@@ -17,10 +18,12 @@ import numpy as np
 from common import (
     DEFAULT_MODEL,
     S2_IMAGE,
+    checkout_description,
     cpu_description,
     gdal,
     mosaic_geotiff,
     output_folder,
+    plan_figures,
     print_table,
     require_model,
 )
@@ -73,31 +76,37 @@ def bracketed(model_path: str, source: Path, device: str, options: RunOptions, f
     before = ceiling(model_path, device, window, batch)
     engine_rate, job_rate, plan = end_to_end(model_path, source, device, options, folder)
     after = ceiling(model_path, device, window, batch)
-    per_pixel = plan.split("each pixel predicted ")[1].split(" times")[0]
+    windows, per_pixel = plan_figures(plan)
     return {"engine": engine_rate, "job": job_rate, "ceiling": (before + after) / 2, "plan": plan,
-            "window": window, "batch": batch, "per_pixel": per_pixel}
+            "window": window, "batch": batch, "per_pixel": per_pixel, "windows": windows}
 
 
-CONFIGURATIONS = {
-    "defaults": RunOptions(),
-    "512 px, overlap 0, batch 1 (windows tile the area exactly)": RunOptions(512, 0.0, "smooth", "none", 1),
-    "defaults, flips TTA": RunOptions(tta="flips"),
-    "former defaults: 512 px, 25 %, batch 4": RunOptions(512, 25.0, "smooth", "none", 4),
+CONFIGURATIONS = {  # --only key: (label, options)
+    "defaults": ("defaults", RunOptions()),
+    "overlap0": ("512 px, overlap 0, batch 1 (windows tile the area exactly)",
+                 RunOptions(512, 0.0, "smooth", "none", 1)),
+    "tta": ("defaults, flips TTA", RunOptions(tta="flips")),
+    "former": ("former defaults: 512 px, 25 %, batch 4", RunOptions(512, 25.0, "smooth", "none", 4)),
 }
 
 
-def measure(model_path: str, source: Path, device: str, folder: Path, repeats: int) -> list[list[object]]:
+def measure(model_path: str, source: Path, device: str, folder: Path, repeats: int,
+            keys: list[str]) -> list[list[object]]:
     rows = []
-    for name, options in CONFIGURATIONS.items():
+    for key in keys:
+        name, options = CONFIGURATIONS[key]
         runs = [bracketed(model_path, source, device, options, folder)
-                for _ in range(repeats if "TTA" not in name and "former" not in name else 1)]
+                for _ in range(repeats if key in ("defaults", "overlap0") else 1)]
         shares = sorted(r["engine"] / r["ceiling"] for r in runs)
         middle = next(r for r in runs if r["engine"] / r["ceiling"] == shares[len(shares) // 2])
         spread = f" (runs: {', '.join(f'{100 * x:.1f}' for x in shares)})" if len(shares) > 1 else ""
-        rows.append([device, name, f"{middle['window']} px, batch {middle['batch']}", middle["per_pixel"],
-                     f"{middle['engine']:.2f}", f"{middle['job']:.2f}", f"{middle['ceiling']:.2f}",
-                     f"{100 * shares[len(shares) // 2]:.1f} %{spread}",
-                     f"{100 * middle['engine'] * float(middle['per_pixel']) / middle['ceiling']:.1f} %"])
+        engine_rates = sorted(r["engine"] for r in runs)
+        rates = f" (runs: {', '.join(f'{x:.2f}' for x in engine_rates)})" if len(runs) > 1 else ""
+        predicted = sum(float(x) for x in middle["per_pixel"].split(" (")[0].split(" + "))  # area and padding
+        rows.append([device, name, f"{middle['window']} px, batch {middle['batch']}", middle["windows"],
+                     middle["per_pixel"], f"{engine_rates[len(engine_rates) // 2]:.2f}{rates}", f"{middle['job']:.2f}",
+                     f"{middle['ceiling']:.2f}", f"{100 * shares[len(shares) // 2]:.1f} %{spread}",
+                     f"{100 * middle['engine'] * predicted / middle['ceiling']:.1f} %"])
     return rows
 
 
@@ -106,20 +115,23 @@ def main() -> None:
     parser.add_argument("--model", default=str(DEFAULT_MODEL))
     parser.add_argument("--size", type=int, default=4096, help="mosaic side in pixels")
     parser.add_argument("--repeats", type=int, default=3, help="runs of the default configurations (median shown)")
+    parser.add_argument("--only", nargs="+", choices=list(CONFIGURATIONS), default=list(CONFIGURATIONS),
+                        help="the configurations to run")
     args = parser.parse_args()
     model_path = str(require_model(Path(args.model)))
     folder = output_folder("throughput")
     source = mosaic_geotiff(S2_IMAGE, args.size, args.size, folder)
     print(f"Throughput: {args.size} x {args.size} px GeoTIFF mosaic of {S2_IMAGE.name} (repeated real pixels), "
-          f"model {Path(model_path).name}, {cpu_description()}.")
-    rows = measure(model_path, source, "cpu", folder, args.repeats)
+          f"model {Path(model_path).name}, {cpu_description()}; {checkout_description()}.")
+    rows = measure(model_path, source, "cpu", folder, args.repeats, args.only)
     if "CUDAExecutionProvider" in available_providers():
-        rows += measure(model_path, source, "cuda", folder, args.repeats)
+        rows += measure(model_path, source, "cuda", folder, args.repeats, args.only)
         gpu_note = ""
     else:
         gpu_note = "No CUDA execution provider here: GPU throughput not measured."
     print()
-    print_table(["device", "configuration", "window", "predictions/px", "engine Mpx/s", "job Mpx/s",
+    print_table(["device", "configuration", "window", "windows", "predictions/px (area + padding)", "engine Mpx/s",
+                 "job Mpx/s",
                  "model-only Mpx/s", "engine/ceiling", "model busy"], rows)
     print("\nengine = read + normalise + infer + blend + write; job adds opening the model and the files and the "
           "cloud-optimised copy with overviews (after the engine; "

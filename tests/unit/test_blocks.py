@@ -125,16 +125,17 @@ def test_block_edges_fall_where_windows_end_so_each_block_needs_the_fewest_windo
 
 
 def test_the_default_block_streams_as_one_panel_and_its_halo_share_is_as_computed():
-    options = RunOptions()  # 512 px windows, 25 % overlap
+    options = RunOptions(window_size=512)  # 25 % overlap (the model gives no margin)
     size = 512 + 384 * 50
     plan = plan_run(identity_contract(3, multiple=16, tile=512), SHAPE, size, size, options, LoggingProgress())
     block = default_block_size(plan)
     stride = plan.grid.columns.stride
-    assert block % stride == 0 and 2048 <= block <= 4096
+    assert block % stride == 0 and block == 3840  # 10 strides of 384 px
     layout = plan_blocks(plan, block)
     inner = [b for b in layout.blocks if 0 < b.row < layout.rows - 1 and 0 < b.col < layout.cols - 1]
     for b in inner:
         run = block_plan(plan, b)
-        assert len(run.grid.panels) == 1 and run.widest_panel() <= 4096
+        assert len(run.grid.panels) == 1 and b.window.width <= 4096
+        assert run.widest_panel() == (block // stride + 1) * stride + plan.window - stride  # the block and its halo
     assert inner[0].windows == pytest.approx((block // stride) ** 2 * (1 + halo_share(plan.window, stride, block)))
     assert 0 < layout.recompute_share < 0.5
