@@ -24,9 +24,10 @@ included), the ratio to Deepness on the same model in the same round, peak resid
 QGIS too, as inside QGIS), windows and predictions per pixel, and agreement with ONE pass of the dynamic export
 over the whole raster at once (the model sees the raster's edges as its own, which a grid flush with them
 reproduces). Deepness post-processes its map (probabilities below 0.5 dropped, a 9 px median filter): its
-agreement is given against the whole-raster pass post-processed the same way, and for its tiling alone (a run
-with ``--dilate-erode 0 --threshold 0``) against the plain pass. Our defaults measure the model's context margin
-on first use (then cached): that first run is made before the rounds, with an empty cache, and reported.
+agreement is given against the whole-raster pass post-processed the same way, and with ``--tiling-alone`` for
+its tiling alone (a run with ``--dilate-erode 0 --threshold 0``) against the plain pass. Our defaults measure
+the model's context margin on first use (then cached): that first run is made before the rounds, with an empty
+cache, and reported.
 ``--baseline PATH`` adds our defaults from another checkout (e.g. the main branch) to every round.
 
     .venv/bin/python bench/compare_peer.py --peer-python PEER_VENV/bin/python [--rounds 3] [--sizes 2048 4096]
@@ -49,6 +50,7 @@ from peer_runs import (
     agreement_ours,
     agreement_peer,
     child,
+    compute_reference,
     deepness_postprocessed,
     reference,
     run_ours,
@@ -153,11 +155,13 @@ def _agreements(comparison: Comparison, reference_file: Path) -> dict[str, str]:
     peer = folder / "deepness_classes.tif"
     comparison.run(DEEPNESS, peer)
     defaults = agreement_peer(peer, deepness_postprocessed(reference_file, python, 0.5, 9))
-    plain = comparison.peer_extra + ["--dilate-erode", "0", "--threshold", "0", "--save-classes", str(peer)]
-    run_peer(python, comparison.model, comparison.raster, plain)
-    tiling = agreement_peer(peer, np.load(reference_file)["index"])
+    results[DEEPNESS] = f"{100 * defaults:.3f} % (post-processed alike)"
+    if comparison.args.tiling_alone:
+        plain = comparison.peer_extra + ["--dilate-erode", "0", "--threshold", "0", "--save-classes", str(peer)]
+        run_peer(python, comparison.model, comparison.raster, plain)
+        tiling = agreement_peer(peer, np.load(reference_file)["index"])
+        results[DEEPNESS] += f"; its tiling alone {100 * tiling:.3f} %"
     peer.unlink()
-    results[DEEPNESS] = f"{100 * defaults:.3f} % (tiling alone {100 * tiling:.3f} %)"
     return results
 
 
@@ -198,10 +202,17 @@ def main() -> None:
     parser.add_argument("--suite", default="trained", choices=["trained", "random"])
     parser.add_argument("--peer-python", default=sys.executable, help="an interpreter with OpenCV for Deepness")
     parser.add_argument("--baseline", help="another checkout of the project whose defaults run beside ours")
+    parser.add_argument("--tiling-alone", action="store_true",
+                        help="also run Deepness without its post-processing, for the agreement of its tiling alone "
+                             "(slow: it then writes a polygon per noisy region)")
     parser.add_argument("--child", nargs=5, help=argparse.SUPPRESS)
+    parser.add_argument("--reference", nargs=3, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
         child(*args.child)
+        return
+    if args.reference:
+        compute_reference(*args.reference)
         return
     problem = missing_requirements(args.peer_python) or (missing_data() if args.suite == "trained" else None)
     if args.suite == "random" and not FOTOMAP.exists():

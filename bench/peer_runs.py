@@ -82,9 +82,16 @@ def run_peer(peer_python: str, model: Path, raster: Path, extra: list[str]) -> d
 
 def reference(model: Path, raster: Path, target: Path) -> Path:
     """One pass of ``model`` (dynamic spatial axes) over the whole raster at once: each pixel's class index and
-    highest probability, saved to ``target`` (an .npz) and reused."""
-    if target.exists():
-        return target
+    highest probability, saved to ``target`` (an .npz) and reused. Computed in a process of its own: a child
+    process starts with its parent's peak resident memory as its own, which would hide the runs' peaks."""
+    if not target.exists():
+        subprocess.run([sys.executable, str(Path(__file__).with_name("compare_peer.py")), "--reference", str(model),
+                        str(raster), str(target)], check=True, cwd=REPO)
+    return target
+
+
+def compute_reference(model: str, raster: str, target: str) -> None:
+    """What :func:`reference` runs in its own process."""
     from plugin.core.model.loading import load_model
     from plugin.core.model.preprocess import normalise
 

@@ -3,6 +3,7 @@ parameter checks and every kind of bad input (clear message, nothing left behind
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import numpy as np
@@ -70,17 +71,20 @@ def test_output_has_the_input_grid_classes_and_style(provider, models, tmp_path)
 
 
 def test_overlap_not_set_is_measured_from_the_model_and_seam_free(provider, models, tmp_path, monkeypatch):
-    """OVERLAP left unset: the 5 x 5 filter's margin (2 px) is measured once and the windows overlap just enough
-    for it, so the classes equal one pass of the filter over the whole (mirrored) image."""
+    """OVERLAP left unset: the 5 x 5 filter's margin (1 or 2 px: where its change falls below the tolerance depends
+    on the pixels) is measured once and the windows overlap just enough for it, so the classes equal one pass of
+    the filter over the whole image (zero beyond its edges, as the filter pads: the windows are flush with them)."""
     monkeypatch.setenv("SEAMLESS_SEGMENTATION_CACHE", str(tmp_path / "cache"))  # not measured by an earlier test
     feedback = RecordingFeedback()
     result = classify({"INPUT": str(S2_IMAGE), "MODEL": str(models["s2_box"]), "WINDOW_SIZE": 256,
                        "OUTPUT": str(tmp_path / "c.tif")}, feedback)
     log = "\n".join(feedback.lines)
-    assert "Context margin of the model: 2 px, measured" in log
-    assert "overlap 32 px, smooth blending (context margin 2 px, measured)" in log and "batch 1" in log
+    margin = re.search(r"Context margin of the model: (\d) px, measured", log)
+    assert margin and margin.group(1) in "12"
+    assert f"overlap 32 px, smooth blending (context margin {margin.group(1)} px, measured)" in log
+    assert "batch 1" in log
     image, _ = read(S2_IMAGE)
-    reference = np.stack([correlate(band * 1e-4, np.ones((5, 5)) / 25, mode="mirror") for band in image]).argmax(0)
+    reference = np.stack([correlate(band * 1e-4, np.ones((5, 5)) / 25, mode="constant") for band in image]).argmax(0)
     classes, _ = read(result["OUTPUT"])
     assert (classes == reference + 1).mean() > 0.9999
     again = RecordingFeedback()
