@@ -124,8 +124,8 @@ class Comparison:
             for name in self.names[shift:] + self.names[:shift]:  # each configuration goes first in turn
                 figures = self.run(name)
                 runs[name].append(figures)
-                print(f"  round {index + 1}: {name}: {figures['seconds']:.1f} s, {figures['mpix_s']:.3f} MPix/s, "
-                      f"peak {figures['peak_mb']:.0f} MB", flush=True)
+                print(f"  round {index + 1}: {name}: {figures['seconds']:.1f} s (model {figures['model_s']:.1f} s), "
+                      f"{figures['mpix_s']:.3f} MPix/s, peak {figures['peak_mb']:.0f} MB", flush=True)
         return runs
 
 

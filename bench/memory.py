@@ -9,6 +9,8 @@ mosaic that references the sample file once per copy (242 files for 16k x 16k). 
 writing) rather than the network's activations. Runs use the defaults (overlap from the model's context
 margin, batch 1 on the CPU) unless ``--overlap``, ``--window`` or ``--batch`` say otherwise.
 
+``BENCH_PLUGIN_CHECKOUT=PATH`` measures another checkout of the plugin (a baseline) with this same script.
+
     .venv/bin/python bench/memory.py [--model M | --tiny-model] [--sizes 4096 16384] [--runs 2]
                                      [--inputs geotiff vrt] [--overlap 25] [--window 512] [--batch 4]
 """
@@ -22,7 +24,16 @@ import sys
 import time
 from pathlib import Path
 
-from common import DEFAULT_MODEL, S2_IMAGE, mosaic, mosaic_geotiff, output_folder, print_table, require_model
+from common import (
+    DEFAULT_MODEL,
+    S2_IMAGE,
+    checkout_description,
+    mosaic,
+    mosaic_geotiff,
+    output_folder,
+    print_table,
+    require_model,
+)
 
 
 def child(model: str, source: str, output: str, options: str) -> None:
@@ -83,7 +94,7 @@ def main() -> None:
     model = str(tiny_model(folder) if args.tiny_model else require_model(Path(args.model)))
     options = {"overlap": args.overlap, "window_size": args.window, "batch_size": args.batch}
     print(f"Memory: whole classify jobs in fresh processes, model {model}, options {options} (None/0: default), "
-          f"largest of {args.runs} run(s) each.")
+          f"largest of {args.runs} run(s) each; {checkout_description()}.")
     rows = []
     for kind in args.inputs:
         peaks = []

@@ -51,6 +51,7 @@ def child(model: str, raster: str, output: str, options: str, repo: str) -> None
     print(json.dumps({"seconds": result.seconds, "mpix_s": result.summary.pixels_written / 1e6 / result.seconds,
                       "plan": plan, "windows": plan_figures(plan)[0], "per_pixel": plan_figures(plan)[1],
                       "probe_s": float(seconds.group(1)) if seconds else None, "class_values": values,
+                      "engine_s": result.summary.seconds, "model_s": result.summary.inference_seconds,
                       "peak_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
     os._exit(0)  # no QGIS teardown (slow, and nothing to clean)
 
@@ -75,6 +76,7 @@ def run_peer(peer_python: str, model: Path, raster: Path, extra: list[str]) -> d
     figures = json.loads(completed.stdout.strip().splitlines()[-1])
     width, height = figures["size"]
     return {"seconds": figures["run_s"], "mpix_s": figures["mp_per_s"], "peak_mb": figures["peak_rss_mb"],
+            "model_s": figures["model_s"],
             "windows": f"{figures['tiles']} ({figures['grid'][0]} x {figures['grid'][1]})",
             "per_pixel": f"{figures['processed_mp_incl_overlap'] * 1e6 / (width * height):.2f} (all)",
             "plan": f"{figures['tiles']} tiles of {figures['tile']} px, overlap {figures['overlap_px']} px"}
