@@ -14,7 +14,7 @@ detectors unchanged. What differs from segmentation:
 """
 from __future__ import annotations
 
-from ..engine.grid import aligned_up, plan_grid
+from ..engine.grid import AxisLayout, aligned_up, plan_grid
 from ..engine.plan import RunPlan, default_batch_size
 from ..engine.tta import TTA_MODES, transforms_for
 from ..errors import InputError, ModelError
@@ -72,7 +72,9 @@ def plan_detection(contract: ModelContract, fixed_size: int | None, width: int, 
     if overlap >= window:
         raise InputError(f"Objects of up to {largest} px need windows overlapping by {overlap} px, which leaves no "
                          f"stride in a {window} px window; enlarge WINDOW_SIZE or lower the overlap.")
-    grid = plan_grid(width, height, window, overlap, 0, max_panel_width)
-    return RunPlan(window=window, overlap=overlap, margin=0, margin_source="not used by detectors", pad=0, offset=0,
+    # Boxes need no context beyond the area's edges (reach 0): an object cut there is cut by the user's extent.
+    layout = AxisLayout(window, overlap, contract.size_multiple)
+    grid = plan_grid(width, height, layout, max_panel_width=max_panel_width)
+    return RunPlan(window=window, overlap=overlap, margin=0, margin_source="not used by detectors", reach=0, offset=0,
                    grid=grid, transforms=transforms_for(tta), blending="none", batch_size=batch_size or
                    default_batch_size(provider), single_prediction=False, raw_channels=())
