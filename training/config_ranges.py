@@ -61,6 +61,14 @@ RANGES: dict[str, tuple[float, float]] = {
     "tune.startup_trials": (0, 100000),
     "tune.prune_startup_trials": (0, 100000),
     "tune.prune_warmup_epochs": (0, 100000),
+    "detection.fpn_channels": (8, 1024),
+    "detection.head_convs": (0, 8),
+    "detection.point_size": (1, 4096),
+    "detection.aspect_ratios": (0.05, 20),
+    "detection.background_chips": (0, 10),
+    "detection.score_threshold": (0.0, 1.0),
+    "detection.iou_threshold": (0.01, 1.0),
+    "detection.max_detections": (1, 100000),
 }
 
 
