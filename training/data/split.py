@@ -135,7 +135,7 @@ def _dilate(mask: np.ndarray, radius: int) -> np.ndarray:
     return total > 0
 
 
-def choose_validation_blocks(blocks: Mapping[tuple[int, int], Mapping[int, int]], fraction: float,
+def choose_validation_blocks(blocks: Mapping[tuple[int, int], Mapping[int, int] | int], fraction: float,
                              seed: int) -> set[tuple[int, int]]:
     """Blocks (col, row) holding about ``fraction`` of the labelled pixels, every class among them where the
     labels allow.
@@ -145,8 +145,16 @@ def choose_validation_blocks(blocks: Mapping[tuple[int, int], Mapping[int, int]]
     a class not yet in the validation area gets the block whose pixels of it are closest to ``fraction``
     of that class, among the blocks that leave every class some training pixels. Then blocks are drawn
     at random (seeded) until the validation area holds ``fraction`` of the labelled pixels. A class found
-    in one block only stays in training (it cannot be in both).
+    in one block only stays in training (it cannot be in both). Blocks given as plain pixel counts (no
+    classes) are drawn at random only.
     """
+    per_class: dict[tuple[int, int], Mapping[int, int]] = {
+        block: ({0: counts} if isinstance(counts, int) else counts) for block, counts in blocks.items()}
+    return _stratified_blocks(per_class, fraction, seed)
+
+
+def _stratified_blocks(blocks: Mapping[tuple[int, int], Mapping[int, int]], fraction: float,
+                       seed: int) -> set[tuple[int, int]]:
     candidates = sorted(block for block, counts in blocks.items() if sum(counts.values()) > 0)
     if len(candidates) < 2:
         raise InputError("The labels fall into fewer than two validation blocks, so no spatial validation "
