@@ -178,7 +178,8 @@ def _indices(band_names: list[str], roles: dict[str, int]) -> Choice:
         found.append(name)
     found = [n for n in found if n in ("ndvi", "ndwi", "ndmi")] or found  # MNDWI, NDBI repeat what NDWI, NDMI say
     reason = (f"the band names ({', '.join(band_names)}) identify their bands" if found else
-              "the band names identify no red, green, near-infrared or short-wave infrared band")
+              f"the band names ({', '.join(band_names)}) name no pair an index needs (each needs a near-infrared "
+              "or short-wave infrared band; name them, e.g. nir or B08, or set data.band_roles)")
     return Choice("data.indices", found, reason)
 
 

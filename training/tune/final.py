@@ -52,7 +52,7 @@ def finish_search(setup: SearchSetup, study: Any, record: dict[str, Any], progre
                  {"skipped": "scikit-learn is not installed"} if config.validation.forest_trees > 0 else None)
     comparison["kept"] = WINNER if keep_winner and not same else DEFAULTS
     comparison["reason"] = _reason(comparison, config.tune.keep, same)
-    progress.info(f"Kept: {comparison['kept']}. {comparison['reason']}")
+    progress.info(f"Kept: {comparison['kept']}: {comparison['reason']}.")
     exported, refit = kept, None
     if config.tune.refit and not kept.fit.cancelled:
         exported = refit_run(kept, ShareOfProgress(progress, "Final fit: ", (steps - 1) / steps, 1 / steps), state)
