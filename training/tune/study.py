@@ -135,41 +135,57 @@ def search(setup: SearchSetup, progress: Progress) -> tuple[Any, space_module.Se
     if tune.include_defaults and not study.trials:
         defaults = space_module.defaults_in_space(config, search_space, progress)
         study.enqueue_trial(defaults, skip_if_exists=True)
-    clock = _SearchClock(missing, tune.timeout)
+    trials = _Trials(setup, search_space, progress, missing)
+    _optimize(study, trials, planned, missing, tune.timeout)
+    return study, search_space
 
-    def objective(trial: Any) -> float:
-        params = space_module.suggest(trial, search_space)
-        mapping = trial_mapping(setup, {**search_space.fixed, **params}, epochs)
-        trial.set_user_attr("settings", {**search_space.fixed, **params})
-        share = 1 / max(missing, 1) if missing else 0.0
-        trial_progress = ShareOfProgress(progress, f"Trial {trial.number}: ", clock.position(), share)
-        progress.info(f"Trial {trial.number} ({clock.finished + 1}{' of ' + str(missing) if missing else ''} here): "
-                      + ", ".join(f"{k} {_short(v)}" for k, v in params.items()))
+
+class _Trials:
+    """The objective and the after-trial callback of this process's share of the search."""
+
+    def __init__(self, setup: SearchSetup, space: space_module.SearchSpace, progress: Progress,
+                 missing: int | None) -> None:
+        self.setup, self.space, self.progress, self.missing = setup, space, progress, missing
+        self.clock = _SearchClock(missing, setup.config.tune.timeout)
+
+    def objective(self, trial: Any) -> float:
+        params = space_module.suggest(trial, self.space)
+        mapping = trial_mapping(self.setup, {**self.space.fixed, **params}, self.setup.trial_epochs)
+        trial.set_user_attr("settings", {**self.space.fixed, **params})
+        share = 1 / max(self.missing, 1) if self.missing else 0.0
+        trial_progress = ShareOfProgress(self.progress, f"Trial {trial.number}: ", self.clock.position(), share)
+        count = f"{self.clock.finished + 1}{' of ' + str(self.missing) if self.missing else ''}"
+        self.progress.info(f"Trial {trial.number} ({count} here): " + ", ".join(f"{k} {_short(v)}"
+                                                                              for k, v in params.items()))
         try:
-            return run_trial(trial, mapping, tune.folds, setup.cache, trial_progress, _should_prune)
+            return run_trial(trial, mapping, self.setup.config.tune.folds, self.setup.cache, trial_progress,
+                             _should_prune)
         except TRIAL_ERRORS as error:
             trial.set_user_attr("error", str(error))
-            progress.warning(f"Trial {trial.number} failed and is left out: {error}")
+            self.progress.warning(f"Trial {trial.number} failed and is left out: {error}")
             raise
 
-    def after_trial(study: Any, trial: Any) -> None:
-        clock.add(trial.user_attrs.get("seconds", 0.0))
+    def after(self, study: Any, trial: Any) -> None:
+        self.clock.add(trial.user_attrs.get("seconds", 0.0))
         noise = trial.user_attrs.get("mean_iou_standard_error")
         if noise is not None and NOISE_ATTRIBUTE not in study.user_attrs:
             study.set_user_attr(NOISE_ATTRIBUTE, float(noise))  # the first trial's (the defaults') noise
-            progress.info(f"Validation noise: the mean IoU's standard error is {noise:.1%} (bootstrap over the "
-                          "validation blocks); trials are pruned only when behind by more than that.")
-        progress.info(_trial_line(study, trial, clock))
-        progress.set_fraction(clock.position())
+            self.progress.info(f"Validation noise: the mean IoU's standard error is {noise:.1%} (bootstrap over the "
+                               "validation blocks); trials are pruned only when behind by more than that.")
+        self.progress.info(_trial_line(study, trial, self.clock))
+        self.progress.set_fraction(self.clock.position())
 
+
+def _optimize(study: Any, trials: _Trials, planned: int | None, missing: int | None, timeout: float | None) -> None:
+    """Run the trials; a cancellation stops the search, the study keeping its finished trials."""
     import optuna
 
     states = (optuna.trial.TrialState.COMPLETE, optuna.trial.TrialState.PRUNED)
-    callbacks = [after_trial] if planned is None else [optuna.study.MaxTrialsCallback(planned, states=states),
-                                                        after_trial]
+    callbacks = [trials.after] if planned is None else [optuna.study.MaxTrialsCallback(planned, states=states),
+                                                         trials.after]
     cancelled = ""
     try:
-        study.optimize(objective, n_trials=missing, timeout=tune.timeout, callbacks=callbacks, catch=TRIAL_ERRORS)
+        study.optimize(trials.objective, n_trials=missing, timeout=timeout, callbacks=callbacks, catch=TRIAL_ERRORS)
     except SearchCancelled as error:
         cancelled = str(error)
     # Stopped (pruned, failed, cancelled) trials leave their frames, and with them their data and open GDAL
@@ -179,7 +195,6 @@ def search(setup: SearchSetup, progress: Progress) -> tuple[Any, space_module.Se
     if cancelled:
         raise errors.CancelledError(f"{cancelled} The study keeps its {len(finished_trials(study))} finished "
                                     "trial(s); run the same command again to continue it.")
-    return study, search_space
 
 
 def _should_prune(trial: Any, step: int, value: float) -> bool:
