@@ -19,9 +19,10 @@ The rules (the constants below):
 - **batch size**: about ``BATCH_PIXELS`` pixels per step (4 to 32 chips), at most a quarter of the chips;
 - **spectral indices**: those whose bands the band names identify (NDVI needs red and NIR, ...);
 - **epochs**: enough for every labelled training pixel to be seen about ``PIXEL_VISITS`` times (counting the
-  overlap of the chips) on scenes of up to ``REFERENCE_PIXELS`` labelled training pixels, proportionally fewer
-  times on larger ones (at least ``MIN_VISITS``), at least ``MIN_STEPS`` steps in all, 10 to 100 epochs; on
-  very large scenes each epoch is capped at ``MAX_STEPS_PER_EPOCH`` steps and the run at ``MAX_STEPS``.
+  overlap of the chips) on scenes of up to ``REFERENCE_PIXELS`` labelled training pixels, fewer times on
+  larger ones (by the square root of the ratio; at least ``MIN_VISITS``), at least ``MIN_STEPS`` steps in
+  all, 10 to 100 epochs; on very large scenes each epoch is capped at ``MAX_STEPS_PER_EPOCH`` steps and the
+  run at ``MAX_STEPS``.
 """
 from __future__ import annotations
 
@@ -46,7 +47,7 @@ MIN_BLOCKS = 24  # validation blocks holding labels
 SMALL_DATA_PIXELS = 4_000_000  # U-Net width 16 up to this many labelled pixels, 32 beyond
 BATCH_PIXELS = 2 ** 18
 PIXEL_VISITS = 300  # times each labelled training pixel is seen, up to REFERENCE_PIXELS of them
-REFERENCE_PIXELS = 50_000  # beyond, fewer visits (plentiful data needs fewer passes): PIXEL_VISITS x this / pixels
+REFERENCE_PIXELS = 50_000  # beyond, fewer visits (plentiful data needs fewer passes): x sqrt(this / pixels)
 MIN_VISITS = 40
 MIN_STEPS = 150
 MAX_STEPS_PER_EPOCH = 2000
@@ -190,7 +191,7 @@ def resolve_epochs(config: TrainConfig, chips: int, train_pixels: int, progress:
         return config
     chip, stride, batch = config.data.chip_size or 64, config.stride, config.training.batch_size or 8
     overlap = max((chip / stride) ** 2, 1.0)
-    visits = int(min(PIXEL_VISITS, max(MIN_VISITS, PIXEL_VISITS * REFERENCE_PIXELS / max(train_pixels, 1))))
+    visits = int(min(PIXEL_VISITS, max(MIN_VISITS, PIXEL_VISITS * math.sqrt(REFERENCE_PIXELS / max(train_pixels, 1)))))
     epochs = math.ceil(visits / overlap)
     steps = max(math.ceil(chips / batch), 1)
     epochs = max(epochs, math.ceil(MIN_STEPS / steps))
