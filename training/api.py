@@ -10,18 +10,17 @@ from typing import TYPE_CHECKING, Any
 import torch
 
 from . import calibration, checkpoint, distributed
-from ._plugin import contract, errors, output_paths, preprocess
+from ._plugin import contract, errors, output_paths
 from ._plugin import progress as progress_module
 from .checkpoint_export import export_checkpoint, index_pairs, margin_sample
-from .config import ModelConfig, TrainConfig, from_mapping
+from .config import TrainConfig, from_mapping
 from .data.prepare import PreparedData, prepare_data, prepare_test
 from .distributed import DistState
 from .export import ExportCheck, export_onnx
-from .fitting import FittedRun, fit_run, forest_baseline
+from .fitting import FittedRun, fit_run, forest_baseline, make_model
 from .losses import SegmentationLoss
 from .model_contract import build_contract, plain, validation_summary
-from .nets import SegmentationModel, build_model, describe
-from .nets.indices import SpectralIndices, band_positions
+from .nets import SegmentationModel, describe
 from .quantize import MIN_AGREEMENT, QuantizationCheck, int8_path, quantize_model
 from .receptive_field import measure_context_margin
 from .report import write_report
@@ -51,19 +50,6 @@ class TrainingOutcome:
     def metrics(self) -> dict[str, Any]:
         scores = self.fit.best_evaluation.scores
         return {"overall_accuracy": scores.overall_accuracy, "kappa": scores.kappa, "mean_iou": scores.mean_iou}
-
-
-def make_model(model_config: ModelConfig, data: PreparedData, indices: list[str] | None,
-               roles: dict[str, int]) -> SegmentationModel:
-    """The network for ``data``'s bands and classes, with index channels standardised on the training sample."""
-    layer = None
-    if indices:
-        spec = data.input
-        layer = SpectralIndices(spec.mean, spec.std, band_positions(indices, roles, spec.band_names))
-        pixels = data.pixel_sample.T.reshape(spec.bands, -1, 1)
-        normalised = preprocess.normalise(pixels, spec)
-        layer.set_statistics(torch.from_numpy(normalised).unsqueeze(0))
-    return build_model(model_config, data.input.bands, len(data.classes.classes), layer)
 
 
 def train(config: TrainConfig, progress: Progress | None = None, on_epoch: EpochCallback | None = None,

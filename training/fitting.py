@@ -9,12 +9,16 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+import torch
+
 from . import forest
+from ._plugin import preprocess
 from ._plugin import progress as progress_module
-from .config import TrainConfig
+from .config import ModelConfig, TrainConfig
 from .data.prepare import PreparedData, prepare_data
 from .distributed import DistState
-from .nets import SegmentationModel
+from .nets import SegmentationModel, build_model
+from .nets.indices import SpectralIndices, band_positions
 from .plan import Choice, resolve, resolve_epochs
 from .trainer import EpochCallback, FitResult, Trainer, seed_everything
 
@@ -40,6 +44,19 @@ class FittedRun:
         return [{"key": c.key, "value": c.value, "reason": c.reason} for c in self.choices]
 
 
+def make_model(model_config: ModelConfig, data: PreparedData, indices: list[str] | None,
+               roles: dict[str, int]) -> SegmentationModel:
+    """The network for ``data``'s bands and classes, with index channels standardised on the training sample."""
+    layer = None
+    if indices:
+        spec = data.input
+        layer = SpectralIndices(spec.mean, spec.std, band_positions(indices, roles, spec.band_names))
+        pixels = data.pixel_sample.T.reshape(spec.bands, -1, 1)
+        normalised = preprocess.normalise(pixels, spec)
+        layer.set_statistics(torch.from_numpy(normalised).unsqueeze(0))
+    return build_model(model_config, data.input.bands, len(data.classes.classes), layer)
+
+
 def prepare(config: TrainConfig, progress: Progress) -> tuple[TrainConfig, PreparedData, list[Choice]]:
     """The configuration with its data-derived settings (epochs included) and the prepared data."""
     resolved = resolve(config, progress)
@@ -52,8 +69,6 @@ def prepare(config: TrainConfig, progress: Progress) -> tuple[TrainConfig, Prepa
 def fit_run(config: TrainConfig, progress: Progress, state: DistState, on_epoch: EpochCallback | None = None,
             prepared: tuple[TrainConfig, PreparedData, list[Choice]] | None = None) -> FittedRun:
     """Prepare (unless ``prepared`` is given), build the network and train it."""
-    from .api import make_model
-
     final, data, choices = prepared or prepare(config, progress)
     seed_everything(final.training.seed)
     model = make_model(final.model, data, final.data.indices, final.data.band_roles)

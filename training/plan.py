@@ -100,8 +100,13 @@ def plan_data(config: TrainConfig, census: LabelCensus, image: tuple[int, int], 
     short = min(ground)
     train_share = 1.0 - config.validation.fraction
     choices: list[Choice] = []
-    chip = config.data.chip_size or fixed_chip
-    if chip is None:
+    chip: int
+    if config.data.chip_size is not None:
+        chip = config.data.chip_size
+    elif fixed_chip is not None:
+        chip = fixed_chip
+        choices.append(Choice("data.chip_size", chip, "the size of the chips folder's chips"))
+    else:
         chip, why = _chip_size(int(labelled * train_share), short)
         choices.append(Choice("data.chip_size", chip, why))
     stride = config.data.stride or chip // 2

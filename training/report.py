@@ -22,6 +22,7 @@ import numpy as np
 from ._plugin import atomic, confusion_plot, metrics
 from .model_contract import plain
 from .report_sections import baseline_section, choices_section, comparison_section, uncertainty_section
+from .report_sections import table as _table
 
 LOG = logging.getLogger("seamless_segmentation.training")
 
@@ -102,20 +103,6 @@ def write_report(path: str | Path, report: dict[str, Any], confusion: metrics.Co
                     Path(outputs.temporary_for(Path(png_folder) / name)).write_bytes(data)
         outputs.commit()
     return path
-
-
-def _table(header: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
-    head = "".join(f"<th>{html.escape(str(h))}</th>" for h in header)
-    body = "".join("<tr>" + "".join(f"<td>{_cell(v)}</td>" for v in row) + "</tr>" for row in rows)
-    return f"<table><tr>{head}</tr>{body}</table>"
-
-
-def _cell(value: Any) -> str:
-    if value is None:
-        return "&ndash;"
-    if isinstance(value, float):
-        return f"{value:.4f}"
-    return html.escape(str(value))
 
 
 def _image(data: bytes, alt: str) -> str:

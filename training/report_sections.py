@@ -9,10 +9,20 @@ import json
 from typing import Any, Sequence
 
 
-def _table(header: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
-    from .report import _table as table
+def table(header: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
+    """An HTML table (values escaped; floats with four decimals)."""
+    head = "".join(f"<th>{html.escape(str(h))}</th>" for h in header)
+    body = "".join("<tr>" + "".join(f"<td>{cell(v)}</td>" for v in row) + "</tr>" for row in rows)
+    return f"<table><tr>{head}</tr>{body}</table>"
 
-    return table(header, rows)
+
+def cell(value: Any) -> str:
+    """One table cell's text: a dash for None."""
+    if value is None:
+        return "&ndash;"
+    if isinstance(value, float):
+        return f"{value:.4f}"
+    return html.escape(str(value))
 
 
 def _interval(row: dict[str, Any], name: str) -> str | None:
@@ -28,7 +38,7 @@ def choices_section(choices: list[dict[str, Any]] | None) -> list[str]:
         return []
     return ["<h2>Settings chosen from the data</h2><p>The configuration left these to the data (the image size, the "
             "labelled area and the classes); every other setting is the configuration's own.</p>",
-            _table(["setting", "value", "why"], [(c["key"], json.dumps(c["value"]), c["reason"]) for c in choices])]
+            table(["setting", "value", "why"], [(c["key"], json.dumps(c["value"]), c["reason"]) for c in choices])]
 
 
 def uncertainty_section(validation: dict[str, Any]) -> list[str]:
@@ -45,7 +55,7 @@ def uncertainty_section(validation: dict[str, Any]) -> list[str]:
     return [f"<h2>How sure these figures are</h2><p>{validation['total']} validation pixels in "
             f"{interval['units']} spatial units; {html.escape(interval['method'])}. Pixels next to each other are "
             "alike, so the units, not the pixels, are resampled.</p>",
-            _table(["", "value", "95 % interval", "standard error"], rows)]
+            table(["", "value", "95 % interval", "standard error"], rows)]
 
 
 def baseline_section(baselines: dict[str, Any] | None) -> list[str]:
@@ -61,10 +71,10 @@ def baseline_section(baselines: dict[str, Any] | None) -> list[str]:
              f"<p>{forest['trees']} trees on {forest['training_pixels']} training pixels (each pixel's bands and the "
              f"same spectral indices as the network), scored on {forest['scored_pixels']} validation pixels: "
              f"<b>{html.escape(baselines['verdict'])}</b>.</p>",
-             _table(["random forest", "value", "95 % interval"], rows)]
+             table(["random forest", "value", "95 % interval"], rows)]
     difference = baselines.get("network_minus_forest")
     if difference:
-        parts.append(_table(["network minus forest (paired)", "difference", "95 % interval"],
+        parts.append(table(["network minus forest (paired)", "difference", "95 % interval"],
                             [(key, d["difference"], f"{d['low']:+.4f} to {d['high']:+.4f}")
                              for key, d in difference.items()]))
     return parts
@@ -80,7 +90,7 @@ def comparison_section(comparison: dict[str, Any] | None) -> list[str]:
              f"<p>All three trained on the same training ground and scored on the same "
              f"{comparison['validation_pixels']} validation pixels. <b>Kept: {html.escape(comparison['kept'])}</b>: "
              f"{html.escape(comparison['reason'])}.</p>",
-             _table(["model", "OA", "kappa", "mIoU", "mIoU 95 % interval", "best epoch", "seconds"], rows)]
+             table(["model", "OA", "kappa", "mIoU", "mIoU 95 % interval", "best epoch", "seconds"], rows)]
     refit = comparison.get("refit")
     if refit:
         parts.append(f"<p>The exported model: the kept settings retrained on all the training ground (validation "

@@ -136,7 +136,7 @@ def steady_score(values: list[float], best: int = STEADY_EPOCHS) -> float:
 
 
 def _fit(config: TrainConfig, data: PreparedData, progress: Progress, on_epoch: Callable[[int, dict], None]):
-    from ..api import make_model
+    from ..fitting import make_model
 
     if config.is_detection:
         from ..detection import tune as detection_tune
