@@ -174,7 +174,7 @@ class TuneConfig:
     include_defaults: bool = True  # the first trial runs the configuration's own settings
     retrain: bool = True  # retrain the best settings and export the model when the search ends
     keep: str = "better"  # better: export the winner only if it beats the defaults' model; winner: always
-    refit: bool = True  # retrain the kept settings on all the training ground (validation blocks too) for export
+    refit: bool = False  # export the kept settings retrained on all the training ground (validation blocks too)
     space: dict[str, Any] = field(default_factory=dict)  # narrows or widens the default search space
 
 

@@ -5,10 +5,12 @@ ground and scored on the same validation area, next to the pixel random forest t
 pixels. The winner is kept only when its validation mean IoU beats the defaults' (``tune.keep: winner``
 exports it anyway); the report and the log show all three with their 95 % intervals, the paired
 difference between the two networks, which one was kept and why, and whether it beats the forest.
-The kept settings are then retrained on all the training ground, validation blocks included, for the
-epochs their validated run found best (``tune.refit``): that is the model exported. Its own validation
+The model exported is the kept run itself, whose validation figures the report shows. With
+``tune.refit`` the kept settings are instead retrained on all the training ground, validation blocks
+included, for the epochs their validated run found best, and that model is exported: its own validation
 figures cannot be measured (it trained on the validation blocks), so the report shows those of the
-validated run with the same settings, and says so.
+validated run with the same settings and says so. Off by default: such a model can be worse than the
+validated one without anything showing it (on the smallest benchmark scene it was).
 """
 from __future__ import annotations
 
