@@ -30,7 +30,8 @@ _TRAIN_FLAGS: dict[str, tuple[str, str]] = {
     "image": ("data", "image"), "additional_images": ("data", "additional_images"), "labels": ("data", "labels"),
     "label_field": ("data", "label_field"),
     "label_layer": ("data", "label_layer"), "label_raster": ("data", "label_raster"),
-    "chips": ("data", "chips"), "chip_size": ("data", "chip_size"), "stride": ("data", "stride"),
+    "chips": ("data", "chips"), "classes": ("data", "classes"), "chip_size": ("data", "chip_size"),
+    "stride": ("data", "stride"),
     "architecture": ("model", "architecture"), "epochs": ("training", "epochs"),
     "batch_size": ("training", "batch_size"), "lr": ("training", "learning_rate"),
     "validation": ("validation", "fraction"), "validation_layer": ("validation", "layer"),
@@ -126,7 +127,10 @@ def _data_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--additional-image", action="append", dest="additional_images", metavar="RASTER",
                         help="a raster whose bands follow the image's (another date, bands in separate files), read "
                         "on the image's grid; repeat for several (as Classify raster's ADDITIONAL_INPUTS)")
-    parser.add_argument("--chip-size", type=int, help="chip side in pixels")
+    parser.add_argument("--classes", metavar="VALUE=NAME;...", help="class codes and names, e.g. '1=farm; 2=meadow; "
+                        "3=forest': with a text class field the names take these codes (default: numbered from 1 "
+                        "in alphabetical order), so the model follows a dataset's own legend")
+    parser.add_argument("--chip-size", type=int, help="chip side in pixels (default: chosen from the data)")
     parser.add_argument("--stride", type=int, help="pixels between training chips (default half a chip)")
     parser.add_argument("--validation", type=float, help="share of labelled pixels held out (spatial blocks)")
     parser.add_argument("--test-extent", type=_extent, metavar="XMIN,YMIN,XMAX,YMAX",
@@ -249,7 +253,9 @@ def _print_test(training: Any) -> None:
 
 def _export(arguments: argparse.Namespace, progress: ConsoleProgress) -> int:
     from . import api
+    from .quantize import check_options
 
+    check_options(None, arguments.min_agreement)
     check = api.export_checkpoint(arguments.checkpoint, arguments.output)
     print(f"model: {arguments.output} ({check.bytes / 1e6:.1f} MB), onnxruntime matches torch within "
           f"{check.max_abs_difference:.2g} on {check.checked_shape}")
@@ -260,8 +266,9 @@ def _export(arguments: argparse.Namespace, progress: ConsoleProgress) -> int:
 
 
 def _quantize(arguments: argparse.Namespace, progress: ConsoleProgress) -> int:
-    from .quantize import quantize_with_raster
+    from .quantize import check_options, quantize_with_raster
 
+    check_options(arguments.windows, arguments.min_agreement)
     _print_quantized(quantize_with_raster(arguments.model, arguments.calibration, arguments.output, arguments.bands,
                                           arguments.windows, arguments.min_agreement))
     return 0

@@ -10,21 +10,21 @@ from typing import TYPE_CHECKING, Any
 import torch
 
 from . import calibration, checkpoint, distributed
-from ._plugin import contract, errors, output_paths, preprocess
+from ._plugin import contract, errors, output_paths
 from ._plugin import progress as progress_module
 from .checkpoint_export import export_checkpoint, index_pairs, margin_sample
-from .config import ModelConfig, TrainConfig, from_mapping
+from .config import TrainConfig, from_mapping
 from .data.prepare import PreparedData, prepare_data, prepare_test
 from .distributed import DistState
 from .export import ExportCheck, export_onnx
+from .fitting import FittedRun, fit_run, forest_baseline, make_model
 from .losses import SegmentationLoss
 from .model_contract import build_contract, plain, validation_summary
-from .nets import SegmentationModel, build_model, describe
-from .nets.indices import SpectralIndices, band_positions
+from .nets import SegmentationModel, describe
 from .quantize import MIN_AGREEMENT, QuantizationCheck, int8_path, quantize_model
 from .receptive_field import measure_context_margin
 from .report import write_report
-from .trainer import EpochCallback, FitResult, Trainer, seed_everything
+from .trainer import EpochCallback, FitResult
 from .validation import Evaluation, evaluate
 
 if TYPE_CHECKING:
@@ -43,6 +43,8 @@ class TrainingOutcome:
     report_path: Path | None
     export_check: ExportCheck | None
     test_evaluation: Evaluation | None = None  # the test area, scored once after training (if one was given)
+    run: FittedRun | None = None  # the configuration with every setting filled in, the data, the network
+    compared: dict[str, FittedRun] | None = None  # after a search: the default settings' and the winner's runs
 
     @property
     def metrics(self) -> dict[str, Any]:
@@ -50,22 +52,10 @@ class TrainingOutcome:
         return {"overall_accuracy": scores.overall_accuracy, "kappa": scores.kappa, "mean_iou": scores.mean_iou}
 
 
-def make_model(model_config: ModelConfig, data: PreparedData, indices: list[str],
-               roles: dict[str, int]) -> SegmentationModel:
-    """The network for ``data``'s bands and classes, with index channels standardised on the training sample."""
-    layer = None
-    if indices:
-        spec = data.input
-        layer = SpectralIndices(spec.mean, spec.std, band_positions(indices, roles, spec.band_names))
-        pixels = data.pixel_sample.T.reshape(spec.bands, -1, 1)
-        normalised = preprocess.normalise(pixels, spec)
-        layer.set_statistics(torch.from_numpy(normalised).unsqueeze(0))
-    return build_model(model_config, data.input.bands, len(data.classes.classes), layer)
-
-
 def train(config: TrainConfig, progress: Progress | None = None, on_epoch: EpochCallback | None = None,
           search: dict[str, Any] | None = None) -> TrainingOutcome | DetectionOutcome:
-    """Prepare the data, train, and (on rank 0) export the best model and write the report.
+    """Choose what the configuration leaves to the data, prepare it, train, and (on rank 0) export the best
+    model and write the report, with the network compared with a pixel random forest.
 
     ``on_epoch`` is called after every validated epoch; ``search`` (a hyperparameter search's record)
     goes into the contract's provenance and the report.
@@ -80,19 +70,14 @@ def train(config: TrainConfig, progress: Progress | None = None, on_epoch: Epoch
     try:
         progress.info(f"Training on {state.device}" + (f", process {state.rank + 1} of {state.world}"
                                                        if state.distributed else "") + ".")
-        seed_everything(config.training.seed)
-        data = prepare_data(config, progress)
-        model = make_model(config.model, data, config.data.indices, config.data.band_roles)
-        trainer = Trainer(model, data, config, progress, state, on_epoch)
-        if config.training.resume:
-            trainer.resume(config.training.resume)
-        fit = trainer.fit()
-        if fit.cancelled:
-            progress.warning(f"Training was cancelled; the best model so far (epoch {fit.best_epoch}, validation "
-                             f"mIoU {fit.best_evaluation.scores.mean_iou:.1%}) is exported.")
+        run = fit_run(config, progress, state, on_epoch)
+        if run.fit.cancelled:
+            progress.warning(f"Training was cancelled; the best model so far (epoch {run.fit.best_epoch}, "
+                             f"validation mIoU {run.mean_iou:.1%}) is exported.")
         if not state.is_main:
-            return TrainingOutcome(fit, None, None, None, None)
-        return _finish(config, data, model, fit, progress, search)
+            return TrainingOutcome(run.fit, None, None, None, None)
+        baselines = None if run.fit.cancelled else forest_baseline(run, progress)
+        return finish(run, progress, search, {"baselines": baselines} if baselines else None)
     finally:
         distributed.teardown(state)
 
@@ -113,8 +98,14 @@ def check_training_outputs(config: TrainConfig) -> None:
             for path in config.data.additional_images}})
 
 
-def _finish(config: TrainConfig, data: PreparedData, model: SegmentationModel, fit: FitResult,
-            progress: Progress, search: dict[str, Any] | None = None) -> TrainingOutcome:
+def finish(run: FittedRun, progress: Progress, search: dict[str, Any] | None = None,
+           extra: dict[str, Any] | None = None, selection: str | None = None) -> TrainingOutcome:
+    """Export the run's kept weights with their contract, score the test area, write the report.
+
+    ``extra`` goes into the report and the contract's provenance (the forest baseline, a search's
+    comparison of defaults and winner); ``selection`` says how the exported weights were chosen.
+    """
+    config, data, model, fit = run.config, run.data, run.model, run.fit
     model.load_state_dict(fit.best_state)
     model.cpu().eval()
     margin = measure_context_margin(model, margin_sample(data), model.size_multiple, data.chip_size)
@@ -124,9 +115,13 @@ def _finish(config: TrainConfig, data: PreparedData, model: SegmentationModel, f
     model_contract = build_contract(config, data, architecture, model.size_multiple, fit.best_evaluation, epochs,
                                     margin)
     test = score_test_area(config, data, model, progress)
+    interval = fit.best_evaluation.interval(config.validation.bootstrap)
     model_contract = _with_provenance(model_contract, {
-        "selection": "best epoch by validation mean IoU (validation area inside the training ground)",
-        **({"test": test[1]} if test else {}), **({"search": search} if search else {})})
+        "selection": selection or "best epoch by validation mean IoU (validation area inside the training ground)",
+        "defaults_chosen": {c.key: c.value for c in run.choices},
+        **({"validation_interval_95": _interval_brief(interval)} if interval else {}),
+        **({"test": test[1]} if test else {}), **({"search": search} if search else {}),
+        **{key: _brief(value) for key, value in (extra or {}).items()}})
     check = export_onnx(model, model_contract, config.model_path)
     progress.info(f"Model written to {config.model_path}: context margin {margin[0]} px (measured {margin[1]} px), "
                   f"onnxruntime matches torch within {check.max_abs_difference:.2g}.")
@@ -135,16 +130,29 @@ def _finish(config: TrainConfig, data: PreparedData, model: SegmentationModel, f
             "model": fit.best_state, "contract": model_contract.to_json(),
             "config": checkpoint.to_json(config.to_dict()), "bands": data.input.bands,
             "classes": len(data.classes.classes), "index_pairs": checkpoint.to_json(index_pairs(model))})
-    report = _report_document(config, data, fit, architecture, check)
+    report = _report_document(run, architecture, check)
+    report.update({"defaults_chosen": run.describe_choices(), **(extra or {})})
     if test:
         report["test"] = test[1]
     if search:
         report["search"] = search
-    write_report(config.report_path, report, fit.best_evaluation.confusion,
+    write_report(config.report_path, plain(report), fit.best_evaluation.confusion,
                  png_folder=Path(config.output.folder) if config.output.report is None else None)
     progress.info(f"Report written to {config.report_path}.")
     return TrainingOutcome(fit, model_contract, config.model_path, config.report_path, check,
-                           test[0] if test else None)
+                           test[0] if test else None, run)
+
+
+def _interval_brief(interval: dict[str, Any]) -> dict[str, Any]:
+    return {name: [round(interval[name]["low"], 4), round(interval[name]["high"], 4)]
+            for name in ("overall_accuracy", "kappa", "mean_iou")} | {"method": interval["method"]}
+
+
+def _brief(value: Any) -> Any:
+    """What the contract keeps of a report section: figures, not per-class tables."""
+    if isinstance(value, dict):
+        return {k: _brief(v) for k, v in value.items() if k not in ("classes", "interval_95", "confusion_matrix")}
+    return value
 
 
 def score_test_area(config: TrainConfig, data: PreparedData, model: SegmentationModel,
@@ -155,7 +163,7 @@ def score_test_area(config: TrainConfig, data: PreparedData, model: Segmentation
         return None
     state = DistState(0, 1, 0, torch.device("cpu"))
     evaluation = evaluate(model.cpu().eval(), test_data, SegmentationLoss(), model.size_multiple,
-                          max(config.training.batch_size // 2, 1), state)
+                          max((config.training.batch_size or 8) // 2, 1), state)
     scores = evaluation.scores
     progress.info(f"Test area (never used for training or selection): OA {scores.overall_accuracy:.1%}, kappa "
                   f"{scores.kappa:.3f}, mIoU {scores.mean_iou:.1%} over {scores.total} labelled pixels.")
@@ -172,8 +180,8 @@ def _with_provenance(model_contract: contract.ModelContract, extra: dict[str, An
     return model_contract.with_overrides(provenance=provenance)
 
 
-def _report_document(config: TrainConfig, data: PreparedData, fit: FitResult, architecture: dict[str, Any],
-                     check: ExportCheck) -> dict[str, Any]:
+def _report_document(run: FittedRun, architecture: dict[str, Any], check: ExportCheck) -> dict[str, Any]:
+    config, data, fit = run.config, run.data, run.fit
     names = data.classes.names
     return plain({
         "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
@@ -182,7 +190,7 @@ def _report_document(config: TrainConfig, data: PreparedData, fit: FitResult, ar
                 "best_epoch": fit.best_epoch, "cancelled": fit.cancelled, "stopped_early": fit.stopped_early,
                 "train_seconds": round(fit.train_seconds, 2), "chips_per_second": round(fit.chips_per_second, 2),
                 "seconds_per_epoch": round(fit.seconds_per_epoch, 2), "wall_seconds": round(fit.wall_seconds, 2)},
-        "validation": fit.best_evaluation.summary(names),
+        "validation": fit.best_evaluation.summary(names, config.validation.bootstrap),
         "history": fit.history, "training_data": data.provenance(),
         "export": {"max_abs_difference": check.max_abs_difference, "argmax_agreement": check.argmax_agreement,
                    "checked_shape": list(check.checked_shape), "bytes": check.bytes},

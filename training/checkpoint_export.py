@@ -34,8 +34,11 @@ def index_pairs(model: SegmentationModel) -> list[list[int]]:
 
 
 def margin_sample(data: PreparedData) -> torch.Tensor:
-    """A real normalised chip to measure the receptive field on (the first validation window)."""
-    if data.validation.images is not None:
+    """A real normalised chip to measure the receptive field on (the first validation window; the first
+    training chip when there is no validation area)."""
+    if not data.validation.windows:
+        raw, valid = data.train.images[0] if data.train.images else data.scene.read_image(data.train.refs[0])
+    elif data.validation.images is not None:
         raw, valid = data.validation.images[0]
     else:
         raw, valid = data.scene.read_image(data.validation.windows[0].read)

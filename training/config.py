@@ -17,6 +17,8 @@ from pathlib import Path
 from typing import Any, Mapping
 
 from ._plugin import errors, training_choices
+from .class_codes import parse_class_codes
+from .config_ranges import check_ranges
 
 InputError = errors.InputError
 
@@ -24,6 +26,8 @@ ARCHITECTURES = training_choices.ARCHITECTURES + training_choices.DETECTION_ARCH
 SCHEDULES = ("cosine", "onecycle")
 REGION_LOSSES = ("none", "dice", "jaccard")
 DEVICES = training_choices.DEVICES
+TUNE_KEEP = ("better", "winner")
+DETECTOR_DEFAULTS = {"chip_size": 256, "epochs": 30, "batch_size": 8}
 DEFAULT_IGNORE = "default"  # label rasters: their nodata value (0 is a class, as in evaluate and chip export)
 
 
@@ -42,11 +46,12 @@ class DataConfig:
     ignore_value: int | str | None = DEFAULT_IGNORE  # label rasters: value meaning "unlabelled"
     bands: list[int] | None = None  # 1-based band numbers to use (default: all but alpha)
     band_names: list[str] | None = None  # names for the contract (default: band descriptions)
-    classes: list[dict[str, Any]] | None = None  # optional {value, name, color} per class value
-    chip_size: int = 256
-    stride: int | None = None  # default: half the chip size
+    classes: list[dict[str, Any]] | None = None  # optional {value, name, color} per class value; also read from
+    # 'value=name; ...' text or a {value: name} mapping. With a text class field, the names take these codes.
+    chip_size: int | None = None  # None: chosen from the data (see training/plan.py)
+    stride: int | None = None  # None: chosen from the data (half or a quarter of a chip)
     min_labelled: float = 0.05  # a training chip needs this fraction of labelled training pixels
-    indices: list[str] = field(default_factory=list)  # spectral indices added inside the model
+    indices: list[str] | None = None  # spectral indices added inside the model (None: those the band names allow)
     band_roles: dict[str, int] = field(default_factory=dict)  # e.g. {red: 3, nir: 4}: 1-based positions
     cache_mb: int = 2048  # raw chips are kept in memory when they fit in this many megabytes
 
@@ -56,7 +61,7 @@ class ValidationConfig:
     """How the validation area is chosen: spatial blocks, a bounding box or a polygon layer."""
 
     fraction: float = 0.2  # share of labelled pixels held out, in whole blocks
-    block_size: int | None = None  # pixels; default one to four chips (at least 16 blocks where possible)
+    block_size: int | None = None  # pixels; None: chosen from the data (enough blocks for every class)
     extent: list[float] | None = None  # [xmin, ymin, xmax, ymax] in the image CRS: overrides fraction
     layer: str | None = None  # polygon layer of the validation area: overrides extent and fraction
     layer_name: str | None = None
@@ -65,6 +70,9 @@ class ValidationConfig:
     context: int | None = None  # extra pixels read around each validation window; default chip / 4
     folds: int = 0  # k spatial folds of whole blocks (0: one validation area); ``fold`` is the one held out
     fold: int = 0
+    holdout: bool = True  # false: no validation area, every labelled pixel trains and the last epoch is kept
+    forest_trees: int = 100  # a pixel random forest scored on the same validation (0: none)
+    bootstrap: int = 200  # resamples of the validation windows for the figures' 95 % intervals (0: none)
 
 
 @dataclass
@@ -72,8 +80,9 @@ class ModelConfig:
     """The network: architecture and its size."""
 
     architecture: str = "unet"
-    depth: int = 4  # U-Net levels below full resolution (total stride 2**depth)
-    width: int | None = None  # channels of the first level (default 32 U-Net, 64 ResNet, 32 MobileNetV2 stem)
+    depth: int | None = None  # U-Net levels below full resolution (total stride 2**depth); None: 4, 3 for 32 px
+    width: int | None = None  # channels of the first level (None: U-Net 16 on small data, else 32; 64 ResNet,
+    # 32 MobileNetV2 stem)
     batch_norm: bool = True
     dropout: float = 0.0
     upsampling: str = "transpose"  # U-Net: transpose (2x2 transposed convolution) or bilinear (+ 3x3 convolution)
@@ -99,8 +108,8 @@ class DetectionConfig:
 class OptimConfig:
     """The training loop: optimiser, schedule, loss, augmentation, stopping, device."""
 
-    epochs: int = 30
-    batch_size: int = 8
+    epochs: int | None = None  # None: chosen from the data (enough steps for its size)
+    batch_size: int | None = None  # None: chosen from the chip size
     learning_rate: float = 1e-3
     weight_decay: float = 1e-4
     schedule: str = "onecycle"
@@ -150,7 +159,7 @@ class TestConfig:
 class TuneConfig:
     """Hyperparameter search (``python -m training tune``); training ignores this section."""
 
-    trials: int = 20  # finished trials the study should hold (a resumed study runs the missing ones)
+    trials: int | None = None  # finished trials the study should hold (None: 20, or no limit with a timeout)
     timeout: float | None = None  # seconds for this process's search
     storage: str | None = None  # Optuna storage URL; default sqlite:///FOLDER/tune.db (resumable)
     study: str = "seamless-tune"
@@ -161,9 +170,11 @@ class TuneConfig:
     startup_trials: int = 5  # random trials before TPE models the results
     prune: bool = True  # stop trials whose validation mIoU falls below the median of earlier trials
     prune_startup_trials: int = 3  # trials that always run to the end before pruning starts
-    prune_warmup_epochs: int = 2  # epochs a trial always runs before it can be pruned
+    prune_warmup_epochs: int | None = None  # epochs a trial always runs before it can be pruned (None: a third)
     include_defaults: bool = True  # the first trial runs the configuration's own settings
     retrain: bool = True  # retrain the best settings and export the model when the search ends
+    keep: str = "better"  # better: export the winner only if it beats the defaults' model; winner: always
+    refit: bool = False  # export the kept settings retrained on all the training ground (validation blocks too)
     space: dict[str, Any] = field(default_factory=dict)  # narrows or widens the default search space
 
 
@@ -199,10 +210,14 @@ class TrainConfig:
 
     @property
     def stride(self) -> int:
-        return self.data.stride or max(self.data.chip_size // 2, 1)
+        """Pixels between training chips (half a chip when not chosen yet)."""
+        chip = self.data.chip_size or 0
+        return self.data.stride or max(chip // 2, 1)
 
     def validate(self) -> "TrainConfig":
         """Check values that types alone do not catch; return self."""
+        if self.is_detection:
+            self._detector_defaults()
         _check_choice("model.architecture", self.model.architecture, ARCHITECTURES)
         _check_choice("model.upsampling", self.model.upsampling, ("transpose", "bilinear"))
         _check_choice("training.schedule", self.training.schedule, SCHEDULES)
@@ -214,20 +229,24 @@ class TrainConfig:
             check_detection_config(self)  # its own label sources and settings; the checks below apply alike
         else:
             self._check_label_sources()
-        _check_range("data.chip_size", self.data.chip_size, 16, 4096)
-        _check_range("training.epochs", self.training.epochs, 1, 100000)
-        _check_range("training.batch_size", self.training.batch_size, 1, 4096)
-        _check_range("validation.fraction", self.validation.fraction, 0.01, 0.9)
-        _check_range("data.min_labelled", self.data.min_labelled, 0.0, 1.0)
-        if not self.training.learning_rate > 0:
-            raise InputError(f"training.learning_rate must be positive, got {self.training.learning_rate}.")
+        check_ranges({f.name: getattr(self, f.name) for f in dataclasses.fields(self)})
+        _check_choice("tune.keep", self.tune.keep, TUNE_KEEP)
         if self.validation.extent is not None and len(self.validation.extent) != 4:
             raise InputError("validation.extent must be [xmin, ymin, xmax, ymax] in the image CRS.")
         if self.test.extent is not None and len(self.test.extent) != 4:
             raise InputError("test.extent must be [xmin, ymin, xmax, ymax] in the image CRS.")
         self._validate_folds()
-        _check_range("tune.trials", self.tune.trials, 1, 100000)
         return self
+
+    def _detector_defaults(self) -> None:
+        """Detectors keep fixed defaults (256 px chips, 30 epochs, 8 chips a step); the defaults chosen from the
+        data (training/plan.py) are the segmentation models'."""
+        if self.data.chip_size is None:
+            self.data.chip_size = DETECTOR_DEFAULTS["chip_size"]
+        if self.training.epochs is None:
+            self.training.epochs = DETECTOR_DEFAULTS["epochs"]
+        if self.training.batch_size is None:
+            self.training.batch_size = DETECTOR_DEFAULTS["batch_size"]
 
     def _check_label_sources(self) -> None:
         sources = [bool(self.data.chips), bool(self.data.labels), bool(self.data.label_raster)]
@@ -244,8 +263,6 @@ class TrainConfig:
         folds = self.validation.folds
         if folds == 0 or folds == 1:
             return
-        if folds < 0 or folds > 20:
-            raise InputError(f"validation.folds must be from 2 to 20 (or 0 for one validation area), got {folds}.")
         if self.validation.layer or self.validation.extent:
             raise InputError("validation.folds splits the image into spatial blocks; it cannot be combined with "
                              "validation.layer or validation.extent. Remove one of them.")
@@ -257,11 +274,6 @@ class TrainConfig:
 def _check_choice(key: str, value: str, choices: tuple[str, ...]) -> None:
     if value not in choices:
         raise InputError(f"{key} is {value!r}; use one of: {', '.join(choices)}.")
-
-
-def _check_range(key: str, value: float, low: float, high: float) -> None:
-    if not low <= value <= high:
-        raise InputError(f"{key} must be from {low:g} to {high:g}, got {value}.")
 
 
 # ---- reading ------------------------------------------------------------------------------------
@@ -280,6 +292,8 @@ def from_mapping(data: Mapping[str, Any], source: str = "configuration") -> Trai
         value = data.get(name) or {}
         if not isinstance(value, Mapping):
             raise InputError(f"{source}: section '{name}' must be a mapping of keys to values.")
+        if name == "data" and "classes" in value:
+            value = {**value, "classes": parse_class_codes(value["classes"], f"{source}: data.classes")}
         sections[name] = _build_section(hints[name], value, f"{source}: {name}")
     return TrainConfig(**sections).validate()
 

@@ -58,7 +58,7 @@ def evaluate_model(model_path: str | Path, config: TrainConfig, progress: Progre
     data = replace(data, input=model_contract.input)
     state = DistState(0, 1, 0, torch.device("cpu"))
     evaluation = evaluate(predictor, data, SegmentationLoss(), model_contract.size_multiple,
-                          max(config.training.batch_size // 2, 1), state)
+                          max((config.training.batch_size or 8) // 2, 1), state)
     return evaluation, data, model_contract
 
 

@@ -79,7 +79,7 @@ def build_contract(config: TrainConfig, data: PreparedData, architecture: dict[s
         "architecture": architecture,
         "training_data": data.provenance(),
         "normalisation": NORMALISATION_NOTE,
-        "spectral_indices": list(config.data.indices),
+        "spectral_indices": list(config.data.indices or []),
         "validation": validation_summary(evaluation, data),
         "epochs": epochs,
         "training": {key: getattr(config.training, key) for key in (

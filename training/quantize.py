@@ -22,6 +22,7 @@ import numpy as np
 from . import calibration
 from ._plugin import atomic, contract, contract_sources, errors, output_paths, postprocess
 from .calibration import CalibrationData
+from .config_ranges import check_number
 from .export import strip_debug_info
 
 LOG = logging.getLogger("seamless_segmentation.training")
@@ -42,6 +43,13 @@ class QuantizationCheck:
     calibration_windows: int
     bytes: int
     float_bytes: int
+
+
+def check_options(windows: int | None, min_agreement: float) -> None:
+    """Refuse ``--windows`` and ``--min-agreement`` outside their ranges, naming the option."""
+    if windows is not None:
+        check_number("quantize --windows", windows, 1, 10000)
+    check_number("--min-agreement", min_agreement, 0.0, 1.0)
 
 
 def int8_path(float_model: str | Path) -> Path:
@@ -88,6 +96,7 @@ def quantize_with_raster(float_model: str | Path, raster: str | Path, output: st
                          min_agreement: float = MIN_AGREEMENT) -> QuantizationCheck:
     """Quantize any ONNX segmentation model with a contract (embedded or Deepness metadata), calibrating and
     checking on windows of ``raster`` (the model's fixed size, else its tile size, 256 px without one)."""
+    check_options(windows, min_agreement)
     session = _session(float_model)
     model_contract = _contract_of(session, float_model)
     height, width = session.get_inputs()[0].shape[2:4]

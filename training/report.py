@@ -21,6 +21,8 @@ import numpy as np
 
 from ._plugin import atomic, confusion_plot, metrics
 from .model_contract import plain
+from .report_sections import baseline_section, choices_section, comparison_section, uncertainty_section
+from .report_sections import table as _table
 
 LOG = logging.getLogger("seamless_segmentation.training")
 
@@ -103,20 +105,6 @@ def write_report(path: str | Path, report: dict[str, Any], confusion: metrics.Co
     return path
 
 
-def _table(header: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
-    head = "".join(f"<th>{html.escape(str(h))}</th>" for h in header)
-    body = "".join("<tr>" + "".join(f"<td>{_cell(v)}</td>" for v in row) + "</tr>" for row in rows)
-    return f"<table><tr>{head}</tr>{body}</table>"
-
-
-def _cell(value: Any) -> str:
-    if value is None:
-        return "&ndash;"
-    if isinstance(value, float):
-        return f"{value:.4f}"
-    return html.escape(str(value))
-
-
 def _image(data: bytes, alt: str) -> str:
     if not data:
         return ""
@@ -149,8 +137,10 @@ def render_html(report: dict[str, Any], images: dict[str, bytes]) -> str:
              f"<p>Created {html.escape(str(report.get('created', '')))}. Figures are measured on the validation "
              "area (held out spatially inside the training ground; it chose the epoch exported); unlabelled pixels "
              "are not counted.</p>",
-             _table(["", "value"], summary), *_test_section(report.get("test")),
-             *_search_section(report.get("search")), "<h2>Learning curves</h2>",
+             _table(["", "value"], summary), *uncertainty_section(validation),
+             *comparison_section(report.get("comparison")), *baseline_section(report.get("baselines")),
+             *_test_section(report.get("test")), *_search_section(report.get("search")),
+             *choices_section(report.get("defaults_chosen")), "<h2>Learning curves</h2>",
              _image(images.get("learning_curves.png", b""), "learning curves"),
              "<h2>Per-class scores (validation area)</h2>",
              _table(["value", "class", "reference pixels", "precision (user's acc.)", "recall (producer's acc.)",

@@ -88,6 +88,9 @@ class Trainer:
         self.model, self.data, self.config, self.progress, self.state = model, data, config, progress, state
         self.on_epoch = on_epoch
         self.options = config.training
+        if self.options.epochs is None or self.options.batch_size is None:
+            raise ValueError("training.epochs and training.batch_size must be chosen (plan.resolve) before training")
+        self.epochs, self.batch_size = int(self.options.epochs), int(self.options.batch_size)
         model.to(state.device)
         self.network: torch.nn.Module = model
         if state.distributed:
@@ -97,8 +100,8 @@ class Trainer:
         self.sampler: DistributedSampler = DistributedSampler(
             self.dataset, num_replicas=state.world, rank=state.rank, shuffle=True, seed=self.options.seed)
         per_rank = math.ceil(len(self.dataset) / state.world)
-        self.loader = DataLoader(self.dataset, batch_size=self.options.batch_size, sampler=self.sampler,
-                                 num_workers=self.options.workers, drop_last=per_rank >= 2 * self.options.batch_size,
+        self.loader = DataLoader(self.dataset, batch_size=self.batch_size, sampler=self.sampler,
+                                 num_workers=self.options.workers, drop_last=per_rank >= 2 * self.batch_size,
                                  pin_memory=state.device.type == "cuda")
         self.steps_per_epoch = max(1, min(len(self.loader), self.options.steps_per_epoch or len(self.loader)))
         weights = class_weights(self.options.class_weights, data.train_counts,
@@ -115,9 +118,10 @@ class Trainer:
         self.best: tuple[float, int, State, Evaluation | None] = (-1.0, 0, _cpu_state(model), None)
         self._estimated = False
         self._margin_sample: torch.Tensor | None = None
+        self.holdout = bool(data.validation.windows)  # without a validation area every epoch is "the best": the last
 
     def _schedule(self) -> torch.optim.lr_scheduler.LRScheduler:
-        total = self.options.epochs * self.steps_per_epoch
+        total = self.epochs * self.steps_per_epoch
         if self.options.schedule == "onecycle" and total < MIN_ONECYCLE_STEPS:
             self.progress.info(f"Only {total} training steps: a cosine schedule replaces one-cycle, which needs "
                                f"at least {MIN_ONECYCLE_STEPS}.")
@@ -152,7 +156,7 @@ class Trainer:
             total += float(loss.detach())
             chips += images.shape[0]
             done = (epoch - self.start_epoch) * self.steps_per_epoch + step + 1
-            self.progress.set_fraction(done / ((self.options.epochs - self.start_epoch) * self.steps_per_epoch))
+            self.progress.set_fraction(done / ((self.epochs - self.start_epoch) * self.steps_per_epoch))
             self._early_estimate(step + 1, time.perf_counter() - started)
         return total / self.steps_per_epoch, chips, time.perf_counter() - started, False
 
@@ -161,22 +165,22 @@ class Trainer:
         if self._estimated or steps >= self.steps_per_epoch or (seconds < ESTIMATE_AFTER_SECONDS and steps < 5):
             return
         self._estimated = True
-        epochs = self.options.epochs - self.start_epoch
+        epochs = self.epochs - self.start_epoch
         self.progress.info(first_epoch_estimate(seconds / steps, self.steps_per_epoch, epochs))
 
     def validate(self) -> Evaluation:
         """Scores of the current weights on the validation area (all ranks together)."""
         self.model.eval()
         return evaluate(self.model, self.data, self.criterion, self.model.size_multiple,
-                        max(self.options.batch_size // 2, 1), self.state)
+                        max(self.batch_size // 2, 1), self.state)
 
     # ---- the run --------------------------------------------------------------------------------
     def fit(self) -> FitResult:
         """Train until the last epoch, early stopping or cancellation; return the best weights."""
         seconds_total, chips_total, cancelled, stopped, stale = 0.0, 0, False, False, 0
-        clock, run_started = EpochClock(self.options.epochs - self.start_epoch), time.perf_counter()
+        clock, run_started = EpochClock(self.epochs - self.start_epoch), time.perf_counter()
         with deterministic(self.state.device.type == "cpu"):
-            for epoch in range(self.start_epoch, self.options.epochs):
+            for epoch in range(self.start_epoch, self.epochs):
                 epoch_started = time.perf_counter()
                 loss, chips, seconds, cancelled = self._train_epoch(epoch)
                 seconds_total, chips_total = seconds_total + seconds, chips_total + chips
@@ -203,7 +207,7 @@ class Trainer:
     def _record(self, epoch: int, loss: float, evaluation: Evaluation, speed: float, clock: EpochClock) -> bool:
         scores = evaluation.scores
         miou = scores.mean_iou if not math.isnan(scores.mean_iou) else 0.0
-        improved = miou > self.best[0]
+        improved = miou > self.best[0] or not self.holdout
         if improved:
             self.best = (miou, epoch + 1, _cpu_state(self.model), evaluation)
         names = self.data.classes.names
@@ -213,10 +217,11 @@ class Trainer:
                              "learning_rate": self.optimizer.param_groups[0]["lr"], "chips_per_second": speed,
                              "seconds": clock.durations[-1]})
         per_class = ", ".join(f"{names[v]} {_finite(i):.2f}" for v, i in zip(scores.values, scores.iou))
-        self.progress.info(f"Epoch {epoch + 1}/{self.options.epochs}: loss {loss:.4f} | validation loss "
-                           f"{evaluation.loss:.4f}, OA {scores.overall_accuracy:.1%}, mIoU {miou:.1%}"
-                           f"{' (best)' if improved else ''} | IoU {per_class} | {speed:.1f} chips/s | "
-                           f"{clock.text()}")
+        validated = (f"validation loss {evaluation.loss:.4f}, OA {scores.overall_accuracy:.1%}, mIoU {miou:.1%}"
+                     f"{' (best)' if improved else ''} | IoU {per_class}" if self.holdout else
+                     "no validation area (the last epoch's weights are kept)")
+        self.progress.info(f"Epoch {epoch + 1}/{self.epochs}: loss {loss:.4f} | {validated} | {speed:.1f} "
+                           f"chips/s | {clock.text()}")
         return improved
 
     # ---- checkpoints ----------------------------------------------------------------------------
@@ -227,7 +232,7 @@ class Trainer:
         best_miou, best_epoch, best_state, _ = self.best
         if self._margin_sample is None:
             self._margin_sample = margin_sample(self.data)
-        epochs = {"planned": self.options.epochs, "run": epoch + 1, "best": best_epoch, "exported": "last",
+        epochs = {"planned": self.epochs, "run": epoch + 1, "best": best_epoch, "exported": "last",
                   "cancelled": False, "stopped_early": False}
         exported = last_epoch_fields(self.model, self.data, self.config, evaluation, epochs, self._margin_sample)
         checkpoint.save(Path(self.config.output.folder) / "last.pt", {
@@ -248,7 +253,7 @@ class Trainer:
             raise errors.InputError(f"The checkpoint '{path}' was trained on other classes or bands "
                                     f"({content.get('classes')}); resume with the same data.")
         planned = checkpoint.from_json(content["config"])["training"]["epochs"]
-        if planned != self.options.epochs:
+        if planned != self.epochs:
             raise errors.InputError(f"The checkpoint '{path}' belongs to a run of {planned} epochs; resume it with "
                                     f"training.epochs {planned} (the schedule depends on it).")
         self.model.load_state_dict(content["model"])
@@ -259,7 +264,7 @@ class Trainer:
         self.history = checkpoint.from_json(content["history"])
         self.start_epoch = int(content["epoch"])
         self.best = (float(content["best_miou"]), int(content["best_epoch"]), content["best_model"], None)
-        if self.start_epoch >= self.options.epochs:
+        if self.start_epoch >= self.epochs:
             raise errors.InputError(f"The checkpoint '{path}' has already run all its {self.start_epoch} epochs; "
                                     "there is nothing to resume (its best model is in best.pt).")
         self.progress.info(f"Resumed from '{path}' after epoch {self.start_epoch}.")

@@ -2,6 +2,7 @@
 best settings' round trip, and the test area kept out of everything until the end."""
 from __future__ import annotations
 
+import html
 import json
 import os
 import subprocess
@@ -12,6 +13,7 @@ import pytest
 import torch
 import yaml
 
+from plugin.core.errors import InputError
 from plugin.core.progress import LoggingProgress
 from tests.training.helpers import REPO, tiny_settings
 from training import api
@@ -25,26 +27,27 @@ TEST_EXTENT = [340240 + 384 * 10, 5819480, 340240 + 512 * 10, 5822040]
 TINY_SPACE = {"architecture": ["unet"], "chip_size": 64, "depth": {"low": 2, "high": 3}, "width_factor": [0.25]}
 
 
-def search_settings(folder, s2_crop, **tune_settings):
+def search_settings(folder, s2_crop, forest_trees=0, **tune_settings):
     return tiny_settings(folder, s2_crop["image"], s2_crop["labels"], test={"extent": TEST_EXTENT},
-                         validation={"fraction": 0.25, "block_size": 64},
+                         validation={"fraction": 0.25, "block_size": 64, "forest_trees": forest_trees},
                          tune={"trials": 3, "startup_trials": 2, "prune_startup_trials": 1, "prune_warmup_epochs": 0,
-                               "space": TINY_SPACE, **tune_settings})
+                               "refit": False, "space": TINY_SPACE, **tune_settings})
 
 
 @pytest.fixture(scope="module")
 def searched(s2_crop, tmp_path_factory):
-    """Three trials of two epochs (the first the configuration's own settings), then the best retrained."""
+    """Three trials of two epochs (the first the configuration's own settings), then the default settings and
+    the best trained in full, compared with a small random forest, the better network exported."""
     folder = tmp_path_factory.mktemp("tune")
     progress = LoggingProgress()
-    outcome = tune(from_mapping(search_settings(folder, s2_crop)), progress)
+    outcome = tune(from_mapping(search_settings(folder, s2_crop, forest_trees=10)), progress)
     return outcome, folder, progress
 
 
-def test_a_search_prunes_trials_retrains_the_best_and_records_it_in_the_contract(searched):
+def test_a_search_compares_defaults_winner_and_forest_and_records_it_in_the_contract(searched):
     outcome, folder, progress = searched
     states = [t.state for t in outcome.study.trials]
-    assert len(states) == 3 and optuna.trial.TrialState.PRUNED in states  # pruned on validation mIoU per epoch
+    assert len(states) == 3 and all(t.intermediate_values for t in outcome.study.trials)
     first = outcome.study.trials[0]
     assert first.params["depth"] == 2 and first.params["learning_rate"] == 0.01  # the configuration's settings
     assert all(len(t.intermediate_values) >= 1 for t in outcome.study.trials)
@@ -64,6 +67,34 @@ def test_a_search_prunes_trials_retrains_the_best_and_records_it_in_the_contract
     report = json.loads((folder / "report.json").read_text())
     assert report["search"]["best_trial"] == search["best_trial"] and report["run"]["seconds_per_epoch"] > 0
     assert report["test"]["pixels"] > 0 and "Test area" in (folder / "report.html").read_text()
+
+
+def test_the_report_names_the_model_it_kept_and_the_baselines_it_beat_or_not(searched):
+    outcome, folder, progress = searched
+    report = json.loads((folder / "report.json").read_text())
+    comparison = report["comparison"]
+    names = [row["name"] for row in comparison["rows"]]
+    assert names[0] == "default settings" and names[-1] == "pixel random forest"
+    assert len(names) == (2 if comparison["same_settings"] else 3)
+    defaults = comparison["rows"][0]["mean_iou"]
+    if comparison["same_settings"]:
+        assert comparison["kept"] == "default settings"
+    else:
+        winner = comparison["rows"][1]["mean_iou"]
+        assert comparison["kept"] == ("search's winner" if winner > defaults else "default settings")
+        assert f"{winner:.1%}" in comparison["reason"] and f"{defaults:.1%}" in comparison["reason"]
+    kept = next(row for row in comparison["rows"] if row["name"].startswith(comparison["kept"]))
+    assert report["validation"]["mean_iou"] == pytest.approx(kept["mean_iou"], abs=1e-5)  # the kept model's figures
+    forest = report["baselines"]["random_forest"]
+    assert forest["mean_iou"] == pytest.approx(comparison["rows"][-1]["mean_iou"], abs=1e-5)
+    better = "network" if kept["mean_iou"] >= forest["mean_iou"] else "random forest"
+    assert report["baselines"]["verdict"].startswith(f"the {better} scores higher")
+    page = (folder / "report.html").read_text()
+    assert f"Kept: {html.escape(comparison['kept'])}" in page
+    assert "pixel random forest" in page and "95 % interval" in page
+    assert outcome.training.contract.provenance["selection"].startswith(comparison["kept"])
+    assert any(m.startswith("Kept: ") for m in progress.messages)
+    assert report["validation"]["interval_95"]["units"] >= 2  # the validation's uncertainty, over its blocks
 
 
 def test_the_same_seed_gives_the_same_search(searched, s2_crop, tmp_path):
@@ -98,6 +129,36 @@ def test_a_resumed_study_continues_its_trial_count(s2_crop, tmp_path):
     assert [(t.number, t.params) for t in resumed.trials[:2]] == first
     done = tune(from_mapping(settings), LoggingProgress()).study  # nothing missing: no new trial
     assert len(done.trials) == 3
+
+
+def test_a_study_refuses_a_changed_search_space_and_runs_nothing(s2_crop, tmp_path):
+    settings = search_settings(tmp_path, s2_crop, retrain=False, trials=1)
+    tune(from_mapping(settings), LoggingProgress())
+    settings["tune"]["space"] = {**TINY_SPACE, "depth": {"low": 3, "high": 4}}
+    settings["tune"]["trials"] = 2
+    with pytest.raises(InputError, match=r"another search: space.searched.depth.high was 3.0, now 4.0.*--study NAME"):
+        tune(from_mapping(settings), LoggingProgress())
+    study = optuna.load_study(study_name="seamless-tune", storage=f"sqlite:///{tmp_path / 'tune.db'}")
+    assert len(study.trials) == 1  # nothing ran with the new space
+    settings["tune"]["study"] = "deeper"  # its own study: runs
+    assert len(tune(from_mapping(settings), LoggingProgress()).study.trials) == 2
+
+
+def test_the_kept_settings_are_refit_on_all_the_training_ground(s2_crop, tmp_path):
+    outcome = tune(from_mapping(search_settings(tmp_path, s2_crop, trials=2, refit=True)), LoggingProgress())
+    provenance = outcome.training.contract.provenance
+    refit = provenance["comparison"]["refit"]
+    assert "retrained on all the training ground" in provenance["selection"]
+    best = yaml.safe_load(outcome.best_config_path.read_text())
+    assert best["validation"]["holdout"] is False and best["training"]["epochs"] == refit["epochs"]
+    report = json.loads((tmp_path / "report.json").read_text())
+    pixels = report["training_data"]["class_pixels"]
+    assert sum(c["training"] for c in pixels.values()) > report["validation"]["total"] > 0  # trained on both areas
+    assert report["test"]["pixels"] > 0  # the test area stays out of everything, refit included
+    again = api.train(from_file_and_overrides(outcome.best_config_path, [f"output.folder={tmp_path / 'again'}"]),
+                      LoggingProgress())  # best_config.yaml reproduces the exported model
+    assert all(torch.equal(outcome.training.fit.best_state[k], again.fit.best_state[k])
+               for k in again.fit.best_state)
 
 
 def test_two_processes_share_one_sqlite_study(s2_crop, tmp_path):

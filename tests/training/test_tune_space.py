@@ -88,7 +88,7 @@ def test_spatial_folds_deal_every_block_to_exactly_one_fold():
 @pytest.mark.parametrize("validation, message", [
     ({"folds": 3, "fold": 3}, "validation.fold must be from 0 to 2"),
     ({"folds": 2, "extent": [0, 0, 1, 1]}, "cannot be combined"),
-    ({"folds": -1}, "validation.folds must be from 2 to 20"),
+    ({"folds": -1}, "validation.folds must be from 0 to 20"),
 ])
 def test_fold_settings_are_checked(validation, message):
     with pytest.raises(InputError, match=message):

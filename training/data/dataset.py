@@ -66,7 +66,14 @@ def pad_to_multiple(image: np.ndarray, labels: np.ndarray, multiple: int) -> tup
 def validation_batches(data: PreparedData, multiple: int, batch_size: int, rank: int = 0,
                        world: int = 1) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
     """Validation windows (this rank's share), padded to the network's multiple, batched by shape."""
-    groups: dict[tuple[int, ...], list[tuple[np.ndarray, np.ndarray]]] = {}
+    for images, labels, _ in indexed_validation_batches(data, multiple, batch_size, rank, world):
+        yield images, labels
+
+
+def indexed_validation_batches(data: PreparedData, multiple: int, batch_size: int, rank: int = 0,
+                               world: int = 1) -> Iterator[tuple[torch.Tensor, torch.Tensor, list[int]]]:
+    """As :func:`validation_batches`, with the index of each window in the batch."""
+    groups: dict[tuple[int, ...], list[tuple[np.ndarray, np.ndarray, int]]] = {}
     for index in range(rank, len(data.validation.windows), world):
         if data.validation.images is not None:
             raw, valid = data.validation.images[index]
@@ -75,14 +82,14 @@ def validation_batches(data: PreparedData, multiple: int, batch_size: int, rank:
         image = preprocess.normalise(raw, data.input, valid)
         image, labels = pad_to_multiple(image, data.validation.labels[index], multiple)
         group = groups.setdefault(image.shape, [])
-        group.append((image, labels))
+        group.append((image, labels, index))
         if len(group) == batch_size:
             yield _stack(groups.pop(image.shape))
     for group in groups.values():
         yield _stack(group)
 
 
-def _stack(items: list[tuple[np.ndarray, np.ndarray]]) -> tuple[torch.Tensor, torch.Tensor]:
-    images = torch.from_numpy(np.stack([i for i, _ in items]))
-    labels = torch.from_numpy(np.stack([label for _, label in items]).astype(np.int64))
-    return images, labels
+def _stack(items: list[tuple[np.ndarray, np.ndarray, int]]) -> tuple[torch.Tensor, torch.Tensor, list[int]]:
+    images = torch.from_numpy(np.stack([i for i, _, _ in items]))
+    labels = torch.from_numpy(np.stack([label for _, label, _ in items]).astype(np.int64))
+    return images, labels, [index for _, _, index in items]

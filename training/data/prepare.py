@@ -21,7 +21,8 @@ from .._plugin import contract, errors
 from .._plugin import progress as progress_module
 from ..config import TrainConfig
 from . import split as split_module
-from .labels import IGNORE_INDEX, ClassTable, class_table, count_values
+from .census import LabelCensus, scan_labels
+from .labels import IGNORE_INDEX, ClassTable, class_table
 from .scene_types import ChipRef, Scene, ValidationWindow
 from .sources import open_scene
 from .stats import PixelSampler, input_spec
@@ -54,6 +55,7 @@ class ValidationSet:
     windows: list[ValidationWindow]
     labels: list[np.ndarray]
     images: list[tuple[np.ndarray, np.ndarray]] | None = None
+    units: list[int] = field(default_factory=list)  # per window: its spatial unit (block) for the bootstrap
 
 
 @dataclass
@@ -86,22 +88,33 @@ class PreparedData:
         }
 
 
-def prepare_data(config: TrainConfig, progress: Progress) -> PreparedData:
-    """Open the scene, split it, find the classes, cut chips and compute normalisation statistics."""
+def prepare_data(config: TrainConfig, progress: Progress, census: LabelCensus | None = None) -> PreparedData:
+    """Open the scene, split it, find the classes, cut chips and compute normalisation statistics.
+
+    ``config`` should have its data-derived settings filled in (plan.resolve, which also gives the label
+    census to reuse); when it has not, they are chosen here.
+    """
+    if config.data.chip_size is None or config.data.indices is None:
+        from ..plan import resolve
+
+        resolved = resolve(config, progress)
+        config, census = resolved.config, resolved.census
     scene = open_scene(config.data)
     for note in scene.notes:
         progress.warning(note)
-    chip_size = getattr(scene, "chip_size", config.data.chip_size)
+    chip_size = getattr(scene, "chip_size", None) or int(config.data.chip_size or 0)
     scene.check_chip_size(chip_size)
     block_size = config.validation.block_size or default_block_size(scene, chip_size)
     test_area = open_test_area(config.test, scene.crs_wkt)
-    values, blocks = _scan_blocks(scene, block_size, progress, test_area)
-    classes = class_table(values, scene.known_classes, config.data.classes)
-    split = _make_split(config, scene, blocks, block_size, test_area)
+    census = _census_for(census, scene, block_size, progress, test_area)
+    classes = class_table(census.totals, scene.known_classes, config.data.classes)
+    split = _make_split(config, scene, census, block_size, test_area)
     progress.info(f"Classes: {', '.join(f'{c.value} {c.name}' for c in classes.classes)}; split: {split.description}.")
     budget = _MemoryBudget(config.data.cache_mb)
-    validation, train_counts, validation_counts = _tile(scene, classes, split, config, chip_size, budget, test_area)
-    _check_classes(classes, train_counts, validation_counts, progress, scene.unlabelled)
+    validation, train_counts, validation_counts = _tile(scene, classes, split, config, chip_size, budget, test_area,
+                                                        _unit_size(config, block_size))
+    _check_classes(classes, train_counts, validation_counts if config.validation.holdout else None, progress,
+                   scene.unlabelled)
     train, sampler = _training_chips(scene, classes, split, config, chip_size, progress, budget, test_area)
     if not budget.fits:
         train.images = validation.images = None
@@ -117,19 +130,26 @@ def prepare_data(config: TrainConfig, progress: Progress) -> PreparedData:
 def prepare_validation(config: TrainConfig, progress: Progress, classes: ClassTable,
                        all_labels: bool = False) -> PreparedData:
     """Validation windows only, for a model whose classes are known (``all_labels``: every labelled pixel)."""
+    census = None
+    if config.data.chip_size is None or config.data.indices is None:
+        from ..plan import resolve
+
+        resolved = resolve(config, progress)
+        config, census = resolved.config, resolved.census
     scene = open_scene(config.data)
-    chip_size = getattr(scene, "chip_size", config.data.chip_size)
+    chip_size = getattr(scene, "chip_size", None) or int(config.data.chip_size or 0)
     scene.check_chip_size(chip_size)
     block_size = config.validation.block_size or default_block_size(scene, chip_size)
     test_area = None if all_labels else open_test_area(config.test, scene.crs_wkt)  # as in training
-    values, blocks = _scan_blocks(scene, block_size, progress, test_area)
-    foreign = sorted(set(values) - set(classes.values.tolist()))
+    census = _census_for(None if all_labels else census, scene, block_size, progress, test_area)
+    foreign = sorted(set(census.totals) - set(classes.values.tolist()))
     if foreign:
         progress.warning(f"Label values {foreign} are not classes of the model; their pixels are not scored.")
     split = (split_module.EverythingValidation() if all_labels
-             else _make_split(config, scene, blocks, block_size, test_area))
+             else _make_split(config, scene, census, block_size, test_area))
     validation, train_counts, validation_counts = _tile(scene, classes, split, config, chip_size,
-                                                        _MemoryBudget(config.data.cache_mb), test_area)
+                                                        _MemoryBudget(config.data.cache_mb), test_area,
+                                                        None if all_labels else _unit_size(config, block_size))
     bands = len(scene.bands.names)
     identity = contract.InputSpec("image", bands, scene.bands.names, (1.0,) * bands, (0.0,) * bands,
                                   (0.0,) * bands, (1.0,) * bands)
@@ -144,7 +164,7 @@ def prepare_test(config: TrainConfig, progress: Progress, classes: ClassTable,
     test_area = open_test_area(config.test, scene.crs_wkt)
     if test_area is None:
         return None
-    chip_size = getattr(scene, "chip_size", config.data.chip_size)
+    chip_size = getattr(scene, "chip_size", None) or int(config.data.chip_size or 0)
     try:
         windows, _, test_counts = _tile(scene, classes, TestAreaOnly(test_area), config, chip_size,
                                         _MemoryBudget(0))
@@ -164,40 +184,37 @@ def default_block_size(scene: Scene, chip_size: int) -> int:
     return int(min(max(side // chip_size, 1), 4)) * chip_size
 
 
-def _scan_blocks(scene: Scene, block_size: int, progress: Progress,
-                 test_area: TestArea | None = None) -> tuple[dict[int, int], dict]:
-    """Label values found and labelled pixels per block (col, row), outside the test area."""
-    values: dict[int, int] = {}
-    blocks: dict[tuple[int, int], int] = {}
-    refs = scene.scan_refs(block_size)
-    for number, ref in enumerate(refs):
-        outside = None if test_area is None else ~test_area.mask(ref.window, ref.geotransform)
-        counts = count_values(scene.read_labels(ref), scene.unlabelled, outside)
-        for value, count in counts.items():
-            values[value] = values.get(value, 0) + count
-        block = (ref.window.col // block_size, ref.window.row // block_size)
-        blocks[block] = blocks.get(block, 0) + sum(counts.values())
-        _cancel_point(progress, f"Scanning labels {number + 1}/{len(refs)}")
-    if not values:
-        raise InputError("The labels cover no pixel of the image: there is nothing to learn from. Check that "
-                         "the labels overlap the raster and that the unlabelled value is right.")
-    return values, blocks
+def _unit_size(config: TrainConfig, block_size: int) -> int | None:
+    """Validation blocks are the bootstrap's units; a layer's or an extent's windows are their own units."""
+    return None if (config.validation.layer or config.validation.extent) else block_size
 
 
-def _make_split(config: TrainConfig, scene: Scene, blocks: dict, block_size: int,
+def _census_for(census: LabelCensus | None, scene: Scene, block_size: int, progress: Progress,
+                test_area: TestArea | None) -> LabelCensus:
+    """The census given when its cells tile the blocks, else a new one with cells of the block size."""
+    if census is not None and block_size % census.cell == 0:
+        return census
+    return scan_labels(scene, block_size, progress, test_area)
+
+
+def _make_split(config: TrainConfig, scene: Scene, census: LabelCensus, block_size: int,
                 test_area: TestArea | None = None) -> split_module.Split:
     validation = config.validation
     chosen: split_module.Split
-    if validation.layer:
+    if not validation.holdout:
+        chosen = split_module.NoValidation()
+    elif validation.layer:
         chosen = split_module.LayerSplit(validation.layer, validation.layer_name, scene.crs_wkt)
     elif validation.extent:
         chosen = split_module.ExtentSplit(validation.extent)
     elif validation.folds > 1:
-        folds = split_module.choose_fold_blocks(blocks, validation.folds, config.training.seed)
+        totals = {block: sum(counts.values()) for block, counts in census.blocks(block_size).items()}
+        folds = split_module.choose_fold_blocks(totals, validation.folds, config.training.seed)
         chosen = split_module.BlockSplit(block_size, folds[validation.fold])
         chosen.description.update({"folds": validation.folds, "fold": validation.fold})
     else:
-        blocks_chosen = split_module.choose_validation_blocks(blocks, validation.fraction, config.training.seed)
+        blocks_chosen = split_module.choose_validation_blocks(census.blocks(block_size), validation.fraction,
+                                                              config.training.seed)
         chosen = split_module.BlockSplit(block_size, blocks_chosen)
     if validation.buffer > 0:
         chosen = split_module.BufferedSplit(chosen, validation.buffer)
@@ -215,7 +232,8 @@ def _labels_for(scene: Scene, classes: ClassTable, split: split_module.Split, re
 
 
 def _tile(scene: Scene, classes: ClassTable, split: split_module.Split, config: TrainConfig, chip_size: int,
-          budget: _MemoryBudget, test_area: TestArea | None = None) -> tuple[ValidationSet, np.ndarray, np.ndarray]:
+          budget: _MemoryBudget, test_area: TestArea | None = None,
+          unit_size: int | None = None) -> tuple[ValidationSet, np.ndarray, np.ndarray]:
     """Validation windows (none reading the test area) and distinct labelled pixels per class in both areas."""
     window = config.validation.window or chip_size
     context = config.validation.context if config.validation.context is not None else chip_size // 4
@@ -242,10 +260,24 @@ def _tile(scene: Scene, classes: ClassTable, split: split_module.Split, config: 
         raise InputError("The image is nodata wherever the labels are (nodata values, NaN, alpha or mask), so there "
                          "is nothing to learn from. Check the image's nodata value and that image and labels cover "
                          "the same area.")
-    if not kept:
+    if not kept and config.validation.holdout:
         raise InputError("The validation area holds no labelled pixel, so no honest accuracy can be measured; "
                          "move the validation area (layer or extent) over labelled pixels, or use blocks.")
-    return ValidationSet(kept, labels, images if budget.fits else None), train_counts, val_counts
+    units = _units(kept, unit_size)
+    return ValidationSet(kept, labels, images if budget.fits else None, units), train_counts, val_counts
+
+
+def _units(windows: list[ValidationWindow], unit_size: int | None) -> list[int]:
+    """Each window's unit for the bootstrap: the block holding its scored centre, or the window itself."""
+    if not unit_size:
+        return list(range(len(windows)))
+    ids: dict[tuple[int, int], int] = {}
+    result = []
+    for item in windows:
+        row = item.read.window.row + (item.rows[0] + item.rows[1]) // 2
+        col = item.read.window.col + (item.cols[0] + item.cols[1]) // 2
+        result.append(ids.setdefault((row // unit_size, col // unit_size), len(ids)))
+    return result
 
 
 def _class_counts(index: np.ndarray, where: np.ndarray, classes: int) -> np.ndarray:
@@ -253,7 +285,7 @@ def _class_counts(index: np.ndarray, where: np.ndarray, classes: int) -> np.ndar
     return np.bincount(chosen[chosen >= 0], minlength=classes)[:classes]
 
 
-def _check_classes(classes: ClassTable, train: np.ndarray, validation: np.ndarray, progress: Progress,
+def _check_classes(classes: ClassTable, train: np.ndarray, validation: np.ndarray | None, progress: Progress,
                    unlabelled: frozenset[int] = frozenset()) -> None:
     learnt = [c.name for c, n in zip(classes.classes, train) if n > 0]
     if len(learnt) < 2:
@@ -263,7 +295,7 @@ def _check_classes(classes: ClassTable, train: np.ndarray, validation: np.ndarra
                          "more classes (background included) or move the validation area. Label values taken as "
                          f"unlabelled: {ignored}; if a value there is a class (or a class value means 'no label'), "
                          "set UNLABELLED_VALUE (command line: --ignore-value).")
-    for info, n_train, n_val in zip(classes.classes, train, validation):
+    for info, n_train, n_val in zip(classes.classes, train, validation if validation is not None else train):
         if n_train == 0:
             progress.warning(f"Class {info.value} '{info.name}' has no training pixels; the model cannot learn it.")
         elif n_val == 0:

@@ -95,6 +95,15 @@ class EverythingValidation:
         return np.full((window.height, window.width), VALIDATION, np.uint8)
 
 
+class NoValidation:
+    """No validation area: every pixel (outside a test area) trains (a final fit on all the training ground)."""
+
+    description = {"method": "none: every labelled pixel trains"}
+
+    def roles(self, window: PixelWindow, geotransform: GeoTransform) -> np.ndarray:
+        return np.full((window.height, window.width), TRAIN, np.uint8)
+
+
 class BufferedSplit:
     """Training pixels within ``buffer`` pixels of the validation area become EXCLUDED."""
 
@@ -126,27 +135,64 @@ def _dilate(mask: np.ndarray, radius: int) -> np.ndarray:
     return total > 0
 
 
-def choose_validation_blocks(labelled: Mapping[tuple[int, int], int], fraction: float,
+def choose_validation_blocks(blocks: Mapping[tuple[int, int], Mapping[int, int] | int], fraction: float,
                              seed: int) -> set[tuple[int, int]]:
-    """Blocks (col, row) drawn at random until they hold ``fraction`` of the labelled pixels."""
-    candidates = sorted(block for block, count in labelled.items() if count > 0)
+    """Blocks (col, row) holding about ``fraction`` of the labelled pixels, every class among them where the
+    labels allow.
+
+    ``blocks`` gives the labelled pixels per class value of each block. Drawing blocks at random can miss
+    a rare class altogether (its accuracy is then never measured), so classes come first, rarest first:
+    a class not yet in the validation area gets the block whose pixels of it are closest to ``fraction``
+    of that class, among the blocks that leave every class some training pixels. Then blocks are drawn
+    at random (seeded) until the validation area holds ``fraction`` of the labelled pixels. A class found
+    in one block only stays in training (it cannot be in both). Blocks given as plain pixel counts (no
+    classes) are drawn at random only.
+    """
+    per_class: dict[tuple[int, int], Mapping[int, int]] = {
+        block: ({0: counts} if isinstance(counts, int) else counts) for block, counts in blocks.items()}
+    return _stratified_blocks(per_class, fraction, seed)
+
+
+def _stratified_blocks(blocks: Mapping[tuple[int, int], Mapping[int, int]], fraction: float,
+                       seed: int) -> set[tuple[int, int]]:
+    candidates = sorted(block for block, counts in blocks.items() if sum(counts.values()) > 0)
     if len(candidates) < 2:
         raise InputError("The labels fall into fewer than two validation blocks, so no spatial validation "
                          "area can be held out; set validation.block_size smaller (in the algorithm: a "
                          "smaller chip size) or give a validation polygon layer.")
-    total = sum(labelled[b] for b in candidates)
-    order = np.random.default_rng(seed).permutation(len(candidates))
+    totals: dict[int, int] = {}
+    for block in candidates:
+        for value, count in blocks[block].items():
+            totals[value] = totals.get(value, 0) + count
+    order = {block: rank for rank, block in
+             enumerate(candidates[i] for i in np.random.default_rng(seed).permutation(len(candidates)))}
     chosen: set[tuple[int, int]] = set()
-    held = 0
-    for index in order:
-        if held >= fraction * total or len(chosen) == len(candidates) - 1:
-            break
-        block = candidates[index]
+    held: dict[int, int] = {}
+
+    def allowed(block: tuple[int, int]) -> bool:  # every class keeps training pixels outside the chosen blocks
+        return len(chosen) < len(candidates) - 1 and all(
+            held.get(v, 0) + n < totals[v] for v, n in blocks[block].items() if n > 0)
+
+    def take(block: tuple[int, int]) -> None:
         chosen.add(block)
-        held += labelled[block]
+        for value, count in blocks[block].items():
+            held[value] = held.get(value, 0) + count
+
+    holders = {v: [b for b in candidates if blocks[b].get(v, 0) > 0] for v in totals}
+    for value in sorted(totals, key=lambda v: (len(holders[v]), totals[v], v)):
+        if held.get(value, 0) > 0:
+            continue
+        options = [b for b in holders[value] if b not in chosen and allowed(b)]
+        if options:
+            target = fraction * totals[value]
+            take(min(options, key=lambda b: (abs(blocks[b][value] - target), order[b])))
+    total = sum(totals.values())
+    for block in sorted(candidates, key=order.__getitem__):
+        if sum(held.values()) >= fraction * total:
+            break
+        if block not in chosen and allowed(block):
+            take(block)
     return chosen
-
-
 
 
 def choose_fold_blocks(labelled: Mapping[tuple[int, int], int], folds: int,

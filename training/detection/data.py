@@ -23,7 +23,7 @@ import numpy as np
 from .._plugin import contract, errors
 from .._plugin import progress as progress_module
 from .._plugin import window as window_module
-from ..config import TrainConfig
+from ..config import DETECTOR_DEFAULTS, TrainConfig
 from ..data import split as split_module
 from ..data.raster import RasterSource
 from ..data.scene_types import ChipRef, ValidationWindow
@@ -116,7 +116,7 @@ class _Preparation:
         data = config.data
         self.image = RasterSource(data.image or "", data.bands, data.band_names)
         self.grid = self.image.grid
-        self.chip = data.chip_size
+        self.chip = int(data.chip_size or DETECTOR_DEFAULTS["chip_size"])  # set by the configuration's check
         if self.chip > min(self.grid.width, self.grid.height):
             raise InputError(f"The chip size {self.chip} is larger than the image ({self.grid.width} x "
                              f"{self.grid.height} pixels); choose a chip size (a multiple of 32) of at most "

@@ -68,17 +68,18 @@ class DetectionTrainer:
                  device: torch.device, on_epoch: EpochCallback | None = None) -> None:
         self.model, self.data, self.config, self.progress, self.device = model, data, config, progress, device
         self.options, self.on_epoch = config.training, on_epoch
+        self.epochs, self.batch_size = int(self.options.epochs or 1), int(self.options.batch_size or 1)
         model.to(device)
         self.dataset = DetectionChips(data, self.options)
         generator = torch.Generator().manual_seed(self.options.seed)
-        self.loader = DataLoader(self.dataset, batch_size=self.options.batch_size, shuffle=True, generator=generator,
+        self.loader = DataLoader(self.dataset, batch_size=self.batch_size, shuffle=True, generator=generator,
                                  num_workers=self.options.workers, collate_fn=collate,
-                                 drop_last=len(self.dataset) >= 2 * self.options.batch_size)
+                                 drop_last=len(self.dataset) >= 2 * self.batch_size)
         self.steps = max(1, min(len(self.loader), self.options.steps_per_epoch or len(self.loader)))
         self.criterion = RetinaLoss()
         self.optimizer = torch.optim.AdamW(model.parameters(), lr=self.options.learning_rate,
                                            weight_decay=self.options.weight_decay)
-        total = self.options.epochs * self.steps
+        total = self.epochs * self.steps
         if self.options.schedule == "onecycle" and total >= MIN_ONECYCLE_STEPS:
             self.scheduler: Any = torch.optim.lr_scheduler.OneCycleLR(self.optimizer, self.options.learning_rate,
                                                                       total_steps=total, pct_start=0.2)
@@ -107,7 +108,7 @@ class DetectionTrainer:
             self.scheduler.step()
             total += float(loss.detach())
             chips += images.shape[0]
-            self.progress.set_fraction((epoch * self.steps + step + 1) / (self.options.epochs * self.steps))
+            self.progress.set_fraction((epoch * self.steps + step + 1) / (self.epochs * self.steps))
         return total / self.steps, chips, time.perf_counter() - started, False
 
     def validate(self) -> DetectionEvaluation:
@@ -119,9 +120,9 @@ class DetectionTrainer:
         """Train until the last epoch, early stopping or cancellation; keep the best validated weights."""
         best: tuple[float, int, State, DetectionEvaluation | None] = (-1.0, 0, _cpu_state(self.model), None)
         seconds, chips, cancelled, stopped, stale = 0.0, 0, False, False, 0
-        clock, started = EpochClock(self.options.epochs), time.perf_counter()
+        clock, started = EpochClock(self.epochs), time.perf_counter()
         with deterministic(self.device.type == "cpu"):
-            for epoch in range(self.options.epochs):
+            for epoch in range(self.epochs):
                 epoch_started = time.perf_counter()
                 loss, seen, took, cancelled = self._train_epoch(epoch)
                 seconds, chips = seconds + took, chips + seen
@@ -156,7 +157,7 @@ class DetectionTrainer:
                  "learning_rate": self.optimizer.param_groups[0]["lr"], "chips_per_second": speed,
                  "seconds": clock.durations[-1]}
         self.history.append(entry)
-        self.progress.info(f"Epoch {epoch + 1}/{self.options.epochs}: loss {loss:.4f} | validation mAP@0.5 "
+        self.progress.info(f"Epoch {epoch + 1}/{self.epochs}: loss {loss:.4f} | validation mAP@0.5 "
                            f"{entry['map50']:.1%}{' (best)' if improved else ''}, mAP@0.5:0.95 "
                            f"{entry['map50_95']:.1%}, F1 {entry['f1']:.1%} at score {evaluation.threshold:.2f} "
                            f"| {speed:.1f} chips/s | {clock.text()}")

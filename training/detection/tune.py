@@ -39,7 +39,7 @@ def current_settings(config: TrainConfig) -> dict[str, Any]:
 def block_size(config: TrainConfig) -> int:
     """The validation block size every trial shares (from the image size and the configured chip size)."""
     grid = RasterSource(config.data.image or "", config.data.bands).grid
-    return default_block_size(grid.width, grid.height, config.data.chip_size)
+    return default_block_size(grid.width, grid.height, int(config.data.chip_size or 0))
 
 
 def prepare(config: TrainConfig, progress: Progress) -> DetectionData:

@@ -34,7 +34,12 @@ class SegmentationModel(nn.Module):
 
 def size_multiple(config: ModelConfig) -> int:
     """The network's total stride: window sizes and offsets must be multiples of it."""
-    return training_choices.size_multiple(config.architecture, config.depth)
+    return training_choices.size_multiple(config.architecture, unet_depth(config))
+
+
+def unet_depth(config: ModelConfig) -> int:
+    """The U-Net's depth: the configuration's, or the usual 4 when none was chosen."""
+    return config.depth if config.depth is not None else training_choices.DEFAULT_UNET_DEPTH
 
 
 def build_network(config: ModelConfig, in_channels: int, classes: int) -> nn.Module:
@@ -44,9 +49,7 @@ def build_network(config: ModelConfig, in_channels: int, classes: int) -> nn.Mod
     width = config.width or DEFAULT_WIDTH[config.architecture]
     network: nn.Module
     if config.architecture == "unet":
-        if not 1 <= config.depth <= 6:
-            raise errors.InputError(f"model.depth must be from 1 to 6 for a U-Net, got {config.depth}.")
-        network = UNet(in_channels, classes, config.depth, width, config.batch_norm, config.dropout,
+        network = UNet(in_channels, classes, unet_depth(config), width, config.batch_norm, config.dropout,
                        config.upsampling)
     elif config.architecture == "mobilenetv2_unet":
         network = MobileNetV2UNet(in_channels, classes, width)
@@ -81,7 +84,7 @@ def build_model(config: ModelConfig, bands: int, classes: int,
 
 def describe(config: ModelConfig, model: nn.Module) -> dict[str, Any]:
     """Architecture and its settings for the provenance."""
-    return {"architecture": config.architecture, "depth": config.depth if config.architecture == "unet" else None,
+    return {"architecture": config.architecture, "depth": unet_depth(config) if config.architecture == "unet" else None,
             "width": config.width or DEFAULT_WIDTH[config.architecture], "batch_norm": config.batch_norm,
             "dropout": config.dropout, "encoder_weights": config.encoder_weights and str(config.encoder_weights),
             "parameters": sum(p.numel() for p in model.parameters())}

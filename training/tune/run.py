@@ -8,7 +8,10 @@ from .._plugin import atomic, errors
 from .._plugin import progress as progress_module
 from ..config import TrainConfig, from_mapping
 from ..timing import duration_text
+from .final import finish_search
 from .report import search_document, write_search_report
+from .setup import prepare_search
+from .storage import check_storage
 from .study import BEST_CONFIG, SearchOutcome, best_mapping, search, search_record
 from .trial import ShareOfProgress
 
@@ -26,15 +29,17 @@ def _require_optuna() -> None:
 
 
 def tune(config: TrainConfig, progress: Progress | None = None) -> SearchOutcome:
-    """Search (resuming the study), write best_config.yaml and tune_report.html, then retrain the best."""
-    from .. import api
-
+    """Choose the defaults from the data, search (resuming the study), write best_config.yaml and
+    tune_report.html, then train the defaults and the winner, compare them with the pixel random forest,
+    and export the better network (retrained on all the training ground)."""
     _require_optuna()
     progress = progress or progress_module.LoggingProgress()
+    check_storage(config)  # before any work: a file that is not a study's is refused untouched
     share = SEARCH_SHARE if config.tune.retrain else 1.0  # of the progress bar; the final training has the rest
-    study, search_space = search(config, ShareOfProgress(progress, "", 0.0, share))
-    mapping = best_mapping(config, study)
-    record = search_record(study, config, search_space)
+    setup = prepare_search(config, progress)
+    study, search_space = search(setup, ShareOfProgress(progress, "", 0.0, share))
+    mapping = best_mapping(setup, study)
+    record = search_record(study, setup, search_space)
     best_path, report_path = search_paths(config)
     write_best_config(best_path, mapping)
     document = search_document(study, record, best_path.read_text(encoding="utf-8"))
@@ -44,12 +49,26 @@ def tune(config: TrainConfig, progress: Progress | None = None) -> SearchOutcome
     outcome = SearchOutcome(study, mapping, best_path, record, report_path)
     if not config.tune.retrain:
         return outcome
-    final = from_mapping(mapping, str(best_path))
+    if setup.config.is_detection:  # a detector: its best settings retrained and exported (training/detection)
+        from .. import api
+
+        outcome.training = api.train(from_mapping(mapping, str(best_path)),
+                                     ShareOfProgress(progress, "", share, 1.0 - share), search=record)
+        return outcome
     per_epoch = _seconds_per_epoch(document, record["best_trial"])
+    final_epochs = int(setup.config.tune.final_epochs or setup.config.training.epochs or 1)
     if per_epoch:
-        progress.info(f"Retraining the best settings for {final.training.epochs} epoch(s): about "
-                      f"{duration_text(per_epoch * final.training.epochs)} (from the trials' epochs).")
-    outcome.training = api.train(final, ShareOfProgress(progress, "", share, 1.0 - share), search=record)
+        progress.info(f"Final training of the default settings and the search's winner for {final_epochs} epoch(s) "
+                      f"each, then the kept one on all the training ground: about "
+                      f"{duration_text(per_epoch * final_epochs * 3)} (from the trials' epochs).")
+    outcome.training = finish_search(setup, study, record, ShareOfProgress(progress, "", share, 1.0 - share))
+    exported = outcome.training.run
+    if exported is not None:  # the file reproduces the model exported (the defaults', refitted, ...)
+        outcome.best_mapping = {k: v for k, v in exported.config.to_dict().items() if k != "tune"}
+        comparison = (outcome.training.contract.provenance.get("comparison") or {}) if outcome.training.contract \
+            else {}
+        write_best_config(best_path, outcome.best_mapping, f"the exported model: {comparison.get('kept', 'kept')} "
+                          f"settings{', retrained on all the training ground' if comparison.get('refit') else ''}")
     return outcome
 
 
@@ -62,11 +81,11 @@ def search_paths(config: TrainConfig) -> tuple[Path, Path]:
     return folder / BEST_CONFIG, folder / REPORT
 
 
-def write_best_config(path: Path, mapping: dict[str, Any]) -> Path:
-    """The best settings as YAML that ``python -m training train --config`` reads back unchanged."""
+def write_best_config(path: Path, mapping: dict[str, Any], what: str = "the search's best trial") -> Path:
+    """The settings as YAML that ``python -m training train --config`` reads back unchanged."""
     import yaml
 
-    header = ("# Best settings of a hyperparameter search (python -m training tune). Reproduce the final model:\n"
+    header = (f"# Settings of {what} (python -m training tune). Reproduce it:\n"
               "#   python -m training train --config best_config.yaml\n")
     with atomic.AtomicOutputs() as outputs:
         Path(outputs.temporary_for(path)).write_text(header + yaml.safe_dump(mapping, sort_keys=False),

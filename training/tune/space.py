@@ -17,18 +17,24 @@ dropout             0 to 0.5                                   model.dropout
 class_weights       auto, none                                 training.class_weights
 region_loss         none, dice, jaccard                        training.region_loss
 augmentation        0 to 0.3                                   training.brightness and training.contrast
-chip_size           64, 128, 256                               data.chip_size (stride scaled alike)
+chip_size           32 to 256 px, those the scene can take          data.chip_size (stride scaled alike)
 ==================  =========================================  ===========================================
+
+Choices that cannot run on the data are never proposed: chip sizes larger than the image or the
+labelled ground, or with labels for fewer than two chips, are left out of the space (a user's choice
+among them is dropped with a warning). Settings the configuration left to the data (batch size, U-Net
+depth) follow each trial's chip size as they would in ``train``.
 """
 from __future__ import annotations
 
 import copy
+import math
 from dataclasses import dataclass
 from typing import Any, Mapping
 
 from .._plugin import errors, training_choices
 from ..config import TrainConfig, from_mapping
-from ..nets.model import DEFAULT_WIDTH
+from ..nets.model import DEFAULT_WIDTH, unet_depth
 
 InputError = errors.InputError
 DETECTION_ARCHITECTURES = training_choices.DETECTION_ARCHITECTURES
@@ -99,10 +105,14 @@ def default_space(base: Mapping[str, Any]) -> dict[str, Spec]:
             for name, (kind, values) in SPACE.items()}
 
 
-def build_space(overrides: Mapping[str, Any], base: Mapping[str, Any], chips_folder: bool = False) -> SearchSpace:
-    """The default space with ``tune.space`` applied, each choice checked against the configuration."""
+def build_space(overrides: Mapping[str, Any], base: Mapping[str, Any], chips_folder: bool = False,
+                fitting_chips: tuple[int, ...] = (), progress: Any = None) -> SearchSpace:
+    """The default space with ``tune.space`` applied, each choice checked against the configuration, chip
+    sizes limited to ``fitting_chips`` (those the scene can take) when given."""
     defaults = default_space(base)
     searched: dict[str, Spec] = dict(defaults)
+    if fitting_chips and "chip_size" in searched:
+        searched["chip_size"] = Choice(tuple(fitting_chips))
     fixed: dict[str, Any] = {}
     for name, value in overrides.items():
         if name not in defaults and name not in DEFAULT_SPACE and "." not in name:
@@ -118,9 +128,35 @@ def build_space(overrides: Mapping[str, Any], base: Mapping[str, Any], chips_fol
             searched[name] = spec
     if chips_folder and "chip_size" in searched:
         del searched["chip_size"]  # a chips folder's chips have the size they were exported with
+    if fitting_chips and not chips_folder:
+        _fit_chips(searched, fixed, fitting_chips, progress)
     _check(searched, fixed, base)
     order = [n for n in defaults if n in searched] + sorted(n for n in searched if n not in defaults)
     return SearchSpace({n: searched[n] for n in order}, fixed)
+
+
+def _fit_chips(searched: dict[str, Spec], fixed: dict[str, Any], fitting: tuple[int, ...], progress: Any) -> None:
+    """Leave out chip sizes the scene cannot take (a fixed one that cannot is refused)."""
+    if "chip_size" in fixed and int(fixed["chip_size"]) not in fitting:
+        raise InputError(f"tune.space.chip_size {fixed['chip_size']} does not fit this scene; chip sizes it can take: "
+                         f"{', '.join(str(c) for c in fitting)}.")
+    spec = searched.get("chip_size")
+    if isinstance(spec, Range):  # a range of chip sizes: the fitting ones inside it
+        spec = Choice(tuple(c for c in fitting if spec.low <= c <= spec.high))
+    if isinstance(spec, Choice):
+        kept = tuple(c for c in spec.values if int(c) in fitting)
+        dropped = [c for c in spec.values if int(c) not in fitting]
+        if dropped and progress is not None:
+            progress.warning(f"tune.space: chip size(s) {dropped} cannot be trained on this scene (larger than its "
+                             f"labelled ground, or labels for fewer than two chips) and are not tried.")
+        if not kept:
+            raise InputError(f"tune.space.chip_size: none of {list(spec.values)} fits this scene; chip sizes it can "
+                             f"take: {', '.join(str(c) for c in fitting)}.")
+        if len(kept) == 1:
+            del searched["chip_size"]
+            fixed["chip_size"] = kept[0]
+        else:
+            searched["chip_size"] = Choice(kept)
 
 
 def _spec(name: str, value: Any) -> Spec | None:
@@ -178,9 +214,10 @@ def suggest(trial: Any, space: SearchSpace) -> dict[str, Any]:
     return params
 
 
-def defaults_in_space(config: TrainConfig, space: SearchSpace) -> dict[str, Any]:
-    """The configuration's own settings, for those searched parameters whose range holds them."""
-    current = {"architecture": config.model.architecture, "depth": config.model.depth,
+def defaults_in_space(config: TrainConfig, space: SearchSpace, progress: Any = None) -> dict[str, Any]:
+    """The configuration's own settings, for those searched parameters whose range holds them (the first
+    trial); a setting outside the space is named in a warning (that trial then differs from the defaults)."""
+    current = {"architecture": config.model.architecture, "depth": unet_depth(config.model),
                "learning_rate": config.training.learning_rate, "weight_decay": config.training.weight_decay,
                "dropout": config.model.dropout, "class_weights": config.training.class_weights,
                "region_loss": config.training.region_loss, "chip_size": config.data.chip_size,
@@ -204,11 +241,16 @@ def defaults_in_space(config: TrainConfig, space: SearchSpace) -> dict[str, Any]
             result[name] = value
         elif isinstance(spec, Range) and isinstance(value, (int, float)) and spec.low <= value <= spec.high:
             result[name] = int(value) if spec.integer else float(value)
+        elif progress is not None:
+            progress.warning(f"The default {name} ({value}) lies outside the search space; the first trial draws "
+                             "it instead, and the default settings are still trained and compared at the end.")
     return result
 
 
-def apply(base: Mapping[str, Any], params: Mapping[str, Any]) -> dict[str, Any]:
-    """A copy of the configuration mapping ``base`` with the trial's parameters set."""
+def apply(base: Mapping[str, Any], params: Mapping[str, Any], auto: set[str] | frozenset[str] = frozenset()
+          ) -> dict[str, Any]:
+    """A copy of the configuration mapping ``base`` with the trial's parameters set; settings named in ``auto``
+    (chosen from the data for the base's chip size) follow a new chip size."""
     result = {name: dict(values or {}) for name, values in copy.deepcopy(dict(base)).items()}
     for name, value in params.items():
         if name in _TARGETS:
@@ -222,8 +264,23 @@ def apply(base: Mapping[str, Any], params: Mapping[str, Any]) -> dict[str, Any]:
         elif name == "chip_size":
             data = result.setdefault("data", {})
             ratio = (data.get("stride") or (data.get("chip_size") or 256) // 2) / (data.get("chip_size") or 256)
+            old = int(data.get("chip_size") or 256)
             data.update(chip_size=int(value), stride=max(int(round(int(value) * ratio)), 1))
+            _follow_chip(result, old, int(value), params, auto)
         else:
             section, _, key = name.partition(".")
             result.setdefault(section, {})[key] = value
     return result
+
+
+def _follow_chip(result: dict[str, Any], old: int, chip: int, params: Mapping[str, Any],
+                 auto: set[str] | frozenset[str]) -> None:
+    """Batch size and U-Net depth chosen from the data for ``old`` chips, chosen again for ``chip``."""
+    if old == chip:
+        return
+    training, model = result.setdefault("training", {}), result.setdefault("model", {})
+    if "training.batch_size" in auto and "training.batch_size" not in params and training.get("batch_size"):
+        scaled = training["batch_size"] * (old / chip) ** 2
+        training["batch_size"] = int(min(32, max(2, 2 ** round(math.log2(max(scaled, 1))))))
+    if "model.depth" in auto and "depth" not in params:
+        model["depth"] = 4 if chip >= 64 else 3

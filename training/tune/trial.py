@@ -1,8 +1,10 @@
 """One trial of the search: train with the trial's settings, score on validation inside the training ground.
 
 A trial never sees the test area (the data preparation leaves it out) and never exports anything.
-Its score is the best validation mean IoU over its epochs, or the mean of those over k spatial folds;
-after every epoch the validation mIoU is reported to Optuna, whose pruner may stop the trial there.
+Its score is the mean of its three best epochs' validation mean IoU (one epoch's figure on a small
+validation area is noisy: a single lucky epoch should not choose the settings), or the mean of those
+over k spatial folds; after every epoch the validation mIoU is reported to Optuna, whose pruner
+(pruner.py) may stop the trial there.
 Prepared data are cached per data settings, so trials that share a chip size share the chips.
 """
 from __future__ import annotations
@@ -22,6 +24,7 @@ from ..distributed import DistState, choose_device
 from ..trainer import Trainer, seed_everything
 
 Progress = progress_module.Progress
+STEADY_EPOCHS = 3
 
 
 class SearchCancelled(errors.CancelledError):
@@ -35,10 +38,14 @@ class DataCache:
         self.progress = progress
         self._prepared: dict[str, PreparedData] = {}
 
-    def get(self, config: TrainConfig) -> PreparedData:
+    @staticmethod
+    def _key(config: TrainConfig) -> str:
         sections = config.to_dict()
-        key = json.dumps([sections["data"], sections["validation"], sections["test"], config.training.seed,
-                          config.is_detection], sort_keys=True)
+        return json.dumps([sections["data"], sections["validation"], sections["test"], config.training.seed,
+                           config.is_detection], sort_keys=True)
+
+    def get(self, config: TrainConfig) -> PreparedData:
+        key = self._key(config)
         if key not in self._prepared and config.is_detection:
             from ..detection import tune as detection_tune
 
@@ -46,6 +53,10 @@ class DataCache:
         if key not in self._prepared:
             self._prepared[key] = prepare_data(config, self.progress)
         return self._prepared[key]
+
+    def put(self, config: TrainConfig, data: PreparedData) -> None:
+        """Data already prepared for ``config`` (the defaults'), shared with the trials of the same chips."""
+        self._prepared[self._key(config)] = data
 
     def clear(self) -> None:
         self._prepared.clear()
@@ -91,7 +102,7 @@ def run_trial(trial: Any, mapping: dict[str, Any], folds: int, cache: DataCache,
     key, name = ("map50", "mAP@0.5") if configs[0].is_detection else ("mean_iou", "mIoU")  # the objective
     for fold, config in enumerate(configs):
         data = cache.get(config)
-        epochs = config.training.epochs
+        epochs = int(config.training.epochs or 1)
 
         def on_epoch(epoch: int, entry: dict[str, Any], fold: int = fold, epochs: int = epochs) -> None:
             history.append({"fold": fold, "epoch": epoch, key: entry[key], "seconds": entry["seconds"]})
@@ -110,13 +121,22 @@ def run_trial(trial: Any, mapping: dict[str, Any], folds: int, cache: DataCache,
         if config.is_detection:
             scores.append(fit.best_score if fit.history else 0.0)
             continue
-        scores.append(fit.best_evaluation.scores.mean_iou if fit.history else 0.0)
+        scores.append(steady_score([entry["mean_iou"] for entry in fit.history]))
+        interval = fit.best_evaluation.interval(config.validation.bootstrap)
+        if interval is not None and fold == 0:
+            trial.set_user_attr("mean_iou_standard_error", interval["mean_iou"]["standard_error"])
     _record(trial, scores, history, started)
     return float(sum(scores) / len(scores))
 
 
+def steady_score(values: list[float], best: int = STEADY_EPOCHS) -> float:
+    """The mean of the ``best`` highest values (a trial's score: less noisy than its single best epoch)."""
+    finite = sorted((v for v in values if math.isfinite(v)), reverse=True)[:best]
+    return float(sum(finite) / len(finite)) if finite else 0.0
+
+
 def _fit(config: TrainConfig, data: PreparedData, progress: Progress, on_epoch: Callable[[int, dict], None]):
-    from ..api import make_model
+    from ..fitting import make_model
 
     if config.is_detection:
         from ..detection import tune as detection_tune
