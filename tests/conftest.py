@@ -7,7 +7,9 @@ The repository root goes on sys.path so tests import the top-level packages ``pl
 """
 from __future__ import annotations
 
+import faulthandler
 import gc
+import os
 import shutil
 import subprocess
 import sys
@@ -32,6 +34,21 @@ from tests.support.qgis_process import (  # noqa: E402 - after the repository is
 # folder, and the throwaway QGIS settings folder pytest-qgis makes in the root is removed at the end.
 set_hypothesis_home_dir(str(REPO / "build" / "hypothesis"))
 QGIS_SETTINGS = REPO / ".qgis-settings"
+
+
+# A test that hangs (a lost Dask future, a deadlocked library) ends the run with every thread's stack instead of
+# holding a CI machine until its limit; no test takes near this long (the slowest trains for about a minute).
+HANG_LIMIT_S = float(os.environ.get("SEAMLESS_TEST_HANG_LIMIT_S", "900"))
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_protocol(item, nextitem):
+    """Arm the hang guard around each test (set-up, call and tear-down)."""
+    faulthandler.dump_traceback_later(HANG_LIMIT_S, exit=True)
+    try:
+        yield
+    finally:
+        faulthandler.cancel_dump_traceback_later()
 
 
 @pytest.fixture(autouse=True, scope="session")
