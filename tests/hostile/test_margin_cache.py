@@ -18,6 +18,8 @@ from tests.cli.helpers import cli
 from tests.hostile.helpers import only_outputs, succeeded
 from tests.support.onnx_factory import box_filter_model, contract_dict
 
+# Windows smaller than the raster: a run of one window needs no margin and measures none.
+SEVERAL_WINDOWS = ("--window-size", "128")
 DAMAGED = {  # what the entry's "margin" becomes, or the file's whole text
     "margin 1e400 (infinity)": ("margin", "1e400"),
     "margin 1e9": ("margin", "1e9"),
@@ -71,12 +73,12 @@ def _damage(entry: Path, how: str, value: object) -> None:
 @pytest.mark.parametrize("damage", list(DAMAGED), ids=list(DAMAGED))
 def test_a_damaged_margin_entry_is_measured_again_and_replaced(capsys, hostile, cache, model, tmp_path, damage):
     out = tmp_path / "out"
-    first = cli(capsys, "classify", hostile["s2"], model, out / "first.tif")
+    first = cli(capsys, "classify", hostile["s2"], model, out / "first.tif", *SEVERAL_WINDOWS)
     assert first.returncode == 0, first.log
     entry = _entry(first.stderr)
     good = json.loads(entry.read_text())
     _damage(entry, *DAMAGED[damage])
-    again = cli(capsys, "classify", hostile["s2"], model, out / "again.tif")
+    again = cli(capsys, "classify", hostile["s2"], model, out / "again.tif", *SEVERAL_WINDOWS)
     assert again.returncode == 0, again.log
     assert "Traceback" not in again.log and "Unexpected error" not in again.log
     assert f"The cached context margin {entry} is not used" in again.stderr
@@ -84,7 +86,7 @@ def test_a_damaged_margin_entry_is_measured_again_and_replaced(capsys, hostile, 
     assert json.loads(entry.read_text())["margin"] == good["margin"]  # the entry holds a measurement again
     first_pixels, again_pixels = (gdal.Open(str(out / f"{n}.tif")).ReadAsArray() for n in ("first", "again"))
     assert np.array_equal(first_pixels, again_pixels)
-    third = cli(capsys, "classify", hostile["s2"], model, out / "third.tif")  # and it is used from now on
+    third = cli(capsys, "classify", hostile["s2"], model, out / "third.tif", *SEVERAL_WINDOWS)  # and it is used from now on
     assert third.returncode == 0 and "measured on an earlier run" in third.stderr
     only_outputs(out, *(f"{n}{ext}" for n in ("first", "again", "third") for ext in (".tif", ".qml", ".tif.aux.xml")))
     only_outputs(entry.parent, entry.name)  # replaced in place: no second entry, no temporary file left
@@ -94,12 +96,12 @@ def test_a_damaged_margin_entry_is_measured_again_and_replaced(capsys, hostile, 
 def test_qgis_process_runs_with_a_margin_of_1e400_in_the_cache(qgis_process, hostile, model, tmp_path):
     """The same through qgis_process (its cache is the test session's): the run that failed with OverflowError."""
     first = qgis_process("seamless:classify", {"INPUT": hostile["s2"], "MODEL": model,
-                                               "OUTPUT": tmp_path / "first.tif"})
+                                               "OUTPUT": tmp_path / "first.tif", "WINDOW_SIZE": 128})
     log = succeeded(first)
     entry = _entry(log) if "cached in" in log else None
     assert entry is not None and entry.exists(), log
     _damage(entry, "margin", "1e400")
     again = qgis_process("seamless:classify", {"INPUT": hostile["s2"], "MODEL": model,
-                                               "OUTPUT": tmp_path / "again.tif"})
+                                               "OUTPUT": tmp_path / "again.tif", "WINDOW_SIZE": 128})
     assert "is not used" in succeeded(again)
     assert json.loads(entry.read_text())["margin"] < 100
