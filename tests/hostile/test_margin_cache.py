@@ -86,7 +86,8 @@ def test_a_damaged_margin_entry_is_measured_again_and_replaced(capsys, hostile, 
     assert json.loads(entry.read_text())["margin"] == good["margin"]  # the entry holds a measurement again
     first_pixels, again_pixels = (gdal.Open(str(out / f"{n}.tif")).ReadAsArray() for n in ("first", "again"))
     assert np.array_equal(first_pixels, again_pixels)
-    third = cli(capsys, "classify", hostile["s2"], model, out / "third.tif", *SEVERAL_WINDOWS)  # and it is used from now on
+    # and it is used from now on
+    third = cli(capsys, "classify", hostile["s2"], model, out / "third.tif", *SEVERAL_WINDOWS)
     assert third.returncode == 0 and "measured on an earlier run" in third.stderr
     only_outputs(out, *(f"{n}{ext}" for n in ("first", "again", "third") for ext in (".tif", ".qml", ".tif.aux.xml")))
     only_outputs(entry.parent, entry.name)  # replaced in place: no second entry, no temporary file left
