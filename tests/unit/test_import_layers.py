@@ -20,7 +20,7 @@ feature may import which is the table :data:`FEATURES` (a new feature folder mus
     core:        areas, model, accuracy, regions -> (shared only);  engine -> areas, model;
                  segmentation -> areas, model, engine;  detection -> areas, model, engine
     adapters:    inputs -> (core);  outputs -> inputs;  polygons, accuracy, chips -> inputs, outputs;
-                 classify -> inputs, outputs, polygons
+                 classify -> inputs, outputs, polygons;  detect -> inputs, outputs, classify (its inputs)
     processing:  common -> (adapters, core);  each algorithm's folder -> common; provider -> every folder
 """
 from __future__ import annotations
@@ -175,7 +175,7 @@ FEATURES = {
              "segmentation": {"areas", "model", "engine"}, "detection": {"areas", "model", "engine"}},
     "adapters": {"inputs": set(), "outputs": {"inputs"}, "polygons": {"inputs", "outputs"},
                  "accuracy": {"inputs", "outputs"}, "chips": {"inputs", "outputs"},
-                 "classify": {"inputs", "outputs", "polygons"}},
+                 "classify": {"inputs", "outputs", "polygons"}, "detect": {"inputs", "outputs", "classify"}},
     "processing": {"common": set(), "classify": {"common"}, "evaluate": {"common"}, "exportchips": {"common"},
                    "train": {"common"}, "tools": {"common"}},
 }
