@@ -176,7 +176,8 @@ FEATURES = {
     "adapters": {"inputs": set(), "outputs": {"inputs"}, "polygons": {"inputs", "outputs"},
                  "accuracy": {"inputs", "outputs"}, "chips": {"inputs", "outputs"},
                  "classify": {"inputs", "outputs", "polygons"}, "detect": {"inputs", "outputs", "classify"}},
-    "processing": {"common": set(), "classify": {"common"}, "evaluate": {"common"}, "exportchips": {"common"},
+    "processing": {"common": set(), "classify": {"common"}, "detect": {"common"}, "evaluate": {"common"},
+                   "exportchips": {"common"},
                    "train": {"common"}, "tools": {"common"}},
 }
 SHARED = "shared"  # a module at the layer's top, not in a feature folder

@@ -143,6 +143,8 @@ class DetectionLayers:
             srs.ImportFromWkt(crs_wkt)
             srs.SetAxisMappingStrategy(osr.OAMS_TRADITIONAL_GIS_ORDER)
         self._layers: list[tuple[ogr.DataSource, ogr.Layer, bool]] = []
+        self.written = [(Destination(path, name).uri, is_points) for (path, name), is_points in
+                        [(polygons, False)] + ([(points, True)] if points else [])]  # (layer uri, points)
         targets = [(polygons, ogr.wkbPolygon, False)] + ([(points, ogr.wkbPoint, True)] if points else [])
         for (path, name), geometry, is_points in targets:
             data = ogr.GetDriverByName("GPKG").CreateDataSource(path)

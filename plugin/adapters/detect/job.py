@@ -197,15 +197,11 @@ def open_layers(request: DetectRequest, target: RunTarget, contract: ModelContra
                            pixel_mapper(target.grid, target.area, target.georeferencing), oriented)
 
 
-def style_layers(request: DetectRequest, contract: ModelContract, outputs: AtomicOutputs,
-                 style_writer: StyleWriter | None) -> None:
-    """Store the layers' default styles in their GeoPackages (before the commit)."""
-    if style_writer is None:
-        return
-    style_writer(Destination(outputs.temporary_for(request.output.path), request.output.layer).uri, contract, False)
-    if request.centroids is not None:
-        centroids = request.centroids
-        style_writer(Destination(outputs.temporary_for(centroids.path), centroids.layer).uri, contract, True)
+def style_layers(layers: DetectionLayers, contract: ModelContract, style_writer: StyleWriter | None) -> None:
+    """Store the layers' default styles in their (temporary) GeoPackages, before the commit."""
+    if style_writer is not None:
+        for uri, points in layers.written:
+            style_writer(uri, contract, points)
 
 
 def write_parts(request: DetectRequest, target: RunTarget, contract: ModelContract, oriented: bool,
@@ -219,7 +215,7 @@ def write_parts(request: DetectRequest, target: RunTarget, contract: ModelContra
                 layers.write(part)
         finally:
             layers.close()
-        style_layers(request, contract, outputs, style_writer)
+        style_layers(layers, contract, style_writer)
         outputs.commit()
     return layers.counts
 
@@ -242,7 +238,7 @@ def detect_objects(request: DetectRequest, progress: Progress, style_writer: Sty
         finally:
             layers.close()
         check_detections(summary, plan)
-        style_layers(request, detector.contract, outputs, style_writer)
+        style_layers(layers, detector.contract, style_writer)
         outputs.commit()
     return DetectResult(detector.runtime.provider, summary, detector.contract, time.perf_counter() - started,
                         describe_plan(plan), layers.counts)

@@ -4,6 +4,7 @@
 - :mod:`.feedback`          QgsProcessingFeedback as the core's progress protocol
 - :mod:`.parameter_checks`  parameter values checked with messages that say what is allowed
 - :mod:`.layer_inputs`      layer parameters turned into what the GDAL/OGR adapters open
+- :mod:`.run_inputs`        inputs every raster job reads (web maps, ADDITIONAL_INPUTS, MASK, nodata), checked
 - :mod:`.qgis_source`       pixels of any raster layer QGIS can display, read through its provider
 - :mod:`.network_replies`   what the network answered while a layer's pixels were fetched (unreachable web maps)
 - :mod:`.styling`           class rasters styled with the model's class names and colours

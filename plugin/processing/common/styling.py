@@ -1,8 +1,9 @@
-"""QGIS styling of class rasters and polygons: the model's class names and colours.
+"""QGIS styling of class rasters and polygons (the model's class names and colours) and of detections
+(categorised by class).
 
-Saved as the raster's default style (``name.qml`` next to ``name.tif``) and in the GeoPackage of the polygons,
-which QGIS applies when the Browser or a project loads them. Processing's own loader at the end of a run
-skips default styles, so the layers it loads are styled by :class:`ClassStyle`, a layer post-processor.
+Saved as the raster's default style (``name.qml`` next to ``name.tif``) and in the GeoPackage of the polygons and
+detections, which QGIS applies when the Browser or a project loads them. Processing's own loader at the end of a run
+skips default styles, so the class layers it loads are styled by :class:`ClassStyle`, a layer post-processor.
 """
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ from qgis.core import (
     QgsCategorizedSymbolRenderer,
     QgsFillSymbol,
     QgsMapLayer,
+    QgsMarkerSymbol,
     QgsPalettedRasterRenderer,
     QgsProcessingContext,
     QgsProcessingFeedback,
@@ -114,3 +116,23 @@ def style_on_loading(context: QgsProcessingContext, path: str, name: str, classe
     details.setPostProcessor(ClassStyle(classes))
     layers[loaded_as or keys[0]] = details
     context.setLayersToLoadOnCompletion(layers)
+def write_detection_style(uri: str, contract: ModelContract, points: bool = False) -> None:
+    """Store a categorised style on ``class_value`` as the default style of the detections' layer ``uri``
+    (``file.gpkg|layername=...``): box outlines in the class colours over the imagery (or round markers for
+    the centres), named by class."""
+    layer = QgsVectorLayer(uri, "detections", "ogr")
+    if not layer.isValid():
+        raise OutputError(f"The detections '{uri}' could not be opened to style them.")
+    categories = []
+    for info in contract.all_classes:
+        if points:
+            symbol = QgsMarkerSymbol.createSimple({"name": "circle", "color": info.color, "size": "2",
+                                                   "outline_color": "#ffffff", "outline_width": "0.2"})
+        else:
+            symbol = QgsFillSymbol.createSimple({"style": "no", "outline_color": info.color, "outline_width": "0.5"})
+        categories.append(QgsRendererCategory(info.value, symbol, info.name))
+    layer.setRenderer(QgsCategorizedSymbolRenderer("class_value", categories))
+    message = layer.saveStyleToDatabase(layer.name(), "Detections by class, in the model's colours", True, "")
+    if message:
+        raise OutputError(f"Could not store the style in '{uri}': {message}")
+    layer = None
