@@ -123,11 +123,24 @@ def _gcp_mapper(grid: RasterGrid, area: PixelWindow, georeferencing: Georeferenc
     return by_gcps
 
 
-def map_crs(grid: RasterGrid, georeferencing: Georeferencing | None) -> str:
-    """The CRS the detections are written in (the raster's, or its GCPs')."""
-    if grid.georeferenced or georeferencing is None:
-        return grid.crs_wkt
-    return georeferencing.gcp_crs_wkt if georeferencing.gcps else ""
+@dataclass(frozen=True)
+class Placement:
+    """How the pixels of a run's area lie on the ground: the grid the engine ran on, the area on it, and the
+    raster's georeferencing (None for a view warped to the detector's resolution, whose grid says it all)."""
+
+    grid: RasterGrid
+    area: PixelWindow
+    georeferencing: Georeferencing | None
+
+    @property
+    def crs_wkt(self) -> str:
+        """The CRS the detections are written in (the raster's, or its GCPs')."""
+        if self.grid.georeferenced or self.georeferencing is None:
+            return self.grid.crs_wkt
+        return self.georeferencing.gcp_crs_wkt if self.georeferencing.gcps else ""
+
+    def mapper(self) -> PixelMapper:
+        return pixel_mapper(self.grid, self.area, self.georeferencing)
 
 
 class DetectionLayers:

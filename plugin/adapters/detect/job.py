@@ -28,8 +28,6 @@ from ...core.progress import Progress
 from ..classify.inputs import GridChoice, OpenedInputs, RasterRef, input_files, open_inputs
 from ..classify.resample import ResampledRun
 from ..inputs.area_of_interest import AreaOfInterest
-from ..inputs.gdal_grid import RasterGrid
-from ..inputs.georeferencing import Georeferencing
 from ..inputs.raster_area import needs_resampling
 from ..inputs.raster_inputs import InputRaster
 from ..inputs.stacked_source import RasterStack
@@ -40,10 +38,9 @@ from .geopackage import (
     POLYGON_LAYER,
     Destination,
     DetectionLayers,
+    Placement,
     check_destination,
-    map_crs,
     parse_destination,
-    pixel_mapper,
 )
 
 StyleWriter = Callable[[str, ModelContract, bool], object]  # (layer uri, contract, points) -> anything
@@ -112,8 +109,12 @@ class RunTarget:
     stack: RasterStack
     area: PixelWindow
     mask: AreaOfInterest | None
-    grid: RasterGrid  # the stack's primary grid
-    georeferencing: Georeferencing | None  # for ground control points; None for a warped view
+    placement: Placement
+
+    @property
+    def resampled(self) -> bool:
+        """Whether the engine runs on a view warped to the detector's resolution."""
+        return self.placement.georeferencing is None
 
 
 @dataclass
@@ -161,12 +162,13 @@ def _run_target(request: DetectRequest, inputs: OpenedInputs, contract: ModelCon
     primary = inputs.stack.primary
     resolution = needs_resampling(primary.grid, bool(primary.georeferencing.gcps), contract, progress)
     if resolution is None:
-        return RunTarget(inputs.stack, inputs.area, inputs.mask, primary.grid, primary.georeferencing)
+        return RunTarget(inputs.stack, inputs.area, inputs.mask,
+                         Placement(primary.grid, inputs.area, primary.georeferencing))
     view, area = ResampledRun(primary, inputs.area, resolution, progress).model_view()
     mask = None
     if inputs.mask is not None:
         mask = AreaOfInterest(view.grid, None, request.mask_path, request.mask_layer, within=area)
-    return RunTarget(inputs.stack.on_view(view, progress), area, mask, view.grid, None)
+    return RunTarget(inputs.stack.on_view(view, progress), area, mask, Placement(view.grid, area, None))
 
 
 def plan_job(opened: OpenedDetection, request: DetectRequest, progress: Progress, provider: str | None) -> RunPlan:
@@ -187,14 +189,13 @@ def describe_plan(plan: RunPlan) -> str:
             "per window")
 
 
-def open_layers(request: DetectRequest, target: RunTarget, contract: ModelContract, outputs: AtomicOutputs,
+def open_layers(request: DetectRequest, placement: Placement, contract: ModelContract, outputs: AtomicOutputs,
                 oriented: bool) -> DetectionLayers:
     """The output layers, created under temporary names."""
     output, centroids = request.output, request.centroids
     points = (outputs.temporary_for(centroids.path), centroids.layer) if centroids is not None else None
-    return DetectionLayers((outputs.temporary_for(output.path), output.layer), points,
-                           map_crs(target.grid, target.georeferencing), contract.all_classes,
-                           pixel_mapper(target.grid, target.area, target.georeferencing), oriented)
+    return DetectionLayers((outputs.temporary_for(output.path), output.layer), points, placement.crs_wkt,
+                           contract.all_classes, placement.mapper(), oriented)
 
 
 def style_layers(layers: DetectionLayers, contract: ModelContract, style_writer: StyleWriter | None) -> None:
@@ -204,12 +205,12 @@ def style_layers(layers: DetectionLayers, contract: ModelContract, style_writer:
             style_writer(uri, contract, points)
 
 
-def write_parts(request: DetectRequest, target: RunTarget, contract: ModelContract, oriented: bool,
+def write_parts(request: DetectRequest, placement: Placement, contract: ModelContract, oriented: bool,
                 parts: Iterable[FinishedDetections], style_writer: StyleWriter | None) -> dict[int, int]:
     """Write already decided detections (a distributed run's assembly) as the single-process run writes them,
     and commit; the detections per class index."""
     with AtomicOutputs() as outputs:
-        layers = open_layers(request, target, contract, outputs, oriented)
+        layers = open_layers(request, placement, contract, outputs, oriented)
         try:
             for part in parts:
                 layers.write(part)
@@ -230,7 +231,7 @@ def detect_objects(request: DetectRequest, progress: Progress, style_writer: Sty
     progress.info(f"Plan: {describe_plan(plan)}.")
     settings = request.settings(detector.contract)
     with AtomicOutputs() as outputs:
-        layers = open_layers(request, target, detector.contract, outputs, oriented(detector.contract))
+        layers = open_layers(request, target.placement, detector.contract, outputs, oriented(detector.contract))
         try:
             source = target.stack.source(opened.inputs.bands, opened.inputs.decider)
             summary = detect(source, detector.predictor, layers, detector.contract, target.area, plan, settings,

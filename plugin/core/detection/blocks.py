@@ -38,20 +38,25 @@ class BlockRecord:
     windows: np.ndarray
     candidates: Detections
     cut: np.ndarray
+    found: int = 0  # detections its windows gave, and of those centred outside their window (see
+    outside: int = 0  # :attr:`..run.DetectionSummary.detector_misplaced`)
 
     def to_arrays(self) -> dict[str, np.ndarray]:
         """The record as named arrays (for ``numpy.savez``)."""
         found = self.candidates
         return {"windows": self.windows, "boxes": found.boxes, "scores": found.scores, "classes": found.classes,
                 "rotated": found.rotated if found.rotated is not None else np.zeros((0, 5)),
-                "oriented": np.array(found.oriented), "reported_by": found.windows, "cut": self.cut}
+                "oriented": np.array(found.oriented), "reported_by": found.windows, "cut": self.cut,
+                "counts": np.array([self.found, self.outside], np.int64)}
 
     @classmethod
     def from_arrays(cls, arrays: dict[str, np.ndarray]) -> "BlockRecord":
         """A record read back from :meth:`to_arrays` (raises KeyError or ValueError when it is not one)."""
         rotated = arrays["rotated"] if bool(arrays["oriented"]) else None
         found = Detections(arrays["boxes"], arrays["scores"], arrays["classes"], rotated, arrays["reported_by"])
-        return cls(np.asarray(arrays["windows"], np.int64).reshape(-1, 2), found, np.asarray(arrays["cut"], bool))
+        found_count, outside = (int(v) for v in arrays["counts"])
+        return cls(np.asarray(arrays["windows"], np.int64).reshape(-1, 2), found, np.asarray(arrays["cut"], bool),
+                   found_count, outside)
 
 
 class CandidateRecorder:
@@ -83,7 +88,8 @@ class CandidateRecorder:
         oriented = self.candidates.decoder.oriented
         windows = np.array(self._windows, np.int64).reshape(-1, 2)
         return BlockRecord(windows, Detections.concat(self._found, oriented),
-                           np.concatenate(self._cut) if self._cut else np.zeros(0, bool))
+                           np.concatenate(self._cut) if self._cut else np.zeros(0, bool), self.candidates.found,
+                           self.candidates.outside)
 
 
 class _NoSink:
