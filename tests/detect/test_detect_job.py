@@ -77,16 +77,18 @@ def _window(extent: tuple[float, float, float, float]) -> tuple[int, int, int, i
 
 
 def _visible_in(squares, col0: int, row0: int, col1: int, row1: int, inside=None) -> set[tuple]:
-    """Whole-pass detections a run over columns col0..col1, rows row0..row1 reports: the square's corner inside the
-    area, not on its first row or column (the detector needs the pixels above and left of it, and the run reads
-    nothing before the area: its windows start at the area's corner), its centre in the area (and on ``inside``
-    pixels), its box clipped to the area."""
+    """Whole-pass detections a run over columns col0..col1, rows row0..row1 reports. The run reads nothing beyond
+    the area (its windows are flush with the area's edges), so it sees what a whole pass over the area cut out
+    would see: a square whose corner is inside the area, not on its first row or column (the detector needs the
+    pixels above and left of it), its box clipped to the area (a square cut by the area's right or bottom edge is
+    reported cut, as the user's extent cuts it), and with a mask its centre, as the window sees it, on ``inside``
+    pixels."""
     found = set()
     for x1, y1, x2, y2, score, klass in expected(squares):
-        cx, cy = (x1 + x2) / 2, (y1 + y2) / 2
-        if not (col0 < x1 and row0 < y1 and cx < col1 and cy < row1):
+        if not (col0 < x1 < col1 and row0 < y1 < row1):
             continue
-        if inside is not None and not inside[int(cy), int(cx)]:
+        cx, cy = min(int((x1 + x2) / 2), col1 - 1), min(int((y1 + y2) / 2), row1 - 1)
+        if inside is not None and not inside[cy, cx]:
             continue
         found.add((x1, y1, min(x2, col1), min(y2, row1), score, klass))
     return found
