@@ -223,16 +223,23 @@ def expected_boxes(squares: list[tuple[int, int, int, float]], sizes: tuple[int,
             for row, col, k, v in squares}
 
 
+def window_edges(length: int, window: int, overlap: int) -> list[int]:
+    """Where windows start and end inside an axis of ``length`` px, on the flush grid a detection plan lays
+    (:func:`plugin.core.engine.grid.plan_axis` with the detector's window and overlap, no context beyond)."""
+    from plugin.core.engine.grid import AxisLayout, plan_axis
+
+    axis = plan_axis(length, 0, 0, AxisLayout(window, overlap))
+    return sorted({e for p in axis.positions for e in (p, p + window) if 0 < e < length})
+
+
 def edge_squares(height: int, width: int, window: int, overlap: int, seed: int = 0,
                  sizes: tuple[int, ...] = SIZES) -> list[tuple[int, int, int, float]]:
-    """Squares (row, col, class, value) across every interior edge of a grid of ``window`` px windows overlapping
-    by ``overlap`` px (columns and rows), and on the corners where four windows meet; none touching another of
-    its class. Values are drawn from 0.3 to 1."""
-    stride, rng = window - overlap, np.random.default_rng(seed)
-    edges_x = sorted({e for i in range(1, width // stride + 2) for e in (i * stride, (i - 1) * stride + window)
-                      if 8 < e < width - 14})
-    edges_y = sorted({e for i in range(1, height // stride + 2) for e in (i * stride, (i - 1) * stride + window)
-                      if 8 < e < height - 14})
+    """Squares (row, col, class, value) across every interior edge of the windows a detection run of ``window``
+    px windows overlapping by at least ``overlap`` px lays over the raster (columns and rows), and on the corners
+    where windows meet; none touching another of its class. Values are drawn from 0.3 to 1."""
+    rng = np.random.default_rng(seed)
+    edges_x = [e for e in window_edges(width, window, overlap) if 8 < e < width - 14]
+    edges_y = [e for e in window_edges(height, window, overlap) if 8 < e < height - 14]
     candidates = [(r, e - 5, i % 2) for i, e in enumerate(edges_x) for r in range(2, height - 14, 21)]
     candidates += [(e - 5, c, i % 2) for i, e in enumerate(edges_y) for c in range(3, width - 14, 19)]
     candidates += [(ey - 6, ex - 6, 1) for ex in edges_x for ey in edges_y]
