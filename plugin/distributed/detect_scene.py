@@ -5,6 +5,8 @@ detection job on a worker. A larger scene is cut into blocks of the whole run's 
 (:mod:`plugin.core.engine.blocks`); each block task records its windows' candidates, and when all are done the
 client replays them through the cross-window merge (:func:`plugin.core.detection.blocks.replay`) into the
 GeoPackage layers, which are then committed at once: the same detections, in the same order, as one process.
+The parts folder, its lock, ``--resume`` and the checks of the inputs are those of classification
+(:mod:`.parts`, :mod:`.identity`).
 """
 from __future__ import annotations
 
@@ -36,22 +38,28 @@ from ..core.errors import ModelError
 from ..core.model.contract import ModelContract
 from ..core.progress import LoggingProgress, Progress
 from .detect_tasks import DetectBlockTask, DetectSceneTask, read_record, run_detect_block, run_detect_scene
+from .identity import inputs_identity, plan_identity
 from .parts import PartsFolder
 from .results import SCENE_TASK, TaskResult
-from .run import DistributedOptions, SceneOutcome, run_scenes
-from .scenes import SceneProgress, file_identity
+from .run import DistributedOptions, SceneOutcome, outcomes, run_scenes
+from .scenes import SceneProgress, clear_frames
 
 
-def detect_settings(request: DetectRequest, block_size: int) -> tuple[str, dict[str, Any]]:
-    """The settings that decide a scene's detections, and their fingerprint (what ``--resume`` must match)."""
-    settings = {"input": file_identity(request.input_path), "model": file_identity(request.model_path),
-                "contract": file_identity(request.contract_path), "bands": list(request.bands or []) or None,
+def detect_settings(request: DetectRequest, block_size: int, plan: RunPlan | None = None,
+                    inputs: dict[str, Any] | None = None) -> tuple[str, dict[str, Any]]:
+    """The settings that decide a scene's detections, and their fingerprint (what ``--resume`` must match): every
+    file the inputs read (:mod:`.identity`), every option that changes the detections, the plan and the blocks."""
+    identity = inputs if inputs is not None else inputs_identity(request)
+    centroids = request.centroids
+    settings = {**identity, "bands": list(request.bands or []) or None,
                 "extent": list(request.extent) if request.extent else None, "window_size": request.window_size,
                 "overlap": request.overlap, "tta": request.tta, "batch_size": request.batch_size,
                 "min_score": request.min_score, "iou": request.iou, "max_detections": request.max_detections,
-                "block_size": block_size, "mask": [file_identity(request.mask_path), request.mask_layer],
-                "additional": [file_identity(p) if isinstance(p, str) else repr(p) for p in request.additional_inputs],
-                "nodata": asdict(request.nodata), "grid": asdict(request.grid)}
+                "outputs": [request.output.layer, centroids.path if centroids else None,
+                            centroids.layer if centroids else None],
+                "block_size": block_size, "plan": plan_identity(plan), "nodata": asdict(request.nodata),
+                "grid": asdict(request.grid)}
+    settings = json.loads(json.dumps(settings, sort_keys=True, default=str))  # as the manifest keeps them
     text = json.dumps(settings, sort_keys=True)
     return hashlib.sha256(text.encode()).hexdigest()[:16], settings
 
@@ -62,8 +70,8 @@ def task_function(task: Any) -> Callable[[Any], TaskResult]:
 
 
 class DetectScene:
-    """A detection scene's request, its tasks still to run, the results of those done, and its outcome (the
-    attributes :func:`.run.run_scenes` follows)."""
+    """A detection scene's request, its tasks still to run, the results of those done, and its outcome (what
+    :func:`.run.run_scenes` follows)."""
 
     def __init__(self, index: int, request: DetectRequest, progress: Progress) -> None:
         self.index, self.request, self.progress = index, request, progress
@@ -77,7 +85,7 @@ class DetectScene:
         self.parts_bytes = 0
         self.parts: PartsFolder | None = None
         self.layout: BlockLayout | None = None
-        self.plan_used: RunPlan | None = None
+        self.whole_plan: RunPlan | None = None
         self.contract: ModelContract | None = None
         self.placement: Placement | None = None  # pure data: no GDAL dataset is kept by a scene
         self.area = PixelWindow(0, 0, 0, 0)
@@ -92,6 +100,7 @@ class DetectScene:
         return not self.done and all(name in self.results for name in self.tasks)
 
     def pixels_of(self, task_name: str) -> int:
+        """Area pixels a task finishes (for the progress of the whole run)."""
         task = self.tasks[task_name]
         return task.block.window.pixels if isinstance(task, DetectBlockTask) else self.pixels
 
@@ -112,20 +121,32 @@ class DetectScene:
             self.log.warning(warning)
         layout = plan_blocks(plan, block_size or default_block_size(plan))
         whole = target.resampled or len(layout.blocks) == 1
-        fingerprint, settings = detect_settings(request, 0 if whole else layout.block_size)
+        inputs = inputs_identity(request)
+        fingerprint, settings = detect_settings(request, 0 if whole else layout.block_size, plan, inputs)
         self.parts = PartsFolder(request.output.path, fingerprint, settings)
-        finished = self.parts.open(resume, self.progress)
+        self.parts.open(resume, self.progress)  # refused (changing nothing) while another run holds the folder
         if whole:
             why = "resampled to the detector's resolution" if target.resampled else "one block"
             self.log.info(f"one task ({why}).")
-            self.tasks = {SCENE_TASK: DetectSceneTask(request, self.parts.marker(SCENE_TASK), devices)}
+            self.tasks = {SCENE_TASK: DetectSceneTask(request, self.parts.marker(SCENE_TASK), devices, fingerprint)}
         else:
             self.log.info(f"plan: {describe_plan(plan)}; {layout.describe()}.")
-            self.layout, self.plan_used = layout, plan
+            self.layout, self.whole_plan = layout, plan
             self.tasks = {b.name: DetectBlockTask(request, plan, target.area, b,
-                                                  str(self.parts.path / f"{b.name}.candidates.npz"),
-                                                  self.parts.marker(b.name), devices) for b in layout.blocks}
-        self.results = {name: result for name, result in finished.items() if name in self.tasks}
+                                                  self.parts.part_file(b.name, "candidates.npz"),
+                                                  self.parts.marker(b.name), devices, fingerprint, inputs)
+                          for b in layout.blocks}
+        if resume:
+            self._reuse_finished()
+
+    def _reuse_finished(self) -> None:
+        """The tasks an earlier run of the same settings finished, their files checked (a damaged one runs again)."""
+        assert self.parts is not None
+        files = {name: [task.record_path] if isinstance(task, DetectBlockTask) else task.outputs
+                 for name, task in self.tasks.items()}
+        self.results = self.parts.finished(files, self.progress)
+        self.progress.info(f"Resuming '{self.parts.output.name}': {len(self.results)} block(s) already done in "
+                           f"'{self.parts.path}'.")
 
     def finish(self) -> None:
         """All tasks done: replay a block scene's candidates into its layers and commit them; report."""
@@ -140,7 +161,7 @@ class DetectScene:
         for warning in sorted({w for r in results for w in r.warnings}):
             self.log.warning(warning)
         assert self.contract is not None
-        plan = describe_plan(self.plan_used) if self.plan_used is not None else "one task"
+        plan = describe_plan(self.whole_plan) if self.whole_plan is not None else "one task"
         self.result = DetectResult(results[0].provider, summary, self.contract, time.perf_counter() - self.started,
                                    plan, counts)
         if self.parts is not None:
@@ -149,30 +170,35 @@ class DetectScene:
 
     def _assemble(self, summary: DetectionSummary) -> dict[int, int]:
         """The blocks' candidates replayed through the cross-window merge into the output layers."""
-        assert self.layout is not None and self.plan_used is not None and self.contract is not None
-        assert self.placement is not None
-        tasks = [task for task in self.tasks.values() if isinstance(task, DetectBlockTask)]
-        records = [read_record(task.record_path) for task in tasks]
+        assert self.whole_plan is not None and self.contract is not None and self.placement is not None
+        records = [read_record(task.record_path) for task in self.tasks.values()
+                   if isinstance(task, DetectBlockTask)]
         summary.window_detections = sum(r.found for r in records)  # windows run by two blocks counted twice
         summary.centred_outside = sum(r.outside for r in records)
         try:
-            check_detections(summary, self.plan_used)
+            check_detections(summary, self.whole_plan)
         except ModelError:  # the detector's fault: no later run of these settings can use its blocks
             if self.parts is not None:
                 self.parts.remove()
             raise
-        settings = self.request.settings(self.contract)
-        parts = replay(records, self.contract, self.plan_used, settings)
+        parts = replay(records, self.contract, self.whole_plan, self.request.settings(self.contract))
         return write_parts(self.request, self.placement, self.contract, oriented(self.contract), parts, None)
 
+    def fail(self, error: BaseException) -> None:
+        """The scene stops with ``error`` (its frames cleared now, as :meth:`.scenes.Scene.fail` says why)."""
+        self.error = error
+        clear_frames(error)
+
     def abandon(self) -> None:
-        """After a failure: keep the finished blocks for ``--resume``, or remove the parts folder if none is."""
-        if self.parts is None or not self.parts.path.exists():
+        """After a failure or a cancellation: keep the finished blocks for ``--resume`` (the folder is given back),
+        or remove the parts folder if none is. A folder this run does not hold (refused) is left as it is."""
+        if self.parts is None or not self.parts.owned:
             return
         finished = [name for name in self.tasks if name in self.results and name != SCENE_TASK]
         if finished:
             self.log.info(f"{len(finished)} finished block(s) are kept in '{self.parts.path}'; run again with "
                           "--resume to continue once the cause is fixed.")
+            self.parts.release()
         else:
             self.parts.remove()
 
@@ -185,5 +211,4 @@ def detect_distributed(requests: list[DetectRequest], options: DistributedOption
     run_scenes(scenes, options, progress,
                lambda scene: scene.plan(options.block_size, options.resume, spec.devices, spec.threads_per_task()),
                task_function)
-    return [SceneOutcome(s.request, s.result, s.error, len(s.tasks),
-                         sum(1 for r in s.results.values() if r.reused), s.parts_bytes) for s in scenes]
+    return outcomes(scenes)

@@ -1,7 +1,7 @@
 """Distributed detection on a real 2-worker local Dask cluster against the single-process detection job: a raster
 of squares across every window edge and corner, cut into blocks of two window strides (blocks smaller than the
-windows' reach, so every block's halo holds windows of its neighbours and most objects near a block edge are seen
-by two blocks). The GeoPackage must hold the same detections, in the same order, with the same fields; so with an
+windows' reach, so every block runs windows of its neighbours and most objects near a block edge are seen by two
+blocks). The GeoPackage must hold the same detections, in the same order, with the same fields; so with an
 EXTENT and a MASK, with test-time augmentation, and after a resumed run; and a bad detector is named."""
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ import pytest
 
 from plugin.adapters.detect.job import DetectRequest, detect_objects
 from plugin.core.detection.plan import required_overlap
+from plugin.core.engine.grid import AxisLayout, plan_axis
 from plugin.core.progress import LoggingProgress
 from plugin.distributed.detect_scene import DetectScene
 from plugin.distributed.detect_tasks import run_detect_block
@@ -31,8 +32,8 @@ pytestmark = pytest.mark.slow
 distributed = pytest.importorskip("distributed")
 
 HEIGHT, WIDTH = 260, 310
-STRIDE = WINDOW - required_overlap(max(SIZES), 1)  # 47 px
-BLOCK = str(2 * STRIDE)
+OVERLAP = required_overlap(max(SIZES), 1)  # 17 px: 7 x 6 windows flush with the raster, strides 41 and 40 px
+BLOCK = str(2 * plan_axis(WIDTH, 0, 0, AxisLayout(WINDOW, OVERLAP)).stride)  # 82 px: 4 x 3 blocks
 
 
 @pytest.fixture(scope="module")
@@ -48,7 +49,7 @@ def cluster():
 @pytest.fixture(scope="module")
 def scene(tmp_path_factory):
     folder = tmp_path_factory.mktemp("scene")
-    squares = edge_squares(HEIGHT, WIDTH, WINDOW, WINDOW - STRIDE, seed=7)
+    squares = edge_squares(HEIGHT, WIDTH, WINDOW, OVERLAP, seed=7)
     return {"squares": squares, "raster": write_raster(folder / "squares.tif", paint_squares(HEIGHT, WIDTH, squares)),
             "model": square_detector(folder), "folder": folder}
 
@@ -70,8 +71,8 @@ def test_two_workers_give_the_single_process_detections_in_the_same_order(capsys
                  cluster.scheduler_address, "--block-size", BLOCK, "--json")
     assert result.returncode == 0, result.log
     report = result.json
-    assert report["TASKS"] == 9 and report["TASKS_REUSED"] == 0
-    assert "9 block(s) (3 x 3) of about 94 px" in result.stderr
+    assert report["TASKS"] == 12 and report["TASKS_REUSED"] == 0
+    assert "12 block(s) (4 x 3) of about 82 px" in result.stderr
     single = _single(scene, tmp_path)
     assert _features(tmp_path / "boxes.gpkg") == single
     assert pixel_boxes(read_features(tmp_path / "boxes.gpkg")) == expected(scene["squares"])
@@ -99,12 +100,14 @@ def test_an_extent_a_mask_and_test_time_augmentation_give_the_single_process_det
 
 def test_a_resumed_run_keeps_the_finished_blocks_and_gives_the_same_detections(capsys, cluster, scene, tmp_path):
     """An interrupted run: its scene planned and three of its blocks done (their records and markers written by the
-    worker function itself), the rest not; --resume runs only the others."""
+    worker function itself), the rest not, its folder given back; --resume runs only the others."""
     request = DetectRequest(str(scene["raster"]), str(scene["model"]), str(tmp_path / "boxes.gpkg"))
     interrupted = DetectScene(0, request, LoggingProgress())
     interrupted.plan(int(BLOCK), False, (), 1)
     for task in list(interrupted.tasks.values())[:3]:
         run_detect_block(task)
+    assert interrupted.parts is not None
+    interrupted.parts.release()  # as a run that stopped gives its folder back, its finished blocks kept
     result = cli(capsys, "detect", scene["raster"], scene["model"], tmp_path / "boxes.gpkg", "--scheduler",
                  cluster.scheduler_address, "--block-size", BLOCK, "--resume", "--json")
     assert result.returncode == 0, result.log

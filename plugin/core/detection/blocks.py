@@ -21,6 +21,7 @@ from typing import Iterator, Sequence
 import numpy as np
 
 from ..areas.window import PixelWindow
+from ..engine.blocks import Block, block_plan
 from ..engine.plan import RunPlan
 from ..engine.reading import AreaMask, RasterSource, WindowBatch, WindowRef
 from ..engine.run import Predictor, RunSummary, run
@@ -97,20 +98,15 @@ class _NoSink:
         pass
 
 
-def record_block(source: RasterSource, predictor: Predictor, contract: ModelContract, run_area: PixelWindow,
-                 origin: tuple[int, int], block_plan: RunPlan, whole_plan: RunPlan, settings: DetectionSettings,
-                 progress: Progress, mask: AreaMask | None = None) -> tuple[BlockRecord, RunSummary]:
-    """Run the windows of a block and record their candidates: ``run_area`` is its run's sub-area in raster
-    coordinates, ``origin`` (column, row) the same sub-area's corner in the whole area's pixels, and
-    ``block_plan`` the whole plan cut to it (:func:`..engine.blocks.block_plan`). The sub-area starts a whole
-    number of strides from the area's origin (detection plans have no padding)."""
-    first = []
-    for offset, axis in zip(origin, (whole_plan.grid.columns, whole_plan.grid.rows)):
-        if offset % axis.stride or axis.pad:
-            raise ValueError(f"a block run must start a whole number of strides from the area's origin ({offset} px)")
-        first.append(offset // axis.stride)
-    recorder = CandidateRecorder(contract, whole_plan, settings, first[1], first[0])
-    summary = run(source, predictor, recorder, _NoSink(), contract.input, run_area, block_plan, progress, mask)
+def record_block(source: RasterSource, predictor: Predictor, contract: ModelContract, area: PixelWindow, block: Block,
+                 whole_plan: RunPlan, settings: DetectionSettings, progress: Progress,
+                 mask: AreaMask | None = None) -> tuple[BlockRecord, RunSummary]:
+    """Run the windows of the whole run's grid that touch ``block`` (:func:`..engine.blocks.block_plan`) and record
+    their candidates; ``area`` is the whole run's area in raster coordinates."""
+    run_area, _ = block.in_raster(area)
+    recorder = CandidateRecorder(contract, whole_plan, settings, block.rows[0], block.columns[0])
+    summary = run(source, predictor, recorder, _NoSink(), contract.input, run_area, block_plan(whole_plan, block),
+                  progress, mask)
     return recorder.record(), summary
 
 
