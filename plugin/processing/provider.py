@@ -12,14 +12,15 @@ def algorithm_classes() -> list[type]:
     from .classify.algorithm import ClassifyAlgorithm
     from .detect.algorithm import DetectAlgorithm
     from .evaluate.algorithm import EvaluateAlgorithm
+    from .evaluate.detections import EvaluateDetectionsAlgorithm
     from .exportchips.algorithm import ExportChipsAlgorithm
     from .tools.diagnostics import DiagnosticsAlgorithm
     from .tools.installdependencies import InstallDependenciesAlgorithm
     from .tools.modelinfo import ModelInfoAlgorithm
     from .train.algorithm import TrainAlgorithm
 
-    return [ClassifyAlgorithm, DetectAlgorithm, ModelInfoAlgorithm, EvaluateAlgorithm, ExportChipsAlgorithm,
-            TrainAlgorithm, InstallDependenciesAlgorithm, DiagnosticsAlgorithm]
+    return [ClassifyAlgorithm, DetectAlgorithm, ModelInfoAlgorithm, EvaluateAlgorithm, EvaluateDetectionsAlgorithm,
+            ExportChipsAlgorithm, TrainAlgorithm, InstallDependenciesAlgorithm, DiagnosticsAlgorithm]
 
 
 class SeamlessProvider(QgsProcessingProvider):
