@@ -138,3 +138,30 @@ def test_an_xyz_web_map_gives_the_detections_of_the_geotiff_it_was_cut_from(prov
     geotiff = pixel_boxes(read_features(reference["OUTPUT"]), origin, web_map["resolution"])
     assert tiles == geotiff and len(geotiff) > 30
     assert any("has no pixel grid of its own" in line for line in feedback.lines)
+
+
+def test_the_layers_processing_loads_come_styled_by_class(provider, scene, tmp_path):
+    """Processing's own loader (the dialog's, processing.runAndLoadResults) skips the style stored in the
+    GeoPackage: the loaded boxes still show outlines in the class colours, the centres round markers."""
+    import processing
+    from qgis.core import QgsProject
+    from qgis.PyQt.QtCore import Qt
+
+    project = QgsProject.instance()
+    before = set(project.mapLayers())
+    try:
+        results = processing.runAndLoadResults("seamless:detect", {
+            "INPUT": str(scene["raster"]), "MODEL": str(scene["model"]), "OUTPUT": str(tmp_path / "boxes.gpkg"),
+            "OUTPUT_CENTROIDS": str(tmp_path / "centres.gpkg")})
+        layers = {layer.source().split("|")[0]: layer for key, layer in project.mapLayers().items()
+                  if key not in before}
+        boxes, centres = layers[results["OUTPUT"]], layers[results["OUTPUT_CENTROIDS"]]
+        for layer, name in ((boxes, "Detections"), (centres, "Detection centres")):
+            renderer = layer.renderer()
+            assert isinstance(renderer, QgsCategorizedSymbolRenderer) and renderer.classAttribute() == "class_value"
+            assert [c.label() for c in renderer.categories()] == ["small", "large"]
+            assert layer.name().startswith(name) and layer.featureCount() == len(scene["squares"])
+        assert boxes.renderer().categories()[0].symbol().symbolLayer(0).brushStyle() == Qt.NoBrush  # outlines
+        assert centres.renderer().categories()[0].symbol().type() == 0  # a marker symbol
+    finally:
+        project.removeMapLayers([key for key in project.mapLayers() if key not in before])

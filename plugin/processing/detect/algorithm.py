@@ -29,6 +29,7 @@ from ..common.run_inputs import check_run_parameters, input_fields, input_parame
 
 if TYPE_CHECKING:
     from ...adapters.detect.job import DetectRequest
+    from ...core.model.contract import ModelContract
     from ...core.progress import Progress
 
 HELP = """<p>Finds objects (trees, buildings, vehicles...) in a raster with an object detector in ONNX format, window by
@@ -161,8 +162,9 @@ class DetectAlgorithm(SeamlessAlgorithm):
         destinations = {key: self.parameterAsOutputLayer(parameters, key, context) or None
                         for key in (self.OUTPUT, self.OUTPUT_CENTROIDS)}
         for key, label in ((self.OUTPUT, "Detections"), (self.OUTPUT_CENTROIDS, "Detection centres")):
-            self._name_loaded_layer(context, destinations[key], f"{label} ({result.contract.name})"
-                                    if result.contract.name else label)
+            self._style_loaded_layer(context, destinations[key], f"{label} ({result.contract.name})"
+                                     if result.contract.name else label, result.contract,
+                                     key == self.OUTPUT_CENTROIDS)
         return {self.OUTPUT: destinations[self.OUTPUT], self.OUTPUT_CENTROIDS: destinations[self.OUTPUT_CENTROIDS],
                 "DETECTIONS": result.summary.detections, "CLASS_COUNTS": json.dumps(result.class_counts()),
                 "PROVIDER": result.provider, "SECONDS": round(result.seconds, 3)}
@@ -193,6 +195,13 @@ class DetectAlgorithm(SeamlessAlgorithm):
             **input_fields(self, parameters, context, progress, feedback))
 
     @staticmethod
-    def _name_loaded_layer(context: QgsProcessingContext, destination: str | None, name: str) -> None:
+    def _style_loaded_layer(context: QgsProcessingContext, destination: str | None, name: str,
+                            contract: "ModelContract", points: bool) -> None:
+        """Name and style a layer the context loads when the run ends (Processing's loader skips the style the
+        GeoPackage holds)."""
+        from ..common.styling import DetectionStyle
+
         if destination and context.willLoadLayerOnCompletion(destination):
-            context.layerToLoadOnCompletionDetails(destination).name = name
+            details = context.layerToLoadOnCompletionDetails(destination)
+            details.name = name
+            details.setPostProcessor(DetectionStyle(contract.all_classes, points))
