@@ -89,11 +89,12 @@ def check_distributed_arguments(args: argparse.Namespace) -> bool:
     return distributed
 
 
-def add_input_arguments(io: Any) -> None:
-    """Inputs beyond one raster and the nodata rule, as in seamless:classify (and seamless:detect)."""
+def add_input_arguments(io: Any, done: str = "classified") -> None:
+    """Inputs beyond one raster and the nodata rule, as in seamless:classify (and seamless:detect: ``done`` says
+    what happens inside the mask)."""
     io.add_argument("--additional-input", action="append", default=[], metavar="PATH",
                     help="a raster whose bands follow INPUT's, read on its grid; repeat for more (ADDITIONAL_INPUTS)")
-    io.add_argument("--mask", metavar="PATH", help="only pixels inside these polygons are classified (MASK)")
+    io.add_argument("--mask", metavar="PATH", help=f"only pixels inside these polygons are {done} (MASK)")
     io.add_argument("--mask-layer", metavar="NAME", help="the MASK file's layer, where it holds several")
     io.add_argument("--input-nodata", type=values.number("INPUT_NODATA"), metavar="VALUE",
                     help="a value that means nodata in every band, for rasters that declare none (INPUT_NODATA)")

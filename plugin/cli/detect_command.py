@@ -51,7 +51,8 @@ def add_parser(commands: Any) -> None:
                          help="windows per model run; 0 (default): 1 on the CPU, 4 on other devices")
     options.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:N, tensorrt, directml, coreml, "
                          "rocm, openvino or a provider name (default auto)")
-    add_input_arguments(parser.add_argument_group("more inputs and nodata (as in seamless:detect)"))
+    add_input_arguments(parser.add_argument_group("more inputs and nodata (as in seamless:detect)"),
+                        "searched (detections centred there are kept)")
     add_distributed_arguments(parser)
     parser.add_argument("--json", action="store_true", help="print the results as JSON on standard output")
     parser.set_defaults(run=run)

@@ -41,8 +41,14 @@ ADDITIONAL_INPUTS, MASK, RESOLUTION, TARGET_CRS = "ADDITIONAL_INPUTS", "MASK", "
 INPUT_NODATA, NODATA_RULE = "INPUT_NODATA", "NODATA_RULE"
 
 
-def input_parameters() -> list[tuple[Any, str, bool]]:
-    """(parameter, help, advanced) for the inputs, in dialog order after EXTENT."""
+CLASSIFY_MASK_HELP = ("Only pixels inside these polygons (any CRS) are classified and written; the rest is nodata and "
+                      "windows entirely outside are never read or run, so the time follows the masked area. Works "
+                      "with EXTENT.")
+
+
+def input_parameters(mask_help: str = CLASSIFY_MASK_HELP) -> list[tuple[Any, str, bool]]:
+    """(parameter, help, advanced) for the inputs, in dialog order after EXTENT (``mask_help``: what MASK does to
+    the algorithm's outputs)."""
     rule = QgsProcessingParameterEnum(NODATA_RULE, "A pixel is nodata when", list(NODATA_RULES), defaultValue="all")
     rule.setUsesStaticStrings(True)
     double = NUMBER_DOUBLE
@@ -53,9 +59,7 @@ def input_parameters() -> list[tuple[Any, str, bool]]:
          "then of each additional raster. Rasters that do not overlap INPUT are refused.", False),
         (QgsProcessingParameterFeatureSource(MASK, "Processing mask (polygons)", [SOURCE_VECTOR_POLYGON],
                                              optional=True),
-         "Only pixels inside these polygons (any CRS) are classified and written; the rest is nodata and windows "
-         "entirely outside are never read or run, so the time follows the masked area. Works with EXTENT.",
-         False),
+         mask_help, False),
         (QgsProcessingParameterNumber(RESOLUTION, "Resolution for web maps (map units per pixel)", double,
                                       optional=True, minValue=0.0),
          "For layers without a pixel grid of their own (XYZ tiles, WMS): the pixel size to read them at, in "

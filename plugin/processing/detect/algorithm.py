@@ -86,7 +86,9 @@ class DetectAlgorithm(SeamlessAlgorithm):
             (QgsProcessingParameterExtent(self.EXTENT, "Processing extent", optional=True),
              "Only search this part of the raster (default: the whole layer); only detections centred inside it "
              "are kept, their boxes clipped to it.", False),
-            *input_parameters(),
+            *input_parameters("Only detections centred on pixels inside these polygons (any CRS) are kept; windows "
+                              "entirely outside are never read or run, so the time follows the masked area. Works "
+                              "with EXTENT."),
         ]
 
     def _settings(self) -> list[tuple[Any, str, bool]]:
