@@ -1,14 +1,19 @@
 """``seamless-segmentation detect``: the detection job (``seamless:detect``) from a shell, in this process or on a
-Dask cluster in blocks (``--workers``, ``--scheduler``), with the same detections either way."""
+Dask cluster in blocks (``--workers``, ``--scheduler``), with the same detections either way; and
+``evaluate-detections`` (``seamless:evaluatedetections``): detections scored against reference objects."""
 from __future__ import annotations
 
 import argparse
 import json
 from typing import Any
 
+from ..adapters.accuracy.detection_layers import assess_detections
+from ..adapters.accuracy.detection_report import write_detection_outputs
+from ..adapters.detect.geopackage import parse_destination
 from ..adapters.detect.job import DetectRequest, detect_objects
 from ..adapters.detect.report import report_detection
 from ..adapters.inputs.raster_area import parse_bands
+from ..adapters.outputs.paths import check_outputs, require_extension
 from ..core.engine.grid import OVERLAP_PERCENT_RANGE
 from ..core.engine.nodata import NodataPolicy
 from ..core.engine.tta import TTA_MODES
@@ -56,6 +61,29 @@ def add_parser(commands: Any) -> None:
     add_distributed_arguments(parser)
     parser.add_argument("--json", action="store_true", help="print the results as JSON on standard output")
     parser.set_defaults(run=run)
+    add_evaluate_parser(commands)
+
+
+def add_evaluate_parser(commands: Any) -> None:
+    evaluate = commands.add_parser(
+        "evaluate-detections", help="accuracy of detections against reference objects (seamless:evaluatedetections)",
+        description="Score the boxes of 'detect' against reference polygons (IoU of bounding boxes) or points "
+                    "(distance): TP, FP, FN, precision, recall, F1, AP per class, mAP@0.5 and @0.5:0.95.")
+    evaluate.add_argument("detections", metavar="DETECTIONS", help="the boxes layer of 'detect' (file.gpkg or "
+                          "'file.gpkg|layername=NAME')")
+    evaluate.add_argument("--reference-layer", required=True, metavar="VECTOR", help="reference polygons or points "
+                          "(REFERENCE_LAYER; 'file|layername=NAME' for one layer of several)")
+    evaluate.add_argument("--reference-field", required=True, metavar="FIELD", help="class field: names or values "
+                          "(REFERENCE_FIELD)")
+    evaluate.add_argument("--min-score", type=values.number("MIN_SCORE", 0, 1), default=0.0, metavar="SCORE",
+                          help="precision, recall and F1 count detections scoring at least this (default 0)")
+    evaluate.add_argument("--max-distance", type=values.number("MAX_DISTANCE", 0), metavar="UNITS",
+                          help="for reference points: how far, in map units, a detection's centre may lie")
+    evaluate.add_argument("--report", metavar="FILE.html", help="the HTML report (OUTPUT_REPORT)")
+    evaluate.add_argument("--json-output", metavar="FILE.json", help="everything as JSON (OUTPUT_JSON)")
+    evaluate.add_argument("--table", metavar="FILE.csv", help="the per-class table as CSV (OUTPUT_TABLE)")
+    evaluate.add_argument("--json", action="store_true", help="print the scores as JSON on standard output")
+    evaluate.set_defaults(run=run_evaluate)
 
 
 def request_of(args: argparse.Namespace) -> DetectRequest:
@@ -105,3 +133,28 @@ def _run_distributed(request: DetectRequest, args: argparse.Namespace, progress:
                   "on disk until the layers were assembled.")
     return outcome.result, {"TASKS": outcome.tasks, "TASKS_REUSED": outcome.tasks_reused,
                             "PARTS_BYTES": outcome.parts_bytes}
+
+
+def run_evaluate(args: argparse.Namespace) -> int:
+    outputs = {"OUTPUT_REPORT": args.report, "OUTPUT_JSON": args.json_output, "OUTPUT_TABLE": args.table}
+    for name, extensions, what in (("OUTPUT_REPORT", (".html", ".htm"), "the report"),
+                                   ("OUTPUT_JSON", (".json",), "the accuracy JSON"),
+                                   ("OUTPUT_TABLE", (".csv",), "the per-class table")):
+        if outputs[name]:
+            require_extension(name, outputs[name], extensions, what)
+    detections, reference = parse_destination(args.detections, ""), parse_destination(args.reference_layer, "")
+    check_outputs(outputs, {"INPUT": detections.path, "REFERENCE_LAYER": reference.path})
+    assessment = assess_detections(detections.path, detections.layer or None, reference.path,
+                                   reference.layer or None, args.reference_field, args.min_score, args.max_distance)
+    write_detection_outputs(assessment, args.report, args.json_output, args.table)
+    progress = CliProgress()
+    for note in assessment.notes:
+        progress.warning(note)
+    scores = assessment.scores
+    if args.json:
+        print(json.dumps(assessment.to_dict(curves=False), indent=2, allow_nan=False))
+    else:
+        print(f"{assessment.detections} detections, {assessment.references} reference objects: TP {scores.tp}, "
+              f"FP {scores.fp}, FN {scores.fn}; precision {scores.precision:.4f}, recall {scores.recall:.4f}, "
+              f"F1 {scores.f1:.4f}, mAP@0.5 {scores.map50:.4f}")
+    return EXIT_OK

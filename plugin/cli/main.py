@@ -17,8 +17,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="seamless-segmentation",
         description="Semantic segmentation and object detection on rasters with ONNX models, without QGIS: the same "
-                    "jobs as the QGIS Processing algorithms seamless:classify, seamless:detect, seamless:modelinfo "
-                    "and seamless:evaluate.")
+                    "jobs as the QGIS Processing algorithms seamless:classify, seamless:detect, seamless:modelinfo, "
+                    "seamless:evaluate and seamless:evaluatedetections.")
     parser.add_argument("--debug", action="store_true", help="show the traceback of an unexpected error")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     classify_command.add_parser(commands)

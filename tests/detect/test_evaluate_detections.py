@@ -1,7 +1,7 @@
 """Detections scored against reference objects: the boxes the detection job wrote for a raster of squares, against
 reference polygons (by class name) or points in another CRS (by class value) built from the same squares with some
 left out and some added, give the counts these changes make; seamless:evaluatedetections writes them as HTML,
-JSON and CSV; bad input is named and writes nothing."""
+JSON and CSV, and so does the command evaluate-detections; bad input is named and writes nothing."""
 from __future__ import annotations
 
 import csv
@@ -16,6 +16,7 @@ from plugin.adapters.detect.job import DetectRequest, detect_objects
 from plugin.core.detection.metrics import average_precision
 from plugin.core.errors import InputError
 from plugin.core.progress import LoggingProgress
+from tests.cli.helpers import cli
 from tests.detect.helpers import EPSG, ORIGIN, PIXEL, WINDOW, square_detector, write_raster
 from tests.qgis.helpers import RecordingFeedback
 from tests.support.detectors import SIZES, edge_squares, paint_squares
@@ -151,3 +152,21 @@ def test_processing_run_writes_the_report_json_and_table(provider, scene, tmp_pa
     page = (tmp_path / "report.html").read_text()
     assert page.count("<svg") == 2 and "mAP@0.5:0.95" in page
     assert any("TP" in line and "mAP@0.5" in line for line in feedback.lines)
+
+
+def test_the_command_line_writes_the_same_figures_and_refuses_an_output_over_an_input(capsys, scene, tmp_path):
+    reference = _layer(tmp_path / "points.gpkg", scene["reference"], points=True)
+    result = cli(capsys, "evaluate-detections", f"{scene['boxes']}|layername=detections", "--reference-layer",
+                 reference, "--reference-field", "kind", "--max-distance", "1", "--table", tmp_path / "classes.csv",
+                 "--json")
+    assert result.returncode == 0, result.log
+    found = len(scene["squares"])
+    assert (result.json["tp"], result.json["fp"], result.json["fn"]) == (found - 4, 4, len(EXTRA))
+    assert result.json["matched_by"] == "distance" and "curve" not in result.json["classes"][0]
+    assert (tmp_path / "classes.csv").read_text().count("\n") == 3
+    refused = cli(capsys, "evaluate-detections", scene["boxes"], "--reference-layer", reference,
+                  "--reference-field", "kind", "--max-distance", "1", "--json-output", tmp_path / "points.gpkg")
+    assert refused.returncode == 2 and "OUTPUT_JSON" in refused.stderr
+    missing = cli(capsys, "evaluate-detections", scene["boxes"], "--reference-layer", reference,
+                  "--reference-field", "kind")
+    assert missing.returncode == 2 and "give MAX_DISTANCE" in missing.stderr
