@@ -2,16 +2,19 @@
 of squares across every window edge and corner, cut into blocks of two window strides (blocks smaller than the
 windows' reach, so every block runs windows of its neighbours and most objects near a block edge are seen by two
 blocks). The GeoPackage must hold the same detections, in the same order, with the same fields; so with an
-EXTENT and a MASK, with test-time augmentation, and after a resumed run; and a bad detector is named."""
+EXTENT and a MASK, with test-time augmentation, and after a resumed run; a bad detector is named, and a block is
+not computed from an input that changed since the run was planned."""
 from __future__ import annotations
 
 import logging
+import os
 
 import pytest
 
 from plugin.adapters.detect.job import DetectRequest, detect_objects
 from plugin.core.detection.plan import required_overlap
 from plugin.core.engine.grid import AxisLayout, plan_axis
+from plugin.core.errors import InputError
 from plugin.core.progress import LoggingProgress
 from plugin.distributed.detect_scene import DetectScene
 from plugin.distributed.detect_tasks import run_detect_block
@@ -124,3 +127,20 @@ def test_a_detector_whose_boxes_fall_outside_is_named_and_nothing_is_written(cap
                  cluster.scheduler_address, "--block-size", BLOCK)
     assert result.returncode == 2 and "all centred outside the 64 x 64 px windows" in result.stderr
     assert sorted(p.name for p in tmp_path.iterdir()) == ["shifted.onnx"]
+
+
+def test_a_block_is_not_computed_from_an_input_that_changed_since_the_run_was_planned(scene, tmp_path):
+    """A worker checks the files the client planned on before it records a block (blocks of two versions of the
+    raster would not fit together); nothing is written for that block."""
+    raster = tmp_path / "squares.tif"
+    raster.write_bytes(scene["raster"].read_bytes())
+    request = DetectRequest(str(raster), str(scene["model"]), str(tmp_path / "boxes.gpkg"))
+    planned = DetectScene(0, request, LoggingProgress())
+    planned.plan(int(BLOCK), False, (), 1)
+    task = next(iter(planned.tasks.values()))
+    stat = os.stat(raster)
+    os.utime(raster, ns=(stat.st_atime_ns, stat.st_mtime_ns + 10**9))  # the raster replaced meanwhile
+    with pytest.raises(InputError, match="files changed while the run was going on"):
+        run_detect_block(task)
+    assert planned.parts is not None and not list(planned.parts.path.glob("r*"))
+    planned.parts.remove()
