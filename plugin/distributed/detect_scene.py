@@ -44,6 +44,9 @@ from .results import SCENE_TASK, TaskResult
 from .run import DistributedOptions, SceneOutcome, outcomes, run_scenes
 from .scenes import SceneProgress, clear_frames
 
+# the client's own log lines a distributed run repeats: the largest object assumed when the contract gives none
+FORWARDED = ("The detector's contract gives no max_object_size_px",)
+
 
 def detect_settings(request: DetectRequest, block_size: int, plan: RunPlan | None = None,
                     inputs: dict[str, Any] | None = None) -> tuple[str, dict[str, Any]]:
@@ -117,6 +120,9 @@ class DetectScene:
         provider = "CUDAExecutionProvider" if any(d.lower().startswith("cuda") for d in devices or
                                                   (request.device,)) else None
         plan = plan_job(opened, request, quiet, provider)  # as one process would plan
+        for message in quiet.messages:
+            if message.startswith(FORWARDED):  # decided here once for every block
+                self.log.info(message)
         for warning in quiet.warnings:
             self.log.warning(warning)
         layout = plan_blocks(plan, block_size or default_block_size(plan))

@@ -144,3 +144,14 @@ def test_a_block_is_not_computed_from_an_input_that_changed_since_the_run_was_pl
         run_detect_block(task)
     assert planned.parts is not None and not list(planned.parts.path.glob("r*"))
     planned.parts.remove()
+
+
+def test_the_client_says_which_largest_object_it_assumed(scene, tmp_path):
+    model = build_detector(tmp_path / "unsized.onnx", "anchors",
+                           contract=detector_contract("anchors", tile=WINDOW, max_object=None))
+    progress = LoggingProgress()
+    planned = DetectScene(0, DetectRequest(str(scene["raster"]), str(model), str(tmp_path / "b.gpkg")), progress)
+    planned.plan(int(BLOCK), False, (), 1)
+    assert any("gives no max_object_size_px; objects up to 16 px" in m for m in progress.messages)
+    assert planned.parts is not None
+    planned.parts.remove()
