@@ -10,6 +10,7 @@ from .common.icon import ICON
 def algorithm_classes() -> list[type]:
     """Every algorithm of the provider; imported here so the plugin itself loads without them."""
     from .classify.algorithm import ClassifyAlgorithm
+    from .classifytiles.algorithm import ClassifyTilesAlgorithm
     from .evaluate.algorithm import EvaluateAlgorithm
     from .exportchips.algorithm import ExportChipsAlgorithm
     from .tools.diagnostics import DiagnosticsAlgorithm
@@ -17,8 +18,8 @@ def algorithm_classes() -> list[type]:
     from .tools.modelinfo import ModelInfoAlgorithm
     from .train.algorithm import TrainAlgorithm
 
-    return [ClassifyAlgorithm, ModelInfoAlgorithm, EvaluateAlgorithm, ExportChipsAlgorithm, TrainAlgorithm,
-            InstallDependenciesAlgorithm, DiagnosticsAlgorithm]
+    return [ClassifyAlgorithm, ClassifyTilesAlgorithm, ModelInfoAlgorithm, EvaluateAlgorithm, ExportChipsAlgorithm,
+            TrainAlgorithm, InstallDependenciesAlgorithm, DiagnosticsAlgorithm]
 
 
 class SeamlessProvider(QgsProcessingProvider):
