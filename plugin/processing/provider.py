@@ -13,13 +13,14 @@ def algorithm_classes() -> list[type]:
     from .classifytiles.algorithm import ClassifyTilesAlgorithm
     from .evaluate.algorithm import EvaluateAlgorithm
     from .exportchips.algorithm import ExportChipsAlgorithm
+    from .similarity.algorithm import SimilarityAlgorithm
     from .tools.diagnostics import DiagnosticsAlgorithm
     from .tools.installdependencies import InstallDependenciesAlgorithm
     from .tools.modelinfo import ModelInfoAlgorithm
     from .train.algorithm import TrainAlgorithm
 
-    return [ClassifyAlgorithm, ClassifyTilesAlgorithm, ModelInfoAlgorithm, EvaluateAlgorithm, ExportChipsAlgorithm,
-            TrainAlgorithm, InstallDependenciesAlgorithm, DiagnosticsAlgorithm]
+    return [ClassifyAlgorithm, ClassifyTilesAlgorithm, SimilarityAlgorithm, ModelInfoAlgorithm, EvaluateAlgorithm,
+            ExportChipsAlgorithm, TrainAlgorithm, InstallDependenciesAlgorithm, DiagnosticsAlgorithm]
 
 
 class SeamlessProvider(QgsProcessingProvider):

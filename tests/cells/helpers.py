@@ -72,6 +72,10 @@ def read_raster(path: Path | str) -> tuple[np.ndarray, tuple, float | None]:
 def read_features(path: Path | str) -> list[dict]:
     source = ogr.Open(str(path))
     layer = source.GetLayer(0)
-    features = [{**feature.items(), "wkt": feature.GetGeometryRef().ExportToWkt()} for feature in layer]
+    definition = layer.GetLayerDefn()
+    binary = [definition.GetFieldDefn(i).GetName() for i in range(definition.GetFieldCount())
+              if definition.GetFieldDefn(i).GetType() == ogr.OFTBinary]
+    features = [{**feature.items(), **{name: feature.GetFieldAsBinary(name) for name in binary},
+                 "wkt": feature.GetGeometryRef().ExportToWkt()} for feature in layer]
     layer, source = None, None
     return features

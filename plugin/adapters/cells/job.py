@@ -9,11 +9,12 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
-from typing import Callable, Protocol, Sequence
+from typing import Protocol, Sequence
 
 from osgeo import gdal
 
 from ...core.cells.loading import load_cell_model
+from ...core.cells.merger import FinishedCells
 from ...core.cells.run import CellSink, CellSummary, run_cells
 from ...core.engine.nodata import NodataPolicy
 from ...core.errors import InputError
@@ -23,13 +24,10 @@ from ...core.progress import Progress
 from ..classify.inputs import GridChoice, InputChoice, RasterRef
 from ..inputs.gdal_grid import RasterGrid
 from ..inputs.raster_inputs import InputRaster
-from ..outputs.atomic import AtomicOutputs
-from ..outputs.cog import write_cog
-from ..outputs.geotiff import bounded_block_cache
 from ..outputs.paths import RASTER_EXTENSIONS, VECTOR_EXTENSIONS, check_outputs, require_extension
 from .cell_run import CellChoice, CellRun, open_cell_run
-from .tables import RasterColumns, TileTable
-from .writers import CellPolygons, CellRaster, CellSinkFan
+from .outputs import Feed, RasterOutput, VectorOutput, write_cell_outputs
+from .tables import TileTable
 
 gdal.UseExceptions()
 
@@ -132,62 +130,47 @@ def open_tiles(request: TilesRequest, progress: Progress, model: LoadedModel | N
     return TilesJob(run, table)
 
 
-def _raster(path: str, grid: RasterGrid, spec: RasterColumns) -> CellRaster:
-    return CellRaster(path, grid, spec.columns, spec.data_type, spec.nodata, spec.band_names, spec.classes)
-
-
-def write_tiles(job: TilesJob, request: TilesRequest, feed: Callable[[CellSink], CellSummary], progress: Progress,
+def write_tiles(job: TilesJob, request: TilesRequest, feed: Feed, progress: Progress,
                 styler: CellStyler | None = None) -> TilesResult:
     """Create the outputs, fill them with what ``feed`` sends the sink (the engine, or a distributed run's
     blocks), finish, style and commit them; the single-process and the distributed runs share it."""
     started = time.perf_counter()
     grid, table = job.run.output_grid, job.table
-    with AtomicOutputs() as outputs, bounded_block_cache():
-        work = {"cells": request.output_path, "probabilities": request.probabilities_path}
-        temporary = {name: outputs.temporary_for(path) for name, path in work.items() if path}
-        vector = outputs.temporary_for(request.vector_path) if request.vector_path else None
-        folder = outputs.work_folder()
-        rasters = {"cells": _raster(str(folder / "cells.tif"), grid, table.main_raster())}
-        if "probabilities" in temporary:
-            rasters["probabilities"] = _raster(str(folder / "probabilities.tif"), grid, table.probability_raster())
-        writers: list[CellRaster | CellPolygons] = list(rasters.values())
-        if vector:
-            writers.append(CellPolygons(vector, grid, table.columns(), _layer_name(request.vector_path)))
-        sink = CellSinkFan(table, writers)
-        range_sink = _ValueRange(sink, table)
-        try:
-            summary = feed(range_sink)
-        finally:
-            sink.close()
-        _report(summary, range_sink, job, progress)
-        for name, raster in rasters.items():
-            write_cog(raster.path, temporary[name], "NEAREST" if name == "cells" and not table.regression
-                      else "AVERAGE", progress.is_cancelled)
-        _style(styler, temporary, vector, table, range_sink.range)
-        outputs.commit()
+    rasters = {"cells": RasterOutput(request.output_path, table.main_raster(),
+                                     "AVERAGE" if table.regression else "NEAREST")}
+    if request.probabilities_path:
+        rasters["probabilities"] = RasterOutput(request.probabilities_path, table.probability_raster())
+    vectors = {"vector": VectorOutput(request.vector_path, table.columns())} if request.vector_path else {}
+    ranges = _ValueRange(table)
+
+    def styles(paths: dict[str, str]) -> None:
+        _style(styler, paths, paths.get("vector"), table, ranges.range)
+
+    summary = write_cell_outputs(grid, table, rasters, vectors, feed, progress, styles, ranges.watching)
+    _report(summary, job, progress)
     counts = {int(table.classes[c].value): n for c, n in summary.per_class.items()} if table.classes else {}
     return TilesResult(job.run.model.runtime.provider, summary, job.run.model.contract,
-                       time.perf_counter() - started, grid, counts, range_sink.range)
-
-
-def _layer_name(path: str | None) -> str:
-    from pathlib import Path
-
-    return Path(path or "cells").stem or "cells"
+                       time.perf_counter() - started, grid, counts, ranges.range)
 
 
 class _ValueRange:
     """Passes rows on and keeps the smallest and largest regression value written (for the styles and log)."""
 
-    def __init__(self, sink: CellSinkFan, table: TileTable) -> None:
-        self.sink, self.table = sink, table
+    def __init__(self, table: TileTable) -> None:
+        self.table = table
+        self.sink: CellSink | None = None
         self.range: tuple[float, float] | None = None
 
-    def write(self, part) -> None:
+    def watching(self, sink: CellSink) -> CellSink:
+        self.sink = sink
+        return self
+
+    def write(self, part: FinishedCells) -> None:
         if self.table.regression and part.values is not None and part.present.any():
             values = part.values[part.present]
             low, high = float(values.min()), float(values.max())
             self.range = (low, high) if self.range is None else (min(low, self.range[0]), max(high, self.range[1]))
+        assert self.sink is not None
         self.sink.write(part)
 
 
@@ -207,7 +190,7 @@ def _style(styler: CellStyler | None, paths: dict[str, str], vector: str | None,
         styler.class_polygons(vector, table.classes, "class_value")
 
 
-def _report(summary: CellSummary, ranges: _ValueRange, job: TilesJob, progress: Progress) -> None:
+def _report(summary: CellSummary, job: TilesJob, progress: Progress) -> None:
     run = job.run
     total = run.columns * run.rows
     progress.info(f"{summary.cells} of {total} cells have a result ({total - summary.cells} left out: all nodata or "

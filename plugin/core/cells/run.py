@@ -19,7 +19,7 @@ from ..engine.reading import AreaMask, RasterSource
 from ..engine.run import Predictor, run
 from ..model.contract import ModelContract
 from ..progress import Progress
-from .decode import CellDecoder
+from .decode import CellDecoder, CellValues
 from .merger import CellMerger, FinishedCells
 
 
@@ -94,3 +94,33 @@ class CollectingSink:
             if values is not None:
                 out[part.row, part.col:part.col + part.width] = values
         return out
+
+
+def run_windows(source: RasterSource, predictor: Predictor, contract: ModelContract, plan: RunPlan,
+                corners: list[tuple[int, int]], progress: Progress | None = None) -> tuple[CellValues, np.ndarray]:
+    """The results of single windows of the plan's size with their top-left corners at ``corners`` (row, column;
+    source coordinates, possibly beyond the raster, which is mirrored as the engine mirrors), with the plan's
+    variants and batch size; and, per window, the share of its cell (the window less the border) that is valid.
+    For a few windows off any grid: the examples of a similarity search."""
+    from ..engine.reading import read_padded
+    from ..engine.tta import expand
+    from ..model.preprocess import normalise
+
+    decoder = CellDecoder(contract, len(plan.transforms), progress)
+    size, inner = plan.window, slice(plan.offset, plan.window - plan.offset)
+    found: list[CellValues] = []
+    shares = np.zeros(len(corners), np.float32)
+    for start in range(0, len(corners), plan.batch_size):
+        chunk = corners[start:start + plan.batch_size]
+        batch = np.empty((len(chunk), contract.input.bands, size, size), np.float32)
+        for index, (top, left) in enumerate(chunk):
+            raw, valid = read_padded(source, top, left, size, size)
+            normalise(raw, contract.input, valid, out=batch[index])
+            shares[start + index] = float(valid[inner, inner].mean())
+        found.append(decoder.decode(predictor.predict(expand(batch, plan.transforms)), len(chunk)))
+    joined = CellValues()
+    for name in ("classes", "scores", "probabilities", "values", "embeddings"):
+        arrays = [getattr(f, name) for f in found if getattr(f, name) is not None]
+        if arrays:
+            setattr(joined, name, np.concatenate(arrays))
+    return joined, shares
