@@ -1,16 +1,17 @@
 """Planning a cell run: the engine's window grid expressing a grid of cells.
 
 Windows of ``cell + 2 x border`` pixels at a stride of one cell, the first starting ``border`` pixels before the
-area (``pad``), and the output footprint being the cell itself (``offset`` = border): window ``(r, c)`` of the grid
-is cell ``(r, c)``, whose pixels are area columns ``c x cell`` to ``(c + 1) x cell``. The last cells of a row or
-column may reach past the area (a partial cell); past the raster's edge the reader mirrors, as for every kind.
+area, and the output footprint being the cell itself (``offset`` = border): window ``(r, c)`` of the grid is cell
+``(r, c)``, whose pixels are area columns ``c x cell`` to ``(c + 1) x cell``. Unlike segmentation's flush grid
+(:mod:`..engine.grid`), the positions are fixed by the cells and never moved to the raster's edges: the last cells
+of a row or column may reach past the area (a partial cell), and past the raster's edge the reader mirrors.
 The engine's reader then skips, unread and unrun, every cell without a valid pixel inside the area and the MASK.
 """
 from __future__ import annotations
 
 import math
 
-from ..engine.grid import plan_grid
+from ..engine.grid import AxisGrid, WindowGrid, plan_panels
 from ..engine.plan import RunPlan
 from ..engine.tta import TTA_MODES, transforms_for
 from ..errors import InputError
@@ -42,11 +43,18 @@ def plan_cells(cell_px: int, border_px: int, width: int, height: int, raw_channe
     if batch_size < 0:
         raise InputError(f"BATCH_SIZE must be 0 (by device) or more, got {batch_size}.")
     window = cell_px + 2 * border_px
-    grid = plan_grid(width, height, window, 2 * border_px, border_px, max(max_panel_width, window))
+    columns, rows = (_cell_axis(length, cell_px, border_px) for length in (width, height))
+    grid = WindowGrid(columns, rows, plan_panels(columns, max(max_panel_width, window)))
     return RunPlan(window=window, overlap=2 * border_px, margin=0, margin_source="cells: the border is context only",
-                   pad=border_px, offset=border_px, grid=grid, transforms=transforms_for(tta), blending="none",
+                   reach=border_px, offset=border_px, grid=grid, transforms=transforms_for(tta), blending="none",
                    batch_size=batch_size or cell_batch_size(window, provider), single_prediction=False,
                    raw_channels=raw_channels)
+
+
+def _cell_axis(length: int, cell_px: int, border_px: int) -> AxisGrid:
+    """One window per cell along an axis of ``length`` pixels: cell ``i``'s window starts ``border_px`` before it."""
+    return AxisGrid(length, cell_px + 2 * border_px,
+                    tuple(i * cell_px - border_px for i in range(cells_covering(length, cell_px))))
 
 
 def cell_counts(plan: RunPlan) -> tuple[int, int]:
