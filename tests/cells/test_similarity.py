@@ -172,8 +172,8 @@ def test_similarity_through_processing(provider, models, tmp_path):
         feedback=RecordingFeedback())
     assert result["CELLS"] == 80 and result["EXAMPLE_CELLS"] == 6
     assert isinstance(QgsRasterLayer(result["OUTPUT_SIMILARITY"], "s").renderer(), QgsSingleBandPseudoColorRenderer)
-    assert [c.label for c in QgsRasterLayer(result["OUTPUT_KNN"], "k").renderer().classes()] == ["field", "town",
-                                                                                                  "water"]
+    layer = QgsRasterLayer(result["OUTPUT_KNN"], "k")  # kept: the renderer lives as long as its layer
+    assert [c.label for c in layer.renderer().classes()] == ["field", "town", "water"]
 
 
 @pytest.mark.parametrize("change, message", [
