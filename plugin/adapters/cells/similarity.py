@@ -186,6 +186,19 @@ def example_vectors(run: CellRun, examples: Examples, progress: Progress) -> tup
     return examples.select(keep), found.embeddings[keep]
 
 
+def vector_length(run: CellRun, fixed: int, progress: Progress) -> int:
+    """The length of the model's vectors: its output's fixed size, else (a dynamic axis) that of the first cell's
+    vector, computed once."""
+    if fixed:
+        return fixed
+    border = run.geometry.border_px
+    found, _ = run_windows(run.source(), run.model.runtime, run.model.contract, run.plan,
+                           [(run.area.row - border, run.area.col - border)], progress)
+    if found.embeddings is None or found.embeddings.shape[1] < 1:
+        raise ModelError("The model gave no vector for a window; is it an embedding model?")
+    return int(found.embeddings.shape[1])
+
+
 def _knn(request: SimilarityRequest, examples: Examples, vectors: np.ndarray) -> NearestNeighbours | None:
     if not examples.labelled or not (request.wants_knn or request.vector_path):
         return None
@@ -211,7 +224,7 @@ def similarity(request: SimilarityRequest, progress: Progress, styler: CellStyle
                       + ", ".join(f"{c.name} {int((examples.labels == i).sum())}" for i, c in enumerate(classes)))
     knn = _knn(request, examples, vectors) if examples is not None else None
     rows = prototypes(vectors, examples.labels, len(classes)) if examples is not None else None
-    dimensions = vectors.shape[1] if len(vectors) else (model.shape.raw_channels[0] or 0)
+    dimensions = vectors.shape[1] if len(vectors) else vector_length(run, model.shape.raw_channels[0], progress)
     table = SimilarityTable(classes, rows, knn, dimensions)
     summary = _write(request, run, table, progress, styler)
     progress.info(f"{summary.cells} cell(s) compared in {summary.seconds:.1f} s (model {summary.inference_seconds:.1f} "
