@@ -4,7 +4,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
-from osgeo import gdal, ogr
+from osgeo import gdal, ogr, osr
 
 from tests.support.cell_models import (
     class_output,
@@ -35,9 +35,10 @@ def regressor(folder: Path, size: int = 16, border: int = 0) -> Path:
                           contract_for("classification", 4, [output], size, border, SCALE))
 
 
-def embedder(folder: Path, size: int = 16, dimensions: int = 8) -> Path:
-    contract = contract_for("embedding", 4, [{"name": "embedding", "kind": "embedding"}], size, 0, SCALE)
-    return mean_embedder(folder / f"embedder_{size}_{dimensions}.onnx", 4, dimensions, size, contract)
+def embedder(folder: Path, size: int = 16, dimensions: int = 8, border: int = 0) -> Path:
+    """The band means (reflectance) of each window times :func:`embedding_matrix`: a vector per window."""
+    contract = contract_for("embedding", 4, [{"name": "embedding", "kind": "embedding"}], size, border, SCALE)
+    return mean_embedder(folder / f"embedder_{size}_{dimensions}_{border}.onnx", 4, dimensions, size, contract)
 
 
 def segmentation_classifier_contract() -> dict:
@@ -79,3 +80,45 @@ def read_features(path: Path | str) -> list[dict]:
                  "wkt": feature.GetGeometryRef().ExportToWkt()} for feature in layer]
     layer, source = None, None
     return features
+
+
+# ---- similarity examples ---------------------------------------------------------------------------------------
+AREA = (400, 300, 160, 128)  # the similarity tests' area of the scene: 10 x 8 cells of 16 px
+POINTS = [((2, 3), "water"), ((5, 1), "water"), ((7, 7), "field"), ((0, 9), "field"), ((4, 4), "town"),
+          ((-3, 2), "town")]  # (cell row, cell col) of the area's grid; the last lies above the area
+
+
+def _srs() -> osr.SpatialReference:
+    return osr.SpatialReference(wkt=gdal.Open(str(S2_IMAGE)).GetProjection())
+
+
+def cell_centre(row: int, col: int) -> tuple[float, float]:
+    """Map coordinates of the centre of cell (row, col) of :data:`AREA`'s grid of 16 px cells (10 m pixels)."""
+    xmin, _, _, ymax = area_extent(*AREA)
+    return xmin + (col + 0.5) * 160, ymax - (row + 0.5) * 160
+
+
+def write_examples(path, points=POINTS, crs=None, polygon=None) -> str:
+    """A GeoPackage of example points (a text field 'kind'), each inside its cell of :data:`AREA`'s grid but off
+    its centre, in ``crs`` if given (else the scene's), with a polygon of class 'field' if given."""
+    source = ogr.GetDriverByName("GPKG").CreateDataSource(str(path))
+    srs = _srs()
+    layer = source.CreateLayer("examples", crs or srs, ogr.wkbUnknown)
+    layer.CreateField(ogr.FieldDefn("kind", ogr.OFTString))
+    transform = osr.CoordinateTransformation(srs, crs) if crs is not None else None
+    for (row, col), kind in points:
+        feature = ogr.Feature(layer.GetLayerDefn())
+        x, y = cell_centre(row, col)
+        point = ogr.CreateGeometryFromWkt(f"POINT ({x + 37} {y - 21})")
+        if transform is not None:
+            point.Transform(transform)
+        feature.SetGeometry(point)
+        feature.SetField("kind", kind)
+        layer.CreateFeature(feature)
+    if polygon is not None:
+        feature = ogr.Feature(layer.GetLayerDefn())
+        feature.SetGeometry(ogr.CreateGeometryFromWkt(polygon))
+        feature.SetField("kind", "field")
+        layer.CreateFeature(feature)
+    feature, layer, source = None, None, None
+    return str(path)

@@ -7,68 +7,43 @@ import re
 
 import numpy as np
 import pytest
-from osgeo import gdal, ogr, osr
+from osgeo import gdal, osr
 from qgis.core import QgsApplication, QgsProcessingContext, QgsRasterLayer, QgsSingleBandPseudoColorRenderer
 
 from plugin.adapters.cells.similarity import SimilarityRequest, similarity
 from plugin.core.cells.neighbours import NearestNeighbours, cosine_similarity, prototypes
 from plugin.core.errors import InputError, ModelError
 from plugin.core.progress import LoggingProgress
-from tests.cells.helpers import area_extent, classifier, embedder, expected_means, read_features
+from tests.cells.helpers import (
+    AREA,
+    POINTS,
+    area_extent,
+    cell_centre,
+    classifier,
+    embedder,
+    expected_means,
+    read_features,
+    write_examples,
+)
 from tests.qgis.helpers import RecordingFeedback
 from tests.support.cell_models import embedding_matrix
 from tests.support.data import S2_IMAGE, leftover_files
-
-AREA = (400, 300, 160, 128)  # 10 x 8 cells of 16 px
-POINTS = [((2, 3), "water"), ((5, 1), "water"), ((7, 7), "field"), ((0, 9), "field"), ((4, 4), "town"),
-          ((-3, 2), "town")]  # (cell row, cell col) of the area's grid; the last lies above the area
-
-
-def _srs() -> osr.SpatialReference:
-    return osr.SpatialReference(wkt=gdal.Open(str(S2_IMAGE)).GetProjection())
-
-
-def cell_centre(row: int, col: int) -> tuple[float, float]:
-    xmin, _, _, ymax = area_extent(*AREA)
-    return xmin + (col + 0.5) * 160, ymax - (row + 0.5) * 160
-
-
-def write_examples(path, points=POINTS, crs=None, polygon=None) -> str:
-    source = ogr.GetDriverByName("GPKG").CreateDataSource(str(path))
-    srs = _srs()
-    layer = source.CreateLayer("examples", crs or srs, ogr.wkbUnknown)
-    layer.CreateField(ogr.FieldDefn("kind", ogr.OFTString))
-    transform = osr.CoordinateTransformation(srs, crs) if crs is not None else None
-    for (row, col), kind in points:
-        feature = ogr.Feature(layer.GetLayerDefn())
-        x, y = cell_centre(row, col)
-        point = ogr.CreateGeometryFromWkt(f"POINT ({x + 37} {y - 21})")
-        if transform is not None:
-            point.Transform(transform)
-        feature.SetGeometry(point)
-        feature.SetField("kind", kind)
-        layer.CreateFeature(feature)
-    if polygon is not None:
-        feature = ogr.Feature(layer.GetLayerDefn())
-        feature.SetGeometry(ogr.CreateGeometryFromWkt(polygon))
-        feature.SetField("kind", "field")
-        layer.CreateFeature(feature)
-    feature, layer, source = None, None, None
-    return str(path)
 
 
 @pytest.fixture(scope="module")
 def models(tmp_path_factory):
     folder = tmp_path_factory.mktemp("embedders")
-    return {"embedder": embedder(folder), "wide": embedder(folder, dimensions=1030), "classifier": classifier(folder)}
+    return {"embedder": embedder(folder), "wide": embedder(folder, dimensions=1030), "classifier": classifier(folder),
+            "bordered": embedder(folder, 24, border=4)}
 
 
-def vectors_of(cells: list[tuple[int, int]], dimensions: int = 8) -> np.ndarray:
-    """What the embedder gives for cells of the area's grid (rows and columns may lie outside the area)."""
+def vectors_of(cells: list[tuple[int, int]], dimensions: int = 8, border: int = 0) -> np.ndarray:
+    """What the embedder gives for cells of the area's grid (rows and columns may lie outside the area), their
+    windows reaching ``border`` pixels around them."""
     rows = [r for r, _ in cells]
     top, left = min(rows), min(c for _, c in cells)
     height, width = max(rows) - top + 1, max(c for _, c in cells) - left + 1
-    means = expected_means(AREA[0] + left * 16, AREA[1] + top * 16, width * 16, height * 16, 16)
+    means = expected_means(AREA[0] + left * 16, AREA[1] + top * 16, width * 16, height * 16, 16, border)
     return np.array([means[r - top, c - left] for r, c in cells]) @ embedding_matrix(4, dimensions)
 
 
@@ -119,6 +94,21 @@ def test_examples_in_another_crs_and_polygons(tmp_path, models):
     expected = cosine_similarity(vectors_of([(r, c) for r in range(8) for c in range(10)]),
                                  prototypes(vectors_of([p for p, _ in POINTS[:2]]), np.zeros(2, int), 1))
     assert np.allclose(gdal.Open(request.similarity_path).ReadAsArray(), expected.reshape(8, 10), atol=1e-4)
+
+
+def test_examples_read_their_cell_with_its_border_as_the_run_does(tmp_path, models):
+    request = _request(tmp_path, models["bordered"], similarity_path=str(tmp_path / "s.tif"),
+                       embeddings_path=str(tmp_path / "v.gpkg"))
+    similarity(request, LoggingProgress())
+    cells = [(r, c) for r in range(8) for c in range(10)]
+    vectors = vectors_of(cells, border=4)
+    stored = sorted(read_features(request.embeddings_path), key=lambda f: (f["cell_row"], f["cell_col"]))
+    assert np.allclose([[f[f"e_{i:03d}"] for i in range(8)] for f in stored], vectors, atol=1e-4)
+    examples = vectors_of([p for p, _ in POINTS], border=4)  # one above the area: real pixels, not the run's
+    labels = np.array([{"field": 0, "town": 1, "water": 2}[k] for _, k in POINTS])
+    expected = cosine_similarity(vectors, prototypes(examples, labels, 3)).reshape(8, 10, 3)
+    assert np.allclose(np.moveaxis(gdal.Open(request.similarity_path).ReadAsArray(), 0, 2), expected, atol=1e-4)
+    assert not np.allclose(vectors_of([(2, 3)], border=4), vectors_of([(2, 3)]), atol=1e-3)  # the border counts
 
 
 def test_long_vectors_are_written_in_one_binary_field(tmp_path, models):

@@ -4,7 +4,10 @@ the window's pixels, so a test can compute every cell's result with numpy and co
 - ``mean_classifier``: the mean of each band over the window (global average pooling), times ``gain``, as the
   class scores (logits by default): a window's class is its brightest band;
 - ``mean_regressor``: the mean of band ``band`` over the window, times ``gain``, as one regression value;
-- ``mean_embedder``: the window's band means times a fixed (bands x dimensions) matrix: a vector per window.
+- ``mean_embedder``: the window's band means times a fixed (bands x dimensions) matrix: a vector per window;
+- ``conv_encoder``: a small convolutional encoder (3 x 3 convolution, ReLU, global average pooling, a dense
+  layer) with no metadata and a dynamic vector length, as an encoder made elsewhere comes; its vectors are
+  checked against onnxruntime run directly on the same windows.
 
 ``contract_for`` writes the cell contract each needs (identity normalisation unless ``scale`` is given).
 """
@@ -69,6 +72,24 @@ def mean_embedder(path: Path, bands: int, dimensions: int = 8, size: int | None 
     nodes = [helper.make_node("MatMul", ["means", "weights"], ["embedding"])]
     inits = [numpy_helper.from_array(embedding_matrix(bands, dimensions, seed), "weights")]
     return _pooled(bands, size, nodes, inits, "embedding", ["batch", dimensions], path, contract)
+
+
+def conv_encoder(path: Path, bands: int, dimensions: int = 6, size: int = 16, filters: int = 5,
+                 seed: int = 1) -> Path:
+    """(batch, bands, S, S) -> (batch, dimensions), the vector axis dynamic in the model's declared shape; no
+    contract in its metadata."""
+    rng = np.random.default_rng(seed)
+    inits = [numpy_helper.from_array(rng.standard_normal((filters, bands, 3, 3)).astype(np.float32), "kernel"),
+             numpy_helper.from_array(rng.standard_normal(filters).astype(np.float32) * 0.1, "bias"),
+             numpy_helper.from_array(rng.standard_normal((filters, dimensions)).astype(np.float32), "dense")]
+    nodes = [helper.make_node("Conv", ["image", "kernel", "bias"], ["features"], pads=[1, 1, 1, 1]),
+             helper.make_node("Relu", ["features"], ["active"]),
+             helper.make_node("GlobalAveragePool", ["active"], ["pooled"]),
+             helper.make_node("Flatten", ["pooled"], ["flat"], axis=1),
+             helper.make_node("MatMul", ["flat", "dense"], ["vector"])]
+    x = helper.make_tensor_value_info("image", TensorProto.FLOAT, _dims(bands, size))
+    y = helper.make_tensor_value_info("vector", TensorProto.FLOAT, ["batch", "dimensions"])
+    return _save(helper.make_graph(nodes, "encoder", [x], [y], initializer=inits), path, None)
 
 
 def window_means(raw: np.ndarray, window: int, cell: int, border: int) -> np.ndarray:
