@@ -207,6 +207,24 @@ def test_nearest_neighbours_vote_and_break_ties_by_distance():
         NearestNeighbours(examples, labels, 2, 6)
 
 
+@pytest.mark.parametrize("distance", ["cosine", "euclidean"])
+def test_nearest_neighbours_agree_with_scikit_learn_in_chunks_of_any_size(distance, monkeypatch):
+    from sklearn.neighbors import KNeighborsClassifier
+
+    from plugin.core.cells import neighbours
+
+    rng = np.random.default_rng(3)
+    examples, vectors = rng.standard_normal((40, 6)), rng.standard_normal((25, 6))
+    labels = (examples[:, 0] + 0.3 * rng.standard_normal(40) > 0).astype(int)  # two classes, k odd: no tied vote
+    reference = KNeighborsClassifier(5, metric=distance, algorithm="brute").fit(examples, labels)
+    whole = NearestNeighbours(examples, labels, 2, 5, distance).predict(vectors)
+    assert whole[0].tolist() == reference.predict(vectors).tolist()
+    assert np.allclose(whole[1], reference.predict_proba(vectors).max(axis=1))
+    monkeypatch.setattr(neighbours, "DISTANCE_ELEMENTS", 7 * 40)  # rows of 7, then a row of 4
+    chunked = NearestNeighbours(examples, labels, 2, 5, distance).predict(vectors)
+    assert chunked[0].tolist() == whole[0].tolist() and np.array_equal(chunked[1], whole[1])
+
+
 def test_regression_scores():
     reference, predicted = np.array([1.0, 2.0, 3.0, np.nan]), np.array([1.5, 2.0, 2.5, 7.0])
     scores = regression_scores(reference, predicted)

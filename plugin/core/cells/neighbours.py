@@ -14,6 +14,7 @@ import numpy as np
 from ..errors import InputError
 
 DISTANCES = ("cosine", "euclidean")
+DISTANCE_ELEMENTS = 4_000_000  # distances computed at once (32 MB of float64): rows x examples
 
 
 def unit_rows(vectors: np.ndarray) -> np.ndarray:
@@ -64,9 +65,15 @@ class NearestNeighbours:
         self.classes, self.k, self.distance = classes, k, distance
 
     def predict(self, vectors: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """(class index, score) of each vector."""
+        """(class index, score) of each vector; in chunks, so the distance matrix stays under
+        :data:`DISTANCE_ELEMENTS` values whatever the number of examples."""
         if not len(vectors):
             return np.zeros(0, np.int64), np.zeros(0, np.float32)
+        step = max(1, DISTANCE_ELEMENTS // len(self.examples))
+        parts = [self._predict(vectors[start:start + step]) for start in range(0, len(vectors), step)]
+        return np.concatenate([p[0] for p in parts]), np.concatenate([p[1] for p in parts])
+
+    def _predict(self, vectors: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         far = distances(vectors, self.examples, self.distance)
         order = np.argsort(far, axis=1, kind="stable")[:, :self.k]  # ties: the earlier example
         near = np.take_along_axis(far, order, axis=1)
