@@ -4,8 +4,9 @@ cells of the run's grid.
 A point is an example of the cell it falls in; a polygon of every cell whose centre it holds (or, for a polygon
 smaller than a cell, of the cell holding its point on surface). The cell grid is the run's, extended beyond the
 processing area, so an example inside the area is exactly the cell the run gives there. Examples must lie over the
-raster. Class fields are read as in training: whole numbers are class values, text is numbered from 1 in
-alphabetical order.
+raster: features beyond it (a label layer larger than the scene) are left out and counted, and a layer with none
+over the raster is refused. Class fields are read as in training: whole numbers are class values, text is
+numbered from 1 in alphabetical order.
 """
 from __future__ import annotations
 
@@ -39,12 +40,14 @@ class Examples:
     labels: np.ndarray  # index into ``classes``
     classes: tuple[ClassInfo, ...]
     labelled: bool  # from a class field (k-NN possible), or one class named after the layer
+    outside: int = 0  # features left out: none of their cells lies over the raster
 
     def __len__(self) -> int:
         return len(self.rows)
 
     def select(self, keep: np.ndarray) -> "Examples":
-        return Examples(self.rows[keep], self.cols[keep], self.labels[keep], self.classes, self.labelled)
+        return Examples(self.rows[keep], self.cols[keep], self.labels[keep], self.classes, self.labelled,
+                        self.outside)
 
 
 class _CellFinder:
@@ -54,6 +57,7 @@ class _CellFinder:
         self.cells, self.path = cells, path
         self.inverse = gdal.InvGeoTransform(cells.geotransform)
         self.bounds = raster.bounds()
+        self.first_outside: tuple[float, float] | None = None  # where the first feature beyond the raster lies
 
     def over_raster(self, x: float, y: float) -> bool:
         xmin, ymin, xmax, ymax = self.bounds
@@ -72,11 +76,7 @@ class _CellFinder:
         if kind in _POINTS:
             points = [geometry.GetGeometryRef(i) for i in range(geometry.GetGeometryCount())] \
                 if kind == ogr.wkbMultiPoint else [geometry]
-            found = []
-            for point in points:
-                self._require_over(point.GetX(), point.GetY(), number)
-                found.append(self.cell_of(point.GetX(), point.GetY()))
-            return found
+            return [self.cell_of(p.GetX(), p.GetY()) for p in points if self._over(p.GetX(), p.GetY())]
         if kind not in _POLYGONS:
             raise InputError(f"EXAMPLES: feature {number} is a {ogr.GeometryTypeToName(kind).lower()}; examples are "
                              "points or polygons.")
@@ -84,9 +84,11 @@ class _CellFinder:
 
     def _polygon_cells(self, polygon: ogr.Geometry, number: int) -> list[tuple[int, int]]:
         xmin, xmax, ymin, ymax = polygon.GetEnvelope()
+        left, bottom, right, top = self.bounds  # only the part over the raster can hold example cells
+        xmin, ymin, xmax, ymax = max(xmin, left), max(ymin, bottom), min(xmax, right), min(ymax, top)
         corners = [self.cell_of(x, y) for x in (xmin, xmax) for y in (ymin, ymax)]
-        rows = range(min(r for r, _ in corners), max(r for r, _ in corners) + 1)
-        cols = range(min(c for _, c in corners), max(c for _, c in corners) + 1)
+        rows = range(min(r for r, _ in corners), max(r for r, _ in corners) + 1) if ymin <= ymax else range(0)
+        cols = range(min(c for _, c in corners), max(c for _, c in corners) + 1) if xmin <= xmax else range(0)
         if len(rows) * len(cols) > MAX_EXAMPLE_CELLS:
             raise InputError(f"EXAMPLES: polygon {number} spans {len(rows) * len(cols)} cells; give examples of at "
                              f"most {MAX_EXAMPLE_CELLS} cells (smaller polygons, or points).")
@@ -98,16 +100,23 @@ class _CellFinder:
                     found.append((row, col))
         if not found:
             inside = polygon.PointOnSurface()
-            self._require_over(inside.GetX(), inside.GetY(), number)
-            found.append(self.cell_of(inside.GetX(), inside.GetY()))
+            if self._over(inside.GetX(), inside.GetY()):
+                found.append(self.cell_of(inside.GetX(), inside.GetY()))
         return found
 
-    def _require_over(self, x: float, y: float, number: int) -> None:
-        if not self.over_raster(x, y):
-            xmin, ymin, xmax, ymax = self.bounds
-            raise InputError(f"EXAMPLES: feature {number} of '{self.path}' lies outside the raster (at {x:.6g}, "
-                             f"{y:.6g}, in the raster's CRS; the raster covers {xmin:.6g} to {xmax:.6g}, {ymin:.6g} "
-                             f"to {ymax:.6g}). Give examples over the raster, or check the layer's CRS.")
+    def _over(self, x: float, y: float) -> bool:
+        """Whether (x, y) lies over the raster; the first place that does not is kept for the message."""
+        over = self.over_raster(x, y)
+        if not over and self.first_outside is None:
+            self.first_outside = (x, y)
+        return over
+
+    def refuse_all_outside(self, features: int) -> None:
+        xmin, ymin, xmax, ymax = self.bounds
+        x, y = self.first_outside or (math.nan, math.nan)
+        raise InputError(f"EXAMPLES: none of the {features} feature(s) of '{self.path}' lies over the raster (the "
+                         f"first at {x:.6g}, {y:.6g} in the raster's CRS; the raster covers {xmin:.6g} to {xmax:.6g}, "
+                         f"{ymin:.6g} to {ymax:.6g}). Give examples over the raster, or check the layer's CRS.")
 
 
 def read_examples(path: str, layer_name: str | None, class_field: str | None, cells: RasterGrid,
@@ -136,14 +145,19 @@ def read_examples(path: str, layer_name: str | None, class_field: str | None, ce
                          "give points or polygons over the raster.")
     index_of = {c.value: i for i, c in enumerate(classes)}
     finder = _CellFinder(cells, raster, path)
-    rows, cols, found = [], [], []
+    rows, cols, found, outside = [], [], [], 0
     for number, feature in enumerate(copy.layer, 1):
-        for row, col in finder.cells_of(feature.GetGeometryRef(), number):
+        under = finder.cells_of(feature.GetGeometryRef(), number)
+        outside += not under
+        for row, col in under:
             rows.append(row)
             cols.append(col)
             found.append(index_of[feature.GetField(CLASS_VALUE_FIELD)])
         if len(rows) > MAX_EXAMPLE_CELLS:
             raise InputError(f"EXAMPLES cover more than {MAX_EXAMPLE_CELLS} cells; give fewer or smaller examples.")
+    features = copy.feature_count
     copy.close()
+    if not rows:
+        finder.refuse_all_outside(features)
     return Examples(np.array(rows, np.int64), np.array(cols, np.int64), np.array(found, np.int64), classes,
-                    bool(class_field))
+                    bool(class_field), outside)

@@ -183,7 +183,13 @@ def example_vectors(run: CellRun, examples: Examples, progress: Progress) -> tup
     if not keep.any():
         raise InputError("Every example cell is nodata in the raster: there is nothing to compare with. Give "
                          "examples over valid pixels.")
-    return examples.select(keep), found.embeddings[keep]
+    kept = examples.select(keep)
+    empty = [c.name for i, c in enumerate(kept.classes) if not (kept.labels == i).any()]
+    if empty:
+        progress.warning(f"No example cell over valid pixels for class(es) {', '.join(empty)} (their features lie "
+                         "beyond the raster or over nodata): their similarity is 0 everywhere and k-NN never gives "
+                         "them.")
+    return kept, found.embeddings[keep]
 
 
 def vector_length(run: CellRun, fixed: int, progress: Progress) -> int:
@@ -218,6 +224,8 @@ def similarity(request: SimilarityRequest, progress: Progress, styler: CellStyle
     if request.examples_path:
         examples = read_examples(request.examples_path, request.examples_layer, request.examples_field,
                                  run.output_grid, run.inputs.stack.primary.grid)
+        if examples.outside:
+            progress.warning(f"{examples.outside} example feature(s) lie beyond the raster and are left out.")
         examples, vectors = example_vectors(run, examples, progress)
         classes = examples.classes
         progress.info(f"Examples: {len(examples)} cell(s) in {len(classes)} class(es): "
