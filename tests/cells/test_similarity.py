@@ -136,7 +136,7 @@ def test_impossible_requests_are_refused(tmp_path, models, changes, error, messa
 
 def test_examples_outside_the_raster_and_the_wrong_model_are_refused(tmp_path, models):
     far = write_examples(tmp_path / "far.gpkg", [((-2000, 5), "x")])
-    with pytest.raises(InputError, match="lies outside the raster"):
+    with pytest.raises(InputError, match=r"none of the 1 feature\(s\) of .* lies over the raster"):
         similarity(_request(tmp_path, models["embedder"], examples_path=far, examples_field=None,
                             similarity_path=str(tmp_path / "s.tif")), LoggingProgress())
     with pytest.raises(ModelError, match=r"is a classification model .*Classify tiles \(seamless:classifytiles\)"):

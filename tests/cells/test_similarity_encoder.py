@@ -1,12 +1,14 @@
 """Similarity search with an encoder made elsewhere: a small convolutional network with no metadata (no contract,
 a dynamic vector length), run as an embedding model by Similarity search alone. Every vector written is the one
-onnxruntime gives for the same window of the Sentinel-2 scene, fed directly; the similarity follows from them."""
+onnxruntime gives for the same window of the Sentinel-2 scene, fed directly; the similarity follows from them.
+With the scene's OpenStreetMap land use (a layer larger than the scene) as labelled examples, the k-NN classes are
+scikit-learn's on the written vectors."""
 from __future__ import annotations
 
 import numpy as np
 import onnxruntime as ort
 import pytest
-from osgeo import gdal
+from osgeo import gdal, ogr
 
 from plugin.adapters.cells.similarity import SimilarityRequest, similarity
 from plugin.core.cells.neighbours import cosine_similarity, prototypes
@@ -14,7 +16,7 @@ from plugin.core.progress import LoggingProgress
 from tests.cells.helpers import AREA, POINTS, area_extent, cell_centre, read_features, s2_pixels, write_examples
 from tests.qgis.helpers import RecordingFeedback
 from tests.support.cell_models import conv_encoder
-from tests.support.data import S2_IMAGE
+from tests.support.data import S2_IMAGE, S2_POLYGONS
 
 CELL = 16
 
@@ -66,3 +68,49 @@ def test_similarity_with_that_encoder_through_processing(provider, tmp_path, enc
     assert np.isclose(written.max(), expected.max()) and written.max() < 1.0  # no cell is an example's mean
     polygons = {(f["cell_row"], f["cell_col"]): f for f in read_features(result["OUTPUT_VECTOR"])}
     assert len(polygons) == 80 and np.isclose(polygons[(6, 6)]["sim_ex"], expected[6, 6], atol=1e-4)
+
+
+def land_use_points(path) -> tuple[str, list[tuple[float, float, str]]]:
+    """A point inside each OpenStreetMap land-use polygon, with its class (fclass), written to ``path``."""
+    source = ogr.Open(str(S2_POLYGONS))
+    layer = source.GetLayer(0)
+    points = [(p.GetX(), p.GetY(), f.GetField("fclass")) for f in layer for p in [f.GetGeometryRef().PointOnSurface()]]
+    target = ogr.GetDriverByName("GPKG").CreateDataSource(str(path))
+    out = target.CreateLayer("land_use", layer.GetSpatialRef(), ogr.wkbPoint)
+    out.CreateField(ogr.FieldDefn("fclass", ogr.OFTString))
+    for x, y, name in points:
+        feature = ogr.Feature(out.GetLayerDefn())
+        feature.SetGeometry(ogr.CreateGeometryFromWkt(f"POINT ({x} {y})"))
+        feature.SetField("fclass", name)
+        out.CreateFeature(feature)
+    feature, out, target, layer, source = None, None, None, None, None
+    return str(path), points
+
+
+def test_knn_on_land_use_larger_than_the_scene_is_scikit_learn_s(tmp_path, encoder):
+    from sklearn.neighbors import KNeighborsClassifier
+
+    path, points = land_use_points(tmp_path / "land_use.gpkg")
+    request = SimilarityRequest(str(S2_IMAGE), str(encoder), examples_path=path, examples_field="fclass", k=5,
+                                knn_path=str(tmp_path / "k.tif"), embeddings_path=str(tmp_path / "v.gpkg"))
+    progress = LoggingProgress()
+    result = similarity(request, progress)
+    x0, dx, _, y0, _, dy = gdal.Open(str(S2_IMAGE)).GetGeoTransform()
+    cells = [(int((y0 - y) // (-dy * CELL)), int((x - x0) // (dx * CELL)), name) for x, y, name in points]
+    over = [(r, c, name) for r, c, name in cells if 0 <= r < 48 and 0 <= c < 96]
+    assert 0 < len(points) - len(over) and result.examples == len(over) and result.summary.cells == 96 * 48
+    assert any(f"{len(points) - len(over)} example feature(s) lie beyond the raster" in m for m in progress.warnings)
+    stored = {(f["cell_row"], f["cell_col"]): [f[f"e_{i:03d}"] for i in range(6)]
+              for f in read_features(request.embeddings_path)}
+    names = sorted({name for _, _, name in cells})
+    reference = KNeighborsClassifier(5, metric="cosine", algorithm="brute").fit(
+        [stored[(r, c)] for r, c, _ in over], [names.index(name) + 1 for _, _, name in over])
+    grid = [(r, c) for r in range(48) for c in range(96)]
+    votes = reference.predict_proba([stored[cell] for cell in grid])
+    # Where scikit-learn's answer is the only one: one class has most votes, and the 5th neighbour is nearer than
+    # the 6th (several points fall in one cell: examples at equal distances are picked by different rules).
+    distances = reference.kneighbors([stored[cell] for cell in grid], 6)[0]
+    top = votes == votes.max(axis=1, keepdims=True)
+    clear = (top.sum(axis=1) == 1) & (distances[:, 4] < distances[:, 5] - 1e-9)
+    written = gdal.Open(request.knn_path).ReadAsArray().ravel()
+    assert clear.mean() > 0.5 and (written[clear] == reference.classes_[votes.argmax(axis=1)][clear]).all()
