@@ -7,8 +7,14 @@ import re
 
 import numpy as np
 import pytest
-from osgeo import gdal, osr
-from qgis.core import QgsApplication, QgsProcessingContext, QgsRasterLayer, QgsSingleBandPseudoColorRenderer
+from osgeo import gdal, ogr, osr
+from qgis.core import (
+    QgsApplication,
+    QgsProcessingContext,
+    QgsRasterLayer,
+    QgsSingleBandPseudoColorRenderer,
+    QgsVectorLayer,
+)
 
 from plugin.adapters.cells.similarity import SimilarityRequest, similarity
 from plugin.core.cells.neighbours import NearestNeighbours, cosine_similarity, prototypes
@@ -195,3 +201,30 @@ def test_similarity_from_qgis_process(qgis_process, models, tmp_path):
                                                    "EXAMPLES_FIELD": "kind", "K": 50, "OUTPUT_KNN": tmp_path / "x.tif"})
     assert refused.returncode != 0 and "K is 50 but there are only 6 labelled example cells" in refused.log
     assert not (tmp_path / "x.tif").exists()
+
+
+def test_a_geopackage_s_other_layers_are_kept(provider, models, tmp_path):
+    import processing
+
+    project = tmp_path / "project.gpkg"
+    source = ogr.GetDriverByName("GPKG").CreateDataSource(str(project))
+    roads = source.CreateLayer("roads", None, ogr.wkbLineString)
+    feature = ogr.Feature(roads.GetLayerDefn())
+    feature.SetGeometry(ogr.CreateGeometryFromWkt("LINESTRING (0 0, 1 1)"))
+    roads.CreateFeature(feature)
+    feature, roads, source = None, None, None
+    xmin, ymin, xmax, ymax = area_extent(*AREA)
+    processing.run("seamless:similarity", {
+        "INPUT": str(S2_IMAGE), "MODEL": str(models["embedder"]), "EXTENT": f"{xmin},{xmax},{ymin},{ymax} [EPSG:32633]",
+        "EXAMPLES": write_examples(tmp_path / "ex.gpkg"), "EXAMPLES_FIELD": "kind", "K": 3,
+        "OUTPUT_VECTOR": str(project)}, feedback=RecordingFeedback())
+    written = ogr.Open(str(project))
+    layers = {written.GetLayerByIndex(i).GetName(): written.GetLayerByIndex(i).GetFeatureCount()
+              for i in range(written.GetLayerCount())}
+    styled = written.ExecuteSQL("SELECT f_table_name FROM layer_styles")
+    tables = [f.GetField(0) for f in styled]
+    written.ReleaseResultSet(styled)
+    written = None
+    assert layers == {"roads": 1, "project": 80, "layer_styles": 1} and tables == ["project"]
+    layer = QgsVectorLayer(f"{project}|layername=project", "p")
+    assert layer.renderer().type() == "categorizedSymbol"

@@ -20,7 +20,7 @@ feature may import which is the table :data:`FEATURES` (a new feature folder mus
     core:        areas, model, accuracy, regions -> (shared only);  engine -> areas, model;
                  segmentation -> areas, model, engine;  detection, cells -> areas, model, engine
     adapters:    inputs -> (core);  outputs -> inputs;  polygons, accuracy, chips -> inputs, outputs;
-                 classify -> inputs, outputs, polygons;  cells -> inputs, outputs, classify
+                 classify -> inputs, outputs, polygons;  cells -> inputs, outputs, polygons, classify
     processing:  common -> (adapters, core);  each algorithm's folder -> common; provider -> every folder
 """
 from __future__ import annotations
@@ -176,7 +176,7 @@ FEATURES = {
              "cells": {"areas", "model", "engine"}},
     "adapters": {"inputs": set(), "outputs": {"inputs"}, "polygons": {"inputs", "outputs"},
                  "accuracy": {"inputs", "outputs"}, "chips": {"inputs", "outputs"},
-                 "classify": {"inputs", "outputs", "polygons"}, "cells": {"inputs", "outputs", "classify"}},
+                 "classify": {"inputs", "outputs", "polygons"}, "cells": {"inputs", "outputs", "polygons", "classify"}},
     "processing": {"common": set(), "classify": {"common"}, "evaluate": {"common"}, "exportchips": {"common"},
                    "train": {"common"}, "tools": {"common"}, "classifytiles": {"common"}, "similarity": {"common"}},
 }

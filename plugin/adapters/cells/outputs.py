@@ -1,6 +1,7 @@
 """Writing a cell run's outputs atomically: rasters of one pixel per cell (cloud-optimised copies) and GeoPackages
-of cell polygons, filled from the rows a feed sends (the engine, or a distributed run's blocks), styled, then
-committed together. Shared by Classify tiles and Similarity search."""
+of cell polygons (a layer named after the file; an existing GeoPackage's other layers kept), filled from the rows
+a feed sends (the engine, or a distributed run's blocks), styled, then committed together. Shared by Classify
+tiles and Similarity search."""
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -13,6 +14,7 @@ from ..inputs.gdal_grid import RasterGrid
 from ..outputs.atomic import AtomicOutputs
 from ..outputs.cog import write_cog
 from ..outputs.geotiff import bounded_block_cache
+from ..polygons.geopackage_target import destination, prepare_copy
 from .tables import RasterColumns
 from .writers import CellPolygons, CellRaster, CellSinkFan, Column, Table
 
@@ -43,6 +45,14 @@ def layer_name(path: str) -> str:
     return Path(path).stem or "cells"
 
 
+def _polygons(vector: VectorOutput, temporary: str, grid: RasterGrid, progress: Progress) -> CellPolygons:
+    """The writer of a polygon grid into ``temporary``: a new GeoPackage, or, when the output is a GeoPackage
+    holding other tables, a copy of it (those kept, a layer of the same name replaced), as classify's polygons."""
+    target = destination(vector.path, layer_name(vector.path))
+    copied = prepare_copy(target, temporary, progress)
+    return CellPolygons(temporary, grid, vector.columns, target.layer, add_to_existing=copied)
+
+
 def write_cell_outputs(grid: RasterGrid, table: Table, rasters: dict[str, RasterOutput],
                        vectors: dict[str, VectorOutput], feed: Feed, progress: Progress,
                        styles: Styles | None = None, watch: Watch | None = None) -> CellSummary:
@@ -61,7 +71,7 @@ def write_cell_outputs(grid: RasterGrid, table: Table, rasters: dict[str, Raster
             writers.append(CellRaster(work[name], grid, spec.columns, spec.data_type, spec.nodata, spec.band_names,
                                       spec.classes))
         for name, vector in vectors.items():
-            writers.append(CellPolygons(temporary[name], grid, vector.columns, layer_name(vector.path)))
+            writers.append(_polygons(vector, temporary[name], grid, progress))
         sink = CellSinkFan(table, writers)
         try:
             summary = feed(watch(sink) if watch is not None else sink)
@@ -69,7 +79,8 @@ def write_cell_outputs(grid: RasterGrid, table: Table, rasters: dict[str, Raster
             sink.close()
         for name, raster in rasters.items():
             write_cog(work[name], temporary[name], raster.overviews, progress.is_cancelled)
-        if styles is not None:
-            styles(temporary)
+        if styles is not None:  # a polygon grid by its layer: the GeoPackage may hold others
+            styles({**temporary, **{name: f"{temporary[name]}|layername={layer_name(v.path)}"
+                                    for name, v in vectors.items()}})
         outputs.commit()
     return summary

@@ -79,10 +79,14 @@ class CellRaster:
 class CellPolygons:
     """A GeoPackage layer of one square polygon per cell with a result, every column a field."""
 
-    def __init__(self, path: str, grid: RasterGrid, columns: Sequence[Column], layer_name: str = "cells") -> None:
+    def __init__(self, path: str, grid: RasterGrid, columns: Sequence[Column], layer_name: str = "cells",
+                 add_to_existing: bool = False) -> None:
+        """``add_to_existing``: add the layer to the GeoPackage at ``path`` (a copy keeping other layers) instead
+        of creating the file."""
         self.grid, self.columns = grid, list(columns)
         try:
-            self._source = ogr.GetDriverByName("GPKG").CreateDataSource(path)
+            self._source = (ogr.Open(path, 1) if add_to_existing
+                            else ogr.GetDriverByName("GPKG").CreateDataSource(path))
         except RuntimeError as error:
             raise OutputError(f"Cannot create the GeoPackage '{path}': {error}.") from error
         self.layer = self._source.CreateLayer(layer_name, srs_of(grid.crs_wkt), ogr.wkbPolygon)
