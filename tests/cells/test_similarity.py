@@ -18,7 +18,7 @@ from qgis.core import (
 
 from plugin.adapters.cells.similarity import SimilarityRequest, similarity
 from plugin.core.cells.neighbours import NearestNeighbours, cosine_similarity, prototypes
-from plugin.core.errors import InputError, ModelError
+from plugin.core.errors import CancelledError, InputError, ModelError
 from plugin.core.progress import LoggingProgress
 from tests.cells.helpers import (
     AREA,
@@ -149,6 +149,15 @@ def test_examples_outside_the_raster_and_the_wrong_model_are_refused(tmp_path, m
         similarity(_request(tmp_path, models["classifier"], similarity_path=str(tmp_path / "s.tif")),
                    LoggingProgress())
     assert leftover_files(tmp_path) == ["ex.gpkg", "far.gpkg"]
+
+
+def test_a_cancelled_search_writes_nothing(tmp_path, models):
+    progress = LoggingProgress()
+    progress.cancel()  # before the examples' windows are run
+    with pytest.raises(CancelledError):
+        similarity(_request(tmp_path, models["embedder"], similarity_path=str(tmp_path / "s.tif"),
+                            embeddings_path=str(tmp_path / "v.gpkg")), progress)
+    assert leftover_files(tmp_path) == ["ex.gpkg"]
 
 
 # ---- the algorithm -------------------------------------------------------------------------------------------

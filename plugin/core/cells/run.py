@@ -17,6 +17,7 @@ from ..areas.window import PixelWindow
 from ..engine.plan import RunPlan
 from ..engine.reading import AreaMask, RasterSource
 from ..engine.run import Predictor, run
+from ..errors import CancelledError
 from ..model.contract import ModelContract
 from ..progress import Progress
 from .decode import CellDecoder, CellValues
@@ -111,6 +112,8 @@ def run_windows(source: RasterSource, predictor: Predictor, contract: ModelContr
     found: list[CellValues] = []
     shares = np.zeros(len(corners), np.float32)
     for start in range(0, len(corners), plan.batch_size):
+        if progress is not None and progress.is_cancelled():
+            raise CancelledError("the run was cancelled; no output was written.")
         chunk = corners[start:start + plan.batch_size]
         batch = np.empty((len(chunk), contract.input.bands, size, size), np.float32)
         for index, (top, left) in enumerate(chunk):
