@@ -29,20 +29,7 @@ def add_parser(commands: Any) -> None:
                     "algorithm seamless:classifytiles.")
     parser.add_argument("paths", nargs=3, metavar="PATH", help="INPUT MODEL OUTPUT")
     options = parser.add_argument_group("cells (as in seamless:classifytiles)")
-    options.add_argument("--contract", metavar="JSON", help="sidecar contract whose fields override the model's")
-    options.add_argument("--bands", help="1-based band numbers in the model's input order, e.g. 4,3,2 (BANDS)")
-    options.add_argument("--extent", nargs=4, type=float, metavar=("XMIN", "YMIN", "XMAX", "YMAX"),
-                         help="only this part, in the raster's CRS; cells start at its top-left corner (EXTENT)")
-    options.add_argument("--cell-size", type=values.number("CELL_SIZE", 0), default=DEFAULTS.cell_size,
-                         metavar="UNITS", help="cell side in map units; 0 (default): the model's window less its "
-                         "border, at the raster's resolution (CELL_SIZE)")
-    options.add_argument("--border", type=values.number("BORDER", 0), metavar="UNITS",
-                         help="context around each cell in map units (default: the model's) (BORDER)")
-    options.add_argument("--tta", type=values.choice("TTA", TTA_MODES), default=DEFAULTS.tta,
-                         metavar="|".join(TTA_MODES), help=f"test-time augmentation (default {DEFAULTS.tta})")
-    options.add_argument("--batch-size", type=values.number("BATCH_SIZE", 0, integer=True), metavar="N",
-                         default=DEFAULTS.batch_size, help="windows per model run; 0 (default): by device")
-    options.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:N, ... (default auto)")
+    add_cell_arguments(options)
     options.add_argument("--probabilities", metavar="PATH", help="also write class probabilities "
                          "(OUTPUT_PROBABILITIES)")
     options.add_argument("--output-vector", metavar="PATH", help="also write the polygon grid to a GeoPackage "
@@ -59,11 +46,33 @@ def add_parser(commands: Any) -> None:
     parser.set_defaults(run=run)
 
 
+def add_cell_arguments(options: Any) -> None:
+    """The model and cell options Classify tiles and Similarity search share."""
+    options.add_argument("--contract", metavar="JSON", help="sidecar contract whose fields override the model's")
+    options.add_argument("--bands", help="1-based band numbers in the model's input order, e.g. 4,3,2 (BANDS)")
+    options.add_argument("--extent", nargs=4, type=float, metavar=("XMIN", "YMIN", "XMAX", "YMAX"),
+                         help="only this part, in the raster's CRS; cells start at its top-left corner (EXTENT)")
+    options.add_argument("--cell-size", type=values.number("CELL_SIZE", 0), default=DEFAULTS.cell_size,
+                         metavar="UNITS", help="cell side in map units; 0 (default): the model's window less its "
+                         "border, at the raster's resolution (CELL_SIZE)")
+    options.add_argument("--border", type=values.number("BORDER", 0), metavar="UNITS",
+                         help="context around each cell in map units (default: the model's) (BORDER)")
+    options.add_argument("--tta", type=values.choice("TTA", TTA_MODES), default=DEFAULTS.tta,
+                         metavar="|".join(TTA_MODES), help=f"test-time augmentation (default {DEFAULTS.tta})")
+    options.add_argument("--batch-size", type=values.number("BATCH_SIZE", 0, integer=True), metavar="N",
+                         default=DEFAULTS.batch_size, help="windows per model run; 0 (default): by device")
+    options.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:N, ... (default auto)")
+
+
+def cell_choice(args: argparse.Namespace) -> CellChoice:
+    return CellChoice(args.cell_size, args.border, args.tta, args.batch_size)
+
+
 def tiles_request(args: argparse.Namespace) -> TilesRequest:
     source, model, output = args.paths
     return TilesRequest(source, model, output, contract_path=args.contract or None, bands=parse_bands(args.bands),
                         extent=tuple(args.extent) if args.extent else None, device=args.device,
-                        cells=CellChoice(args.cell_size, args.border, args.tta, args.batch_size),
+                        cells=cell_choice(args),
                         probabilities_path=args.probabilities or None, vector_path=args.output_vector or None,
                         additional_inputs=tuple(args.additional_input), mask_path=args.mask or None,
                         mask_layer=args.mask_layer or None, nodata=NodataPolicy(args.nodata_rule, args.input_nodata))
