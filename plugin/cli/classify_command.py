@@ -76,15 +76,7 @@ def add_parser(commands: Any) -> None:
 def add_io_arguments(parser: argparse.ArgumentParser) -> None:
     """Inputs beyond one raster, the nodata rule and the class polygons, as in seamless:classify."""
     io = parser.add_argument_group("more inputs, nodata and polygons (as in seamless:classify)")
-    io.add_argument("--additional-input", action="append", default=[], metavar="PATH",
-                    help="a raster whose bands follow INPUT's, read on its grid; repeat for more (ADDITIONAL_INPUTS)")
-    io.add_argument("--mask", metavar="PATH", help="only pixels inside these polygons are classified (MASK)")
-    io.add_argument("--mask-layer", metavar="NAME", help="the MASK file's layer, where it holds several")
-    io.add_argument("--input-nodata", type=values.number("INPUT_NODATA"), metavar="VALUE",
-                    help="a value that means nodata in every band, for rasters that declare none (INPUT_NODATA)")
-    io.add_argument("--nodata-rule", type=values.choice("NODATA_RULE", NODATA_RULES), default="all",
-                    metavar="|".join(NODATA_RULES), help="a pixel is nodata when all (default) or any of the bands "
-                    "used are (NODATA_RULE)")
+    add_input_arguments(io)
     io.add_argument("--output-vector", nargs="?", const="", metavar="PATH", help="also write class polygons to a "
                     "GeoPackage (OUTPUT_VECTOR; with --output-dir: no PATH, NAME.gpkg)")
     io.add_argument("--min-area", type=values.number("MIN_AREA", 0), default=0.0, metavar="M2",
@@ -93,6 +85,21 @@ def add_io_arguments(parser: argparse.ArgumentParser) -> None:
                     help="simplification tolerance of the polygons, in map units (SIMPLIFY)")
     io.add_argument("--sieve", action="store_true", help="apply --min-area to the class raster too (SIEVE)")
     io.add_argument("--vector-confidence", action="store_true", help="add each polygon's mean confidence")
+
+
+def add_input_arguments(group: Any) -> None:
+    """Inputs beyond one raster and the nodata rule (ADDITIONAL_INPUTS, MASK, INPUT_NODATA, NODATA_RULE): every
+    command that runs a model over a raster takes them."""
+    group.add_argument("--additional-input", action="append", default=[], metavar="PATH",
+                       help="a raster whose bands follow INPUT's, read on its grid; repeat for more "
+                       "(ADDITIONAL_INPUTS)")
+    group.add_argument("--mask", metavar="PATH", help="only pixels inside these polygons are classified (MASK)")
+    group.add_argument("--mask-layer", metavar="NAME", help="the MASK file's layer, where it holds several")
+    group.add_argument("--input-nodata", type=values.number("INPUT_NODATA"), metavar="VALUE",
+                       help="a value that means nodata in every band, for rasters that declare none (INPUT_NODATA)")
+    group.add_argument("--nodata-rule", type=values.choice("NODATA_RULE", NODATA_RULES), default="all",
+                       metavar="|".join(NODATA_RULES), help="a pixel is nodata when all (default) or any of the "
+                       "bands used are (NODATA_RULE)")
 
 
 def run_options(args: argparse.Namespace) -> RunOptions:

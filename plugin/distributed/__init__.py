@@ -13,4 +13,5 @@ command line works without it and says how to install it when ``--workers`` or `
 - :mod:`.run`       the client: plans scenes and blocks, submits, follows, resumes, assembles, commits
 - :mod:`.scenes`    one scene on the client: planned into tasks, followed, assembled and committed
 - :mod:`.results`   what a task reports, for blocks and whole scenes alike
+- :mod:`.cells`     Classify tiles on Dask: blocks of cells as tasks, the outputs written by the client
 """

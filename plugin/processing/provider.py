@@ -10,15 +10,17 @@ from .common.icon import ICON
 def algorithm_classes() -> list[type]:
     """Every algorithm of the provider; imported here so the plugin itself loads without them."""
     from .classify.algorithm import ClassifyAlgorithm
+    from .classifytiles.algorithm import ClassifyTilesAlgorithm
     from .evaluate.algorithm import EvaluateAlgorithm
     from .exportchips.algorithm import ExportChipsAlgorithm
+    from .similarity.algorithm import SimilarityAlgorithm
     from .tools.diagnostics import DiagnosticsAlgorithm
     from .tools.installdependencies import InstallDependenciesAlgorithm
     from .tools.modelinfo import ModelInfoAlgorithm
     from .train.algorithm import TrainAlgorithm
 
-    return [ClassifyAlgorithm, ModelInfoAlgorithm, EvaluateAlgorithm, ExportChipsAlgorithm, TrainAlgorithm,
-            InstallDependenciesAlgorithm, DiagnosticsAlgorithm]
+    return [ClassifyAlgorithm, ClassifyTilesAlgorithm, SimilarityAlgorithm, ModelInfoAlgorithm, EvaluateAlgorithm,
+            ExportChipsAlgorithm, TrainAlgorithm, InstallDependenciesAlgorithm, DiagnosticsAlgorithm]
 
 
 class SeamlessProvider(QgsProcessingProvider):
