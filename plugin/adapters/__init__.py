@@ -8,4 +8,5 @@
 - :mod:`.polygons`  class polygons (OUTPUT_VECTOR), MIN_AREA on rasters, simplification
 - :mod:`.accuracy`  the assessment job: reference data, block-by-block counting, HTML/JSON report
 - :mod:`.chips`     the training-chip export job and its label masks
+- :mod:`.cells`     the cell jobs: Classify tiles and Similarity over a grid of cells
 """

@@ -90,8 +90,8 @@ def check_distributed_arguments(args: argparse.Namespace) -> bool:
 
 
 def add_input_arguments(io: Any, done: str = "classified") -> None:
-    """Inputs beyond one raster and the nodata rule, as in seamless:classify (and seamless:detect: ``done`` says
-    what happens inside the mask)."""
+    """Inputs beyond one raster and the nodata rule (ADDITIONAL_INPUTS, MASK, INPUT_NODATA, NODATA_RULE): every
+    command that runs a model over a raster takes them (``done`` says what happens inside the mask)."""
     io.add_argument("--additional-input", action="append", default=[], metavar="PATH",
                     help="a raster whose bands follow INPUT's, read on its grid; repeat for more (ADDITIONAL_INPUTS)")
     io.add_argument("--mask", metavar="PATH", help=f"only pixels inside these polygons are {done} (MASK)")

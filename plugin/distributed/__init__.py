@@ -15,4 +15,5 @@ command line works without it and says how to install it when ``--workers`` or `
 - :mod:`.results`   what a task reports, for blocks and whole scenes alike
 - :mod:`.detect_scene`  a detection scene on the client: blocks planned, their candidates replayed into one result
 - :mod:`.detect_tasks`  what a worker runs for a detection: a block's window candidates, or a whole scene
+- :mod:`.cells`     Classify tiles on Dask: blocks of cells as tasks, the outputs written by the client
 """

@@ -1,7 +1,7 @@
 """The "Classify raster" job on the GDAL side: open, plan, run the engine, write, finish, commit.
 
 INPUT (a file, or a layer QGIS reads for us) and ADDITIONAL_INPUTS are stacked on one grid
-(:mod:`.classify_inputs`, :mod:`.stacked_source`); the engine writes tiled GeoTIFFs, which are then finished
+(:mod:`.inputs`, :mod:`..inputs.stacked_source`); the engine writes tiled GeoTIFFs, which are then finished
 (sieved, polygonised, copied as cloud-optimised GeoTIFFs: :mod:`.classify_outputs`). Outputs are written under
 temporary names and renamed only when everything succeeded, so a failed or cancelled run leaves nothing
 behind and never touches the inputs.
@@ -46,7 +46,7 @@ from ..polygons.geopackage_target import (
     prepare_copy,
 )
 from .finishing import VectorOptions, blank_outside, finish_outputs
-from .inputs import GridChoice, RasterRef, input_files, open_inputs
+from .inputs import GridChoice, InputChoice, RasterRef, input_files, open_inputs
 from .resample import ResampledRun, count_classes, model_paths_in
 
 StyleWriter = Callable[[str, ModelContract], object]
@@ -110,7 +110,7 @@ class ClassifyRequest:
             require_extension("OUTPUT_VECTOR", self.vector_path, VECTOR_EXTENSIONS, "the class polygons layer")
             check_destination(destination(self.vector_path, self.vector_layer), bool(self.vector_layer))
         check_outputs({**rasters, "OUTPUT_VECTOR": self.vector_path},
-                      input_files(self, self.model_path, self.contract_path), rasters=tuple(rasters))
+                      input_files(input_choice(self), self.model_path, self.contract_path), rasters=tuple(rasters))
 
 
 OUTPUT_PARAMETERS = {"classes": "OUTPUT", "probabilities": "OUTPUT_PROBABILITIES", "confidence": "OUTPUT_CONFIDENCE"}
@@ -174,8 +174,14 @@ def open_job(request: ClassifyRequest, progress: Progress, model: LoadedModel | 
                   f"{'; ' + ', '.join(thresholds) + ' (below it a pixel gets the first class)' if thresholds else ''}.")
     for warning in model.runtime.warnings:  # e.g. DEVICE=auto could not start a GPU provider, and why
         progress.warning(warning)
-    opened = open_inputs(request, model.contract, progress, check_suitability)
+    opened = open_inputs(input_choice(request), model.contract, progress, check_suitability)
     return OpenedJob(model, opened.stack, opened.bands, opened.area, opened.mask, opened.decider)
+
+
+def input_choice(request: ClassifyRequest) -> InputChoice:
+    """What the request says about the inputs."""
+    return InputChoice(request.input_path, request.input_layer, request.additional_inputs, request.bands,
+                       request.extent, request.grid, request.mask_path, request.mask_layer, request.nodata)
 
 
 def create_outputs(grid: RasterGrid, georeferencing: Georeferencing, window: PixelWindow, contract: ModelContract,

@@ -25,7 +25,7 @@ from ...core.engine.plan import RunPlan
 from ...core.errors import ModelError
 from ...core.model.contract import ModelContract
 from ...core.progress import Progress
-from ..classify.inputs import GridChoice, OpenedInputs, RasterRef, input_files, open_inputs
+from ..classify.inputs import GridChoice, InputChoice, OpenedInputs, RasterRef, input_files, open_inputs
 from ..classify.resample import ResampledRun
 from ..inputs.area_of_interest import AreaOfInterest
 from ..inputs.raster_area import needs_resampling
@@ -78,6 +78,11 @@ class DetectRequest:
     def output(self) -> Destination:
         return parse_destination(self.output_path, POLYGON_LAYER)
 
+    def input_choice(self) -> InputChoice:
+        """What the request says about the inputs (what :func:`..classify.inputs.open_inputs` reads)."""
+        return InputChoice(self.input_path, self.input_layer, self.additional_inputs, self.bands, self.extent,
+                           self.grid, self.mask_path, self.mask_layer, self.nodata)
+
     @property
     def centroids(self) -> Destination | None:
         return parse_destination(self.centroids_path, POINT_LAYER) if self.centroids_path else None
@@ -92,7 +97,7 @@ class DetectRequest:
             what = "the detection layer" if name == "OUTPUT" else "the centroid layer"
             require_extension(name, target.path, VECTOR_EXTENSIONS, what)
         check_outputs({name: target.path for name, target in outputs.items()},
-                      input_files(self, self.model_path, self.contract_path))
+                      input_files(self.input_choice(), self.model_path, self.contract_path))
         for name, target in outputs.items():
             check_destination(name, target)
 
@@ -152,7 +157,8 @@ def open_detection(request: DetectRequest, progress: Progress, detector: LoadedD
                   f"{detector.origin.describe()}; running on {detector.runtime.provider}.")
     for warning in detector.runtime.warnings:
         progress.warning(warning)
-    inputs = open_inputs(request, detector.contract, progress, check_suitability, done="searched for objects")
+    inputs = open_inputs(request.input_choice(), detector.contract, progress, check_suitability,
+                         done="searched for objects")
     return OpenedDetection(detector, inputs, _run_target(request, inputs, detector.contract, progress))
 
 

@@ -27,9 +27,8 @@ from ..common.base import SeamlessAlgorithm, with_help
 from ..common.layer_inputs import is_set
 from ..common.parameter_checks import RasterFileParameter
 from ..common.qgis_compat import NUMBER_DOUBLE, NUMBER_INTEGER
-from ..common.run_inputs import input_parameters
 from .checks import check_classify_parameters
-from .io import OUTPUT_VECTOR, io_fields, output_parameters
+from .io import OUTPUT_VECTOR, input_parameters, io_fields, output_parameters
 
 if TYPE_CHECKING:
     from ...adapters.classify.job import ClassifyRequest

@@ -1,6 +1,6 @@
-"""The outputs of seamless:classify beyond the class raster: the class polygons (OUTPUT_VECTOR, MIN_AREA,
-SIMPLIFY, SIEVE, VECTOR_CONFIDENCE): their parameters, and how their values (with the inputs every raster job
-reads, :mod:`..common.run_inputs`) become the job's request.
+"""The outputs of seamless:classify beyond the class, probability and confidence rasters: the class polygons
+(OUTPUT_VECTOR, MIN_AREA, SIMPLIFY, SIEVE, VECTOR_CONFIDENCE), their parameters, and the request fields they and the
+shared inputs (:mod:`..common.raster_inputs`: web maps, ADDITIONAL_INPUTS, MASK, nodata) give.
 """
 from __future__ import annotations
 
@@ -19,7 +19,9 @@ from ...adapters.classify.finishing import VectorOptions
 from ...core.progress import Progress
 from ..common.layer_inputs import is_set
 from ..common.qgis_compat import NUMBER_DOUBLE, SOURCE_VECTOR_POLYGON
-from ..common.run_inputs import input_fields
+from ..common.raster_inputs import input_fields, input_parameters
+
+__all__ = ["OUTPUT_VECTOR", "input_parameters", "io_fields", "output_parameters"]
 
 OUTPUT_VECTOR, MIN_AREA, SIMPLIFY, SIEVE, VECTOR_CONFIDENCE = (
     "OUTPUT_VECTOR", "MIN_AREA", "SIMPLIFY", "SIEVE", "VECTOR_CONFIDENCE")
@@ -55,7 +57,7 @@ def output_parameters() -> list[tuple[Any, str, bool]]:
 def io_fields(algorithm: QgsProcessingAlgorithm, parameters: dict[str, Any], context: QgsProcessingContext,
               progress: Progress, feedback: QgsProcessingFeedback | None, input_name: str = "INPUT",
               extent_name: str = "EXTENT") -> dict[str, Any]:
-    """The ClassifyRequest fields these parameters (and INPUT, EXTENT and the inputs' parameters) give."""
+    """The ClassifyRequest fields these parameters (and INPUT, EXTENT) give."""
     vector = algorithm.parameterAsOutputLayer(parameters, OUTPUT_VECTOR, context) if is_set(
         parameters, OUTPUT_VECTOR) else None
     return {

@@ -25,7 +25,8 @@ from ..common.base import SeamlessAlgorithm, with_help
 from ..common.layer_inputs import is_set, optional_int
 from ..common.parameter_checks import RasterFileParameter
 from ..common.qgis_compat import NUMBER_DOUBLE, NUMBER_INTEGER, SOURCE_VECTOR_POINT, SOURCE_VECTOR_POLYGON
-from ..common.run_inputs import check_run_parameters, input_fields, input_parameters, optional_double
+from ..common.raster_inputs import input_fields, input_parameters, optional_double
+from ..common.run_checks import check_run_parameters
 
 if TYPE_CHECKING:
     from ...adapters.detect.job import DetectRequest

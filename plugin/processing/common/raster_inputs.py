@@ -1,12 +1,12 @@
-"""The inputs every raster job reads (seamless:classify, seamless:detect) beyond one raster: web map and other
-QGIS layers (RESOLUTION, TARGET_CRS), several rasters (ADDITIONAL_INPUTS), a processing MASK, the input's nodata
-(INPUT_NODATA, NODATA_RULE): their parameters, how their values become the job's request fields (the input side
-of ``ClassifyRequest`` and ``DetectRequest``), and their cheap checks (checkParameterValues).
+"""The inputs every raster algorithm reads beyond INPUT and EXTENT: web map and other QGIS layers (RESOLUTION,
+TARGET_CRS), several rasters (ADDITIONAL_INPUTS), a processing MASK and the input's nodata (INPUT_NODATA,
+NODATA_RULE): their parameters, and how their values become a job's request fields. Shared by Classify raster,
+Classify tiles, Similarity search and Detect objects.
 """
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, Protocol, Sequence
+from typing import Any
 
 from qgis.core import (
     QgsCoordinateReferenceSystem,
@@ -22,14 +22,10 @@ from qgis.core import (
 )
 
 from ...adapters.classify.inputs import GridChoice
-from ...adapters.inputs.area_of_interest import require_polygons
 from ...adapters.inputs.gdal_grid import open_raster
 from ...adapters.inputs.raster_inputs import InputRaster, has_native_grid
 from ...core.engine.nodata import NODATA_RULES, NodataPolicy
 from ...core.errors import InputError
-from ...core.model.contract import parse_json_object
-from ...core.model.loading import check_model_file, read_sidecar
-from ...core.model.runtime import available_providers, parse_device
 from ...core.progress import Progress
 from .layer_inputs import extent_in, is_set, vector_path
 from .parameter_checks import RasterFilesParameter, is_file_path
@@ -135,7 +131,8 @@ def input_crs(path: str, layer: InputRaster | None) -> tuple[QgsCoordinateRefere
 def input_fields(algorithm: QgsProcessingAlgorithm, parameters: dict[str, Any], context: QgsProcessingContext,
                  progress: Progress, feedback: QgsProcessingFeedback | None, input_name: str = "INPUT",
                  extent_name: str = "EXTENT") -> dict[str, Any]:
-    """The request fields INPUT, EXTENT and these parameters give (the input side of a job's request)."""
+    """The request fields these parameters (and INPUT, EXTENT) give: input_path, input_layer, grid, extent,
+    additional_inputs, mask_path, mask_layer, nodata."""
     path, layer = raster_reference(algorithm, parameters.get(input_name), input_name, context, progress, feedback)
     choice, target = grid_choice(algorithm, parameters, context)
     crs, native = input_crs(path, layer)
@@ -149,45 +146,3 @@ def input_fields(algorithm: QgsProcessingAlgorithm, parameters: dict[str, Any], 
         "mask_path": mask_path, "mask_layer": mask_layer,
         "nodata": NodataPolicy(rule, optional_double(algorithm, parameters, INPUT_NODATA, context)),
     }
-
-
-class RunInputs(Protocol):
-    """What :func:`check_run_parameters` reads of a request."""
-
-    input_path: str
-    input_layer: InputRaster | None
-    additional_inputs: Sequence[str | InputRaster]
-    model_path: str
-    contract_path: str | None
-    bands: Sequence[int] | None
-    mask_path: str | None
-    mask_layer: str | None
-    nodata: NodataPolicy
-    device: str
-
-
-def band_count(request: RunInputs) -> int:
-    """Bands of INPUT and every ADDITIONAL_INPUTS raster, one after another."""
-    count = len(request.input_layer.bands) if request.input_layer is not None else \
-        open_raster(request.input_path).RasterCount
-    for reference in request.additional_inputs:
-        count += open_raster(reference).RasterCount if isinstance(reference, str) else len(reference.bands)
-    return count
-
-
-def check_run_parameters(request: RunInputs) -> None:
-    """Raise a SeamlessError naming the first input parameter that cannot work (cheap: nothing is run)."""
-    count = band_count(request)
-    check_model_file(request.model_path)
-    if request.contract_path:
-        parse_json_object(read_sidecar(request.contract_path) or "", f"CONTRACT file '{request.contract_path}'")
-    for band in request.bands or []:
-        if not 1 <= band <= count:
-            inputs = "INPUT and ADDITIONAL_INPUTS have" if request.additional_inputs else "the raster has"
-            raise InputError(f"BANDS names band {band}, but {inputs} {count} band(s) (1 to {count}).")
-    if request.mask_path:
-        require_polygons(request.mask_path, request.mask_layer)
-    request.nodata.validate()
-    providers = available_providers()
-    if providers:
-        parse_device(request.device or "auto", providers)
