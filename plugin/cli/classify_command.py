@@ -58,6 +58,13 @@ def add_parser(commands: Any) -> None:
     options.add_argument("--confidence", nargs="?", const="", metavar="PATH",
                          help="also write the confidence (with --output-dir: no PATH, NAME_confidence.tif)")
     add_io_arguments(parser)
+    add_distributed_arguments(parser)
+    parser.add_argument("--json", action="store_true", help="print the results as JSON on standard output")
+    parser.set_defaults(run=run)
+
+
+def add_distributed_arguments(parser: argparse.ArgumentParser) -> None:
+    """--workers, --scheduler, --block-size, --resume, --connect-timeout (classify and detect)."""
     dask = parser.add_argument_group("distributed runs (Dask)")
     dask.add_argument("--workers", metavar="N|DEVICES", help="a local Dask cluster of N processes, or one worker per "
                       "device of a list such as cuda:0,cuda:1")
@@ -69,22 +76,37 @@ def add_parser(commands: Any) -> None:
                       "settings finished")
     dask.add_argument("--connect-timeout", type=values.number("--connect-timeout", 1), default=20.0, metavar="SECONDS",
                       help="seconds to reach the scheduler (default 20)")
-    parser.add_argument("--json", action="store_true", help="print the results as JSON on standard output")
-    parser.set_defaults(run=run)
 
 
-def add_io_arguments(parser: argparse.ArgumentParser) -> None:
-    """Inputs beyond one raster, the nodata rule and the class polygons, as in seamless:classify."""
-    io = parser.add_argument_group("more inputs, nodata and polygons (as in seamless:classify)")
+def check_distributed_arguments(args: argparse.Namespace) -> bool:
+    """Whether the run is distributed; refuses distributed options without a cluster, and both cluster kinds."""
+    distributed = bool(args.workers or args.scheduler)
+    if (args.resume or args.block_size) and not distributed:
+        raise InputError("--resume and --block-size are for distributed runs: add --workers N (--workers 1 runs "
+                         "in resumable blocks in one worker process) or --scheduler ADDRESS.")
+    if args.workers and args.scheduler:
+        raise InputError("Give --workers (a cluster on this machine) or --scheduler (an existing cluster), not both.")
+    return distributed
+
+
+def add_input_arguments(io: Any, done: str = "classified") -> None:
+    """Inputs beyond one raster and the nodata rule (ADDITIONAL_INPUTS, MASK, INPUT_NODATA, NODATA_RULE): every
+    command that runs a model over a raster takes them (``done`` says what happens inside the mask)."""
     io.add_argument("--additional-input", action="append", default=[], metavar="PATH",
                     help="a raster whose bands follow INPUT's, read on its grid; repeat for more (ADDITIONAL_INPUTS)")
-    io.add_argument("--mask", metavar="PATH", help="only pixels inside these polygons are classified (MASK)")
+    io.add_argument("--mask", metavar="PATH", help=f"only pixels inside these polygons are {done} (MASK)")
     io.add_argument("--mask-layer", metavar="NAME", help="the MASK file's layer, where it holds several")
     io.add_argument("--input-nodata", type=values.number("INPUT_NODATA"), metavar="VALUE",
                     help="a value that means nodata in every band, for rasters that declare none (INPUT_NODATA)")
     io.add_argument("--nodata-rule", type=values.choice("NODATA_RULE", NODATA_RULES), default="all",
                     metavar="|".join(NODATA_RULES), help="a pixel is nodata when all (default) or any of the bands "
                     "used are (NODATA_RULE)")
+
+
+def add_io_arguments(parser: argparse.ArgumentParser) -> None:
+    """Inputs beyond one raster, the nodata rule and the class polygons, as in seamless:classify."""
+    io = parser.add_argument_group("more inputs, nodata and polygons (as in seamless:classify)")
+    add_input_arguments(io)
     io.add_argument("--output-vector", nargs="?", const="", metavar="PATH", help="also write class polygons to a "
                     "GeoPackage (OUTPUT_VECTOR; with --output-dir: no PATH, NAME.gpkg)")
     io.add_argument("--min-area", type=values.number("MIN_AREA", 0), default=0.0, metavar="M2",
@@ -101,12 +123,7 @@ def run_options(args: argparse.Namespace) -> RunOptions:
 
 
 def run(args: argparse.Namespace) -> int:
-    distributed = bool(args.workers or args.scheduler)
-    if (args.resume or args.block_size) and not distributed:
-        raise InputError("--resume and --block-size are for distributed runs: add --workers N (--workers 1 runs "
-                         "in resumable blocks in one worker process) or --scheduler ADDRESS.")
-    if args.workers and args.scheduler:
-        raise InputError("Give --workers (a cluster on this machine) or --scheduler (an existing cluster), not both.")
+    distributed = check_distributed_arguments(args)
     requests = scene_requests(args, run_options(args))
     progress = CliProgress()
     with interrupt_cancels(progress, keeps_blocks=distributed):

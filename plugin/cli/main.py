@@ -12,15 +12,20 @@ from .exit_status import EXIT_BAD_INPUT, EXIT_CANCELLED, EXIT_UNEXPECTED, GDAL_I
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from . import classify_command, tool_commands
+    from . import classify_command, detect_command, similarity_command, tiles_command, tool_commands
 
     parser = argparse.ArgumentParser(
         prog="seamless-segmentation",
-        description="Semantic segmentation of rasters with ONNX models, without QGIS: the same jobs as the QGIS "
-                    "Processing algorithms seamless:classify, seamless:modelinfo and seamless:evaluate.")
+        description="Semantic segmentation, cell classification and object detection on rasters with ONNX models, "
+                    "without QGIS: the same jobs as the QGIS Processing algorithms seamless:classify, "
+                    "seamless:classifytiles, seamless:similarity, seamless:detect, seamless:modelinfo, "
+                    "seamless:evaluate and seamless:evaluatedetections.")
     parser.add_argument("--debug", action="store_true", help="show the traceback of an unexpected error")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     classify_command.add_parser(commands)
+    tiles_command.add_parser(commands)
+    similarity_command.add_parser(commands)
+    detect_command.add_parser(commands)
     tool_commands.add_parsers(commands)
     return parser
 

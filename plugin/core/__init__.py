@@ -9,6 +9,7 @@ Features, each a package; shared by all of them, the one error tree and the prog
 - :mod:`.engine`        the kind-agnostic streaming engine: plan, window grid, reading, threads, blocks
 - :mod:`.segmentation`  the pixel model kind: window outputs blended into class rows
 - :mod:`.detection`     the box model kind: every detector layout decoded, windows merged, detection accuracy
+- :mod:`.cells`         the cell model kind: one class, value or vector per window over a grid of cells
 - :mod:`.regions`       class regions: MIN_AREA merging and outline simplification
 - :mod:`.accuracy`      confusion matrices and their scores, class-name matching, the assessment summary
 """

@@ -1,5 +1,5 @@
-"""Distributed classification on Dask (``dask.distributed``): many scenes and huge rasters over many processes
-or machines, with the same result as one process.
+"""Distributed classification and detection on Dask (``dask.distributed``): many scenes and huge rasters over many
+processes or machines, with the same result as one process.
 
 GDAL, numpy and the core only; Dask is imported when a distributed run starts (:mod:`.cluster`), so the
 command line works without it and says how to install it when ``--workers`` or ``--scheduler`` is used.
@@ -13,4 +13,7 @@ command line works without it and says how to install it when ``--workers`` or `
 - :mod:`.run`       the client: plans scenes and blocks, submits, follows, resumes, assembles, commits
 - :mod:`.scenes`    one scene on the client: planned into tasks, followed, assembled and committed
 - :mod:`.results`   what a task reports, for blocks and whole scenes alike
+- :mod:`.detect_scene`  a detection scene on the client: blocks planned, their candidates replayed into one result
+- :mod:`.detect_tasks`  what a worker runs for a detection: a block's window candidates, or a whole scene
+- :mod:`.cells`     Classify tiles on Dask: blocks of cells as tasks, the outputs written by the client
 """

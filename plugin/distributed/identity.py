@@ -21,6 +21,7 @@ from typing import Any
 from osgeo import gdal
 
 from ..adapters.classify.job import ClassifyRequest
+from ..adapters.detect.job import DetectRequest
 from ..adapters.outputs.paths import dataset_files
 from ..core.engine.plan import RunPlan
 
@@ -99,7 +100,7 @@ def dataset_identity(path: str | None) -> dict[str, Any] | None:
     return {"files": files, "raster": raster_properties(str(path))}
 
 
-def inputs_identity(request: ClassifyRequest) -> dict[str, Any]:
+def inputs_identity(request: ClassifyRequest | DetectRequest) -> dict[str, Any]:
     """Every file the request reads: INPUT, ADDITIONAL_INPUTS, MASK, the model and its CONTRACT sidecar."""
     additional = [dataset_identity(p) if isinstance(p, str) else repr(p) for p in request.additional_inputs]
     return {"input": dataset_identity(request.input_path), "additional": additional,

@@ -170,6 +170,10 @@ class PartsFolder:
         """Where a block's GeoTIFFs go, by output name (classes, probabilities, confidence)."""
         return {name: str(self.path / f"{self._stem(block)}.{name}.tif") for name in outputs}
 
+    def part_file(self, block: str, name: str) -> str:
+        """Where a block's file ``name`` (e.g. ``candidates.npz``) goes."""
+        return str(self.path / f"{self._stem(block)}.{name}")
+
     def marker(self, block: str) -> str:
         return str(self.path / f"{self._stem(block)}{MARKER_SUFFIX}")
 

@@ -13,12 +13,13 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Callable, Sequence
 
-from ..adapters.classify.job import ClassifyRequest, ClassifyResult
+from ..adapters.classify.job import ClassifyRequest
 from ..core.errors import CancelledError
 from ..core.progress import Progress
 from .cluster import ClusterSpec, dask_client
+from .results import TaskResult
 from .scenes import ClientModels, Scene
 from .tasks import BlockTask, run_block, run_scene
 
@@ -36,8 +37,8 @@ class DistributedOptions:
 class SceneOutcome:
     """What became of one scene: its result, or the error that stopped it."""
 
-    request: ClassifyRequest
-    result: ClassifyResult | None
+    request: Any  # a ClassifyRequest or a DetectRequest
+    result: Any  # its ClassifyResult or DetectResult; None when it failed
     error: BaseException | None
     tasks: int = 0
     tasks_reused: int = 0
@@ -47,7 +48,7 @@ class SceneOutcome:
 class _Progress:
     """The whole run's fraction: area pixels finished over all pixels of the scenes."""
 
-    def __init__(self, progress: Progress, scenes: list[Scene]) -> None:
+    def __init__(self, progress: Progress, scenes: list[Any]) -> None:
         self._progress = progress
         self._total = sum(s.pixels for s in scenes) or 1
         self._done = 0
@@ -62,44 +63,63 @@ def classify_distributed(requests: list[ClassifyRequest], options: DistributedOp
     """Classify every request on the cluster; one outcome per request, in order."""
     spec = options.cluster
     scenes = [Scene(i, request, progress) for i, request in enumerate(requests)]
+    models = ClientModels()
+    run_scenes(scenes, options, progress,
+               lambda scene: scene.plan(models, options.block_size, options.resume, spec.devices,
+                                        spec.threads_per_task()),
+               lambda task: run_block if isinstance(task, BlockTask) else run_scene,
+               planned=models.release)  # the client's sessions, closed now rather than at a later collection
+    return outcomes(scenes)
+
+
+def outcomes(scenes: Sequence[Any]) -> list[SceneOutcome]:
+    """What became of each scene, in order."""
+    return [SceneOutcome(s.request, s.result, s.error, len(s.tasks),
+                         sum(1 for r in s.results.values() if r.reused), s.parts_bytes) for s in scenes]
+
+
+def run_scenes(scenes: Sequence[Any], options: DistributedOptions, progress: Progress, plan: Callable[[Any], None],
+               task_function: Callable[[Any], Callable[[Any], TaskResult]],
+               planned: Callable[[], None] | None = None) -> None:
+    """Plan every scene (``plan``; then ``planned``), submit the tasks of those that could be planned (each to the
+    worker function ``task_function`` gives for it), follow them, assemble and commit each scene when its tasks
+    are done. A scene is anything with what :class:`.scenes.Scene` offers the run (index, tasks, results,
+    pixels, pixels_of, done, complete, finish, fail, abandon, result, error); its outcome stays on it."""
     try:
-        models = ClientModels()
         for scene in scenes:
-            _guarded(scene, lambda s=scene: s.plan(models, options.block_size, options.resume, spec.devices,
-                                                   spec.threads_per_task()))
+            _guarded(scene, lambda s=scene: plan(s))
         ready = [s for s in scenes if not s.done]
         tracker = _Progress(progress, ready)
         for scene in ready:
             for name in [name for name in scene.tasks if name in scene.results]:
                 tracker.add(scene.pixels_of(name))
             _finish_if_complete(scene)  # every task found done (--resume): assembled without the cluster
-        models.release()  # the client's sessions, closed now rather than whenever a collection finds them
+        if planned is not None:
+            planned()
         if any(not s.done for s in scenes):
-            _run_on_cluster([s for s in scenes if not s.done], spec, tracker, progress)
+            _run_on_cluster([s for s in scenes if not s.done], options.cluster, tracker, progress, task_function)
     finally:
         for scene in scenes:
             if scene.result is None:
                 scene.abandon()
-    return [SceneOutcome(s.request, s.result, s.error, len(s.tasks),
-                         sum(1 for r in s.results.values() if r.reused), s.parts_bytes) for s in scenes]
 
 
-def _run_on_cluster(scenes: list[Scene], spec: ClusterSpec, tracker: _Progress, progress: Progress) -> None:
+def _run_on_cluster(scenes: list[Any], spec: ClusterSpec, tracker: _Progress, progress: Progress,
+                    task_function: Callable[[Any], Callable[[Any], TaskResult]]) -> None:
     """Submit the tasks still to run and follow them to the end."""
     run = uuid.uuid4().hex[:12]
     with dask_client(spec, progress) as client:
-        pending: dict[Any, tuple[Scene, str]] = {}
+        pending: dict[Any, tuple[Any, str]] = {}
         for scene in scenes:
             for name, task in scene.tasks.items():
                 if name not in scene.results:
-                    function = run_block if isinstance(task, BlockTask) else run_scene
-                    future = client.submit(function, task, pure=False, priority=-scene.index,
+                    future = client.submit(task_function(task), task, pure=False, priority=-scene.index,
                                            key=f"seamless-{run}-{scene.index}-{name}")
                     pending[future] = (scene, name)
         _follow(client, pending, tracker, progress)
 
 
-def _follow(client: Any, pending: dict[Any, tuple[Scene, str]], tracker: _Progress, progress: Progress) -> None:
+def _follow(client: Any, pending: dict[Any, tuple[Any, str]], tracker: _Progress, progress: Progress) -> None:
     """Take each task's result as it comes; a scene whose tasks are all done is assembled and committed."""
     from distributed import wait
 
@@ -140,12 +160,12 @@ def _task_error(error: BaseException | None, name: str) -> BaseException:
     return error or RuntimeError(f"the task of {name} failed without an error")
 
 
-def _finish_if_complete(scene: Scene) -> None:
+def _finish_if_complete(scene: Any) -> None:
     if scene.complete:
         _guarded(scene, scene.finish)
 
 
-def _guarded(scene: Scene, action: Any) -> None:
+def _guarded(scene: Any, action: Any) -> None:
     """Run one step of a scene; an error ends that scene (kept as its outcome), not the run."""
     try:
         action()

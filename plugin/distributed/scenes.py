@@ -205,12 +205,7 @@ class Scene:
         the error in a reference cycle, they would hold the step's GDAL datasets open until a garbage collection
         in whatever thread runs it (Dask's event loop included), closing them in the middle of other GDAL work."""
         self.error = error
-        seen: set[int] = set()
-        while error is not None and id(error) not in seen:
-            seen.add(id(error))
-            if error.__traceback__ is not None:
-                traceback.clear_frames(error.__traceback__)
-            error = error.__cause__ or error.__context__  # type: ignore[assignment]
+        clear_frames(error)
 
     def abandon(self) -> None:
         """After a failure or a cancellation: keep the finished blocks for ``--resume`` (the folder is given back),
@@ -243,6 +238,16 @@ class Scene:
                                 self.log, write_qml_style)
             outputs.commit()
         return counts
+
+
+def clear_frames(error: BaseException | None) -> None:
+    """Clear the frames of ``error``'s traceback and of the errors it was raised from (see :meth:`Scene.fail`)."""
+    seen: set[int] = set()
+    while error is not None and id(error) not in seen:
+        seen.add(id(error))
+        if error.__traceback__ is not None:
+            traceback.clear_frames(error.__traceback__)
+        error = error.__cause__ or error.__context__
 
 
 class SceneProgress:

@@ -61,7 +61,7 @@ class SceneTask:
 _MODELS: dict[tuple, LoadedModel] = {}
 
 
-def _worker_device(request: ClassifyRequest, devices: tuple[str, ...]) -> str:
+def _worker_device(request: Any, devices: tuple[str, ...]) -> str:
     """The device of this worker: its own one of a device list (workers are named 0, 1, ...), else the
     request's."""
     if not devices:
@@ -82,8 +82,9 @@ def _worker_threads() -> int:
         return 1
 
 
-def _prepared(request: ClassifyRequest, devices: tuple[str, ...]) -> ClassifyRequest:
-    """The request as this worker runs it: its device, and its cores shared by the tasks it runs at once."""
+def prepared_request(request: Any, devices: tuple[str, ...]) -> Any:
+    """The request (a ClassifyRequest or a DetectRequest) as this worker runs it: its device, and its cores shared
+    by the tasks it runs at once."""
     threads = request.threads or max(1, available_cores() // _worker_threads())
     return replace(request, device=_worker_device(request, devices), threads=threads)
 
@@ -100,26 +101,26 @@ def _model(request: ClassifyRequest) -> LoadedModel:
     return _MODELS[key]
 
 
-def _require_same_inputs(task: BlockTask) -> None:
-    """Refuse to compute a block from inputs that changed since the run was planned: its other blocks were (or
-    will be) computed from the files as they were, and the output would mix both."""
-    if task.inputs is None:
+def require_same_inputs(request: Any, planned: dict[str, Any] | None) -> None:
+    """Refuse to compute a block from inputs that changed since the run was planned (``planned``: their identity
+    then): its other blocks were (or will be) computed from the files as they were, and the output would mix both."""
+    if planned is None:
         return
-    now = inputs_identity(task.request)
-    changed = [key for key in task.inputs if now.get(key) != task.inputs.get(key)]
+    now = inputs_identity(request)
+    changed = [key for key in planned if now.get(key) != planned.get(key)]
     if changed:
         raise InputError(f"The {', '.join(changed)} files changed while the run was going on (a file replaced, "
                          "edited or added); blocks computed before and after the change would not fit together. "
                          "Run again without --resume once the files stay as they are.")
 
 
-def _require_folder_of(task: BlockTask) -> None:
-    """Refuse to write into a parts folder another run (of other settings) has taken since this task was
-    submitted: a cancelled task runs to its end on the worker, long after its client may have gone."""
-    manifest = read_json(Path(task.marker).parent / MANIFEST) or {}
-    if manifest.get("fingerprint") != task.fingerprint:
-        raise OutputError(f"The folder of the blocks '{Path(task.marker).parent}' now belongs to another run; the "
-                          f"block {task.block.name} of this one is not written there.")
+def require_folder_of(marker: str, fingerprint: str, block: str) -> None:
+    """Refuse to write into a parts folder another run (of other settings) has taken since the task of ``block``
+    was submitted: a cancelled task runs to its end on the worker, long after its client may have gone."""
+    manifest = read_json(Path(marker).parent / MANIFEST) or {}
+    if manifest.get("fingerprint") != fingerprint:
+        raise OutputError(f"The folder of the blocks '{Path(marker).parent}' now belongs to another run; the "
+                          f"block {block} of this one is not written there.")
 
 
 def run_block(task: BlockTask) -> TaskResult:
@@ -127,9 +128,9 @@ def run_block(task: BlockTask) -> TaskResult:
     recorded, _ = verified(task.marker, task.fingerprint, task.part_paths.values())
     if recorded is not None:
         return recorded
-    _require_same_inputs(task)
+    require_same_inputs(task.request, task.inputs)
     started = time.perf_counter()
-    request = _prepared(task.request, task.devices)
+    request = prepared_request(task.request, task.devices)
     progress = LoggingProgress()
     job = open_job(request, progress, model=_model(request), check_suitability=False)  # the client checked
     run_area, written = task.block.in_raster(task.area)
@@ -137,7 +138,7 @@ def run_block(task: BlockTask) -> TaskResult:
         paths = {name: outputs.temporary_for(final) for name, final in task.part_paths.items()}
         run = run_engine(job, job.stack, run_area, job.mask, request, paths, progress,
                          plan=block_plan(task.plan, task.block), written=written)
-        _require_folder_of(task)
+        require_folder_of(task.marker, task.fingerprint, task.block.name)
         outputs.commit()
     result = TaskResult(
         task.block.name, run.class_counts, run.summary.windows_run, run.summary.windows_total,
@@ -155,7 +156,7 @@ def run_scene(task: SceneTask) -> TaskResult:
     recorded, _ = verified(task.marker, task.fingerprint, outputs)
     if recorded is not None:
         return recorded
-    request = _prepared(task.request, task.devices)
+    request = prepared_request(task.request, task.devices)
     progress = LoggingProgress()
     result = classify(request, progress, style_writer=write_qml_style)
     summary = result.summary

@@ -10,14 +10,19 @@ from .common.icon import ICON
 def algorithm_classes() -> list[type]:
     """Every algorithm of the provider; imported here so the plugin itself loads without them."""
     from .classify.algorithm import ClassifyAlgorithm
+    from .classifytiles.algorithm import ClassifyTilesAlgorithm
+    from .detect.algorithm import DetectAlgorithm
     from .evaluate.algorithm import EvaluateAlgorithm
+    from .evaluate.detections import EvaluateDetectionsAlgorithm
     from .exportchips.algorithm import ExportChipsAlgorithm
+    from .similarity.algorithm import SimilarityAlgorithm
     from .tools.diagnostics import DiagnosticsAlgorithm
     from .tools.installdependencies import InstallDependenciesAlgorithm
     from .tools.modelinfo import ModelInfoAlgorithm
     from .train.algorithm import TrainAlgorithm
 
-    return [ClassifyAlgorithm, ModelInfoAlgorithm, EvaluateAlgorithm, ExportChipsAlgorithm, TrainAlgorithm,
+    return [ClassifyAlgorithm, ClassifyTilesAlgorithm, SimilarityAlgorithm, DetectAlgorithm, ModelInfoAlgorithm,
+            EvaluateAlgorithm, EvaluateDetectionsAlgorithm, ExportChipsAlgorithm, TrainAlgorithm,
             InstallDependenciesAlgorithm, DiagnosticsAlgorithm]
 
 

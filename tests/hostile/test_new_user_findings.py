@@ -78,4 +78,5 @@ def test_qgis_process_lists_every_algorithm_of_the_toolbox(qgis_process, provide
                              timeout=120).stdout
     listed = {line.split()[0] for line in listing.splitlines() if line.strip().startswith("seamless:")}
     assert listed == {algorithm.id() for algorithm in provider.algorithms()}
-    assert {"seamless:installdependencies", "seamless:diagnostics"} <= listed and len(listed) == 7
+    assert {"seamless:installdependencies", "seamless:diagnostics", "seamless:detect", "seamless:evaluatedetections",
+            "seamless:classifytiles", "seamless:similarity"} <= listed and len(listed) == 11

@@ -90,11 +90,14 @@ def _rows(g: _Graph, per_pixel: str, width: int) -> str:
 
 
 def build_detector(path: Path, layout: str, bands: int = 2, sizes: tuple[int, ...] = SIZES,
-                   contract: dict | None = None, angles: bool = False) -> Path:
-    """Write the square detector of ``layout`` to ``path`` (with ``contract`` embedded when given)."""
+                   contract: dict | None = None, angles: bool = False, shift: float = 0.0) -> Path:
+    """Write the square detector of ``layout`` to ``path`` (with ``contract`` embedded when given); ``shift``
+    moves every box that many pixels to the right (a detector whose boxes are not where it saw the objects)."""
     g = _Graph()
     scores = _corner_scores(g, bands)
     x, y = _coordinates(g)
+    if shift:
+        x = g.op("Add", x, g.const(float(shift)))
     side = g.const(np.array(sizes[:bands], np.float32).reshape(1, bands, 1, 1))
     zero = g.op("Mul", scores, g.const(0.0))
     x1, y1 = g.op("Add", x, zero), g.op("Add", y, zero)  # broadcast to (b, nc, H, W)
@@ -218,3 +221,35 @@ def expected_boxes(squares: list[tuple[int, int, int, float]], sizes: tuple[int,
     """What a whole-raster pass detects: (x1, y1, x2, y2, score, class index) per square."""
     return {(float(col), float(row), float(col + sizes[k]), float(row + sizes[k]), round(float(v), 6), k)
             for row, col, k, v in squares}
+
+
+def window_edges(length: int, window: int, overlap: int) -> list[int]:
+    """Where windows start and end inside an axis of ``length`` px, on the flush grid a detection plan lays
+    (:func:`plugin.core.engine.grid.plan_axis` with the detector's window and overlap, no context beyond)."""
+    from plugin.core.engine.grid import AxisLayout, plan_axis
+
+    axis = plan_axis(length, 0, 0, AxisLayout(window, overlap))
+    return sorted({e for p in axis.positions for e in (p, p + window) if 0 < e < length})
+
+
+def edge_squares(height: int, width: int, window: int, overlap: int, seed: int = 0,
+                 sizes: tuple[int, ...] = SIZES) -> list[tuple[int, int, int, float]]:
+    """Squares (row, col, class, value) across every interior edge of the windows a detection run of ``window``
+    px windows overlapping by at least ``overlap`` px lays over the raster (columns and rows), and on the corners
+    where windows meet; none touching another of its class. Values are drawn from 0.3 to 1."""
+    rng = np.random.default_rng(seed)
+    edges_x = [e for e in window_edges(width, window, overlap) if 8 < e < width - 14]
+    edges_y = [e for e in window_edges(height, window, overlap) if 8 < e < height - 14]
+    candidates = [(r, e - 5, i % 2) for i, e in enumerate(edges_x) for r in range(2, height - 14, 21)]
+    candidates += [(e - 5, c, i % 2) for i, e in enumerate(edges_y) for c in range(3, width - 14, 19)]
+    candidates += [(ey - 6, ex - 6, 1) for ex in edges_x for ey in edges_y]
+    occupied = np.zeros((len(sizes), height, width), bool)
+    chosen = []
+    for row, col, klass in candidates:
+        side = sizes[klass]
+        if row < 0 or col < 0 or row + side > height or col + side > width or \
+                occupied[klass, max(row - 2, 0):row + side + 2, max(col - 2, 0):col + side + 2].any():
+            continue
+        occupied[klass, row:row + side, col:col + side] = True
+        chosen.append((row, col, klass, round(float(rng.uniform(0.3, 1.0)), 3)))
+    return chosen

@@ -18,9 +18,10 @@ at a layer's top (``core/errors.py``, ``core/progress.py``, ``processing/provide
 feature may import which is the table :data:`FEATURES` (a new feature folder must be added to it):
 
     core:        areas, model, accuracy, regions -> (shared only);  engine -> areas, model;
-                 segmentation -> areas, model, engine;  detection -> areas, model, engine
+                 segmentation -> areas, model, engine;  detection, cells -> areas, model, engine
     adapters:    inputs -> (core);  outputs -> inputs;  polygons, accuracy, chips -> inputs, outputs;
-                 classify -> inputs, outputs, polygons
+                 classify -> inputs, outputs, polygons;  detect -> inputs, outputs, classify (its inputs);
+                 cells -> inputs, outputs, polygons, classify
     processing:  common -> (adapters, core);  each algorithm's folder -> common; provider -> every folder
 """
 from __future__ import annotations
@@ -172,12 +173,15 @@ def test_third_party_imports_stay_in_their_layer(layer_name, forbidden):
 
 FEATURES = {
     "core": {"areas": set(), "model": set(), "accuracy": set(), "regions": set(), "engine": {"areas", "model"},
-             "segmentation": {"areas", "model", "engine"}, "detection": {"areas", "model", "engine"}},
+             "segmentation": {"areas", "model", "engine"}, "detection": {"areas", "model", "engine"},
+             "cells": {"areas", "model", "engine"}},
     "adapters": {"inputs": set(), "outputs": {"inputs"}, "polygons": {"inputs", "outputs"},
                  "accuracy": {"inputs", "outputs"}, "chips": {"inputs", "outputs"},
-                 "classify": {"inputs", "outputs", "polygons"}},
-    "processing": {"common": set(), "classify": {"common"}, "evaluate": {"common"}, "exportchips": {"common"},
-                   "train": {"common"}, "tools": {"common"}},
+                 "classify": {"inputs", "outputs", "polygons"}, "detect": {"inputs", "outputs", "classify"},
+                 "cells": {"inputs", "outputs", "polygons", "classify"}},
+    "processing": {"common": set(), "classify": {"common"}, "detect": {"common"}, "evaluate": {"common"},
+                   "exportchips": {"common"}, "train": {"common"}, "tools": {"common"}, "classifytiles": {"common"},
+                   "similarity": {"common"}},
 }
 SHARED = "shared"  # a module at the layer's top, not in a feature folder
 

@@ -29,8 +29,9 @@ def test_tests_import_shared_code_through_packages_only():
                 wrong.append(f"{path.relative_to(REPO)} imports {module}")
             elif module.split(".")[0] == "tests" and not module.startswith(("tests.support", "tests.hostile",
                                                                                   "tests.accuracy", "tests.cli",
-                                                                                  "tests.distributed",
-                                                                                  "tests.training", "tests.qgis")):
+                                                                                  "tests.cells", "tests.distributed",
+                                                                                  "tests.training", "tests.qgis",
+                                                                                  "tests.detect")):
                 wrong.append(f"{path.relative_to(REPO)} imports {module}")
     assert not wrong, "\n".join(wrong)
 

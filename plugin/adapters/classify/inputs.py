@@ -1,6 +1,8 @@
-"""What a classify run reads: INPUT (a file, or a layer read through QGIS), on its own grid or on a grid
-chosen for it, the ADDITIONAL_INPUTS stacked on that grid, the processing area (EXTENT and MASK), and a
-first look at whether the pixels suit the model.
+"""What a classify run (and every other model kind's run: cells, detect; :func:`open_inputs`) reads: INPUT (a
+file, or a layer read through QGIS), on its own grid or on a grid chosen for it, the ADDITIONAL_INPUTS stacked on
+that grid, the bands, the processing area (EXTENT and MASK), the nodata rule, and a first look at whether the
+pixels suit the model. A request gives them as an :class:`InputChoice`; :func:`input_files` names the files an
+output may not replace.
 
 Layers without a pixel grid of their own (web maps: XYZ tiles, WMS; GDAL's WMS driver likewise) are read
 on a grid made of ``EXTENT`` (default: the layer's extent), ``RESOLUTION`` (map units per pixel; default:
@@ -15,6 +17,7 @@ from typing import Sequence, Union
 import numpy as np
 
 from ...core.areas.window import Bounds, PixelWindow
+from ...core.engine.nodata import NodataDecider, NodataPolicy, raw_fill_values
 from ...core.engine.reading import RasterSource
 from ...core.errors import InputError
 from ...core.model.contract import ModelContract
@@ -22,9 +25,9 @@ from ...core.model.suitability import suitability_warning
 from ...core.progress import Progress
 from ..inputs.area_of_interest import AreaOfInterest, AreaSpec
 from ..inputs.gdal_grid import RasterGrid, open_raster, srs_of
-from ..inputs.raster_area import area_from_extent, grid_ground_resolution
+from ..inputs.raster_area import area_from_extent, grid_ground_resolution, resolve_bands
 from ..inputs.raster_inputs import GdalInput, InputRaster
-from ..inputs.stacked_source import outline_in
+from ..inputs.stacked_source import RasterStack, outline_in
 
 RasterRef = Union[str, InputRaster]  # a path (or anything GDAL opens) or a raster read another way
 MAX_CHOSEN_PIXELS = 2 ** 32  # a chosen grid larger than this is refused: give an EXTENT
@@ -158,4 +161,69 @@ def _sample_windows(area: PixelWindow) -> list[PixelWindow]:
     return [PixelWindow(c, r, size_x, size_y) for r in sorted(rows) for c in sorted(cols)]
 
 
-__all__ = ["GridChoice", "RasterRef", "open_input", "place_input", "processing_area", "warn_if_unsuitable"]
+@dataclass(frozen=True)
+class InputChoice:
+    """What a run reads, as its request says: INPUT (a path, or a layer read another way), ADDITIONAL_INPUTS,
+    BANDS, EXTENT, the grid for layers without one, MASK and the nodata rule. Every model kind's job reads its
+    inputs from these (:func:`open_inputs`)."""
+
+    input_path: str
+    input_layer: InputRaster | None = None
+    additional_inputs: Sequence[RasterRef] = ()
+    bands: Sequence[int] | None = None
+    extent: Bounds | None = None
+    grid: GridChoice = GridChoice()
+    mask_path: str | None = None
+    mask_layer: str | None = None
+    nodata: NodataPolicy = NodataPolicy()
+
+
+@dataclass
+class OpenedInputs:
+    """The inputs decided: the stack on INPUT's grid, the bands in the model's order, the processing area (raster
+    coordinates), the MASK and the nodata rule."""
+
+    stack: RasterStack
+    bands: list[int]
+    area: PixelWindow
+    mask: AreaOfInterest | None
+    decider: NodataDecider
+
+    @property
+    def grid(self) -> RasterGrid:
+        """The outputs' grid: the processing area of INPUT's grid."""
+        return self.stack.primary.grid.sub_grid(self.area)
+
+
+def open_inputs(choice: InputChoice, contract: ModelContract, progress: Progress, check_suitability: bool = True,
+                done: str = "classified") -> OpenedInputs:
+    """INPUT on its grid, the stack, the bands, the area and mask, the nodata rule, with their warnings and errors,
+    and (``check_suitability``) a look at whether the pixels suit the model. ``done`` says what the run does to the
+    raster, in the messages."""
+    choice.nodata.validate()
+    raw = choice.input_layer or open_input(choice.input_path, "input raster")
+    primary, extent = place_input(raw, choice.extent, choice.grid, contract, progress)
+    if not primary.grid.crs_wkt and not primary.georeferencing.gcps:
+        progress.warning(f"The raster has no CRS: it is {done} as it is, and the output has no CRS either.")
+    stack = RasterStack(primary, [open_input(r, "additional raster") for r in choice.additional_inputs], progress)
+    bands = resolve_bands(stack.bands, choice.bands, contract, progress)
+    area, mask = processing_area(primary, extent, AreaSpec(None, choice.mask_path, choice.mask_layer), progress)
+    decider = NodataDecider(choice.nodata, raw_fill_values(contract.input))
+    if check_suitability:
+        chosen = [stack.bands[b - 1] for b in bands]
+        warn_if_unsuitable(stack.source(bands, decider), area, contract, [b.data_type for b in chosen],
+                           [b.description for b in chosen], progress)
+    return OpenedInputs(stack, bands, area, mask, decider)
+
+
+def input_files(choice: InputChoice, model_path: str, contract_path: str | None) -> dict[str, str | None]:
+    """The files a run reads, by parameter name: what no output may replace."""
+    inputs: dict[str, str | None] = {"INPUT": choice.input_path if choice.input_layer is None else None,
+                                     "MODEL": model_path, "CONTRACT": contract_path, "MASK": choice.mask_path}
+    inputs.update({f"ADDITIONAL_INPUTS ({index})": path for index, path in enumerate(choice.additional_inputs, 1)
+                   if isinstance(path, str)})
+    return inputs
+
+
+__all__ = ["GridChoice", "InputChoice", "OpenedInputs", "RasterRef", "input_files", "open_input", "open_inputs",
+           "place_input", "processing_area", "warn_if_unsuitable"]

@@ -1,7 +1,7 @@
 """The "Classify raster" job on the GDAL side: open, plan, run the engine, write, finish, commit.
 
 INPUT (a file, or a layer QGIS reads for us) and ADDITIONAL_INPUTS are stacked on one grid
-(:mod:`.classify_inputs`, :mod:`.stacked_source`); the engine writes tiled GeoTIFFs, which are then finished
+(:mod:`.inputs`, :mod:`..inputs.stacked_source`); the engine writes tiled GeoTIFFs, which are then finished
 (sieved, polygonised, copied as cloud-optimised GeoTIFFs: :mod:`.classify_outputs`). Outputs are written under
 temporary names and renamed only when everything succeeded, so a failed or cancelled run leaves nothing
 behind and never touches the inputs.
@@ -16,7 +16,7 @@ from osgeo import gdal
 
 from ...core.areas.window import PixelWindow
 from ...core.engine.margin_probe import shape_for_run
-from ...core.engine.nodata import NodataDecider, NodataPolicy, raw_fill_values
+from ...core.engine.nodata import NodataDecider, NodataPolicy
 from ...core.engine.plan import RunOptions, RunPlan, plan_run
 from ...core.engine.reading import RasterSource, area_edges
 from ...core.engine.run import RunSummary
@@ -27,10 +27,10 @@ from ...core.model.preprocess import describe_normalisation
 from ...core.progress import Progress
 from ...core.segmentation.outputs import ClippedSink, RowSink, class_dtype_and_nodata
 from ...core.segmentation.run import segment
-from ..inputs.area_of_interest import AreaOfInterest, AreaSpec
+from ..inputs.area_of_interest import AreaOfInterest
 from ..inputs.gdal_grid import RasterGrid
 from ..inputs.georeferencing import Georeferencing
-from ..inputs.raster_area import needs_resampling, resolve_bands
+from ..inputs.raster_area import needs_resampling
 from ..inputs.raster_inputs import InputRaster
 from ..inputs.stacked_source import RasterStack
 from ..outputs.atomic import AtomicOutputs
@@ -46,7 +46,7 @@ from ..polygons.geopackage_target import (
     prepare_copy,
 )
 from .finishing import VectorOptions, blank_outside, finish_outputs
-from .inputs import GridChoice, RasterRef, open_input, place_input, processing_area, warn_if_unsuitable
+from .inputs import GridChoice, InputChoice, RasterRef, input_files, open_inputs
 from .resample import ResampledRun, count_classes, model_paths_in
 
 StyleWriter = Callable[[str, ModelContract], object]
@@ -109,11 +109,8 @@ class ClassifyRequest:
         if self.vector_path:
             require_extension("OUTPUT_VECTOR", self.vector_path, VECTOR_EXTENSIONS, "the class polygons layer")
             check_destination(destination(self.vector_path, self.vector_layer), bool(self.vector_layer))
-        inputs = {"INPUT": self.input_path if self.input_layer is None else None, "MODEL": self.model_path,
-                  "CONTRACT": self.contract_path, "MASK": self.mask_path}
-        inputs.update({f"ADDITIONAL_INPUTS ({index})": path for index, path in enumerate(self.additional_inputs, 1)
-                       if isinstance(path, str)})
-        check_outputs({**rasters, "OUTPUT_VECTOR": self.vector_path}, inputs, rasters=tuple(rasters))
+        check_outputs({**rasters, "OUTPUT_VECTOR": self.vector_path},
+                      input_files(input_choice(self), self.model_path, self.contract_path), rasters=tuple(rasters))
 
 
 OUTPUT_PARAMETERS = {"classes": "OUTPUT", "probabilities": "OUTPUT_PROBABILITIES", "confidence": "OUTPUT_CONFIDENCE"}
@@ -163,9 +160,9 @@ class OpenedJob:
 
 def open_job(request: ClassifyRequest, progress: Progress, model: LoadedModel | None = None,
              check_suitability: bool = True) -> OpenedJob:
-    """Load the model (unless given) and decide the inputs: INPUT on its grid, the stack, the bands, the area
-    and mask, the nodata rule; with the job's warnings and errors, and (``check_suitability``) a look at
-    whether the pixels suit the model."""
+    """Load the model (unless given) and decide the inputs (:func:`.inputs.open_inputs`): INPUT on its grid, the
+    stack, the bands, the area and mask, the nodata rule; with the job's warnings and errors, and
+    (``check_suitability``) a look at whether the pixels suit the model."""
     request.nodata.validate()
     model = model or load_model(request.model_path, request.device, request.contract_path, request.threads)
     progress.info(f"Model '{model.contract.name or request.model_path}': contract from {model.origin.describe()}; "
@@ -177,19 +174,14 @@ def open_job(request: ClassifyRequest, progress: Progress, model: LoadedModel | 
                   f"{'; ' + ', '.join(thresholds) + ' (below it a pixel gets the first class)' if thresholds else ''}.")
     for warning in model.runtime.warnings:  # e.g. DEVICE=auto could not start a GPU provider, and why
         progress.warning(warning)
-    raw = request.input_layer or open_input(request.input_path, "input raster")
-    primary, extent = place_input(raw, request.extent, request.grid, model.contract, progress)
-    if not primary.grid.crs_wkt and not primary.georeferencing.gcps:
-        progress.warning("The raster has no CRS: it is classified as it is, and the output has no CRS either.")
-    stack = RasterStack(primary, [open_input(r, "additional raster") for r in request.additional_inputs], progress)
-    bands = resolve_bands(stack.bands, request.bands, model.contract, progress)
-    area, mask = processing_area(primary, extent, AreaSpec(None, request.mask_path, request.mask_layer), progress)
-    decider = NodataDecider(request.nodata, raw_fill_values(model.contract.input))
-    if check_suitability:
-        chosen = [stack.bands[b - 1] for b in bands]
-        warn_if_unsuitable(stack.source(bands, decider), area, model.contract, [b.data_type for b in chosen],
-                           [b.description for b in chosen], progress)
-    return OpenedJob(model, stack, bands, area, mask, decider)
+    opened = open_inputs(input_choice(request), model.contract, progress, check_suitability)
+    return OpenedJob(model, opened.stack, opened.bands, opened.area, opened.mask, opened.decider)
+
+
+def input_choice(request: ClassifyRequest) -> InputChoice:
+    """What the request says about the inputs."""
+    return InputChoice(request.input_path, request.input_layer, request.additional_inputs, request.bands,
+                       request.extent, request.grid, request.mask_path, request.mask_layer, request.nodata)
 
 
 def create_outputs(grid: RasterGrid, georeferencing: Georeferencing, window: PixelWindow, contract: ModelContract,

@@ -157,6 +157,8 @@ class AtomicOutputs:
         try:
             for temporary, final in self._pending:
                 for old in (final, *sidecars(final)):
+                    if old in moved_in:  # a sidecar shared by two outputs of one stem (NAME.tif, NAME.gpkg)
+                        continue
                     if old.is_dir() and not old.is_symlink():  # never moved, never removed: refuse instead
                         raise IsADirectoryError(errno.EISDIR, "a folder is where the output is to go", str(old))
                     if old.exists() or old.is_symlink():

@@ -8,10 +8,11 @@ value, colour and name) as the XML QGIS reads. A test loads this file in QGIS an
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Sequence
 from xml.sax.saxutils import quoteattr
 
 from ...core.errors import OutputError
-from ...core.model.contract import ModelContract
+from ...core.model.contract import ClassInfo, ModelContract
 
 _TEMPLATE = """<!DOCTYPE qgis PUBLIC 'http://mrcc.com/qgis.dtd' 'SYSTEM'>
 <qgis version="3.22.0" styleCategories="AllStyleCategories">
@@ -32,8 +33,13 @@ _TEMPLATE = """<!DOCTYPE qgis PUBLIC 'http://mrcc.com/qgis.dtd' 'SYSTEM'>
 
 def class_style_qml(contract: ModelContract) -> str:
     """The QML text of a paletted style listing the first output's classes."""
+    return paletted_qml(contract.outputs[0].classes)
+
+
+def paletted_qml(classes: Sequence[ClassInfo]) -> str:
+    """The QML text of a paletted style (band 1) listing ``classes``."""
     entries = "\n".join(f'        <paletteEntry alpha="255" value="{c.value}" color={quoteattr(c.color)} '
-                        f"label={quoteattr(c.name)}/>" for c in contract.outputs[0].classes)
+                        f"label={quoteattr(c.name)}/>" for c in classes)
     return _TEMPLATE.format(entries=entries)
 
 

@@ -8,9 +8,11 @@ final detections over a raster, and their accuracy. Modules, in the order a run 
 - :mod:`.pool`        the cross-window merge (cut detections dropped, class-wise NMS), decided while streaming
 - :mod:`.merger`      ``DetectionMerger`` (the engine's ``take``/``finish``) and ``DetectionSettings``
 - :mod:`.run`         ``detect``: the shared engine with the detection merger, and its sinks
+- :mod:`.blocks`      a run cut into blocks (distributed): each block's window candidates, replayed into one result
 - :mod:`.detections`  ``Detections``: boxes, scores, classes, optional angles, reporting windows
 - :mod:`.boxes`       geometry: box formats, IoU, oriented boxes as polygons, NMS
 - :mod:`.metrics`     matching, precision, recall, F1, AP, mAP@0.5 and mAP@0.5:0.95, precision-recall curves
+- :mod:`.assessment`  a map's detections scored against reference boxes or points, in groups of objects that touch
 """
 from __future__ import annotations
 

@@ -74,8 +74,12 @@ class DetectionSettings:
             raise InputError("The edge tolerance must be 0 or more and the cover share above 0 and at most 1.")
 
 
-class DetectionMerger:
-    """Turns each batch's raw outputs into detections and yields those that are final, in area pixels."""
+class WindowCandidates:
+    """Each window's detections as candidates for the cross-window merge: decoded, test-time variants turned
+    back and merged, suppressed and capped; flagged *cut* where they touch an interior edge of the whole run's
+    grid; moved into area pixels; those centred outside the area or on pixels not to be processed dropped, the
+    rest clipped to their window and the area. A window's candidates depend only on its pixels and its place in
+    ``plan``'s grid, so a block of a larger run (:mod:`.blocks`) computes exactly what one run computes."""
 
     def __init__(self, contract: ModelContract, plan: RunPlan, settings: DetectionSettings) -> None:
         if plan.offset:
@@ -83,6 +87,65 @@ class DetectionMerger:
                              "than the window does not apply to detectors.")
         self.plan, self.settings = plan, settings
         self.decoder = Decoder(contract)
+        self.found = 0  # detections the windows gave (after their own suppression)
+        self.outside = 0  # of those, centred outside the window that gave them (a detector whose boxes are not
+        # in its input's pixels: the run says so)
+
+    def of_batch(self, batch: WindowBatch, outputs: list[np.ndarray], first_row: int = 0,
+                 first_col: int = 0) -> Iterator[tuple[WindowRef, Detections, np.ndarray]]:
+        """(window, candidates, cut flags) per window of the batch; the batch's window indices are moved by
+        ``first_row``, ``first_col`` into the plan's grid (a block run's grid is a part of it)."""
+        found = self.decoder.decode(outputs, self.settings.min_score)
+        count, transforms = len(batch.windows), self.plan.transforms
+        if len(found) != count * len(transforms):
+            raise ModelError(f"The detector returned results for {len(found)} images; it was given "
+                             f"{count * len(transforms)}.")
+        for index, window in enumerate(batch.windows):
+            variants = [found[t * count + index] for t in range(len(transforms))]
+            merged = merge_variants(variants, transforms, self.plan.window, self.settings.iou_threshold,
+                                    self.settings.max_detections, self.settings.min_score)
+            placed = WindowRef(window.panel, window.row_index + first_row, window.col_index + first_col)
+            moved, cut = self.place(placed.row_index, placed.col_index, merged, batch.valid[index])
+            yield placed, moved, cut
+
+    def place(self, row: int, col: int, found: Detections, valid: np.ndarray | None) -> tuple[Detections, np.ndarray]:
+        """Flag cut detections of window (``row``, ``col``), move them into area pixels, keep those centred on
+        pixels to process."""
+        if not len(found):
+            return Detections.empty(self.decoder.oriented), np.zeros(0, bool)
+        grid, size, tolerance = self.plan.grid, self.plan.window, self.settings.edge_tolerance
+        centres = found.centres()
+        self.found += len(found)
+        self.outside += int(np.count_nonzero((centres < 0).any(axis=1) | (centres >= size).any(axis=1)))
+        boxes = found.boxes
+        cut = np.zeros(len(found), bool)
+        if col > 0:
+            cut |= boxes[:, 0] <= tolerance
+        if col < grid.columns.count - 1:
+            cut |= boxes[:, 2] >= size - tolerance
+        if row > 0:
+            cut |= boxes[:, 1] <= tolerance
+        if row < grid.rows.count - 1:
+            cut |= boxes[:, 3] >= size - tolerance
+        keep = _centred_on_valid(found, valid, size)
+        left, top = grid.columns.start(col), grid.rows.start(row)
+        moved = _clipped(found.select(keep), size).shifted(left, top).with_window(row, col)
+        inside = _centred_inside(moved, grid.columns.length, grid.rows.length)
+        moved = _clipped(moved.select(inside), None, grid.columns.length, grid.rows.length)
+        return moved, cut[keep][inside]
+
+
+class DetectionMerger:
+    """Turns each batch's raw outputs into detections and yields those that are final, in area pixels.
+
+    :meth:`enter_panel` and :meth:`add_window` are the steps :meth:`take` makes; a distributed run's assembly
+    replays its blocks' candidates through them, window by window in the order one run takes them, and so
+    yields what one run yields."""
+
+    def __init__(self, contract: ModelContract, plan: RunPlan, settings: DetectionSettings) -> None:
+        self.candidates = WindowCandidates(contract, plan, settings)
+        self.plan, self.settings = plan, settings
+        self.decoder = self.candidates.decoder
         self.pool = DetectionPool(settings.iou_threshold, settings.cover_share, self.decoder.oriented)
         self._panel: Panel | None = None
         self._row = -1
@@ -91,25 +154,27 @@ class DetectionMerger:
 
     def take(self, batch: WindowBatch, outputs: list[np.ndarray] | None) -> Iterator[FinishedDetections]:
         """Merge one batch (``outputs`` None when all its windows were skipped); yield final detections."""
-        if self._panel is not None and batch.panel is not self._panel:
-            yield from self._end_panel(batch.panel)
-        self._panel = batch.panel
+        yield from self.enter_panel(batch.panel)
         if outputs is None or not batch.windows:
             return
-        found = self.decoder.decode(outputs, self.settings.min_score)
-        count, transforms = len(batch.windows), self.plan.transforms
-        if len(found) != count * len(transforms):
-            raise ModelError(f"The detector returned results for {len(found)} images; it was given "
-                             f"{count * len(transforms)}.")
-        for index, window in enumerate(batch.windows):
-            if window.row_index != self._row:
-                yield from self._settled(self.plan.grid.rows.start(window.row_index))
-                self._row = window.row_index
-            variants = [found[t * count + index] for t in range(len(transforms))]
-            merged = merge_variants(variants, transforms, self.plan.window, self.settings.iou_threshold,
-                                    self.settings.max_detections, self.settings.min_score)
-            self._add(window, merged, batch.valid[index])
-            self.windows_decoded += 1
+        for window, found, cut in self.candidates.of_batch(batch, outputs):
+            yield from self.add_window(window, found, cut)
+
+    def enter_panel(self, panel: Panel) -> Iterator[FinishedDetections]:
+        """The windows that follow belong to ``panel``: at a new panel, decide what it cannot reach."""
+        if self._panel is not None and panel is not self._panel:
+            yield from self._end_panel(panel)
+        self._panel = panel
+
+    def add_window(self, window: WindowRef, found: Detections, cut: np.ndarray) -> Iterator[FinishedDetections]:
+        """One window's candidates (area pixels, with their cut flags); at a new window row, decide what the
+        rows below cannot reach."""
+        if window.row_index != self._row:
+            yield from self._settled(self.plan.grid.rows.start(window.row_index))
+            self._row = window.row_index
+        if len(found):
+            self.pool.add(found, cut)
+        self.windows_decoded += 1
 
     def finish(self) -> Iterator[FinishedDetections]:
         """Every detection still open: the run has ended."""
@@ -141,28 +206,6 @@ class DetectionMerger:
         self._rows_done = max(done, self._rows_done)
         if len(kept) or pixels:
             yield FinishedDetections(kept, pixels)
-
-    def _add(self, window: WindowRef, found: Detections, valid: np.ndarray | None) -> None:
-        """Flag cut detections, move them into area pixels, keep those centred on pixels to process."""
-        if not len(found):
-            return
-        grid, size, tolerance = self.plan.grid, self.plan.window, self.settings.edge_tolerance
-        boxes = found.boxes
-        cut = np.zeros(len(found), bool)
-        if window.col_index > 0:
-            cut |= boxes[:, 0] <= tolerance
-        if window.col_index < grid.columns.count - 1:
-            cut |= boxes[:, 2] >= size - tolerance
-        if window.row_index > 0:
-            cut |= boxes[:, 1] <= tolerance
-        if window.row_index < grid.rows.count - 1:
-            cut |= boxes[:, 3] >= size - tolerance
-        keep = _centred_on_valid(found, valid, size)
-        left, top = grid.columns.start(window.col_index), grid.rows.start(window.row_index)
-        moved = _clipped(found.select(keep), size).shifted(left, top).with_window(window.row_index, window.col_index)
-        inside = _centred_inside(moved, grid.columns.length, grid.rows.length)
-        moved = _clipped(moved.select(inside), None, grid.columns.length, grid.rows.length)
-        self.pool.add(moved, cut[keep][inside])
 
 
 def _centred_on_valid(found: Detections, valid: np.ndarray | None, size: int) -> np.ndarray:

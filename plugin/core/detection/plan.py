@@ -7,9 +7,12 @@ detectors unchanged. What differs from segmentation:
   multiple), so that every object no larger than that lies whole, and clear of the edge tolerance, in some
   window (the cross-window merge drops the cut copies: :mod:`.pool`). Without ``max_object_size_px`` in the
   contract, a quarter of the window is assumed (and logged);
-- no padding: the first window starts at the area's corner, so the model sees real pixels there rather than
-  a mirror image (whose reflected objects would be detected); past the far edges of the raster the reader
-  still mirrors, and detections centred there are dropped by the merge;
+- the flush grid (:func:`..engine.grid.plan_grid`) with no context beyond the area (reach 0): the first window
+  starts at the area's corner and the last ends at its far edge, so the model sees real pixels of the area
+  rather than a mirror image (whose reflected objects would be detected), and an object cut by the area's edge
+  (an EXTENT) is reported as cut. Only an area smaller than a window, or a window rounded up to the size
+  multiple, reaches past the raster's edge, which the reader mirrors; detections centred there are dropped by
+  the merge;
 - no blending, margin or footprint offset.
 """
 from __future__ import annotations

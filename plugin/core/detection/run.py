@@ -43,6 +43,14 @@ class DetectionSummary:
     pixels: int = 0
     seconds: float = 0.0
     inference_seconds: float = 0.0
+    window_detections: int = 0  # what the windows gave before the cross-window merge
+    centred_outside: int = 0  # of those, centred outside their own window (see :attr:`detector_misplaced`)
+
+    @property
+    def detector_misplaced(self) -> bool:
+        """The windows gave detections and every one was centred outside its window: the detector's boxes are not
+        in pixels of the window it was given."""
+        return self.window_detections > 0 and self.centred_outside == self.window_detections
 
 
 class _Counting:
@@ -71,6 +79,7 @@ def detect(source: RasterSource, predictor: Predictor, sink: DetectionSink, cont
     summary.windows_total, summary.windows_run, summary.windows_skipped = (ran.windows_total, ran.windows_run,
                                                                            ran.windows_skipped)
     summary.pixels, summary.seconds, summary.inference_seconds = ran.pixels_written, ran.seconds, ran.inference_seconds
+    summary.window_detections, summary.centred_outside = merger.candidates.found, merger.candidates.outside
     return summary
 
 

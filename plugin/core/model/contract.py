@@ -34,6 +34,8 @@ Schema version 1, field by field (docs/model_contract.md repeats this for model 
     provenance            free object: architecture, training data, metrics, date, software
     detection             detectors only: score_threshold, iou_threshold, max_detections,
                           max_object_size_px (:mod:`.contract_detection`)
+    cells                 cell models only (tasks "classification" and "embedding": one result per window):
+                          border_px; regression outputs carry units and valid_range (:mod:`.contract_cells`)
 """
 from __future__ import annotations
 
@@ -45,6 +47,16 @@ from typing import Any, Mapping, Sequence
 from ..errors import ContractError
 from . import contract_validation as check
 from .class_colours import named_color
+from .contract_cells import (
+    CELL_TASKS,
+    CellSpec,
+    cell_output_extras,
+    cells_from_dict,
+    check_cell_entry,
+    check_cell_output_kind,
+    check_cell_outputs,
+    value_spec,
+)
 from .contract_detection import (
     TASKS,
     DetectionSpec,
@@ -157,6 +169,7 @@ class ModelContract:
     schema_version: int = SCHEMA_VERSION
     task: str = "segmentation"
     detection: DetectionSpec | None = None  # detectors only (task "detection")
+    cells: CellSpec | None = None  # cell models only (tasks "classification" and "embedding")
 
     # ---- derived views -------------------------------------------------------------------
     @property
@@ -196,8 +209,9 @@ class ModelContract:
                     "kind": o.kind,
                     "threshold": o.threshold,
                     "classes": [{"value": c.value, "name": c.name, "color": c.color} for c in o.classes],
+                    **cell_output_extras(self.cells, index),
                 }
-                for o in self.outputs
+                for index, o in enumerate(self.outputs)
             ],
             "tile_size": self.tile_size,
             "dynamic_size": self.dynamic_size,
@@ -207,6 +221,7 @@ class ModelContract:
             "resolution_m": self.resolution_m,
             "provenance": dict(self.provenance),
             **({"detection": (self.detection or DetectionSpec()).to_dict()} if self.task == "detection" else {}),
+            **({"cells": (self.cells or CellSpec()).to_dict()} if self.task in CELL_TASKS else {}),
         }
 
     def to_json(self, indent: int | None = None) -> str:
@@ -225,19 +240,23 @@ class ModelContract:
         """Validate a complete schema-1 dictionary; errors name the field and the fix."""
         if not isinstance(data, Mapping):
             raise ContractError(f"{source} must be a JSON object, not {type(data).__name__}.")
-        check.check_keys(data, check.TOP_KEYS, "", source)
+        check.check_keys(data, (*check.TOP_KEYS, "cells"), "", source)
         version = data.get("schema_version", SCHEMA_VERSION)
         if isinstance(version, bool) or not isinstance(version, int) or version > SCHEMA_VERSION or version < 1:
             raise ContractError(
                 f"{source}: schema_version {version!r} is not supported; this plugin reads version "
                 f"{SCHEMA_VERSION}. Update the plugin or re-export the model.")
         task = data.get("task", "segmentation")
-        if task not in TASKS:
-            raise ContractError(f"{source}: task {task!r} is not supported; only 'segmentation' models and "
-                                "'detection' models (object detectors) run here.")
+        if task not in TASKS and task not in CELL_TASKS:
+            raise ContractError(f"{source}: task {task!r} is not supported; the tasks are 'segmentation', "
+                                "'detection' (object detectors), 'classification' (one class or value per window) "
+                                "and 'embedding' (one vector per window).")
         if task != "detection" and data.get("detection") is not None:
             raise ContractError(f"{source}: a 'detection' section belongs to object detectors; set \"task\": "
                                 "\"detection\" or remove it.")
+        if task not in CELL_TASKS and data.get("cells") is not None:
+            raise ContractError(f"{source}: a 'cells' section belongs to models of task 'classification' or "
+                                "'embedding'; set the task or remove it.")
         provenance = data.get("provenance") or {}
         if not isinstance(provenance, Mapping):
             raise ContractError(f"{source}: 'provenance' must be an object or null, got {provenance!r}.")
@@ -247,9 +266,11 @@ class ModelContract:
             raise ContractError(f"{source}: 'size_multiple' ({size_multiple}) is larger than 'tile_size' "
                                 f"({tile_size}); the size multiple is the network's total stride, which divides "
                                 "its tile size.")
+        outputs, values = (_cell_outputs(data.get("outputs"), source, task) if task in CELL_TASKS
+                           else (_outputs_from_list(data.get("outputs"), source, task), ()))
         return cls(
             input=_input_from_dict(check.mapping(data, "input", source), source),
-            outputs=_outputs_from_list(data.get("outputs"), source, task),
+            outputs=outputs,
             name=check.optional_text(data, "name", source) or "",
             description=check.optional_text(data, "description", source) or "",
             tile_size=tile_size,
@@ -262,6 +283,7 @@ class ModelContract:
             schema_version=SCHEMA_VERSION,
             task=task,
             detection=detection_from_dict(data.get("detection"), source) if task == "detection" else None,
+            cells=cells_from_dict(data.get("cells"), values, source) if task in CELL_TASKS else None,
         )
 
 
@@ -339,6 +361,24 @@ def _outputs_from_list(items: Any, source: str, task: str = "segmentation") -> t
         detection_layout([o.kind for o in outputs], source)
         check_detection_classes([o.class_count for o in outputs], source)
     return tuple(outputs)
+
+
+def _cell_outputs(items: Any, source: str, task: str) -> tuple[tuple[OutputSpec, ...], tuple[Any, ...]]:
+    """A cell model's outputs (:mod:`.contract_cells`) and, per output, its regression settings (or None)."""
+    items = check.sequence_of_objects(items, source, "outputs", "objects, one per model output")
+    outputs, values = [], []
+    for index, item in enumerate(items):
+        where = f"outputs[{index}]"
+        if not isinstance(item, Mapping):
+            raise ContractError(f"{source}: '{where}' must be an object.")
+        kind = check_cell_output_kind(item.get("kind"), task, source, where)
+        classes = _classes_from_list(item.get("classes"), source, where, optional=True)
+        check_cell_entry(item, kind, len(classes), source, where)
+        outputs.append(OutputSpec(name=check.optional_text(item, "name", source, where), kind=kind, classes=classes,
+                                  threshold=check.optional_float(item, "threshold", source, 0.0, 1.0, where)))
+        values.append(value_spec(item, source, where) if kind == "regression" else None)
+    check_cell_outputs([o.kind for o in outputs], task, source)
+    return tuple(outputs), tuple(values)
 
 
 def merged(base: Mapping[str, Any], override: Mapping[str, Any]) -> dict[str, Any]:

@@ -23,6 +23,7 @@ from typing import Any, Mapping, Sequence
 
 from ..errors import ContractError, ModelError
 from .contract import METADATA_KEY, ModelContract, default_colors, merged, parse_json_object
+from .contract_cells import CELL_TASKS, EMBEDDING_KIND
 
 # Deepness divides every pixel by 255 before standardising; models made for it expect that.
 DEEPNESS_SCALE = 1.0 / 255.0
@@ -327,17 +328,60 @@ def detection_defaults(io: ModelIO, metadata: Mapping[str, str]) -> tuple[dict[s
     return merged(data, deepness), deepness
 
 
-def declared_task(metadata: Mapping[str, str], documents: Sequence[Mapping[str, Any] | None]) -> str:
+def cell_output_channels(info: TensorInfo) -> int | None:
+    """Channels of a cell model's output: (N, C) or (N, C, 1, 1) -> C, (N,) -> 1; None when the axis is dynamic."""
+    if len(info.shape) == 1:
+        return 1
+    if len(info.shape) == 2 or (len(info.shape) == 4 and all(info.fixed(a) == 1 for a in (2, 3))):
+        return info.fixed(1)
+    raise ModelError(f"Output '{info.name}' has shape {list(info.shape)}: a model that gives one result per window "
+                     "outputs (batch, values) or (batch, values, 1, 1). An output with height and width is a "
+                     "segmentation map: run such a model with Classify raster (seamless:classify).")
+
+
+def cell_defaults(io: ModelIO, task: str, metadata: Mapping[str, str]) -> dict[str, Any]:
+    """What a cell model's shapes say (and the Deepness keys every model kind shares): the classes of a classifier's
+    single output, or an embedding output."""
+    outputs: list[dict[str, Any]] = []
+    for out in io.outputs[:1]:
+        channels = cell_output_channels(out)
+        if task == "embedding":
+            outputs.append({"name": out.name, "kind": EMBEDDING_KIND})
+        else:
+            outputs.append({"name": out.name, "kind": "auto",
+                            **({"classes": _default_classes(channels)} if channels else {})})
+    meta = deepness_metadata(metadata)
+    # One result per window: windows need not sit on a pooling grid, so any size goes unless the contract says.
+    defaults = {**input_defaults(io), "task": task, "outputs": outputs, "size_multiple": 1}
+    return overridden(defaults, deepness_common(meta) if meta else {})
+
+
+def without_guessed_classes(data: dict[str, Any], defaults: Mapping[str, Any]) -> dict[str, Any]:
+    """``data`` without the classes the shapes guessed on outputs a contract made regression or embedding outputs
+    (the shapes cannot tell a one-value regression from a one-channel binary classifier)."""
+    guessed = [entry.get("classes") for entry in defaults.get("outputs", [])]
+    outputs = []
+    for index, entry in enumerate(data.get("outputs") or []):
+        if (isinstance(entry, Mapping) and entry.get("kind") in ("regression", EMBEDDING_KIND)
+                and index < len(guessed) and entry.get("classes") == guessed[index]):
+            entry = {key: value for key, value in entry.items() if key != "classes"}
+        outputs.append(entry)
+    return {**data, "outputs": outputs}
+
+
+def declared_task(metadata: Mapping[str, str], documents: Sequence[Mapping[str, Any] | None],
+                  default: str = "segmentation") -> str:
     """The task the model's sources declare: the last document (sidecar over embedded) that names one, else
-    Deepness's ``model_type`` ('Detector': detection) or an Ultralytics export's ``task`` (detect, obb), else
-    segmentation."""
+    Deepness's ``model_type`` ('Detector': detection; any other: segmentation, whose reader names the types it
+    refuses) or an Ultralytics export's ``task`` (detect, obb), else ``default`` (what the algorithm that opens it
+    runs)."""
     for document in reversed(documents):
         if document is not None and isinstance(document.get("task"), str):
             return str(document["task"])
     model_type = deepness_metadata(metadata).get("model_type")
     if str(model_type).lower() == "detector" or str(metadata.get("task", "")).strip() in ULTRALYTICS_TASKS:
         return "detection"
-    return "segmentation"
+    return "segmentation" if model_type is not None else default
 
 
 def defines_normalisation(layer: Mapping[str, Any]) -> bool:
@@ -356,22 +400,32 @@ def overridden(data: Mapping[str, Any], layer: Mapping[str, Any]) -> dict[str, A
 
 
 def resolve_contract(io: ModelIO, metadata: Mapping[str, str], sidecar_text: str | None = None,
-                     sidecar_source: str = "CONTRACT sidecar") -> tuple[ModelContract, ContractOrigin]:
-    """The contract for a model: shapes, then Deepness keys, then the embedded JSON, then the sidecar."""
+                     sidecar_source: str = "CONTRACT sidecar",
+                     default_task: str = "segmentation") -> tuple[ModelContract, ContractOrigin]:
+    """The contract for a model: shapes, then Deepness keys, then the embedded JSON, then the sidecar. A model
+    whose sources declare no task is taken to be of ``default_task``."""
     embedded = metadata.get(METADATA_KEY)
     documents = [parse_json_object(embedded, f"the model's '{METADATA_KEY}' metadata") if embedded else None,
                  parse_json_object(sidecar_text, sidecar_source) if sidecar_text is not None else None]
-    if declared_task(metadata, documents) == "detection":
+    task = declared_task(metadata, documents, default_task)
+    if task in CELL_TASKS:
+        data = cell_defaults(io, task, metadata)
+        meta = deepness_metadata(metadata)
+        deepness = deepness_common(meta) if meta else {}
+    elif task == "detection":
         data, deepness = detection_defaults(io, metadata)
     else:
         data = shape_defaults(io)
         deepness = deepness_overrides(metadata, io)
         data = overridden(data, deepness)
+    defaults = data
     normalisation = DEEPNESS_NORMALISATION if defines_normalisation(deepness) else WITHOUT_METADATA
     for name, document in zip(("embedded contract", "sidecar JSON"), documents):
         if document is not None:
             normalisation = name if defines_normalisation(document) else normalisation
             data = overridden(data, document)
+    if task in CELL_TASKS:
+        data = without_guessed_classes(data, defaults)
     if data.get("tile_size") is None and not data.get("dynamic_size"):
         raise ContractError("The model's input is not square and no tile_size is given; add 'tile_size' "
                             "to a CONTRACT sidecar.")

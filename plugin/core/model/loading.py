@@ -8,6 +8,7 @@ from pathlib import Path
 
 from ..errors import ContractError, ModelError
 from .contract import METADATA_KEY, ModelContract
+from .contract_cells import other_algorithm
 from .contract_sources import DEEPNESS_KEYS, ContractOrigin, ModelIO, output_channels, resolve_contract
 from .contract_validation import MAX_CONTRACT_BYTES
 from .onnx_file import OnnxFileSummary, scan_onnx_file
@@ -100,8 +101,9 @@ def load_model(path: str | os.PathLike, device: str = "auto", sidecar: str | os.
     contract, origin = resolve_contract(runtime.io, metadata, sidecar_text,
                                         f"CONTRACT file '{sidecar}'" if sidecar else "CONTRACT sidecar")
     if contract.task != "segmentation":
-        raise ModelError(f"'{Path(path).name}' is an object detector (task '{contract.task}' in its contract), not a "
-                         "segmentation model: run it with Detect objects (seamless:detect), not Classify raster.")
+        what = "an object detector" if contract.task == "detection" else f"a '{contract.task}' model"
+        raise ModelError(f"'{Path(path).name}' is {what} (task '{contract.task}' in its contract), not a "
+                         f"segmentation model: run it with {other_algorithm(contract.task)}, not Classify raster.")
     if len(contract.outputs) > len(runtime.io.outputs):
         raise ContractError(f"The contract describes {len(contract.outputs)} outputs but the model has "
                             f"{len(runtime.io.outputs)}.")

@@ -1,8 +1,9 @@
-"""QGIS styling of class rasters and polygons: the model's class names and colours.
+"""QGIS styling of class rasters and polygons (the model's class names and colours) and of detections
+(categorised by class).
 
-Saved as the raster's default style (``name.qml`` next to ``name.tif``) and in the GeoPackage of the polygons,
-which QGIS applies when the Browser or a project loads them. Processing's own loader at the end of a run
-skips default styles, so the layers it loads are styled by :class:`ClassStyle`, a layer post-processor.
+Saved as the raster's default style (``name.qml`` next to ``name.tif``) and in the GeoPackage of the polygons and
+detections, which QGIS applies when the Browser or a project loads them. Processing's own loader at the end of a run
+skips default styles, so the class layers it loads are styled by :class:`ClassStyle`, a layer post-processor.
 """
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ from qgis.core import (
     QgsCategorizedSymbolRenderer,
     QgsFillSymbol,
     QgsMapLayer,
+    QgsMarkerSymbol,
     QgsPalettedRasterRenderer,
     QgsProcessingContext,
     QgsProcessingFeedback,
@@ -114,3 +116,47 @@ def style_on_loading(context: QgsProcessingContext, path: str, name: str, classe
     details.setPostProcessor(ClassStyle(classes))
     layers[loaded_as or keys[0]] = details
     context.setLayersToLoadOnCompletion(layers)
+def detection_renderer(classes: Sequence[ClassInfo], points: bool = False) -> QgsCategorizedSymbolRenderer:
+    """A categorised renderer on ``class_value``: box outlines in the class colours over the imagery (or round
+    markers for the centres), named by class."""
+    categories = []
+    for info in classes:
+        if points:
+            symbol = QgsMarkerSymbol.createSimple({"name": "circle", "color": info.color, "size": "2",
+                                                   "outline_color": "#ffffff", "outline_width": "0.2"})
+        else:
+            symbol = QgsFillSymbol.createSimple({"style": "no", "outline_color": info.color, "outline_width": "0.5"})
+        categories.append(QgsRendererCategory(info.value, symbol, info.name))
+    return QgsCategorizedSymbolRenderer("class_value", categories)
+
+
+def write_detection_style(uri: str, contract: ModelContract, points: bool = False) -> None:
+    """Store :func:`detection_renderer` as the default style of the detections' layer ``uri``
+    (``file.gpkg|layername=...``)."""
+    layer = QgsVectorLayer(uri, "detections", "ogr")
+    if not layer.isValid():
+        raise OutputError(f"The detections '{uri}' could not be opened to style them.")
+    layer.setRenderer(detection_renderer(contract.all_classes, points))
+    message = layer.saveStyleToDatabase(layer.name(), "Detections by class, in the model's colours", True, "")
+    if message:
+        raise OutputError(f"Could not store the style in '{uri}': {message}")
+    layer = None
+
+
+class DetectionStyle(QgsProcessingLayerPostProcessorInterface):
+    """Styles the detections' layer Processing loads when the run finishes (its loader skips the default style
+    stored in the GeoPackage) with :func:`detection_renderer`."""
+
+    _pending: set["DetectionStyle"] = set()  # QGIS keeps only a pointer: each instance lives until it has run
+
+    def __init__(self, classes: Sequence[ClassInfo], points: bool) -> None:
+        super().__init__()
+        self.classes, self.points = tuple(classes), points
+        DetectionStyle._pending.add(self)
+
+    def postProcessLayer(self, layer: QgsMapLayer, context: QgsProcessingContext,  # noqa: N802 - QGIS API
+                         feedback: QgsProcessingFeedback) -> None:
+        if isinstance(layer, QgsVectorLayer):
+            layer.setRenderer(detection_renderer(self.classes, self.points))
+            layer.triggerRepaint()
+        DetectionStyle._pending.discard(self)

@@ -1,4 +1,6 @@
-"""``seamless:evaluate``, "Assess classification accuracy".
+"""``seamless:evaluate``, "Assess classification accuracy", and ``seamless:evaluatedetections``, "Assess detection
+accuracy".
 
-- :mod:`.algorithm`  the algorithm: confusion matrix, kappa, IoU and class areas
+- :mod:`.algorithm`   the classification's: confusion matrix, kappa, IoU and class areas
+- :mod:`.detections`  the detections': TP/FP/FN, precision, recall, F1, AP per class, mAP, precision-recall curves
 """
