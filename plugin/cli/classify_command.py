@@ -57,6 +57,8 @@ def add_parser(commands: Any) -> None:
                          help="also write class probabilities (with --output-dir: no PATH, NAME_probabilities.tif)")
     options.add_argument("--confidence", nargs="?", const="", metavar="PATH",
                          help="also write the confidence (with --output-dir: no PATH, NAME_confidence.tif)")
+    options.add_argument("--clip-to-range", action="store_true", help="regression models: clip values outside the "
+                         "model's valid range to it (CLIP_TO_RANGE)")
     add_io_arguments(parser)
     dask = parser.add_argument_group("distributed runs (Dask)")
     dask.add_argument("--workers", metavar="N|DEVICES", help="a local Dask cluster of N processes, or one worker per "
