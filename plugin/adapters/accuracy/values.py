@@ -70,8 +70,9 @@ class ValueAssessment:
         return {"band": self.band_name, "units": self.units, **self.scores.to_dict()}
 
 
-class _Raster:
-    """Band ``band`` of a raster read on ``grid`` (warped onto it when its own grid differs), with its validity."""
+class ValueRaster:
+    """Band ``band`` of a raster of values read on ``grid`` (warped onto it when its own grid differs: averaging
+    smaller pixels, bilinear otherwise), with its validity; also the targets of regression training."""
 
     def __init__(self, path: str, grid: RasterGrid | None, band: int, what: str, nodata: float | None = None) -> None:
         self.dataset = open_raster(path, what)
@@ -120,11 +121,11 @@ def assess_values(path: str, reference: str, area: AreaSpec | None = None, refer
                   progress: Progress | None = None, tile_size: int = TILE_SIZE) -> ValueAssessment:
     """Compare band 1 of the value raster ``path`` with the reference raster, pixel by pixel."""
     area, progress = area or AreaSpec(), progress or LoggingProgress()
-    predicted = _Raster(path, None, 1, "raster to assess (INPUT)")
+    predicted = ValueRaster(path, None, 1, "raster to assess (INPUT)")
     grid = RasterGrid.of(predicted.dataset)
     require_north_up(grid, path)
     _require_overlap(reference, grid)
-    observed = _Raster(reference, grid, 1, "reference raster", reference_nodata)
+    observed = ValueRaster(reference, grid, 1, "reference raster", reference_nodata)
     region = AreaOfInterest(grid, area.extent, area.mask_path, area.mask_layer)
     notes = [n for n in (observed.note, _band_note(predicted.dataset)) if n]
     for note in notes:
