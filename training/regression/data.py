@@ -2,7 +2,8 @@
 
 The same passes as class labels take (:mod:`..data.prepare`), with values instead of classes:
 
-1. blocks: how many pixels with a target value each block holds (for the spatial split);
+1. the census (:mod:`..data.census`) of the pixels with a target value, counted as one "class": the settings
+   left out are chosen from it as for labels (:mod:`..plan`), and the validation blocks are drawn from it;
 2. validation windows tiling the scene (none reading the test area), their targets kept where they score
    validation pixels only;
 3. training chips every ``stride`` pixels, their targets kept on training pixels only.
@@ -24,12 +25,14 @@ from .._plugin import contract, errors, value_rasters
 from .._plugin import progress as progress_module
 from ..config import RegressionConfig, TrainConfig
 from ..data import split as split_module
-from ..data.prepare import _make_split, _MemoryBudget, default_block_size
+from ..data.census import LabelCensus, census_cell, scan_labels
+from ..data.prepare import _census_for, _make_split, _MemoryBudget, default_block_size
 from ..data.raster import RasterSource, resolution_in_metres
 from ..data.scene import RasterScene
 from ..data.scene_types import ChipRef, ValidationWindow
 from ..data.stats import PixelSampler, input_spec
 from ..data.test_area import TestArea, TestAreaOnly, open_test_area, training_refs_clear_of, validation_windows_clear_of
+from ..plan import Choice, plan_data, with_values
 
 InputError = errors.InputError
 Progress = progress_module.Progress
@@ -124,22 +127,49 @@ class RegressionScene(RasterScene):
             planes.append(np.where(has_value if valid is None else has_value & valid, values, np.nan))
         return np.stack(planes).astype(np.float32)
 
+    def read_labels(self, ref: ChipRef) -> np.ndarray:
+        """1 where every target band has a value, -1 elsewhere: what the census counts (one "class")."""
+        return np.where(np.isfinite(self.read_targets(ref)).all(axis=0), 1, -1).astype(np.int32)
+
 
 def _band_name(raster: Any, band: int) -> str:
     return raster.band.GetDescription().strip() or f"band {band}"
 
 
-def prepare_regression(config: TrainConfig, progress: Progress) -> RegressionData:
-    """Open the scene, split it, cut chips and validation windows, compute the input and target statistics."""
+def resolve_regression(config: TrainConfig, progress: Progress) -> tuple[TrainConfig, RegressionScene,
+                                                                          LabelCensus, list[Choice]]:
+    """Open the scene, count where the target has values, and fill in the settings left out (as for labels:
+    chip, stride, validation blocks, network size, batch, indices; the epochs follow once the chips are cut)."""
     scene = RegressionScene(config)
     for note in scene.notes:
         progress.info(note)
+    test_area = open_test_area(config.test, scene.crs_wkt)
+    width, height = scene.extent_pixels
+    try:
+        census = scan_labels(scene, census_cell(width, height, config.validation.block_size), progress, test_area)
+    except InputError:
+        raise InputError("The target raster has no value where the image is (nodata everywhere, or no overlap): "
+                         "there is nothing to learn. Check that both cover the same area and the target's nodata "
+                         "value (regression.nodata).") from None
+    choices = plan_data(config, census, (width, height), list(scene.bands.names))
+    for choice in choices:
+        progress.info(f"Chosen from the data: {choice.text()}.")
+    return with_values(config, choices), scene, census, choices
+
+
+def prepare_regression(config: TrainConfig, progress: Progress, scene: RegressionScene | None = None,
+                       census: LabelCensus | None = None) -> RegressionData:
+    """Split the scene, cut chips and validation windows, compute the input and target statistics
+    (``config`` with its chip size chosen: :func:`resolve_regression`)."""
+    scene = scene or RegressionScene(config)
     chip_size = config.data.chip_size
+    if chip_size is None:
+        raise ValueError("prepare_regression needs a chip size: resolve the configuration first")
     scene.check_chip_size(chip_size)
     block_size = config.validation.block_size or default_block_size(scene, chip_size)
     test_area = open_test_area(config.test, scene.crs_wkt)
-    blocks = _scan_blocks(scene, block_size, test_area, progress)
-    split = _make_split(config, scene, blocks, block_size, test_area)
+    census = _census_for(census, scene, block_size, progress, test_area)
+    split = _make_split(config, scene, census, block_size, test_area)
     budget = _MemoryBudget(config.data.cache_mb)
     validation, train_pixels, validation_pixels = _validation(scene, split, config, chip_size, budget, test_area)
     refs, targets, images, sampler, sample = _training_chips(scene, split, config, chip_size, budget, test_area,
@@ -148,9 +178,10 @@ def prepare_regression(config: TrainConfig, progress: Progress) -> RegressionDat
         images = validation.images = None
     spec = input_spec(sampler.sample(), scene.bands.names)
     target_spec = _target_spec(sample, scene.target_names, config.regression)
-    progress.info(f"Regression target {', '.join(scene.target_names)}: training mean "
-                  f"{', '.join(f'{m:.4g}' for m in target_spec.mean)}, std {', '.join(f'{s:.4g}' for s in target_spec.std)}"
-                  f"; {len(refs)} training chips of {chip_size} px, {len(validation.windows)} validation windows; "
+    means = ", ".join(f"{m:.4g}" for m in target_spec.mean)
+    stds = ", ".join(f"{s:.4g}" for s in target_spec.std)
+    progress.info(f"Regression target {', '.join(scene.target_names)}: training mean {means}, std {stds}; "
+                  f"{len(refs)} training chips of {chip_size} px, {len(validation.windows)} validation windows; "
                   f"{train_pixels} training and {validation_pixels} validation pixels with a value; split: "
                   f"{split.description['method']}.")
     return RegressionData(scene, spec, target_spec, refs, targets, images, validation, split.description,
@@ -165,25 +196,6 @@ def prepare_regression_test(config: TrainConfig, data: RegressionData, progress:
     windows, _, scored = _validation(data.scene, TestAreaOnly(area), config, data.chip_size, _MemoryBudget(0))
     progress.info(f"Test area: {len(windows.windows)} windows, {scored} pixels with a value.")
     return windows
-
-
-def _scan_blocks(scene: RegressionScene, block_size: int, test_area: TestArea | None,
-                 progress: Progress) -> dict[tuple[int, int], int]:
-    """Pixels with a target value per block (col, row), outside the test area."""
-    blocks: dict[tuple[int, int], int] = {}
-    for ref in scene.scan_refs(block_size):
-        has_value = np.isfinite(scene.read_targets(ref)[0])
-        if test_area is not None:
-            has_value &= ~test_area.mask(ref.window, ref.geotransform)
-        block = (ref.window.col // block_size, ref.window.row // block_size)
-        blocks[block] = blocks.get(block, 0) + int(has_value.sum())
-        if progress.is_cancelled():
-            raise errors.CancelledError("Scanning the target raster: cancelled before training started.")
-    if not sum(blocks.values()):
-        raise InputError("The target raster has no value where the image is (nodata everywhere, or no overlap): "
-                         "there is nothing to learn. Check that both cover the same area and the target's nodata "
-                         "value (regression.nodata).")
-    return blocks
 
 
 def _validation(scene: RegressionScene, split: Any, config: TrainConfig, chip_size: int, budget: _MemoryBudget,

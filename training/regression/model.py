@@ -47,7 +47,7 @@ def regression_contract(config: TrainConfig, data: RegressionData, architecture:
     spec = data.targets
     record = {"architecture": architecture, "training_data": data.provenance(), "normalisation": NORMALISATION_NOTE,
               "targets": "standardised by the training area's mean and std; the exported graph outputs values in "
-                         "the target's units", "spectral_indices": list(config.data.indices),
+                         "the target's units", "spectral_indices": list(config.data.indices or []),
               "training": {key: getattr(config.training, key) for key in (
                   "batch_size", "learning_rate", "weight_decay", "schedule", "d4", "brightness", "contrast", "seed")},
               "regression": {"loss": config.regression.loss, "huber_delta": config.regression.huber_delta,

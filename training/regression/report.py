@@ -114,5 +114,6 @@ def render_html(report: dict[str, Any], images: dict[str, bytes]) -> str:
              "blue: too low, white: not scored.</p>", _image(images.get("residual_map.png", b""), "residual map"),
              "<h2>Learning curves</h2>", _image(images.get("learning_curves.png", b""), "learning curves"),
              "<h2>Training data</h2>", f"<pre>{html.escape(json.dumps(report['training_data'], indent=2))}</pre>",
-             "<h2>Settings</h2>", f"<pre>{html.escape(json.dumps(report.get('config', {}), indent=2))}</pre>", "</body></html>"]
+             "<h2>Settings</h2>", f"<pre>{html.escape(json.dumps(report.get('config', {}), indent=2))}</pre>",
+             "</body></html>"]
     return "\n".join(parts)

@@ -2,7 +2,6 @@
 ``TrainConfig.validate``; the ranges shared with segmentation are checked there."""
 from __future__ import annotations
 
-import math
 from typing import Any
 
 from .._plugin import errors, training_choices
@@ -29,19 +28,17 @@ def check_regression_config(config: Any) -> None:
         raise InputError(f"regression.loss is {regression.loss!r}; use one of {', '.join(LOSSES)}.")
     if regression.objective not in OBJECTIVES:
         raise InputError(f"regression.objective is {regression.objective!r}; use one of {', '.join(OBJECTIVES)}.")
-    if not (math.isfinite(regression.huber_delta) and regression.huber_delta > 0):
-        raise InputError(f"regression.huber_delta must be a positive number (in target standard deviations), got "
-                         f"{regression.huber_delta}.")
     bands = regression.bands or [1]
-    if any(b < 1 for b in bands) or len(set(bands)) != len(bands):
-        raise InputError(f"regression.bands must be distinct band numbers from 1, got {regression.bands}.")
+    if len(set(bands)) != len(bands):
+        raise InputError(f"regression.bands must be distinct band numbers, got {regression.bands}.")
     if regression.names is not None and len(regression.names) != len(bands):
         raise InputError(f"regression.names gives {len(regression.names)} name(s) for {len(bands)} target band(s); "
                          "give one name per band.")
     limits = regression.valid_range
-    if limits is not None and (len(limits) != 2 or not all(math.isfinite(v) for v in limits)
-                               or not limits[0] < limits[1]):
+    if limits is not None and (len(limits) != 2 or not limits[0] < limits[1]):
         raise InputError(f"regression.valid_range must be [low, high] with low < high, got {limits}.")
     if config.training.resume:
-        raise InputError("training.resume is not available for regression models yet; start the run again (its "
-                         "best weights are kept in best.pt).")
+        raise InputError("training.resume is not available for regression models; start the run again.")
+    if not config.validation.holdout:
+        raise InputError("A regression model is chosen and scored on a validation area: validation.holdout false is "
+                         "not available for it. Leave it out (true), or give a validation layer or extent.")

@@ -65,17 +65,20 @@ class RegressionTrainer:
                  device: torch.device, on_epoch: EpochCallback | None = None) -> None:
         self.model, self.data, self.config, self.progress, self.device = model, data, config, progress, device
         self.options, self.on_epoch = config.training, on_epoch
+        if self.options.epochs is None or self.options.batch_size is None:
+            raise ValueError("RegressionTrainer needs the epochs and batch size chosen: resolve the configuration")
+        self.epochs, self.batch_size = int(self.options.epochs), int(self.options.batch_size)
         model.to(device)
         self.dataset = RegressionChips(data, self.options)
         generator = torch.Generator().manual_seed(self.options.seed)
-        self.loader = DataLoader(self.dataset, batch_size=self.options.batch_size, shuffle=True, generator=generator,
+        self.loader = DataLoader(self.dataset, batch_size=self.batch_size, shuffle=True, generator=generator,
                                  num_workers=self.options.workers,
-                                 drop_last=len(self.dataset) >= 2 * self.options.batch_size)
+                                 drop_last=len(self.dataset) >= 2 * self.batch_size)
         self.steps = max(1, min(len(self.loader), self.options.steps_per_epoch or len(self.loader)))
         self.criterion = RegressionLoss(config.regression.loss, config.regression.huber_delta)
         self.optimizer = torch.optim.AdamW(model.parameters(), lr=self.options.learning_rate,
                                            weight_decay=self.options.weight_decay)
-        total = self.options.epochs * self.steps
+        total = self.epochs * self.steps
         if self.options.schedule == "onecycle" and total >= MIN_ONECYCLE_STEPS:
             self.scheduler: Any = torch.optim.lr_scheduler.OneCycleLR(self.optimizer, self.options.learning_rate,
                                                                       total_steps=total, pct_start=0.2)
@@ -101,21 +104,21 @@ class RegressionTrainer:
             self.scheduler.step()
             total += float(loss.detach())
             chips += images.shape[0]
-            self.progress.set_fraction((epoch * self.steps + step + 1) / (self.options.epochs * self.steps))
+            self.progress.set_fraction((epoch * self.steps + step + 1) / (self.epochs * self.steps))
         return total / self.steps, chips, time.perf_counter() - started, False
 
     def validate(self) -> RegressionEvaluation:
         """Validation figures of the current weights, in the target's units."""
         return evaluate_regression(self.model, self.data, self.data.validation, self.criterion, self.device,
-                                   max(self.options.batch_size // 2, 1), self.config.regression.objective)
+                                   max(self.batch_size // 2, 1), self.config.regression.objective)
 
     def fit(self) -> RegressionFit:
         """Train until the last epoch, early stopping or cancellation; keep the best validated weights."""
         best: tuple[float, int, State, RegressionEvaluation | None] = (-math.inf, 0, _cpu_state(self.model), None)
         seconds, chips, cancelled, stopped, stale = 0.0, 0, False, False, 0
-        clock, started = EpochClock(self.options.epochs), time.perf_counter()
+        clock, started = EpochClock(self.epochs), time.perf_counter()
         with deterministic(self.device.type == "cpu"):
-            for epoch in range(self.options.epochs):
+            for epoch in range(self.epochs):
                 epoch_started = time.perf_counter()
                 loss, seen, took, cancelled = self._train_epoch(epoch)
                 seconds, chips = seconds + took, chips + seen
@@ -151,7 +154,7 @@ class RegressionTrainer:
                  "chips_per_second": speed, "seconds": clock.durations[-1]}
         self.history.append(entry)
         units = f" {self.data.targets.units}" if self.data.targets.units else ""
-        self.progress.info(f"Epoch {epoch + 1}/{self.options.epochs}: loss {loss:.4f} | validation loss "
+        self.progress.info(f"Epoch {epoch + 1}/{self.epochs}: loss {loss:.4f} | validation loss "
                            f"{evaluation.loss:.4f}, R² {entry['r2']:.3f}, RMSE {entry['rmse']:.4g}{units}, MAE "
                            f"{entry['mae']:.4g}{units}, bias {entry['bias']:+.4g}{units}{' (best)' if improved else ''}"
                            f" | {speed:.1f} chips/s | {clock.text()}")

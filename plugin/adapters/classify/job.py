@@ -42,6 +42,7 @@ from ..outputs.class_rasters import GeoTiffSink, output_specs
 from ..outputs.geotiff import bounded_block_cache, create_geotiff
 from ..outputs.paths import RASTER_EXTENSIONS, VECTOR_EXTENSIONS, check_outputs, require_extension
 from ..outputs.process_memory import available_memory, map_large_allocations
+from ..outputs.value_rasters import ValueRasterSink, value_specification
 from ..polygons.geopackage_target import (
     VectorDestination,
     check_destination,
@@ -49,7 +50,6 @@ from ..polygons.geopackage_target import (
     parse_destination,
     prepare_copy,
 )
-from ..outputs.value_rasters import ValueRasterSink, value_specification
 from .finishing import VectorOptions, blank_outside, finish_outputs
 from .inputs import GridChoice, RasterRef, open_input, place_input, processing_area, warn_if_unsuitable
 from .resample import ResampledRun, count_classes, model_paths_in
