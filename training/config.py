@@ -245,14 +245,14 @@ class TrainConfig:
         _check_choice("training.schedule", self.training.schedule, SCHEDULES)
         _check_choice("training.region_loss", self.training.region_loss, REGION_LOSSES)
         _check_choice("training.device", self.training.device, DEVICES)
-        if self.is_detection:
-            from .detection.settings import check_detection_config
-
-            check_detection_config(self)  # its own label sources and settings; the checks below apply alike
-        elif self.is_regression:
+        if self.is_regression:  # first: a detector's architecture with a target is refused as not per-pixel
             from .regression.settings import check_regression_config
 
             check_regression_config(self)  # a raster of values instead of labels; the checks below apply alike
+        elif self.is_detection:
+            from .detection.settings import check_detection_config
+
+            check_detection_config(self)  # its own label sources and settings; the checks below apply alike
         else:
             self._check_label_sources()
         check_ranges({f.name: getattr(self, f.name) for f in dataclasses.fields(self)})
