@@ -47,16 +47,17 @@ def model(tmp_path_factory) -> Path:
     return linear_model(tmp_path_factory.mktemp("model") / "nir.onnx", WEIGHTS, BIAS, kernel=5, contract=contract)
 
 
-def one_pass(model: Path, scene: Path, margin: int = 32) -> np.ndarray:
-    """The model over the whole raster in one pass, mirrored by ``margin`` at its edges (as the engine does), the
-    model seeing its fill value (the mean: 0 once normalised) at nodata pixels."""
+def one_pass(model: Path, scene: Path) -> np.ndarray:
+    """The model over the whole raster in one pass, seeing the raster's own top and left edges (windows lie flush
+    with them), mirrored at the bottom and right up to a multiple of its size multiple (16) as the engine's last
+    windows are, the model seeing its fill value (the mean: 0 once normalised) at nodata pixels."""
     image = gdal.Open(str(scene)).ReadAsArray()[:3].astype(np.float32)
     normalised = (image - np.array(MEAN, np.float32)[:, None, None]) / np.array(STD, np.float32)[:, None, None]
     normalised[:, image[0] == 0] = 0.0
-    normalised = np.pad(normalised, ((0, 0), (margin, margin), (margin, margin)), mode="reflect")
+    height, width = image.shape[1:]
+    normalised = np.pad(normalised, ((0, 0), (0, -height % 16), (0, -width % 16)), mode="reflect")
     session = onnxruntime.InferenceSession(str(model), providers=["CPUExecutionProvider"])
-    values = session.run(None, {"image": normalised[None]})[0][0, 0]
-    return values[margin:-margin, margin:-margin]
+    return session.run(None, {"image": normalised[None]})[0][0, 0, :height, :width]
 
 
 def run(parameters: dict, feedback: RecordingFeedback | None = None) -> dict:
