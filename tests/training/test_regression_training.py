@@ -34,7 +34,7 @@ def regression_settings(image: Path, output: Path, **sections: dict) -> dict:
                  "stride": 64},
         "regression": {"target": str(image), "bands": [4], "names": ["B08"], "units": UNITS,
                        "valid_range": [0, 10000], "loss": "huber"},
-        "validation": {"fraction": 0.25, "block_size": 128},
+        "validation": {"fraction": 0.25, "block_size": 128, "forest_trees": 10},
         "model": {"architecture": "unet", "depth": 2, "width": 8, "batch_norm": False},
         "training": {"epochs": 3, "batch_size": 8, "steps_per_epoch": 3, "learning_rate": 0.01, "seed": 3},
         "output": {"folder": str(output)},
@@ -78,7 +78,7 @@ def test_training_lowers_the_loss_and_keeps_the_best_validated_epoch(trained):
     assert trained.fit.best_epoch == best["epoch"] and trained.metrics["r2"] == pytest.approx(best["r2"])
 
 
-def test_the_report_gives_mae_rmse_r2_bias_and_a_scatter_plot(trained):
+def test_the_report_gives_mae_rmse_r2_bias_a_scatter_plot_and_the_forest_beside_the_network(trained):
     document = json.loads(trained.report_path.with_suffix(".json").read_text())
     scores = document["validation"]["bands"]["B08"]
     assert scores["mae"] == pytest.approx(trained.metrics["mae"]) and scores["bias"] == pytest.approx(
@@ -86,6 +86,10 @@ def test_the_report_gives_mae_rmse_r2_bias_and_a_scatter_plot(trained):
     page = trained.report_path.read_text()
     assert "R²" in page and "RMSE" in page and "data:image/png;base64" in page and UNITS in page
     assert (trained.report_path.parent / "scatter_1.png").exists()
+    forest = document["baselines"]["random_forest"]
+    assert forest["trees"] == 10 and forest["bands"]["B08"]["count"] == scores["count"]  # the same pixels
+    assert forest["bands"]["B08"]["r2"] > 0  # B08 from B02-B04 per pixel: real skill, measured the same way
+    assert "Pixel random forest" in page and document["baselines"]["verdict"]
 
 
 def test_the_exported_model_outputs_values_in_the_targets_units(trained, s2_crop):

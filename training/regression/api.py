@@ -26,6 +26,7 @@ from ..receptive_field import measure_context_margin
 from ..trainer import seed_everything
 from .data import RegressionData, prepare_regression, prepare_regression_test, resolve_regression
 from .evaluate import RegressionEvaluation, evaluate_regression
+from .forest import forest_baseline
 from .loss import RegressionLoss
 from .model import OUTPUT_NAME, ValueModel, regression_contract
 from .report import regression_plots, write_regression_report
@@ -100,13 +101,17 @@ def train_regression(config: TrainConfig, progress: Progress | None = None, on_e
     if fit.cancelled:
         progress.warning(f"Training was cancelled; the best model so far (epoch {fit.best_epoch}, validation "
                          f"{final.regression.objective} score {fit.best_score:.3f}) is exported.")
-    return finish_regression(final, data, network, fit, choices, progress, search)
+    baseline = None if fit.cancelled else forest_baseline(
+        data, fit.best_evaluation, final.data.indices, final.data.band_roles, final.validation.forest_trees,
+        final.training.seed, progress)
+    return finish_regression(final, data, network, fit, choices, progress, search, baseline)
 
 
 def finish_regression(config: TrainConfig, data: RegressionData, network: SegmentationModel, fit: RegressionFit,
-                      choices: list[Choice], progress: Progress,
-                      search: dict[str, Any] | None = None) -> RegressionOutcome:
-    """Export the kept weights with their contract, score the test area once, write the report."""
+                      choices: list[Choice], progress: Progress, search: dict[str, Any] | None = None,
+                      baseline: dict[str, Any] | None = None) -> RegressionOutcome:
+    """Export the kept weights with their contract, score the test area once, write the report (with the pixel
+    random forest's figures, ``baseline``, when it was scored)."""
     network.load_state_dict(fit.best_state)
     network.cpu().eval()
     margin = measure_context_margin(network, _margin_sample(data), network.size_multiple, data.chip_size)
@@ -119,7 +124,8 @@ def finish_regression(config: TrainConfig, data: RegressionData, network: Segmen
     provenance = {"validation": _brief(validation), "epochs": epochs,
                   "selection": f"best epoch by validation {config.regression.objective} (validation area inside the "
                                "training ground)", "defaults_chosen": {c.key: c.value for c in choices},
-                  **({"test": _brief(test.summary(names))} if test else {}), **({"search": search} if search else {})}
+                  **({"test": _brief(test.summary(names))} if test else {}), **({"search": search} if search else {}),
+                  **({"baselines": _brief_baseline(baseline)} if baseline else {})}
     model_contract = regression_contract(config, data, architecture, network.size_multiple, margin, provenance)
     check = export_onnx(ValueModel(network, data.targets), model_contract, config.model_path, output_name=OUTPUT_NAME)
     progress.info(f"Model written to {config.model_path}: outputs {', '.join(names)}"
@@ -130,6 +136,8 @@ def finish_regression(config: TrainConfig, data: RegressionData, network: Segmen
         report["test"] = test.summary(names)
     if search:
         report["search"] = search
+    if baseline:
+        report["baselines"] = baseline
     images = regression_plots(fit.best_evaluation, fit.history, names, data.targets.units)
     write_regression_report(config.report_path, report, images,
                             png_folder=Path(config.output.folder) if config.output.report is None else None)
@@ -168,6 +176,15 @@ def _brief(summary: dict[str, Any]) -> dict[str, Any]:
     keep = ("mae", "rmse", "r2", "bias", "count")
     return {"objective": summary["objective"], "bands": {name: {k: v for k, v in scores.items() if k in keep}
                                                          for name, scores in summary["bands"].items()}}
+
+
+def _brief_baseline(baseline: dict[str, Any]) -> dict[str, Any]:
+    """What the contract keeps of the forest's comparison: its main figures per band and the verdict."""
+    if "random_forest" not in baseline:
+        return baseline
+    forest = baseline["random_forest"]
+    return {"random_forest": {"trees": forest["trees"], **_brief({"objective": "r2", "bands": forest["bands"]})},
+            "verdict": baseline["verdict"]}
 
 
 def _report_document(config: TrainConfig, data: RegressionData, fit: RegressionFit, architecture: dict[str, Any],

@@ -75,6 +75,18 @@ def write_regression_report(path: str | Path, report: dict[str, Any], images: di
     return path
 
 
+def _forest_section(baselines: dict[str, Any] | None) -> list[str]:
+    """The pixel random forest scored on the same validation pixels, beside the network."""
+    if not baselines:
+        return []
+    if "random_forest" not in baselines:
+        return [f"<h2>Pixel random forest</h2><p>Not compared: {html.escape(str(baselines.get('skipped')))}.</p>"]
+    forest = baselines["random_forest"]
+    return [f"<h2>Pixel random forest (same validation pixels)</h2><p>{forest['trees']} trees on "
+            f"{forest['training_pixels']} training pixels (raw bands and the network's indices): "
+            f"{html.escape(baselines['verdict'])}.</p>", _scores_table(forest["bands"])]
+
+
 def _scores_table(bands: dict[str, dict[str, Any]]) -> str:
     names = list(bands)
     return _table(["", *names], [[label, *[bands[n].get(key) for n in names]] for key, label in SCORE_ROWS])
@@ -108,7 +120,7 @@ def render_html(report: dict[str, Any], images: dict[str, bytes]) -> str:
              "<h2>Validation scores</h2>", _scores_table(validation["bands"]),
              *([f"<h2>Test area (scored once; never used for training or selection)</h2>{_scores_table(test['bands'])}"]
                if test else []),
-             *_search_section(report.get("search")),
+             *_forest_section(report.get("baselines")), *_search_section(report.get("search")),
              "<h2>Predicted against reference (validation area)</h2>", *scatters,
              "<h2>Residuals (validation area)</h2><p>Predicted minus reference, averaged per cell; red: too high, "
              "blue: too low, white: not scored.</p>", _image(images.get("residual_map.png", b""), "residual map"),
