@@ -310,6 +310,10 @@ def _evaluate(arguments: argparse.Namespace, progress: ConsoleProgress) -> int:
                   "--labels": arguments.labels, "--label-raster": arguments.label_raster}
         output_paths.check_outputs({"--json": arguments.json}, inputs)
     config = build_config(arguments, skip=("model", "report", "output"))
+    if config.is_regression:
+        raise errors.InputError("python -m training evaluate scores segmentation models. Classify the scene with the "
+                                "regression model, then assess its value raster against the target raster with "
+                                "seamless:evaluate (KIND=values) or seamless-segmentation evaluate --kind values.")
     evaluation, data, _ = evaluate.evaluate_model(arguments.model, config, progress, arguments.all)
     progress.close()
     print("\n".join(evaluate.summary_lines(evaluation, data.classes.names)))

@@ -90,3 +90,15 @@ def test_targets_are_standardised_per_band_and_nan_stays_nan():
     standardised = spec.standardise(values)
     assert standardised[0, 0, 0] == 1.0 and math.isnan(standardised[0, 0, 1])
     assert list(standardised[1, 0]) == [2.0, -1.0]
+
+
+@pytest.mark.parametrize("command, message", [
+    (["evaluate", "--model", "model.onnx"], "seamless:evaluate (KIND=values)"),
+    (["tune", "--trials", "2"], "tune does not search regression models"),
+])
+def test_commands_that_do_not_take_a_regression_model_say_what_to_use(command, message, capsys):
+    from training.__main__ import main
+
+    arguments = [*command, "--image", "image.tif", "--set", "regression.target=values.tif", "--quiet"]
+    assert main(arguments) == 2
+    assert message in capsys.readouterr().err
