@@ -125,12 +125,14 @@ def test_classify_runs_the_trained_model_into_a_value_raster(trained, s2_crop, t
     assert scores.bias == pytest.approx(predicted.mean() - target.mean(), rel=1e-6)
 
 
-def test_the_command_line_trains_and_prints_the_figures(s2_crop, tmp_path, capsys):
-    settings = regression_settings(s2_crop["image"], tmp_path / "cli",
-                                   training={"epochs": 1, "steps_per_epoch": 2}, regression={"loss": "l1"})
+def test_the_command_line_trains_a_resnet_fcn_and_prints_the_figures(s2_crop, tmp_path, capsys):
+    settings = regression_settings(s2_crop["image"], tmp_path / "cli", training={"epochs": 1, "steps_per_epoch": 2},
+                                   regression={"loss": "l1"}, validation={"forest_trees": 0})
     config = tmp_path / "regression.json"
     config.write_text(json.dumps(settings))
-    assert main(["train", "--config", str(config), "--quiet"]) == 0
+    assert main(["train", "--config", str(config), "--architecture", "resnet18_fcn", "--quiet"]) == 0
     printed = capsys.readouterr().out
     assert "validation B08: MAE" in printed and "R²" in printed and f"({UNITS})" in printed
-    assert (tmp_path / "cli" / "model.onnx").exists()
+    contract = load_model(str(tmp_path / "cli" / "model.onnx"), "cpu").contract
+    assert contract.provenance["architecture"]["architecture"] == "resnet18_fcn"
+    assert contract.outputs[0].kind == REGRESSION_KIND and contract.provenance["regression"]["loss"] == "l1"
