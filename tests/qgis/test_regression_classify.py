@@ -176,3 +176,25 @@ def test_qgis_process_runs_a_regression_model(qgis_process, model, scene, tmp_pa
                                                  "OUTPUT": tmp_path / "again.tif", "MIN_AREA": 100})
     assert refused.returncode != 0 and "is a regression model" in refused.log
     assert not (tmp_path / "again.tif").exists()
+
+
+def test_the_value_raster_processing_loads_is_named_values_and_has_its_continuous_style(provider, model, scene,
+                                                                                        tmp_path):
+    """Processing's own loader skips default styles: the loaded layer gets the colour ramp written beside it."""
+    import processing
+    from qgis.core import QgsProject
+
+    project = QgsProject.instance()
+    before = set(project.mapLayers())
+    try:
+        results = processing.runAndLoadResults("seamless:classify", {
+            "INPUT": str(scene), "MODEL": str(model), "BANDS": "1,2,3", "OUTPUT": str(tmp_path / "nir.tif")})
+        loaded = [layer for key, layer in project.mapLayers().items() if key not in before]
+        assert [layer.source() for layer in loaded] == [results["OUTPUT"]]
+        layer = loaded[0]
+        assert layer.name().startswith("Values")
+        renderer = layer.renderer()
+        assert isinstance(renderer, QgsSingleBandPseudoColorRenderer)
+        assert renderer.shader().rasterShaderFunction().legendSettings().suffix() == f" {UNITS}"
+    finally:
+        project.removeMapLayers([key for key in project.mapLayers() if key not in before])
