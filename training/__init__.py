@@ -36,6 +36,7 @@ Modules:
 - :mod:`.data`: Training data: scenes (raster + labels, chips folders), spatial split, classes, statistics, datasets
 - :mod:`.detection`: Object detection training: a RetinaNet on boxes from a vector layer
 - :mod:`.nets`: Networks in plain PyTorch: U-Net, ResNet-FCN, MobileNetV2 U-Net and RetinaNet (torch)
+- :mod:`.regression`: Per-pixel regression training: a raster of continuous values learnt from the image
 - :mod:`.tune`: Hyperparameter search for the training package (Optuna): ``python -m training tune``
 """
 

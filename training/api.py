@@ -29,6 +29,7 @@ from .validation import Evaluation, evaluate
 
 if TYPE_CHECKING:
     from .detection.api import DetectionOutcome
+    from .regression.api import RegressionOutcome
 
 Progress = progress_module.Progress
 
@@ -53,7 +54,7 @@ class TrainingOutcome:
 
 
 def train(config: TrainConfig, progress: Progress | None = None, on_epoch: EpochCallback | None = None,
-          search: dict[str, Any] | None = None) -> TrainingOutcome | DetectionOutcome:
+          search: dict[str, Any] | None = None) -> TrainingOutcome | DetectionOutcome | RegressionOutcome:
     """Choose what the configuration leaves to the data, prepare it, train, and (on rank 0) export the best
     model and write the report, with the network compared with a pixel random forest.
 
@@ -64,6 +65,10 @@ def train(config: TrainConfig, progress: Progress | None = None, on_epoch: Epoch
         from .detection.api import train_detector
 
         return train_detector(config, progress, on_epoch, search)
+    if config.is_regression:  # a raster of values: its own data, loop, metrics, export and report
+        from .regression.api import train_regression
+
+        return train_regression(config, progress, on_epoch, search)
     progress = progress or progress_module.LoggingProgress()
     check_training_outputs(config)
     state = distributed.setup(config.training.device)

@@ -1,7 +1,8 @@
 """Training configuration: sections of plain settings, read from YAML or JSON and from flags.
 
 A configuration file holds the sections ``data``, ``validation``, ``model``, ``training`` and
-``output``, and optionally ``test`` (a held-out test area) and ``tune`` (the hyperparameter search);
+``output``, and optionally ``test`` (a held-out test area), ``tune`` (the hyperparameter search),
+``detection`` (object detectors) and ``regression`` (a raster of values to learn instead of classes);
 every key is optional except where a section says otherwise (docs/training.md lists them all).
 Relative paths are taken from the current working directory. Unknown keys and values of the wrong
 type are refused with a message naming the key, so a typo never passes silently.
@@ -105,6 +106,21 @@ class DetectionConfig:
 
 
 @dataclass
+class RegressionConfig:
+    """Per-pixel regression (``regression.target`` given): the network learns a raster of values, not classes."""
+
+    target: str | None = None  # raster of the values to learn (read on the image grid: averaged or bilinear)
+    bands: list[int] | None = None  # its 1-based bands to predict, one output channel each (default [1])
+    names: list[str] | None = None  # their names in the contract (default: band descriptions)
+    nodata: float | None = None  # a target value meaning "no value" (besides the raster's own nodata)
+    units: str = ""  # the values' units, e.g. "reflectance x 10000", "m"
+    valid_range: list[float] | None = None  # [low, high] the quantity can take (for the contract)
+    loss: str = "huber"  # l1, l2 or huber, on targets standardised by the training area's mean and std
+    huber_delta: float = 1.0  # Huber's switch from squared to absolute error, in target standard deviations
+    objective: str = "r2"  # r2, rmse or mae: picks the best epoch (and tune's trials) on the validation area
+
+
+@dataclass
 class OptimConfig:
     """The training loop: optimiser, schedule, loss, augmentation, stopping, device."""
 
@@ -190,6 +206,12 @@ class TrainConfig:
     test: TestConfig = field(default_factory=TestConfig)
     tune: TuneConfig = field(default_factory=TuneConfig)
     detection: DetectionConfig = field(default_factory=DetectionConfig)
+    regression: RegressionConfig = field(default_factory=RegressionConfig)
+
+    @property
+    def is_regression(self) -> bool:
+        """A per-pixel regression model is trained (``regression.target`` given), not a classifier."""
+        return bool(self.regression.target)
 
     @property
     def is_detection(self) -> bool:
@@ -223,7 +245,11 @@ class TrainConfig:
         _check_choice("training.schedule", self.training.schedule, SCHEDULES)
         _check_choice("training.region_loss", self.training.region_loss, REGION_LOSSES)
         _check_choice("training.device", self.training.device, DEVICES)
-        if self.is_detection:
+        if self.is_regression:  # first: a detector's architecture with a target is refused as not per-pixel
+            from .regression.settings import check_regression_config
+
+            check_regression_config(self)  # a raster of values instead of labels; the checks below apply alike
+        elif self.is_detection:
             from .detection.settings import check_detection_config
 
             check_detection_config(self)  # its own label sources and settings; the checks below apply alike
