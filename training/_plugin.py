@@ -31,6 +31,7 @@ if TYPE_CHECKING or not (__package__ and "." in __package__):  # the repository 
     from plugin.core import detection, errors, progress
     from plugin.core.accuracy import metrics
     from plugin.core.areas import window
+    from plugin.core.cells import loading as cell_loading
     from plugin.core.engine import nodata
     from plugin.core.model import (
         contract,
@@ -57,6 +58,7 @@ else:  # inside the installed plugin package, seamless_segmentation.training
     from ..plugin.core import detection, errors, progress
     from ..plugin.core.accuracy import metrics
     from ..plugin.core.areas import window
+    from ..plugin.core.cells import loading as cell_loading
     from ..plugin.core.engine import nodata
     from ..plugin.core.model import (
         contract,
@@ -69,6 +71,7 @@ else:  # inside the installed plugin package, seamless_segmentation.training
         loading as model,
     )
 
-__all__ = ["atomic", "confusion_plot", "contract", "contract_sources", "detection", "errors", "gdal_grid",
+__all__ = ["atomic", "cell_loading", "confusion_plot", "contract", "contract_sources", "detection", "errors",
+           "gdal_grid",
            "gdal_labels", "gdal_vectors", "metrics", "model", "nodata", "output_paths", "postprocess", "preprocess",
            "progress", "raster_area", "raster_classes", "raster_inputs", "stacked_source", "training_choices", "window"]

@@ -28,6 +28,7 @@ from .trainer import EpochCallback, FitResult
 from .validation import Evaluation, evaluate
 
 if TYPE_CHECKING:
+    from .cells.api import ClassifierOutcome
     from .detection.api import DetectionOutcome
 
 Progress = progress_module.Progress
@@ -53,7 +54,7 @@ class TrainingOutcome:
 
 
 def train(config: TrainConfig, progress: Progress | None = None, on_epoch: EpochCallback | None = None,
-          search: dict[str, Any] | None = None) -> TrainingOutcome | DetectionOutcome:
+          search: dict[str, Any] | None = None) -> TrainingOutcome | DetectionOutcome | ClassifierOutcome:
     """Choose what the configuration leaves to the data, prepare it, train, and (on rank 0) export the best
     model and write the report, with the network compared with a pixel random forest.
 
@@ -64,6 +65,10 @@ def train(config: TrainConfig, progress: Progress | None = None, on_epoch: Epoch
         from .detection.api import train_detector
 
         return train_detector(config, progress, on_epoch, search)
+    if config.is_classifier:  # a tile classifier: cells, their own loop, a classification contract
+        from .cells.api import train_classifier
+
+        return train_classifier(config, progress, on_epoch, search)
     progress = progress or progress_module.LoggingProgress()
     check_training_outputs(config)
     state = distributed.setup(config.training.device)

@@ -22,7 +22,8 @@ from .config_ranges import check_ranges
 
 InputError = errors.InputError
 
-ARCHITECTURES = training_choices.ARCHITECTURES + training_choices.DETECTION_ARCHITECTURES
+ARCHITECTURES = (training_choices.ARCHITECTURES + training_choices.DETECTION_ARCHITECTURES
+                 + training_choices.CLASSIFIER_ARCHITECTURES)
 SCHEDULES = ("cosine", "onecycle")
 REGION_LOSSES = ("none", "dice", "jaccard")
 DEVICES = training_choices.DEVICES
@@ -102,6 +103,16 @@ class DetectionConfig:
     score_threshold: float | None = None  # the exported default; None: the best F1 on the validation area
     iou_threshold: float = 0.5  # class-wise non-maximum suppression
     max_detections: int = 300  # per window
+
+
+@dataclass
+class CellsConfig:
+    """Tile classifiers (``model.architecture: mobilenetv2_classifier`` or ``resnetNN_classifier``): the grid of
+    cells a class is learnt for; other models ignore this section."""
+
+    cell_size: int = 32  # pixels of a cell (the model's input is the cell plus its border all round)
+    border: int = 0  # pixels of context read on each side of the cell (the contract's cells.border_px)
+    min_cover: float = 0.5  # polygon or raster labels: share of a cell's pixels that must be labelled
 
 
 @dataclass
@@ -190,11 +201,17 @@ class TrainConfig:
     test: TestConfig = field(default_factory=TestConfig)
     tune: TuneConfig = field(default_factory=TuneConfig)
     detection: DetectionConfig = field(default_factory=DetectionConfig)
+    cells: CellsConfig = field(default_factory=CellsConfig)
 
     @property
     def is_detection(self) -> bool:
         """An object detector is trained (the ``detection`` section applies), not a segmentation model."""
         return self.model.architecture in training_choices.DETECTION_ARCHITECTURES
+
+    @property
+    def is_classifier(self) -> bool:
+        """A tile classifier is trained (one class per cell; the ``cells`` section applies)."""
+        return self.model.architecture in training_choices.CLASSIFIER_ARCHITECTURES
 
     def to_dict(self) -> dict[str, Any]:
         """Plain JSON-ready dictionary (stored in checkpoints and the model's provenance)."""
@@ -227,6 +244,10 @@ class TrainConfig:
             from .detection.settings import check_detection_config
 
             check_detection_config(self)  # its own label sources and settings; the checks below apply alike
+        elif self.is_classifier:
+            from .cells.settings import check_classifier_config
+
+            check_classifier_config(self)
         else:
             self._check_label_sources()
         check_ranges({f.name: getattr(self, f.name) for f in dataclasses.fields(self)})
