@@ -193,7 +193,7 @@ def _train(arguments: argparse.Namespace, progress: ConsoleProgress) -> int:
     from . import api
 
     config = build_config(arguments)
-    outcome = api.train(config, progress)
+    outcome: Any = api.train(config, progress)  # its kind follows the architecture
     if config.is_classifier:
         from .cells.api import classifier_summary
 

@@ -137,8 +137,9 @@ def _cell_roles(config: TrainConfig, image: RasterSource, labels: CellLabels) ->
     rows, cols = labels.index.shape
     roles = np.full((rows, cols), split_module.EXCLUDED, np.uint8)
     whole = PixelWindow(0, 0, grid.width, grid.height)
-    pixels = split.roles(whole, tuple(grid.window_geotransform(whole)))
-    tested = (TestAreaOnly(test_area).roles(whole, tuple(grid.window_geotransform(whole))) == split_module.VALIDATION
+    transform = grid.window_geotransform(whole)
+    pixels = split.roles(whole, transform)
+    tested = (TestAreaOnly(test_area).roles(whole, transform) == split_module.VALIDATION
               if test_area is not None else np.zeros_like(pixels, bool))
     half = cell // 2
     for row in range(rows):

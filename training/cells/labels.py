@@ -129,7 +129,7 @@ def _point_values(config: TrainConfig, grid: gdal_grid.RasterGrid, rows: int,
     if rx or ry:
         raise InputError("The image's geotransform is rotated; point labels need a north-up image. Warp it first "
                          "(gdalwarp).")
-    copy = gdal_vectors.MemoryLayer(path, data.label_layer, grid.crs_wkt, value_of)  # type: ignore[arg-type]
+    copy = gdal_vectors.MemoryLayer(path, data.label_layer, grid.crs_wkt, value_of)
     hits: list[tuple[int, int, int]] = []
     try:
         for feature in copy.layer:

@@ -12,7 +12,7 @@ from ..config_ranges import check_ranges
 InputError = errors.InputError
 
 # settings of other model kinds: (section, key, the default that means "not set", what to say)
-_NOT_FOR_CLASSIFIERS = (
+_NOT_FOR_CLASSIFIERS: tuple[tuple[str, str, Any, str], ...] = (
     ("model", "depth", None, "the number of U-Net levels"),
     ("model", "upsampling", "transpose", "the U-Net decoder's upsampling"),
     ("data", "chips", None, "a chips folder (it holds pixel labels of segmentation chips)"),
