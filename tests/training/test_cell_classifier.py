@@ -12,14 +12,17 @@ import torch
 from osgeo import gdal, ogr
 
 from plugin.adapters.cells.job import TilesRequest, classify_tiles
+from plugin.core.cells.loading import load_cell_model
 from plugin.core.errors import InputError
 from plugin.core.progress import LoggingProgress
 from tests.cells.helpers import area_extent, read_raster
 from tests.training.helpers import OSM_CLASSES, S2_IMAGE, S2_LABELS, S2_POLYGONS
+from training.__main__ import main
 from training.api import train
-from training.cells.data import TRAIN, VALIDATION
+from training.cells.data import TEST, TRAIN, VALIDATION, prepare_cells
 from training.cells.labels import UNLABELLED, read_cell_labels
 from training.config import from_mapping
+from training.tune import tune
 
 CELL, BORDER = 16, 4
 AREA_CELLS = (6, 10, 20, 12)  # first cell row, first cell col, rows, cols of the Classify tiles check
@@ -151,13 +154,33 @@ def _grid():
 
 
 @pytest.mark.slow
-def test_a_resnet_classifier_trains_from_points(tmp_path):
+def test_a_resnet_classifier_trains_from_points_on_the_command_line(tmp_path, capsys):
     path, _ = _points_layer(tmp_path / "points.gpkg")
-    outcome = train(from_mapping(settings(tmp_path, "resnet18_classifier", labels=path,
-                                          training={"epochs": 1, "steps_per_epoch": 3})), LoggingProgress())
-    assert outcome.contract.task == "classification" and outcome.export_check.max_abs_difference < 1e-3
-    assert outcome.model_path.exists() and outcome.contract.provenance["architecture"]["architecture"] == \
-        "resnet18_classifier"
+    config = tmp_path / "tiles.json"
+    config.write_text(json.dumps(settings(tmp_path, labels=path, training={"epochs": 1, "steps_per_epoch": 3})))
+    code = main(["train", "--config", str(config), "--architecture", "resnet18_classifier", "--quiet"])
+    printed = capsys.readouterr().out
+    assert code == 0 and "validation: OA " in printed and "mean F1 " in printed
+    model = load_cell_model(tmp_path / "run" / "model.onnx", "classification", "cpu")
+    assert model.contract.provenance["architecture"]["architecture"] == "resnet18_classifier"
+    assert model.contract.provenance["training_data"]["cell_label"] == "the class most of the cell's points have"
+    assert (tmp_path / "run" / "report.html").exists() and (tmp_path / "run" / "best.pt").exists()
+
+
+def test_test_cells_are_kept_out_of_training_and_validation(tmp_path):
+    x0, _, _, y0, _, _ = gdal.Open(str(S2_IMAGE)).GetGeoTransform()
+    test_extent = [x0, y0 - 768 * 10, x0 + 320 * 10, y0]  # the left 320 px: 20 columns of cells
+    data = prepare_cells(from_mapping(settings(tmp_path, test={"extent": test_extent})), LoggingProgress())
+    tested = data.roles == TEST
+    assert tested[:, :20].all() and not tested[:, 20:].any() and len(data.cells_of(TEST)) > 50
+    reach = (20 * CELL + BORDER + CELL - 1) // CELL  # a cell whose window (with the border) reaches the test area
+    assert not np.isin(data.roles[:, :reach], [TRAIN, VALIDATION]).any()
+    assert len(data.cells_of(TRAIN)) and len(data.cells_of(VALIDATION))
+
+
+def test_tune_refuses_a_tile_classifier_with_a_message(tmp_path):
+    with pytest.raises(InputError, match="does not search tile classifiers"):
+        tune(from_mapping(settings(tmp_path)), LoggingProgress())
 
 
 @pytest.mark.parametrize("change, message", [
