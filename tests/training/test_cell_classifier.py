@@ -13,7 +13,7 @@ from osgeo import gdal, ogr
 
 from plugin.adapters.cells.job import TilesRequest, classify_tiles
 from plugin.core.cells.loading import load_cell_model
-from plugin.core.errors import InputError
+from plugin.core.errors import InputError, OutputError
 from plugin.core.progress import LoggingProgress
 from tests.cells.helpers import area_extent, read_raster
 from tests.training.helpers import OSM_CLASSES, S2_IMAGE, S2_LABELS, S2_POLYGONS
@@ -207,4 +207,15 @@ def test_cells_that_do_not_fit_the_image_are_refused_before_training(tmp_path, c
     with pytest.raises(InputError) as caught:
         train(from_mapping(settings(tmp_path, cells=cells)), LoggingProgress())
     assert message in str(caught.value) and "cells.cell_size of at most 384" in str(caught.value)
+    assert not (tmp_path / "run").exists()
+
+
+def test_outputs_are_checked_before_any_work(tmp_path):
+    with pytest.raises(OutputError) as caught:
+        train(from_mapping(settings(tmp_path, output={"model": str(tmp_path / "m.tif")})), LoggingProgress())
+    assert "the trained classifier is written as .onnx" in str(caught.value)
+    with pytest.raises(OutputError) as caught:
+        train(from_mapping(settings(tmp_path, output={"report": str(S2_POLYGONS.with_suffix(".html"))},
+                                    data={"labels": str(S2_POLYGONS.with_suffix(".html"))})), LoggingProgress())
+    assert "the report" in str(caught.value)
     assert not (tmp_path / "run").exists()

@@ -12,10 +12,9 @@ from typing import Any
 import torch
 
 from .. import checkpoint
-from .._plugin import contract, errors
+from .._plugin import contract, errors, output_paths
 from .._plugin import progress as progress_module
 from ..config import TrainConfig
-from ..detection.api import check_detector_outputs
 from ..distributed import choose_device
 from ..nets.classifiers import TileClassifier, build_classifier, describe_classifier
 from ..trainer import seed_everything
@@ -55,7 +54,7 @@ def train_classifier(config: TrainConfig, progress: Progress | None = None, on_e
                      search: dict[str, Any] | None = None) -> ClassifierOutcome:
     """Prepare, train, score the test cells, export (verified) and report."""
     progress = progress or progress_module.LoggingProgress()
-    check_detector_outputs(config)  # the same refusals: model .onnx, report .html, neither an input
+    check_classifier_outputs(config)
     if int(os.environ.get("WORLD_SIZE", "1")) > 1:
         raise errors.InputError("Tile classifiers train in one process (one CPU or GPU); run python -m training train "
                                 "without torchrun.")
@@ -105,6 +104,20 @@ def train_classifier(config: TrainConfig, progress: Progress | None = None, on_e
                             png_folder=Path(config.output.folder) if config.output.report is None else None)
     progress.info(f"Report written to {config.report_path}.")
     return ClassifierOutcome(fit, model_contract, config.model_path, config.report_path, check, data, model, test)
+
+
+def check_classifier_outputs(config: TrainConfig) -> None:
+    """Refuse, before any work, a model or report path that would replace one of the run's inputs."""
+    output_paths.require_extension("the model path (--model, OUTPUT_MODEL)", config.model_path, (".onnx",),
+                                   "the trained classifier")
+    output_paths.require_extension("the report path (--report, OUTPUT_REPORT)", config.report_path,
+                                   (".html", ".htm"), "the training report")
+    output_paths.check_outputs(
+        {"the model (--model, OUTPUT_MODEL)": config.model_path, "the report (--report, OUTPUT_REPORT)":
+         config.report_path, "the report's JSON copy": config.report_path.with_suffix(".json")},
+        {"the image (--image, INPUT)": config.data.image, "the labels (--labels, LABELS)": config.data.labels,
+         "the label raster (--label-raster, LABEL_RASTER)": config.data.label_raster,
+         "the validation layer": config.validation.layer, "the test layer": config.test.layer})
 
 
 def _brief(summary: dict[str, Any] | None) -> dict[str, Any] | None:
