@@ -187,6 +187,7 @@ def test_tune_refuses_a_tile_classifier_with_a_message(tmp_path):
     ({"model": {"depth": 3}}, "model.depth is set"),
     ({"model": {"upsampling": "bilinear"}}, "model.upsampling is set"),
     ({"data": {"chip_size": 64}}, "cells.cell_size plus cells.border"),
+    ({"data": {"min_labelled": 0.5}}, "cells.min_cover sets the labelled share"),
     ({"model": {"architecture": "mobilenetv3_classifier"}}, "mobilenetv2_classifier, resnet18_classifier"),
     ({"cells": {"size": 16}}, "unknown key(s) ['size']"),
     ({"cells": {"cell_size": 0}}, "cells.cell_size must be from 1 to 4096"),

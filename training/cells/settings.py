@@ -1,6 +1,7 @@
 """The configuration checks of tile-classifier training (``model.architecture: mobilenetv2_classifier`` or
 ``resnet18/34/50_classifier``), called by ``TrainConfig.validate``: settings that only segmentation or
-detection use are refused rather than ignored, so a configuration never promises what the run does not do."""
+detection use are refused rather than ignored, so a configuration never promises what the run does not do (the
+``detection`` and ``tune`` sections are read by their own kinds of run only, as for segmentation)."""
 from __future__ import annotations
 
 import dataclasses
@@ -24,6 +25,10 @@ _NOT_FOR_CLASSIFIERS: tuple[tuple[str, str, Any, str], ...] = (
     ("training", "resume", None, "resuming (start the run again; best.pt keeps its best weights)"),
     ("validation", "window", None, "segmentation's validation windows"),
     ("validation", "context", None, "segmentation's validation context"),
+    ("validation", "forest_trees", 100, "segmentation's pixel random forest (bench/tiles_vs_random_forest.py "
+     "compares a classifier with a forest on cell statistics)"),
+    ("validation", "bootstrap", 200, "segmentation's bootstrap intervals"),
+    ("data", "min_labelled", 0.05, "segmentation chips (cells.min_cover sets the labelled share of a cell)"),
 )
 
 
