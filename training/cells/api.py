@@ -90,20 +90,27 @@ def train_classifier(config: TrainConfig, progress: Progress | None = None, on_e
         checkpoint.save(Path(config.output.folder) / "best.pt", {
             "model": fit.best_state, "contract": model_contract.to_json(),
             "config": checkpoint.to_json(config.to_dict())})
-    report = {"created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-              "model_path": str(config.model_path), "architecture": architecture,
-              "run": {"epochs_planned": config.training.epochs, "epochs_run": len(fit.history),
-                      "best_epoch": fit.best_epoch, "cancelled": fit.cancelled, "stopped_early": fit.stopped_early,
-                      "train_seconds": round(fit.train_seconds, 2), "cells_per_second": round(fit.cells_per_second, 2)},
-              "validation": validation, "test": test.summary(names) if test else None, "history": fit.history,
-              "training_data": data.provenance(),
-              "export": {"max_abs_difference": check.max_abs_difference, "class_agreement": check.class_agreement,
-                         "checked_shape": list(check.checked_shape), "bytes": check.bytes},
-              "config": config.to_dict(), **({"search": search} if search else {})}
+    report = _report(config, data, fit, architecture, check, test, search)
     write_classifier_report(config.report_path, report,
                             png_folder=Path(config.output.folder) if config.output.report is None else None)
     progress.info(f"Report written to {config.report_path}.")
     return ClassifierOutcome(fit, model_contract, config.model_path, config.report_path, check, data, model, test)
+
+
+def _report(config: TrainConfig, data: CellData, fit: CellFit, architecture: dict[str, Any],
+            check: ClassifierExportCheck, test: CellEvaluation | None, search: dict[str, Any] | None) -> dict[str, Any]:
+    names = {c.value: c.name for c in data.classes}
+    return {"created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+            "model_path": str(config.model_path), "architecture": architecture,
+            "run": {"epochs_planned": config.training.epochs, "epochs_run": len(fit.history),
+                    "best_epoch": fit.best_epoch, "cancelled": fit.cancelled, "stopped_early": fit.stopped_early,
+                    "train_seconds": round(fit.train_seconds, 2), "cells_per_second": round(fit.cells_per_second, 2)},
+            "validation": fit.best_evaluation.summary(names) if fit.best_evaluation is not None else None,
+            "test": test.summary(names) if test else None, "history": fit.history,
+            "training_data": data.provenance(),
+            "export": {"max_abs_difference": check.max_abs_difference, "class_agreement": check.class_agreement,
+                       "checked_shape": list(check.checked_shape), "bytes": check.bytes},
+            "config": config.to_dict(), **({"search": search} if search else {})}
 
 
 def check_classifier_outputs(config: TrainConfig) -> None:

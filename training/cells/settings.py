@@ -11,6 +11,7 @@ from .._plugin import errors
 from ..config_ranges import check_ranges
 
 InputError = errors.InputError
+CLASSIFIER_DEFAULTS = {"epochs": 30, "batch_size": 32}  # fixed defaults (segmentation's come from the data)
 
 # settings of other model kinds: (section, key, the default that means "not set", what to say)
 _NOT_FOR_CLASSIFIERS: tuple[tuple[str, str, Any, str], ...] = (
@@ -35,6 +36,9 @@ _NOT_FOR_CLASSIFIERS: tuple[tuple[str, str, Any, str], ...] = (
 def check_classifier_config(config: Any) -> None:
     """Refuse what a tile classifier cannot use, saying what to give instead (``config``: a TrainConfig)."""
     check_ranges({f.name: getattr(config, f.name) for f in dataclasses.fields(config)})
+    for key, value in CLASSIFIER_DEFAULTS.items():
+        if getattr(config.training, key) is None:
+            setattr(config.training, key, value)
     data, cells = config.data, config.cells
     architecture = config.model.architecture
     for section, key, unset, what in _NOT_FOR_CLASSIFIERS:

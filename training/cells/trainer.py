@@ -25,7 +25,6 @@ from .data import TRAIN, VALIDATION, CellData
 Progress = progress_module.Progress
 State = dict[str, torch.Tensor]
 EpochCallback = Callable[[int, dict[str, Any]], None]
-DEFAULT_EPOCHS, DEFAULT_BATCH = 30, 32
 
 
 @dataclass
@@ -129,8 +128,9 @@ class CellTrainer:
         self.model, self.data, self.config = model.to(device), data, config
         self.progress, self.device = progress, device
         self.options, self.on_epoch = config.training, on_epoch
-        self.epochs = int(self.options.epochs or DEFAULT_EPOCHS)
-        self.batch_size = int(self.options.batch_size or DEFAULT_BATCH)
+        if self.options.epochs is None or self.options.batch_size is None:
+            raise ValueError("training.epochs and training.batch_size are set by the configuration's check")
+        self.epochs, self.batch_size = int(self.options.epochs), int(self.options.batch_size)
         self.train_cells, self.validation_cells = data.cells_of(TRAIN), data.cells_of(VALIDATION)
         per_epoch = math.ceil(len(self.train_cells) / self.batch_size)
         self.steps = max(1, min(per_epoch, self.options.steps_per_epoch or per_epoch))
