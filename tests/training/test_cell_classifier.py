@@ -220,3 +220,17 @@ def test_outputs_are_checked_before_any_work(tmp_path):
                                     data={"labels": str(S2_POLYGONS.with_suffix(".html"))})), LoggingProgress())
     assert "the report" in str(caught.value)
     assert not (tmp_path / "run").exists()
+
+
+def test_windows_read_from_the_file_equal_those_cut_from_memory(tmp_path):
+    """With data.cache_mb 0 the windows are read from the raster; edge cells are mirrored alike (as Classify tiles
+    reads them)."""
+    cached = prepare_cells(from_mapping(settings(tmp_path)), LoggingProgress())
+    direct = prepare_cells(from_mapping(settings(tmp_path, data={"cache_mb": 0})), LoggingProgress())
+    assert cached.cache is not None and direct.cache is None
+    rows, cols = cached.roles.shape
+    for row, col in [(0, 0), (0, cols - 1), (rows - 1, 0), (rows - 1, cols - 1), (5, 7)]:
+        assert np.array_equal(cached.normalised(row, col), direct.normalised(row, col))
+    raw, _ = cached.read(0, 0)
+    pixels = gdal.Open(str(S2_IMAGE)).ReadAsArray(0, 0, CELL + BORDER + 1, CELL + BORDER + 1)
+    assert np.array_equal(raw, np.pad(pixels, ((0, 0), (BORDER, 0), (BORDER, 0)), mode="reflect")[:, :24, :24])
