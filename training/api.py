@@ -208,6 +208,9 @@ def quantize_export(checkpoint_path: str | Path, float_model: str | Path, progre
     checked on its validation windows; refused (nothing written) below ``min_agreement``."""
     content = checkpoint.load(checkpoint_path)
     config = from_mapping(checkpoint.from_json(content["config"]), str(checkpoint_path))
+    if config.is_classifier:
+        raise errors.InputError(f"'{checkpoint_path}' is a tile classifier's; INT8 quantization is offered for "
+                                "segmentation models only. Export it without --quantize.")
     model_contract = contract.ModelContract.from_json(content["contract"], str(checkpoint_path))
     try:
         data = prepare_data(config, progress)

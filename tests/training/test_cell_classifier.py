@@ -165,6 +165,13 @@ def test_a_resnet_classifier_trains_from_points_on_the_command_line(tmp_path, ca
     assert model.contract.provenance["architecture"]["architecture"] == "resnet18_classifier"
     assert model.contract.provenance["training_data"]["cell_label"] == "the class most of the cell's points have"
     assert (tmp_path / "run" / "report.html").exists() and (tmp_path / "run" / "best.pt").exists()
+    code = main(["export", "--checkpoint", str(tmp_path / "run" / "best.pt"), "--output", str(tmp_path / "again.onnx")])
+    assert code == 0 and "onnxruntime matches torch" in capsys.readouterr().out
+    again = load_cell_model(tmp_path / "again.onnx", "classification", "cpu")
+    assert again.contract == model.contract
+    code = main(["export", "--checkpoint", str(tmp_path / "run" / "best.pt"), "--output", str(tmp_path / "q.onnx"),
+                 "--quantize", "int8"])
+    assert code == 2 and "INT8 quantization is offered for segmentation models only" in capsys.readouterr().err
 
 
 def test_test_cells_are_kept_out_of_training_and_validation(tmp_path):

@@ -17,6 +17,7 @@ import numpy as np
 import torch
 
 from .._plugin import atomic, cell_loading, contract, errors
+from ..config import TrainConfig
 from ..export import OPSET, _quiet_exporter, dynamo_available, strip_debug_info
 
 INPUT_NAME, OUTPUT_NAME = "image", "logits"
@@ -105,3 +106,16 @@ def verify_classifier(path: str | Path, module: torch.nn.Module, expected: contr
                                 f"{loaded.contract.to_dict()} != {expected.to_dict()}.")
     agreement = float((produced.argmax(1) == reference.argmax(1)).mean())
     return ClassifierExportCheck(difference, agreement, shape, Path(path).stat().st_size)
+
+
+def export_classifier_checkpoint(content: dict[str, Any], model_contract: contract.ModelContract, config: TrainConfig,
+                                 output: str | Path) -> ClassifierExportCheck:
+    """A tile classifier's ``best.pt`` (weights, contract, configuration) exported again, verified."""
+    from dataclasses import replace
+
+    from ..nets.classifiers import build_classifier
+
+    classes = len(model_contract.outputs[0].classes)
+    model = build_classifier(replace(config.model, encoder_weights=None), model_contract.input.bands, classes)
+    model.load_state_dict(content["model"])
+    return export_classifier(model.eval(), model_contract, output)
