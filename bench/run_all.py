@@ -32,6 +32,7 @@ BENCHMARKS: dict[str, tuple[list[str], list[str]]] = {
     "web_map": ([], []),
     "train_vs_random_forest": ([], ["--epochs", "3", "--trial-epochs", "2", "--budget", "60", "--trees", "50"]),
     "regression_vs_random_forest": ([], ["--scenes", "naip", "--epochs", "3", "--steps", "8", "--trees", "50"]),
+    "tiles_vs_random_forest": ([], ["--epochs", "3", "--width", "8", "--trees", "50"]),
     "scale": ([], ["--size", "2048", "--block", "1024", "--block-sizes", "768", "1152"]),
 }
 

@@ -51,7 +51,7 @@ def _parser() -> argparse.ArgumentParser:
     train = commands.add_parser("train", help="train a model and export it to ONNX with its contract")
     _data_arguments(train)
     train.add_argument("--architecture", choices=training_choices.ARCHITECTURES
-                       + training_choices.DETECTION_ARCHITECTURES)
+                       + training_choices.DETECTION_ARCHITECTURES + training_choices.CLASSIFIER_ARCHITECTURES)
     for flag, kind, text in (("epochs", int, "passes over the training chips"),
                              ("batch-size", int, "chips per step (per process under torchrun)"),
                              ("lr", float, "peak learning rate"), ("seed", int, "random seed"),
@@ -193,7 +193,13 @@ def _train(arguments: argparse.Namespace, progress: ConsoleProgress) -> int:
     from . import api
 
     config = build_config(arguments)
-    outcome = api.train(config, progress)
+    outcome: Any = api.train(config, progress)  # its kind follows the architecture
+    if config.is_classifier:
+        from .cells.api import classifier_summary
+
+        progress.close()
+        print(classifier_summary(outcome))
+        return 0
     if config.is_detection:
         progress.close()
         print(detection_summary(outcome))

@@ -32,6 +32,7 @@ if TYPE_CHECKING or not (__package__ and "." in __package__):  # the repository 
     from plugin.core import detection, errors, progress
     from plugin.core.accuracy import metrics, regression_metrics
     from plugin.core.areas import window
+    from plugin.core.cells import loading as cell_loading
     from plugin.core.engine import nodata
     from plugin.core.model import (
         contract,
@@ -60,6 +61,7 @@ else:  # inside the installed plugin package, seamless_segmentation.training
     from ..plugin.core import detection, errors, progress
     from ..plugin.core.accuracy import metrics, regression_metrics
     from ..plugin.core.areas import window
+    from ..plugin.core.cells import loading as cell_loading
     from ..plugin.core.engine import nodata
     from ..plugin.core.model import (
         contract,
@@ -73,7 +75,7 @@ else:  # inside the installed plugin package, seamless_segmentation.training
         loading as model,
     )
 
-__all__ = ["atomic", "confusion_plot", "contract", "contract_regression", "contract_sources", "detection", "errors",
-           "gdal_grid", "gdal_labels", "gdal_vectors", "metrics", "model", "nodata", "output_paths", "postprocess",
-           "preprocess", "progress", "raster_area", "raster_classes", "raster_inputs", "regression_metrics",
-           "stacked_source", "training_choices", "value_plots", "value_rasters", "window"]
+__all__ = ["atomic", "cell_loading", "confusion_plot", "contract", "contract_regression", "contract_sources",
+           "detection", "errors", "gdal_grid", "gdal_labels", "gdal_vectors", "metrics", "model", "nodata",
+           "output_paths", "postprocess", "preprocess", "progress", "raster_area", "raster_classes", "raster_inputs",
+           "regression_metrics", "stacked_source", "training_choices", "value_plots", "value_rasters", "window"]

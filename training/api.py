@@ -28,6 +28,7 @@ from .trainer import EpochCallback, FitResult
 from .validation import Evaluation, evaluate
 
 if TYPE_CHECKING:
+    from .cells.api import ClassifierOutcome
     from .detection.api import DetectionOutcome
     from .regression.api import RegressionOutcome
 
@@ -54,7 +55,8 @@ class TrainingOutcome:
 
 
 def train(config: TrainConfig, progress: Progress | None = None, on_epoch: EpochCallback | None = None,
-          search: dict[str, Any] | None = None) -> TrainingOutcome | DetectionOutcome | RegressionOutcome:
+          search: dict[str, Any] | None = None
+          ) -> TrainingOutcome | DetectionOutcome | RegressionOutcome | ClassifierOutcome:
     """Choose what the configuration leaves to the data, prepare it, train, and (on rank 0) export the best
     model and write the report, with the network compared with a pixel random forest.
 
@@ -69,6 +71,10 @@ def train(config: TrainConfig, progress: Progress | None = None, on_epoch: Epoch
         from .regression.api import train_regression
 
         return train_regression(config, progress, on_epoch, search)
+    if config.is_classifier:  # a tile classifier: cells, their own loop, a classification contract
+        from .cells.api import train_classifier
+
+        return train_classifier(config, progress, on_epoch, search)
     progress = progress or progress_module.LoggingProgress()
     check_training_outputs(config)
     state = distributed.setup(config.training.device)
@@ -208,6 +214,9 @@ def quantize_export(checkpoint_path: str | Path, float_model: str | Path, progre
     checked on its validation windows; refused (nothing written) below ``min_agreement``."""
     content = checkpoint.load(checkpoint_path)
     config = from_mapping(checkpoint.from_json(content["config"]), str(checkpoint_path))
+    if config.is_classifier:
+        raise errors.InputError(f"'{checkpoint_path}' is a tile classifier's; INT8 quantization is offered for "
+                                "segmentation models only. Export it without --quantize.")
     model_contract = contract.ModelContract.from_json(content["contract"], str(checkpoint_path))
     try:
         data = prepare_data(config, progress)

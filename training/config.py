@@ -23,7 +23,8 @@ from .config_ranges import check_ranges
 
 InputError = errors.InputError
 
-ARCHITECTURES = training_choices.ARCHITECTURES + training_choices.DETECTION_ARCHITECTURES
+ARCHITECTURES = (training_choices.ARCHITECTURES + training_choices.DETECTION_ARCHITECTURES
+                 + training_choices.CLASSIFIER_ARCHITECTURES)
 SCHEDULES = ("cosine", "onecycle")
 REGION_LOSSES = ("none", "dice", "jaccard")
 DEVICES = training_choices.DEVICES
@@ -121,6 +122,16 @@ class RegressionConfig:
 
 
 @dataclass
+class CellsConfig:
+    """Tile classifiers (``model.architecture: mobilenetv2_classifier`` or ``resnetNN_classifier``): the grid of
+    cells a class is learnt for; other models ignore this section."""
+
+    cell_size: int = 32  # pixels of a cell (the model's input is the cell plus its border all round)
+    border: int = 0  # pixels of context read on each side of the cell (the contract's cells.border_px)
+    min_cover: float = 0.5  # polygon or raster labels: share of a cell's pixels that must be labelled
+
+
+@dataclass
 class OptimConfig:
     """The training loop: optimiser, schedule, loss, augmentation, stopping, device."""
 
@@ -207,6 +218,7 @@ class TrainConfig:
     tune: TuneConfig = field(default_factory=TuneConfig)
     detection: DetectionConfig = field(default_factory=DetectionConfig)
     regression: RegressionConfig = field(default_factory=RegressionConfig)
+    cells: CellsConfig = field(default_factory=CellsConfig)
 
     @property
     def is_regression(self) -> bool:
@@ -217,6 +229,11 @@ class TrainConfig:
     def is_detection(self) -> bool:
         """An object detector is trained (the ``detection`` section applies), not a segmentation model."""
         return self.model.architecture in training_choices.DETECTION_ARCHITECTURES
+
+    @property
+    def is_classifier(self) -> bool:
+        """A tile classifier is trained (one class per cell; the ``cells`` section applies)."""
+        return self.model.architecture in training_choices.CLASSIFIER_ARCHITECTURES
 
     def to_dict(self) -> dict[str, Any]:
         """Plain JSON-ready dictionary (stored in checkpoints and the model's provenance)."""
@@ -253,6 +270,10 @@ class TrainConfig:
             from .detection.settings import check_detection_config
 
             check_detection_config(self)  # its own label sources and settings; the checks below apply alike
+        elif self.is_classifier:
+            from .cells.settings import check_classifier_config
+
+            check_classifier_config(self)
         else:
             self._check_label_sources()
         check_ranges({f.name: getattr(self, f.name) for f in dataclasses.fields(self)})

@@ -73,6 +73,9 @@ RANGES: dict[str, tuple[float, float]] = {
     "regression.nodata": (-INF, INF),
     "regression.valid_range": (-INF, INF),
     "regression.huber_delta": (1e-6, 10 ** 6),
+    "cells.cell_size": (1, 4096),
+    "cells.border": (0, 2048),
+    "cells.min_cover": (0.0, 1.0),
 }
 
 
