@@ -1,4 +1,5 @@
-"""``seamless:train`` "Train segmentation model": a network from a raster and labels, exported to ONNX.
+"""``seamless:train`` "Train segmentation model": a network from a raster and labels, exported to ONNX (a
+segmentation model, or with ARCHITECTURE ``retinanet`` an object detector, see :mod:`.detector`).
 
 The algorithm reads its parameters into a training configuration and calls the training package,
 which is imported only when the algorithm runs (it needs torch; the plugin loads without it).
