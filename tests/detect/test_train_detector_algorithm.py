@@ -154,3 +154,20 @@ def test_processing_run_trains_a_detector_that_detect_runs(provider, one_torch_t
         xmin, xmax, ymin, ymax = feature["envelope"]
         assert x0 - 1e-6 <= xmin < xmax <= right + 1e-6 and bottom - 1e-6 <= ymin < ymax <= y0 + 1e-6
         assert feature["class_name"] == "Tree"
+
+
+def test_an_empty_label_layer_stops_the_run_with_a_message_and_writes_nothing(provider, tmp_path):
+    import processing
+    from qgis.core import QgsProcessingException
+
+    empty = tmp_path / "labels" / "empty.geojson"
+    empty.parent.mkdir()
+    empty.write_text(json.dumps({"type": "FeatureCollection", "features": []}))
+    outputs = tmp_path / "outputs"
+    outputs.mkdir()
+    with pytest.raises(QgsProcessingException, match="hold no feature with a class: there is nothing to learn"):
+        processing.run("seamless:train", {
+            "INPUT": str(IMAGE), "LABELS": str(empty), "ARCHITECTURE": "retinanet", "EPOCHS": 1, "CHIP_SIZE": 128,
+            "DEVICE": "cpu", "OUTPUT_MODEL": str(outputs / "m.onnx"), "OUTPUT_REPORT": str(outputs / "r.html")},
+            feedback=RecordingFeedback())
+    assert list(outputs.iterdir()) == []
