@@ -57,7 +57,8 @@ def job(model_path: str, source: Path, overlap: float | None, folder: Path) -> d
             "window": int(re.search(r"window (\d+) px", plan).group(1)),
             "overlap": int(re.search(r"overlap (\d+) px", plan).group(1)),
             "batch": int(re.search(r"batch (\d+)", plan).group(1)),
-            "windows": re.search(r"(\d+ x \d+) windows", plan).group(1), "detections": result.summary.detections}
+            "windows": re.search(r"(\d+ x \d+) windows", plan).group(1), "detections": result.summary.detections,
+            "pixels": result.summary.pixels}
 
 
 def bracketed(model_path: str, source: Path, overlap: float | None, folder: Path) -> dict:
@@ -86,20 +87,22 @@ def main() -> None:
         runs = sorted((bracketed(model_path, source, overlap, folder) for _ in range(args.repeats)),
                       key=lambda r: r["job"] / r["ceiling"])
         middle = runs[len(runs) // 2]
-        stride = middle["window"] - middle["overlap"]
-        per_pixel = (middle["window"] / stride) ** 2  # model pixels per raster pixel, edges aside
+        columns, rows_ = (int(v) for v in middle["windows"].split(" x "))
+        per_pixel = columns * rows_ * middle["window"] ** 2 / middle["pixels"]  # model pixels per raster pixel
         shares = ", ".join(f"{100 * r['job'] / r['ceiling']:.1f}" for r in runs)
         rows.append([name, f"{middle['window']} px, overlap {middle['overlap']} px, batch {middle['batch']}",
                      middle["windows"], f"{per_pixel:.2f}", middle["detections"], f"{middle['engine']:.2f}",
                      f"{middle['job']:.2f}", f"{middle['ceiling']:.2f}",
-                     f"{100 * middle['job'] / middle['ceiling']:.1f} % (runs: {shares})"])
+                     f"{100 * middle['job'] / middle['ceiling']:.1f} % (runs: {shares})",
+                     f"{100 * middle['job'] * per_pixel / middle['ceiling']:.1f} %"])
     print()
     print_table(["configuration", "window", "windows", "model px per px", "detections", "engine Mpx/s",
-                 "job Mpx/s", "model-only Mpx/s", "job/ceiling"], rows)
+                 "job Mpx/s", "model-only Mpx/s", "job/ceiling", "model busy"], rows)
     print("\njob = the whole detect job (opening the detector and the raster, reading, normalising, inference, "
           "decoding, per-window and cross-window NMS, writing the GeoPackage); engine = the threaded run alone; "
           "model-only = session.run on windows of the run's size and batch (mean of before and after the job); "
-          "model px per px = (window / stride)^2, what overlap costs at most. Median of the runs by job/ceiling.")
+          "model px per px = window pixels run per raster pixel (what overlap costs); model busy = job/ceiling x "
+          "model px per px, the share of the job the model computes. Median of the runs by job/ceiling.")
 
 
 if __name__ == "__main__":
