@@ -21,7 +21,7 @@ DATA = SHARED / "neon-trees"
 IMAGE = DATA / "2019_YELL_2_528000_4978000_image_crop2.tif"
 LABELS = DATA / "2019_YELL_2_528000_4978000_trees.gpkg"
 TEST_EXTENT = (528000.0, 4978752.8, 528229.9, 4978839.0)  # the southern 35 %: rows 1610 to 2471
-EPOCHS, STEPS = 8, 25
+EPOCHS, STEPS = 14, 40
 
 
 def training_command(output: Path) -> list[str]:
