@@ -19,7 +19,7 @@ from pathlib import Path
 
 import numpy as np
 from common import REPO, checkout_description, cpu_description, gdal, mosaic_geotiff, output_folder, print_table
-from detector_model import trained_detector
+from detector_model import missing_data, trained_detector
 
 from plugin.adapters.detect.job import DetectRequest, detect_objects
 from plugin.core.detection.loading import load_detector
@@ -77,6 +77,10 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=3, help="runs per configuration (median shown)")
     args = parser.parse_args()
     folder = output_folder("detection")
+    problem = None if args.model or (folder / "retinanet_neon" / "model.onnx").exists() else missing_data()
+    if problem:
+        print(f"{problem} Skipped; pass --model PATH to measure another detector.")
+        return
     model_path = args.model or str(trained_detector(folder))
     described = Path(model_path).name if args.model else "the RetinaNet trained by detector_model.py"
     source = mosaic_geotiff(NEON_CROP, args.size, args.size, output_folder("detection_throughput"))
