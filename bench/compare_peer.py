@@ -31,7 +31,7 @@ cache, and reported.
 ``--baseline PATH`` adds our defaults from another checkout (e.g. the main branch) to every round.
 
     .venv/bin/python bench/compare_peer.py --peer-python PEER_VENV/bin/python [--rounds 3] [--sizes 2048 4096]
-        [--models fixed dynamic] [--baseline ../main] [--suite trained|random]
+        [--models fixed dynamic] [--baseline ../main] [--suite trained|random] [--source training|bundled]
 """
 from __future__ import annotations
 
@@ -44,7 +44,7 @@ import sys
 from pathlib import Path
 
 from common import REPO, S2_IMAGE, mosaic_geotiff, output_folder, print_table
-from peer_models import missing_data, trained_models
+from peer_models import bundled_models, missing_data, trained_models
 from peer_runs import (
     PEERS,
     agreement_ours,
@@ -130,7 +130,7 @@ class Comparison:
 
 
 def trained_suite(args: argparse.Namespace, folder: Path) -> None:
-    models = trained_models(folder)
+    models = bundled_models(folder) if args.source == "bundled" else trained_models(folder)
     for size in args.sizes:
         raster = mosaic_geotiff(S2_IMAGE, size, size, folder)
         reference_file = reference(models["dynamic"], raster, folder / f"reference_{size}.npz")
@@ -200,6 +200,9 @@ def main() -> None:
     parser.add_argument("--sizes", type=int, nargs="+", default=[2048, 4096], help="raster sides in pixels")
     parser.add_argument("--models", nargs="+", default=["fixed", "dynamic"], choices=["fixed", "dynamic"])
     parser.add_argument("--suite", default="trained", choices=["trained", "random"])
+    parser.add_argument("--source", default="training", choices=["training", "bundled"],
+                        help="trained suite: train the U-Net once (training) or use the bundled trained model's "
+                             "weights (bundled: no training, see peer_models.py)")
     parser.add_argument("--peer-python", default=sys.executable, help="an interpreter with OpenCV for Deepness")
     parser.add_argument("--baseline", help="another checkout of the project whose defaults run beside ours")
     parser.add_argument("--tiling-alone", action="store_true",
@@ -214,7 +217,8 @@ def main() -> None:
     if args.reference:
         compute_reference(*args.reference)
         return
-    problem = missing_requirements(args.peer_python) or (missing_data() if args.suite == "trained" else None)
+    problem = missing_requirements(args.peer_python) or (
+        missing_data() if args.suite == "trained" and args.source == "training" else None)
     if args.suite == "random" and not FOTOMAP.exists():
         problem = f"The orthophoto {FOTOMAP} is not here. Skipped."
     if problem:

@@ -14,6 +14,10 @@ training statistics are given divided by 255) and this plugin's contract without
 our defaults measure the margin on first use, as for any model that does not state one. Everything is built
 under ``bench-output/`` (ignored by git) and reused.
 
+``bundled_models`` makes the same pair from the repository's bundled trained U-Net
+(``models/s2_landuse_unet.onnx``: depth 4, width 12, trained on the same scene), with no training at all: a
+softmax appended to its logits, the input fixed to 512 px for the fixed variant, and the same metadata.
+
     .venv/bin/python bench/peer_models.py      (builds them; compare_peer.py does it when they are missing)
 """
 from __future__ import annotations
@@ -141,6 +145,58 @@ def _run(path: Path, window):
 
     model = load_model(path, "cpu")
     return model.runtime.predict(window)[0]
+
+
+BUNDLED = REPO / "models" / "s2_landuse_unet.onnx"
+
+
+def bundled_models(folder: Path) -> dict[str, Path]:
+    """{"fixed": ..., "dynamic": ...} made from the bundled trained U-Net, unless already in ``folder``."""
+    import numpy as np
+    import onnx
+    import onnxruntime
+
+    paths = {kind: folder / f"bundled_{name}" for kind, name in (("fixed", FIXED), ("dynamic", DYNAMIC))}
+    if all(p.exists() for p in paths.values()):
+        return paths
+    contract = json.loads({p.key: p.value for p in onnx.load(str(BUNDLED)).metadata_props}["seamless_segmentation"])
+    for kind, path in paths.items():
+        model = _with_softmax(onnx.load(str(BUNDLED)), TILE if kind == "fixed" else None)
+        del model.metadata_props[:]
+        onnx.helper.set_model_props(model, _metadata(contract, kind == "fixed"))
+        temporary = path.with_suffix(".partial.onnx")
+        onnx.save(model, str(temporary))
+        onnx.checker.check_model(str(temporary), full_check=True)
+        temporary.replace(path)
+    window = _real_window(contract, contract["input"]["bands"])
+    logits = onnxruntime.InferenceSession(str(BUNDLED)).run(None, {"image": window})[0]
+    expected = np.exp(logits - logits.max(axis=1, keepdims=True))
+    expected /= expected.sum(axis=1, keepdims=True)
+    for kind, path in paths.items():
+        difference = float(np.abs(_run(path, window) - expected).max())
+        if difference > 1e-4:
+            sys.exit(f"The bundled {kind} variant differs from the bundled model by {difference:.2g}.")
+        print(f"Made {path.name} from {BUNDLED.name}: matches its softmax within {difference:.1g}.", flush=True)
+    return paths
+
+
+def _with_softmax(model, fixed: int | None):
+    """The graph with a softmax over the classes appended (output ``probabilities``); the spatial axes of input
+    and output set to ``fixed`` pixels when given."""
+    import onnx
+
+    graph = model.graph
+    logits = graph.output[0]
+    classes = logits.type.tensor_type.shape.dim[1].dim_value
+    graph.node.append(onnx.helper.make_node("Softmax", [logits.name], ["probabilities"], axis=1))
+    size: list[int | str] = [fixed, fixed] if fixed else ["height", "width"]
+    del graph.output[:]
+    graph.output.append(onnx.helper.make_tensor_value_info("probabilities", onnx.TensorProto.FLOAT,
+                                                           ["batch", classes, *size]))
+    if fixed:
+        for axis in (2, 3):
+            graph.input[0].type.tensor_type.shape.dim[axis].dim_value = fixed
+    return model
 
 
 def missing_data() -> str | None:
