@@ -5,7 +5,8 @@
 Each benchmark is its own script (run it alone for its options); this runner only calls them with
 their defaults, or with smaller inputs under ``--quick``, and reports which ones failed. The seams,
 throughput and memory benchmarks build their inputs from the bundled Sentinel-2 subset; the
-training comparison needs ../shared/data/s2-osm-landuse and the peer comparison ../shared/peers; each
+training comparison needs ../shared/data/s2-osm-landuse, the detection ones ../shared/data/neon-trees (for the
+RetinaNet they train once) and the peer comparison ../shared/peers; each
 says so when its data is absent. Figures go
 to standard output; intermediate files to bench-output/. Nothing is asserted: these are measurements.
 """
@@ -31,7 +32,11 @@ BENCHMARKS: dict[str, tuple[list[str], list[str]]] = {
     "polygons": ([], ["--size", "4096"]),
     "web_map": ([], []),
     "train_vs_random_forest": ([], ["--epochs", "3", "--trial-epochs", "2", "--budget", "60", "--trees", "50"]),
+    "regression_vs_random_forest": ([], ["--scenes", "naip", "--epochs", "3", "--steps", "8", "--trees", "50"]),
+    "tiles_vs_random_forest": ([], ["--epochs", "3", "--width", "8", "--trees", "50"]),
     "scale": ([], ["--size", "2048", "--block", "1024", "--block-sizes", "768", "1152"]),
+    "detection_throughput": ([], ["--size", "1024", "--repeats", "1"]),
+    "detection_vs_baseline": ([], ["--trees", "30", "--samples", "20000"]),
 }
 
 

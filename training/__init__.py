@@ -33,9 +33,11 @@ Modules:
 - :mod:`.trainer`: The training loop: AdamW, cosine or one-cycle schedule, validation every epoch
 - :mod:`.uncertainty`: How sure a validation figure is: a bootstrap over the validation's spatial units
 - :mod:`.validation`: Scoring on the validation area with the plugin's one implementation of the metrics
+- :mod:`.cells`: Tile classification training: one class per cell, MobileNetV2 or ResNet classifiers
 - :mod:`.data`: Training data: scenes (raster + labels, chips folders), spatial split, classes, statistics, datasets
 - :mod:`.detection`: Object detection training: a RetinaNet on boxes from a vector layer
 - :mod:`.nets`: Networks in plain PyTorch: U-Net, ResNet-FCN, MobileNetV2 U-Net and RetinaNet (torch)
+- :mod:`.regression`: Per-pixel regression training: a raster of continuous values learnt from the image
 - :mod:`.tune`: Hyperparameter search for the training package (Optuna): ``python -m training tune``
 """
 

@@ -51,7 +51,7 @@ def _parser() -> argparse.ArgumentParser:
     train = commands.add_parser("train", help="train a model and export it to ONNX with its contract")
     _data_arguments(train)
     train.add_argument("--architecture", choices=training_choices.ARCHITECTURES
-                       + training_choices.DETECTION_ARCHITECTURES)
+                       + training_choices.DETECTION_ARCHITECTURES + training_choices.CLASSIFIER_ARCHITECTURES)
     for flag, kind, text in (("epochs", int, "passes over the training chips"),
                              ("batch-size", int, "chips per step (per process under torchrun)"),
                              ("lr", float, "peak learning rate"), ("seed", int, "random seed"),
@@ -193,10 +193,20 @@ def _train(arguments: argparse.Namespace, progress: ConsoleProgress) -> int:
     from . import api
 
     config = build_config(arguments)
-    outcome = api.train(config, progress)
+    outcome: Any = api.train(config, progress)  # its kind follows the architecture
+    if config.is_classifier:
+        from .cells.api import classifier_summary
+
+        progress.close()
+        print(classifier_summary(outcome))
+        return 0
     if config.is_detection:
         progress.close()
         print(detection_summary(outcome))
+        return 0
+    if config.is_regression:
+        progress.close()
+        print(regression_summary(outcome))
         return 0
     if outcome.model_path is not None:
         metrics = outcome.metrics
@@ -227,6 +237,22 @@ def _tune(arguments: argparse.Namespace, progress: ConsoleProgress) -> int:
               f"{metrics['overall_accuracy']:.4f}  kappa {metrics['kappa']:.4f}  mIoU {metrics['mean_iou']:.4f}")
         _print_test(training)
     return 0
+
+
+def regression_summary(outcome: Any) -> str:
+    """The lines a regression model's training prints: paths, validation figures per band in their units."""
+    lines = [f"model: {outcome.model_path}", f"report: {outcome.report_path}"]
+    units = outcome.contract.outputs[0].regression.units if outcome.contract.outputs[0].regression else ""
+    for title, evaluation in (("validation", outcome.fit.best_evaluation), ("test", outcome.test_evaluation)):
+        if evaluation is None:
+            continue
+        names = outcome.contract.outputs[0].regression.band_names if outcome.contract.outputs[0].regression else ()
+        for name, scores in zip(names, evaluation.scores):
+            figures = "  ".join(f"{label} {value:.4g}" if value is not None else f"{label} n/a" for label, value in
+                                (("MAE", scores.mae), ("RMSE", scores.rmse), ("R²", scores.r2), ("bias", scores.bias)))
+            lines.append(f"{title} {name}: {figures}{f' ({units})' if units else ''}  over {scores.count} pixels")
+    lines.append(f"best epoch {outcome.fit.best_epoch}; {outcome.fit.chips_per_second:.1f} chips/s")
+    return "\n".join(lines)
 
 
 def detection_summary(outcome: Any) -> str:
@@ -290,6 +316,10 @@ def _evaluate(arguments: argparse.Namespace, progress: ConsoleProgress) -> int:
                   "--labels": arguments.labels, "--label-raster": arguments.label_raster}
         output_paths.check_outputs({"--json": arguments.json}, inputs)
     config = build_config(arguments, skip=("model", "report", "output"))
+    if config.is_regression:
+        raise errors.InputError("python -m training evaluate scores segmentation models. Classify the scene with the "
+                                "regression model, then assess its value raster against the target raster with "
+                                "seamless:evaluate (KIND=values) or seamless-segmentation evaluate --kind values.")
     evaluation, data, _ = evaluate.evaluate_model(arguments.model, config, progress, arguments.all)
     progress.close()
     print("\n".join(evaluate.summary_lines(evaluation, data.classes.names)))

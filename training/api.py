@@ -28,7 +28,9 @@ from .trainer import EpochCallback, FitResult
 from .validation import Evaluation, evaluate
 
 if TYPE_CHECKING:
+    from .cells.api import ClassifierOutcome
     from .detection.api import DetectionOutcome
+    from .regression.api import RegressionOutcome
 
 Progress = progress_module.Progress
 
@@ -53,7 +55,8 @@ class TrainingOutcome:
 
 
 def train(config: TrainConfig, progress: Progress | None = None, on_epoch: EpochCallback | None = None,
-          search: dict[str, Any] | None = None) -> TrainingOutcome | DetectionOutcome:
+          search: dict[str, Any] | None = None
+          ) -> TrainingOutcome | DetectionOutcome | RegressionOutcome | ClassifierOutcome:
     """Choose what the configuration leaves to the data, prepare it, train, and (on rank 0) export the best
     model and write the report, with the network compared with a pixel random forest.
 
@@ -64,6 +67,14 @@ def train(config: TrainConfig, progress: Progress | None = None, on_epoch: Epoch
         from .detection.api import train_detector
 
         return train_detector(config, progress, on_epoch, search)
+    if config.is_regression:  # a raster of values: its own data, loop, metrics, export and report
+        from .regression.api import train_regression
+
+        return train_regression(config, progress, on_epoch, search)
+    if config.is_classifier:  # a tile classifier: cells, their own loop, a classification contract
+        from .cells.api import train_classifier
+
+        return train_classifier(config, progress, on_epoch, search)
     progress = progress or progress_module.LoggingProgress()
     check_training_outputs(config)
     state = distributed.setup(config.training.device)
@@ -203,6 +214,9 @@ def quantize_export(checkpoint_path: str | Path, float_model: str | Path, progre
     checked on its validation windows; refused (nothing written) below ``min_agreement``."""
     content = checkpoint.load(checkpoint_path)
     config = from_mapping(checkpoint.from_json(content["config"]), str(checkpoint_path))
+    if config.is_classifier:
+        raise errors.InputError(f"'{checkpoint_path}' is a tile classifier's; INT8 quantization is offered for "
+                                "segmentation models only. Export it without --quantize.")
     model_contract = contract.ModelContract.from_json(content["contract"], str(checkpoint_path))
     try:
         data = prepare_data(config, progress)

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import torch
 
@@ -24,6 +24,9 @@ from .nets import SegmentationModel, build_model, describe
 from .nets.indices import SpectralIndices
 from .receptive_field import measure_context_margin
 from .validation import Evaluation
+
+if TYPE_CHECKING:
+    from .cells.export import ClassifierExportCheck
 
 
 def index_pairs(model: SegmentationModel) -> list[list[int]]:
@@ -54,7 +57,7 @@ def last_epoch_fields(model: SegmentationModel, data: PreparedData, config: Trai
             "index_pairs": checkpoint.to_json(index_pairs(model)), "margin_sample": sample}
 
 
-def export_checkpoint(path: str | Path, output: str | Path) -> ExportCheck:
+def export_checkpoint(path: str | Path, output: str | Path) -> ExportCheck | ClassifierExportCheck:
     """Export ``best.pt`` or ``last.pt`` of a run to ONNX (contract embedded, verified)."""
     output_paths.require_extension("--output", output, (".onnx",), "the exported model")
     output_paths.check_outputs({"--output": output}, {"--checkpoint": path})
@@ -64,6 +67,10 @@ def export_checkpoint(path: str | Path, output: str | Path) -> ExportCheck:
                                 "Export the best.pt of that run, or train again.")
     model_contract = contract.ModelContract.from_json(content["contract"], str(path))
     config = from_mapping(checkpoint.from_json(content["config"]), str(path))
+    if config.is_classifier:  # a tile classifier's best.pt: its own network and export
+        from .cells.export import export_classifier_checkpoint
+
+        return export_classifier_checkpoint(content, model_contract, config, output)
     pairs = [tuple(p) for p in checkpoint.from_json(content["index_pairs"])]
     spec = model_contract.input
     layer = SpectralIndices(spec.mean, spec.std, pairs) if pairs else None

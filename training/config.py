@@ -1,7 +1,8 @@
 """Training configuration: sections of plain settings, read from YAML or JSON and from flags.
 
 A configuration file holds the sections ``data``, ``validation``, ``model``, ``training`` and
-``output``, and optionally ``test`` (a held-out test area) and ``tune`` (the hyperparameter search);
+``output``, and optionally ``test`` (a held-out test area), ``tune`` (the hyperparameter search),
+``detection`` (object detectors) and ``regression`` (a raster of values to learn instead of classes);
 every key is optional except where a section says otherwise (docs/training.md lists them all).
 Relative paths are taken from the current working directory. Unknown keys and values of the wrong
 type are refused with a message naming the key, so a typo never passes silently.
@@ -22,7 +23,8 @@ from .config_ranges import check_ranges
 
 InputError = errors.InputError
 
-ARCHITECTURES = training_choices.ARCHITECTURES + training_choices.DETECTION_ARCHITECTURES
+ARCHITECTURES = (training_choices.ARCHITECTURES + training_choices.DETECTION_ARCHITECTURES
+                 + training_choices.CLASSIFIER_ARCHITECTURES)
 SCHEDULES = ("cosine", "onecycle")
 REGION_LOSSES = ("none", "dice", "jaccard")
 DEVICES = training_choices.DEVICES
@@ -102,6 +104,31 @@ class DetectionConfig:
     score_threshold: float | None = None  # the exported default; None: the best F1 on the validation area
     iou_threshold: float = 0.5  # class-wise non-maximum suppression
     max_detections: int = 300  # per window
+
+
+@dataclass
+class RegressionConfig:
+    """Per-pixel regression (``regression.target`` given): the network learns a raster of values, not classes."""
+
+    target: str | None = None  # raster of the values to learn (read on the image grid: averaged or bilinear)
+    bands: list[int] | None = None  # its 1-based bands to predict, one output channel each (default [1])
+    names: list[str] | None = None  # their names in the contract (default: band descriptions)
+    nodata: float | None = None  # a target value meaning "no value" (besides the raster's own nodata)
+    units: str = ""  # the values' units, e.g. "reflectance x 10000", "m"
+    valid_range: list[float] | None = None  # [low, high] the quantity can take (for the contract)
+    loss: str = "huber"  # l1, l2 or huber, on targets standardised by the training area's mean and std
+    huber_delta: float = 1.0  # Huber's switch from squared to absolute error, in target standard deviations
+    objective: str = "r2"  # r2, rmse or mae: picks the best epoch (and tune's trials) on the validation area
+
+
+@dataclass
+class CellsConfig:
+    """Tile classifiers (``model.architecture: mobilenetv2_classifier`` or ``resnetNN_classifier``): the grid of
+    cells a class is learnt for; other models ignore this section."""
+
+    cell_size: int = 32  # pixels of a cell (the model's input is the cell plus its border all round)
+    border: int = 0  # pixels of context read on each side of the cell (the contract's cells.border_px)
+    min_cover: float = 0.5  # polygon or raster labels: share of a cell's pixels that must be labelled
 
 
 @dataclass
@@ -190,11 +217,23 @@ class TrainConfig:
     test: TestConfig = field(default_factory=TestConfig)
     tune: TuneConfig = field(default_factory=TuneConfig)
     detection: DetectionConfig = field(default_factory=DetectionConfig)
+    regression: RegressionConfig = field(default_factory=RegressionConfig)
+    cells: CellsConfig = field(default_factory=CellsConfig)
+
+    @property
+    def is_regression(self) -> bool:
+        """A per-pixel regression model is trained (``regression.target`` given), not a classifier."""
+        return bool(self.regression.target)
 
     @property
     def is_detection(self) -> bool:
         """An object detector is trained (the ``detection`` section applies), not a segmentation model."""
         return self.model.architecture in training_choices.DETECTION_ARCHITECTURES
+
+    @property
+    def is_classifier(self) -> bool:
+        """A tile classifier is trained (one class per cell; the ``cells`` section applies)."""
+        return self.model.architecture in training_choices.CLASSIFIER_ARCHITECTURES
 
     def to_dict(self) -> dict[str, Any]:
         """Plain JSON-ready dictionary (stored in checkpoints and the model's provenance)."""
@@ -223,10 +262,18 @@ class TrainConfig:
         _check_choice("training.schedule", self.training.schedule, SCHEDULES)
         _check_choice("training.region_loss", self.training.region_loss, REGION_LOSSES)
         _check_choice("training.device", self.training.device, DEVICES)
-        if self.is_detection:
+        if self.is_regression:  # first: a detector's architecture with a target is refused as not per-pixel
+            from .regression.settings import check_regression_config
+
+            check_regression_config(self)  # a raster of values instead of labels; the checks below apply alike
+        elif self.is_detection:
             from .detection.settings import check_detection_config
 
             check_detection_config(self)  # its own label sources and settings; the checks below apply alike
+        elif self.is_classifier:
+            from .cells.settings import check_classifier_config
+
+            check_classifier_config(self)
         else:
             self._check_label_sources()
         check_ranges({f.name: getattr(self, f.name) for f in dataclasses.fields(self)})

@@ -69,6 +69,13 @@ RANGES: dict[str, tuple[float, float]] = {
     "detection.score_threshold": (0.0, 1.0),
     "detection.iou_threshold": (0.01, 1.0),
     "detection.max_detections": (1, 100000),
+    "regression.bands": (1, 10000),
+    "regression.nodata": (-INF, INF),
+    "regression.valid_range": (-INF, INF),
+    "regression.huber_delta": (1e-6, 10 ** 6),
+    "cells.cell_size": (1, 4096),
+    "cells.border": (0, 2048),
+    "cells.min_cover": (0.0, 1.0),
 }
 
 

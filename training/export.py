@@ -46,20 +46,21 @@ class ExportCheck:
 
 
 def export_onnx(model: torch.nn.Module, model_contract: contract.ModelContract, path: str | Path,
-                tolerance: float = 1e-3, dynamo: bool | None = None) -> ExportCheck:
+                tolerance: float = 1e-3, dynamo: bool | None = None, output_name: str = OUTPUT_NAME) -> ExportCheck:
     """Write ``model`` to ``path`` as ONNX with ``model_contract`` embedded, verified, atomically.
 
     ``dynamo``: use the torch.export-based exporter (default when onnxscript is installed) or the
-    TorchScript one; both files go through the same verification.
+    TorchScript one; both files go through the same verification. ``output_name``: the ONNX output's name
+    (class scores are "logits"; a regression model's values "values").
     """
     module = copy.deepcopy(model).cpu().eval()
     tile = model_contract.tile_size or 256
     sample = torch.zeros(1, model_contract.input.bands, tile, tile)
     with atomic.AtomicOutputs() as outputs:
         temporary = outputs.temporary_for(path)
-        _write(module, sample, temporary, dynamo)
+        _write(module, sample, temporary, dynamo, output_name)
         _embed(temporary, model_contract)
-        check = verify_onnx(temporary, module, model_contract, tuple(sample.shape), tolerance)
+        check = verify_onnx(temporary, module, model_contract, tuple(sample.shape), tolerance, output_name)
         outputs.commit()
     LOG.info("Exported %s (%.1f MB): onnxruntime matches torch within %.2g on %s; contract verified.",
              path, check.bytes / 1e6, check.max_abs_difference, check.checked_shape)
@@ -87,17 +88,18 @@ def dynamo_available() -> bool:
     return importlib.util.find_spec("onnxscript") is not None
 
 
-def _write(module: torch.nn.Module, sample: torch.Tensor, path: str, dynamo: bool | None = None) -> None:
+def _write(module: torch.nn.Module, sample: torch.Tensor, path: str, dynamo: bool | None = None,
+           output_name: str = OUTPUT_NAME) -> None:
     dynamo = dynamo_available() if dynamo is None else dynamo
     if dynamo:
         dims = {0: torch.export.Dim.DYNAMIC, 2: torch.export.Dim.DYNAMIC, 3: torch.export.Dim.DYNAMIC}
         options: dict[str, Any] = {"dynamo": True, "dynamic_shapes": (dims,), "external_data": False}
     else:
-        axes = {INPUT_NAME: _DIM_NAMES, OUTPUT_NAME: _DIM_NAMES}
+        axes = {INPUT_NAME: _DIM_NAMES, output_name: _DIM_NAMES}
         options = {"dynamo": False, "dynamic_axes": axes}
     try:
         with _quiet_exporter():
-            torch.onnx.export(module, (sample,), path, input_names=[INPUT_NAME], output_names=[OUTPUT_NAME],
+            torch.onnx.export(module, (sample,), path, input_names=[INPUT_NAME], output_names=[output_name],
                               opset_version=OPSET, verbose=False, **options)
     except Exception as error:  # noqa: BLE001 - the exporters raise many kinds
         raise errors.ModelError(f"ONNX export failed: {error}") from error
@@ -135,7 +137,7 @@ def _embed(path: str, model_contract: contract.ModelContract) -> None:
 
 
 def verify_onnx(path: str | Path, module: torch.nn.Module, expected: contract.ModelContract,
-                export_shape: tuple[int, ...], tolerance: float = 1e-3) -> ExportCheck:
+                export_shape: tuple[int, ...], tolerance: float = 1e-3, output_name: str = OUTPUT_NAME) -> ExportCheck:
     """Check the written file against the torch module and the contract; raise ModelError on any mismatch."""
     import onnx
     import onnxruntime
@@ -151,7 +153,7 @@ def verify_onnx(path: str | Path, module: torch.nn.Module, expected: contract.Mo
     probe = torch.from_numpy(np.random.default_rng(0).standard_normal(shape).astype(np.float32))
     with torch.no_grad():
         reference = module.cpu().eval()(probe).numpy()
-    produced = session.run([OUTPUT_NAME], {INPUT_NAME: probe.numpy()})[0]
+    produced = session.run([output_name], {INPUT_NAME: probe.numpy()})[0]
     if produced.shape != reference.shape:
         raise errors.ModelError(f"The exported model outputs {produced.shape} for input {shape}; torch gives "
                                 f"{reference.shape}.")

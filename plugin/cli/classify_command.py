@@ -57,6 +57,8 @@ def add_parser(commands: Any) -> None:
                          help="also write class probabilities (with --output-dir: no PATH, NAME_probabilities.tif)")
     options.add_argument("--confidence", nargs="?", const="", metavar="PATH",
                          help="also write the confidence (with --output-dir: no PATH, NAME_confidence.tif)")
+    options.add_argument("--clip-to-range", action="store_true", help="regression models: clip values outside the "
+                         "model's valid range to it (CLIP_TO_RANGE)")
     add_io_arguments(parser)
     add_distributed_arguments(parser)
     parser.add_argument("--json", action="store_true", help="print the results as JSON on standard output")

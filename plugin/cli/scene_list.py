@@ -56,7 +56,8 @@ def scene_requests(args: argparse.Namespace, options: RunOptions) -> list[Classi
               "extent": tuple(args.extent) if args.extent else None, "device": args.device, "options": options,
               "additional_inputs": tuple(args.additional_input), "mask_path": args.mask or None,
               "mask_layer": args.mask_layer or None, "nodata": NodataPolicy(args.nodata_rule, args.input_nodata),
-              "vector": VectorOptions(args.min_area, args.simplify, args.sieve, args.vector_confidence)}
+              "vector": VectorOptions(args.min_area, args.simplify, args.sieve, args.vector_confidence),
+              "clip_to_range": args.clip_to_range}
     if not (args.output_dir or args.input_list):
         if len(args.paths) != 3:
             raise InputError(f"classify takes INPUT MODEL OUTPUT (got {len(args.paths)} path(s)); for several "
@@ -95,6 +96,8 @@ def outcome_json(outcome: SceneOutcome) -> dict[str, Any]:
                  "OUTPUT_CONFIDENCE": outcome.request.confidence_path, "OUTPUT_VECTOR": outcome.request.vector_path,
                  "PROVIDER": outcome.result.provider,
                  "CLASS_AREAS": class_areas(outcome.result), "SECONDS": round(outcome.result.seconds, 3)})
+    if outcome.result.values is not None:
+        data["VALUE_STATISTICS"] = outcome.result.values.to_dict()
     if outcome.tasks:
         data.update({"TASKS": outcome.tasks, "TASKS_REUSED": outcome.tasks_reused, "PARTS_BYTES": outcome.parts_bytes})
     return data

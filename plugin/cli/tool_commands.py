@@ -13,6 +13,8 @@ from ..adapters.accuracy.assess import assess
 from ..adapters.accuracy.legend_file import reference_classes
 from ..adapters.accuracy.reference import ReferenceSpec, reference_choice_problem
 from ..adapters.accuracy.report import write_outputs
+from ..adapters.accuracy.value_report import summary_line, write_value_outputs
+from ..adapters.accuracy.values import assess_values, is_value_raster
 from ..adapters.classify.model_description import describe_model, write_description
 from ..adapters.inputs.area_of_interest import AreaSpec
 from ..adapters.outputs.paths import check_outputs, require_extension
@@ -50,6 +52,8 @@ def add_parsers(commands: Any) -> None:
     evaluate.add_argument("--report", metavar="FILE.html", help="the HTML report (OUTPUT_REPORT)")
     evaluate.add_argument("--json-output", metavar="FILE.json", help="everything as JSON (OUTPUT_JSON)")
     evaluate.add_argument("--table", metavar="FILE.csv", help="the per-class table as CSV (OUTPUT_TABLE)")
+    evaluate.add_argument("--kind", choices=("auto", "classes", "values"), default="auto", help="what CLASSIFIED "
+                          "holds (KIND): auto (values for a regression model's value raster), classes, values")
     evaluate.add_argument("--json", action="store_true", help="print the scores as JSON on standard output")
     evaluate.set_defaults(run=run_evaluate)
 
@@ -89,6 +93,8 @@ def run_evaluate(args: argparse.Namespace) -> int:
                             "REFERENCE_LAYER": args.reference_layer, "MASK": args.mask,
                             "REFERENCE_CLASSES": args.reference_classes if args.reference_classes
                             and "=" not in args.reference_classes else None})
+    if args.kind == "values" or (args.kind == "auto" and is_value_raster(args.classified)):
+        return _evaluate_values(args)
     names = parse_class_names(args.class_names or "")
     reference = ReferenceSpec(args.reference, args.reference_layer, None, args.reference_field, args.reference_nodata,
                               reference_classes(args.reference_classes, "--reference-classes"))
@@ -108,6 +114,27 @@ def run_evaluate(args: argparse.Namespace) -> int:
         print(json.dumps({"OVERALL_ACCURACY": scores.overall_accuracy, "KAPPA": scores.kappa,
                           "MEAN_IOU": scores.mean_iou, "OUTPUT_REPORT": args.report, "OUTPUT_JSON": args.json_output,
                           "OUTPUT_TABLE": args.table}, indent=2))
+    return EXIT_OK
+
+
+def _evaluate_values(args: argparse.Namespace) -> int:
+    """A value raster against a raster of reference values (MAE, RMSE, R², bias)."""
+    if args.reference_layer or args.class_names or args.reference_classes:
+        raise InputError("CLASSIFIED holds continuous values (a regression model's value raster), assessed against a "
+                         "raster of reference values (--reference); --reference-layer, --class-names and "
+                         "--reference-classes belong to class rasters. Leave them out, or give --kind classes.")
+    progress = CliProgress()
+    progress.begin()
+    assessment = assess_values(args.classified, args.reference, AreaSpec(tuple(args.extent) if args.extent else None,
+                                                                          args.mask), args.reference_nodata, progress)
+    progress.end()
+    write_value_outputs(assessment, args.report, args.json_output, args.table)
+    progress.info(f"{assessment.band_name}: {summary_line(assessment)}.")
+    if args.json:
+        scores = assessment.scores
+        print(json.dumps({"MAE": scores.mae, "RMSE": scores.rmse, "R2": scores.r2, "BIAS": scores.bias,
+                          "OUTPUT_REPORT": args.report, "OUTPUT_JSON": args.json_output, "OUTPUT_TABLE": args.table},
+                         indent=2))
     return EXIT_OK
 
 

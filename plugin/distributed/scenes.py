@@ -18,6 +18,7 @@ from ..adapters.classify.job import (
     ClassifyRequest,
     ClassifyResult,
     OpenedJob,
+    accumulated_channels,
     create_outputs,
     finish_run,
     open_job,
@@ -26,6 +27,7 @@ from ..adapters.classify.job import (
     require_memory,
     temporary_files,
 )
+from ..adapters.classify.values import value_summary_of
 from ..adapters.inputs.gdal_grid import RasterGrid
 from ..adapters.inputs.georeferencing import Georeferencing
 from ..adapters.inputs.raster_area import needs_resampling
@@ -36,6 +38,7 @@ from ..core.areas.window import PixelWindow
 from ..core.engine.blocks import Block, BlockLayout, block_plan, default_block_size, plan_blocks
 from ..core.engine.plan import RunPlan
 from ..core.model.contract import ModelContract
+from ..core.model.contract_regression import is_regression
 from ..core.model.loading import LoadedModel, load_model
 from ..core.progress import LoggingProgress, Progress
 from .assemble import copy_parts
@@ -57,7 +60,8 @@ def run_settings(request: ClassifyRequest, block_size: int, plan: RunPlan | None
                 "extent": list(request.extent) if request.extent else None, "options": asdict(request.options),
                 "outputs": sorted(request.output_paths()), "block_size": block_size, "plan": plan_identity(plan),
                 "nodata": asdict(request.nodata), "grid": asdict(request.grid),
-                "confidence_for_polygons": request.wants_vector_confidence}
+                "confidence_for_polygons": request.wants_vector_confidence,
+                "clip_to_range": request.clip_to_range}
     settings = json.loads(json.dumps(settings, sort_keys=True, default=str))  # as the manifest keeps them
     text = json.dumps(settings, sort_keys=True)
     return hashlib.sha256(text.encode()).hexdigest()[:16], settings
@@ -173,7 +177,8 @@ class Scene:
         """One task per block; refused first if the largest block's run would not fit in memory."""
         assert self.parts is not None
         biggest = block_plan(plan, max(layout.blocks, key=lambda b: b.windows))
-        require_memory(biggest.array_bytes(len(job.bands), job.model.contract.class_count), biggest, request.options)
+        require_memory(biggest.array_bytes(len(job.bands), accumulated_channels(job.model.contract)), biggest,
+                       request.options)
         self.log.info(f"plan: {plan.describe()}; {layout.describe()}.")
         self.layout, self.whole_plan = layout, plan
         outputs = list(request.output_paths())
@@ -187,15 +192,17 @@ class Scene:
         """All tasks done: assemble and commit a block scene's outputs, then report; remove the parts."""
         results = [self.results[name] for name in self.tasks]
         run = engine_run(results, self.pixels)
+        assert self.contract is not None and self.grid is not None
         if SCENE_TASK not in self.tasks:
-            report_input_problems(run, self.pixels, self.request, self.log)
+            report_input_problems(run, self.pixels, self.request, self.log,
+                                  count_nodata=not is_regression(self.contract))
             counts = self._assemble()
             run.class_counts = counts or run.class_counts
         for warning in sorted({w for r in results for w in r.warnings}):
             self.log.warning(warning)
-        assert self.contract is not None and self.grid is not None
         self.result = ClassifyResult(results[0].provider, run.summary, run.class_counts, self.contract,
-                                     time.perf_counter() - self.started, self.grid.sub_grid(self.area))
+                                     time.perf_counter() - self.started, self.grid.sub_grid(self.area),
+                                     values=value_summary_of(self.request.output_path, self.contract))
         if self.parts is not None:
             self.parts_bytes = self.parts.disk_use()
             self.parts.remove()

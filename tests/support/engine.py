@@ -106,3 +106,40 @@ def run_array(data: np.ndarray, predictor, contract: ModelContract, options: Run
     sink = ArraySink(area.height, area.width, len(contract.outputs), contract.class_count)
     summary = segment(source, predictor, sink, contract, area, plan, progress)
     return sink, summary, plan, source
+
+
+class ValueArraySink:
+    """A regression run's sink over an in-memory array: records the values and how often each pixel was written."""
+
+    def __init__(self, height: int, width: int, bands: int) -> None:
+        self.values = np.full((bands, height, width), np.nan, np.float32)
+        self.writes = np.zeros((height, width), np.int64)
+
+    def write(self, part) -> None:
+        h, w = part.values.shape[1:]
+        self.values[:, part.row:part.row + h, part.col:part.col + w] = part.values
+        self.writes[part.row:part.row + h, part.col:part.col + w] += 1
+
+
+def regression_contract(bands: int, multiple: int = 1, tile: int = 64, valid_range: list[float] | None = None,
+                        units: str = "m") -> ModelContract:
+    """An identity-normalised regression model of ``bands`` output channels (one per input band)."""
+    return ModelContract.from_dict({
+        "input": {"bands": bands, "scale": 1, "offset": 0, "mean": 0, "std": 1},
+        "outputs": [{"kind": "regression", "band_names": [f"v{i}" for i in range(bands)], "units": units,
+                     "valid_range": valid_range}],
+        "tile_size": tile, "dynamic_size": True, "size_multiple": multiple,
+    })
+
+
+def run_values(data: np.ndarray, predictor, contract: ModelContract, options: RunOptions,
+               valid: np.ndarray | None = None, shape: ModelShape | None = None):
+    """Run the engine over an array with a regression model; returns (sink, summary, plan)."""
+    bands, height, width = data.shape
+    shape = shape or ModelShape(None, None, (bands,))
+    progress = LoggingProgress()
+    plan = plan_run(contract, shape, width, height, options, progress)
+    sink = ValueArraySink(height, width, bands)
+    summary = segment(ArraySource(data, valid), predictor, sink, contract, PixelWindow(0, 0, width, height), plan,
+                      progress)
+    return sink, summary, plan

@@ -8,6 +8,8 @@
 - ``cropping_model``: identity, then the output cropped by ``margin`` pixels on each side (like
   networks with valid convolutions, whose output is smaller than their input).
 - ``two_layer_model``: two random convolutions that survive 8-bit arithmetic, or not (INT8 tests).
+- ``linear_model``: a regression model (kind "regression"): per output a weighted sum of the bands, averaged
+  over a k x k neighbourhood, plus a bias; exactly computable, context-dependent for k > 1.
 """
 from __future__ import annotations
 
@@ -100,4 +102,31 @@ def two_layer_model(path: Path, bands: int, classes: int, crowding: float = 1.0,
              helper.make_node("Conv", ["active", "w2"], ["scores"], kernel_shape=[1, 1], name="head")]
     graph = helper.make_graph(nodes, "two_layers", [x], [y], initializer=[numpy_helper.from_array(first, "w1"),
                                                                            numpy_helper.from_array(second, "w2")])
+    return _save(graph, path, contract)
+
+
+def regression_contract_dict(bands: int, outputs: int = 1, tile: int = 64, multiple: int = 1,
+                             valid_range: list[float] | None = None, units: str = "reflectance x 10000") -> dict:
+    """A complete contract for a regression test model: raw values in, ``outputs`` value bands out."""
+    return {
+        "schema_version": 1, "name": "test regression",
+        "input": {"name": "image", "bands": bands, "scale": 1, "offset": 0, "mean": 0, "std": 1},
+        "outputs": [{"name": "values", "kind": "regression", "units": units, "valid_range": valid_range,
+                     "band_names": ["estimate"] if outputs == 1 else [f"estimate {i + 1}" for i in range(outputs)]}],
+        "tile_size": tile, "size_multiple": multiple,
+    }
+
+
+def linear_model(path: Path, weights: np.ndarray, bias: np.ndarray, kernel: int = 1,
+                 contract: dict | None = None) -> Path:
+    """A regression model: per output, a weighted sum of the input bands averaged over ``kernel`` x ``kernel``
+    pixels (zero padding 'same'), plus a bias. ``weights`` is (outputs, bands); dynamic spatial axes."""
+    outputs, bands = weights.shape
+    taps = np.repeat(np.repeat(weights[:, :, None, None] / kernel ** 2, kernel, 2), kernel, 3).astype(np.float32)
+    x = helper.make_tensor_value_info("image", TensorProto.FLOAT, _dims(bands, None))
+    y = helper.make_tensor_value_info("values", TensorProto.FLOAT, _dims(outputs, None))
+    conv = helper.make_node("Conv", ["image", "w", "b"], ["values"], pads=[kernel // 2] * 4,
+                            kernel_shape=[kernel, kernel])
+    graph = helper.make_graph([conv], "linear", [x], [y], initializer=[
+        numpy_helper.from_array(taps, "w"), numpy_helper.from_array(np.asarray(bias, np.float32), "b")])
     return _save(graph, path, contract)

@@ -42,7 +42,8 @@ def _outside(key: str) -> typing.Any:
     """A value just below the key's range (coordinates, which take any finite number: NaN)."""
     low, _ = RANGES[key]
     value = math.nan if math.isinf(low) else low - 1
-    if key in ("data.bands", "validation.extent", "test.extent", "training.class_weights", "detection.aspect_ratios"):
+    if key in ("data.bands", "validation.extent", "test.extent", "training.class_weights", "detection.aspect_ratios",
+               "regression.bands", "regression.valid_range"):
         return [value] * 4
     if key == "data.band_roles":
         return {"red": value}

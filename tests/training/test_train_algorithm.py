@@ -16,7 +16,8 @@ from tests.training.helpers import OSM_CLASSES, REPO, S2_IMAGE, S2_LABELS, S2_PO
 gdal.UseExceptions()
 PARAMETERS = {"INPUT", "ADDITIONAL_INPUTS", "LABELS", "LABEL_FIELD", "LABEL_RASTER", "UNLABELLED_VALUE",
               "ARCHITECTURE", "EPOCHS", "CHIP_SIZE", "BATCH_SIZE", "LEARNING_RATE", "VALIDATION", "VALIDATION_LAYER",
-              "DEVICE", "OUTPUT_MODEL", "OUTPUT_REPORT", "TEST_LAYER", "CLASSES", "TUNE_TRIALS", "TUNE_TIMEOUT"}
+              "DEVICE", "OUTPUT_MODEL", "OUTPUT_REPORT", "TEST_LAYER", "CLASSES", "TUNE_TRIALS", "TUNE_TIMEOUT",
+              "POINT_SIZE"}
 
 
 @pytest.fixture(scope="module")
@@ -48,7 +49,7 @@ def test_registered_with_help_on_every_parameter(provider):
     assert set(definitions) == PARAMETERS
     assert all(p.help() for p in definitions.values())
     assert definitions["ARCHITECTURE"].options() == ["unet", "resnet18_fcn", "resnet34_fcn", "resnet50_fcn",
-                                                     "mobilenetv2_unet"]
+                                                     "mobilenetv2_unet", "retinanet"]
     assert definitions["ARCHITECTURE"].usesStaticStrings() and definitions["DEVICE"].usesStaticStrings()
     assert train.canExecute()[0]
     assert "validation polygon layer" in train.shortHelpString()

@@ -28,7 +28,7 @@ from ..data import split as split_module
 from ..data.raster import RasterSource
 from ..data.scene_types import ChipRef, ValidationWindow
 from ..data.test_area import TestAreaOnly, WithoutTestArea, open_test_area, validation_windows_clear_of
-from .labels import ObjectSet, read_objects
+from .labels import ObjectSet, read_objects, with_given_classes
 
 InputError = errors.InputError
 Progress = progress_module.Progress
@@ -122,8 +122,9 @@ class _Preparation:
                              f"{self.grid.height} pixels); choose a chip size (a multiple of 32) of at most "
                              f"{min(self.grid.width, self.grid.height)}.")
         codes = {str(c["name"]): int(c["value"]) for c in data.classes or () if "name" in c and "value" in c}
-        self.objects = read_objects(data.labels or "", data.label_field, self.grid, data.label_layer,
-                                    config.detection.point_size, codes or None)
+        self.objects = with_given_classes(read_objects(data.labels or "", data.label_field, self.grid,
+                                                       data.label_layer, config.detection.point_size, codes or None),
+                                          data.classes)
         self.test_area = open_test_area(config.test, self.grid.crs_wkt)
         self.rng = np.random.default_rng(config.training.seed)
 

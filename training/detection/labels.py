@@ -7,8 +7,9 @@ field every feature is one class, named after the layer.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 from osgeo import ogr
@@ -109,3 +110,13 @@ def _inside_image(path: str, boxes: np.ndarray, values: np.ndarray, classes: tup
     table = tuple(c for c in classes if c.value in present)
     index = {c.value: i for i, c in enumerate(table)}
     return ObjectSet(boxes, np.array([index[v] for v in values[inside]], np.int64), table, points)
+
+
+def with_given_classes(objects: ObjectSet, given: list[dict[str, Any]] | None) -> ObjectSet:
+    """The objects with the names and colours ``data.classes`` gives for their class values (the others keep
+    theirs: the field's text, the number, or the layer's name)."""
+    entries = {int(entry["value"]): entry for entry in given or () if "value" in entry}
+    table = tuple(replace(c, name=str(entries[c.value].get("name") or c.name),
+                          color=str(entries[c.value].get("color") or c.color)) if c.value in entries else c
+                  for c in objects.class_table)
+    return replace(objects, class_table=table)

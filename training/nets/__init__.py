@@ -2,6 +2,7 @@
 
 Modules:
 
+- :mod:`.classifiers`: Image classifiers for tile classification (MobileNetV2, ResNet-18/34/50)
 - :mod:`.indices`: Spectral-index channels computed inside the network, so the exported ONNX graph holds them
 - :mod:`.layers`: Small building blocks shared by the networks
 - :mod:`.mobilenetv2_unet`: U-Net with a MobileNetV2 encoder (Sandler et al

@@ -32,7 +32,14 @@ def tune(config: TrainConfig, progress: Progress | None = None) -> SearchOutcome
     """Choose the defaults from the data, search (resuming the study), write best_config.yaml and
     tune_report.html, then train the defaults and the winner, compare them with the pixel random forest,
     and export the better network (retrained on all the training ground)."""
+    if config.is_regression:
+        raise errors.InputError("tune does not search regression models (regression.target) yet: train one with "
+                                "python -m training train, whose settings left out are chosen from the data.")
     _require_optuna()
+    if config.is_classifier:
+        raise errors.InputError(f"python -m training tune does not search tile classifiers' settings yet "
+                                f"({config.model.architecture}); train one with python -m training train and set "
+                                "training.learning_rate, training.epochs and cells.* by hand.")
     progress = progress or progress_module.LoggingProgress()
     check_storage(config)  # before any work: a file that is not a study's is refused untouched
     share = SEARCH_SHARE if config.tune.retrain else 1.0  # of the progress bar; the final training has the rest

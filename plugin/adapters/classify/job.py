@@ -2,7 +2,8 @@
 
 INPUT (a file, or a layer QGIS reads for us) and ADDITIONAL_INPUTS are stacked on one grid
 (:mod:`.inputs`, :mod:`..inputs.stacked_source`); the engine writes tiled GeoTIFFs, which are then finished
-(sieved, polygonised, copied as cloud-optimised GeoTIFFs: :mod:`.classify_outputs`). Outputs are written under
+(sieved, polygonised, copied as cloud-optimised GeoTIFFs: :mod:`.classify_outputs`). A regression model (outputs of
+kind ``regression``) writes a value raster instead, finished by :mod:`.values`. Outputs are written under
 temporary names and renamed only when everything succeeded, so a failed or cancelled run leaves nothing
 behind and never touches the inputs.
 """
@@ -22,11 +23,14 @@ from ...core.engine.reading import RasterSource, area_edges
 from ...core.engine.run import RunSummary
 from ...core.errors import InputError
 from ...core.model.contract import ModelContract
+from ...core.model.contract_regression import is_regression, value_bands
 from ...core.model.loading import LoadedModel, load_model
 from ...core.model.preprocess import describe_normalisation
 from ...core.progress import Progress
+from ...core.segmentation.blended_values import ClippedValueSink
 from ...core.segmentation.outputs import ClippedSink, RowSink, class_dtype_and_nodata
 from ...core.segmentation.run import segment
+from ...core.segmentation.value_statistics import ValueSummary
 from ..inputs.area_of_interest import AreaOfInterest
 from ..inputs.gdal_grid import RasterGrid
 from ..inputs.georeferencing import Georeferencing
@@ -38,6 +42,7 @@ from ..outputs.class_rasters import GeoTiffSink, output_specs
 from ..outputs.geotiff import bounded_block_cache, create_geotiff
 from ..outputs.paths import RASTER_EXTENSIONS, VECTOR_EXTENSIONS, check_outputs, require_extension
 from ..outputs.process_memory import available_memory, map_large_allocations
+from ..outputs.value_rasters import ValueRasterSink, value_specification
 from ..polygons.geopackage_target import (
     VectorDestination,
     check_destination,
@@ -48,6 +53,7 @@ from ..polygons.geopackage_target import (
 from .finishing import VectorOptions, blank_outside, finish_outputs
 from .inputs import GridChoice, InputChoice, RasterRef, input_files, open_inputs
 from .resample import ResampledRun, count_classes, model_paths_in
+from .values import check_options_for_kind, finish_values, value_summary_of
 
 StyleWriter = Callable[[str, ModelContract], object]
 
@@ -76,6 +82,7 @@ class ClassifyRequest:
     vector_layer: str | None = None  # its layer; default: the name given with the path, else the file's stem
     vector: VectorOptions = field(default_factory=VectorOptions)  # MIN_AREA, SIMPLIFY, SIEVE, confidence
     threads: int = 0  # onnxruntime's intra-op threads; 0: the CPU count (several workers on one machine share it)
+    clip_to_range: bool = False  # CLIP_TO_RANGE: a regression model's values clipped to its valid range
 
     def __post_init__(self) -> None:
         if self.vector_path:  # "x.gpkg|layername=y" and QGIS's "ogr:dbname=..." name a file and its layer
@@ -127,6 +134,7 @@ class ClassifyResult:
     seconds: float
     grid: RasterGrid  # the output's pixel grid (for class areas)
     stage_seconds: dict[str, float] = field(default_factory=dict)  # "finish": sieve, polygons, COG copies
+    values: ValueSummary | None = None  # a regression model's value raster: what it holds, band by band
 
 
 @dataclass
@@ -172,6 +180,7 @@ def open_job(request: ClassifyRequest, progress: Progress, model: LoadedModel | 
     progress.info(f"Input normalisation (from the {model.origin.normalisation}): "
                   f"{describe_normalisation(model.contract.input)}"
                   f"{'; ' + ', '.join(thresholds) + ' (below it a pixel gets the first class)' if thresholds else ''}.")
+    check_options_for_kind(request, model.contract)
     for warning in model.runtime.warnings:  # e.g. DEVICE=auto could not start a GPU provider, and why
         progress.warning(warning)
     opened = open_inputs(input_choice(request), model.contract, progress, check_suitability)
@@ -189,7 +198,9 @@ def create_outputs(grid: RasterGrid, georeferencing: Georeferencing, window: Pix
     """The empty output GeoTIFFs the plan asks for, on ``window``'s part of the input's ``grid`` (georeferenced
     as the input is: geotransform, or ground control points)."""
     datasets = {}
-    for name, spec in output_specs(contract, plan, paths).items():
+    specs = ({"classes": value_specification(contract, paths["classes"])} if is_regression(contract)
+             else output_specs(contract, plan, paths))
+    for name, spec in specs.items():
         datasets[name] = create_geotiff(spec, grid.sub_grid(window))
         georeferencing.apply(datasets[name], window)
     return datasets
@@ -218,19 +229,29 @@ def run_engine(job: OpenedJob, stack: RasterStack, area: PixelWindow, mask: Area
     if plan is None:
         plan = plan_job(model, source, area, request.options, progress, model.runtime.provider)
         progress.info(f"Plan: {plan.describe()}.")
-        require_memory(plan.array_bytes(len(job.bands), model.contract.class_count), plan, request.options)
-    dtype, nodata = class_dtype_and_nodata(model.contract)
+        require_memory(plan.array_bytes(len(job.bands), accumulated_channels(model.contract)), plan, request.options)
     primary = stack.primary
     outputs = create_outputs(primary.grid, primary.georeferencing, written or area, model.contract, plan, paths)
-    sink = GeoTiffSink(outputs, dtype, nodata)
-    target: RowSink = sink
-    if written is not None:
-        target = ClippedSink(sink, written.relative_to(area))
+    sink: GeoTiffSink | ValueRasterSink
+    target: RowSink | ValueRasterSink | ClippedValueSink
+    if is_regression(model.contract):
+        sink = target = ValueRasterSink(outputs["classes"])
+        if written is not None:
+            target = ClippedValueSink(sink, written.relative_to(area))
+    else:
+        sink = target = GeoTiffSink(outputs, *class_dtype_and_nodata(model.contract))
+        if written is not None:
+            target = ClippedSink(sink, written.relative_to(area))
     try:
         summary = segment(source, model.runtime, target, model.contract, area, plan, progress, mask)
     finally:
         sink.close()
     return EngineRun(summary, sink.class_counts(), job.decider.first_non_finite, job.decider.first_partial)
+
+
+def accumulated_channels(contract: ModelContract) -> int:
+    """Channels the merger accumulates per pixel: the classes, or a regression model's value bands."""
+    return value_bands(contract) if is_regression(contract) else contract.class_count
 
 
 def require_memory(needed: int, plan: RunPlan, options: RunOptions) -> None:
@@ -267,13 +288,19 @@ def finish_run(request: ClassifyRequest, files: RunFiles, grid: RasterGrid, cont
                vector_style_writer: StyleWriter | None = None) -> dict[int, int] | None:
     """Sieve, polygonise, copy as cloud-optimised GeoTIFFs and style the written rasters (before the commit);
     the class pixel counts when sieving changed them. The single-process and the distributed runs share it.
-    Polygons for a GeoPackage that holds other layers go into a copy of it (see :mod:`..polygons.geopackage_target`)."""
-    target = request.vector_destination
-    if files.vector_path and target is not None:
-        prepare_copy(target, files.vector_path, progress)
-    layer = target.layer if target is not None else None
-    counts = finish_outputs(files.paths, set(request.output_paths()), files.vector_path, request.vector, grid,
-                            contract, outputs.work_folder(), progress, layer)
+    Polygons for a GeoPackage that holds other layers go into a copy of it (see :mod:`..polygons.geopackage_target`);
+    a regression model's value raster is measured (clipped on request) and copied instead (:mod:`.values`)."""
+    counts = None
+    if is_regression(contract):
+        finish_values(files.paths, set(request.output_paths()), contract, outputs.work_folder(), request.clip_to_range,
+                      progress)
+    else:
+        target = request.vector_destination
+        if files.vector_path and target is not None:
+            prepare_copy(target, files.vector_path, progress)
+        layer = target.layer if target is not None else None
+        counts = finish_outputs(files.paths, set(request.output_paths()), files.vector_path, request.vector, grid,
+                                contract, outputs.work_folder(), progress, layer)
     if style_writer is not None:
         style_writer(files.paths["classes"], contract)
     if files.vector_path and vector_style_writer is not None:
@@ -292,15 +319,16 @@ def classify(request: ClassifyRequest, progress: Progress, style_writer: StyleWr
         files = temporary_files(request, outputs)
         run = _run_at_model_resolution(job, request, files.paths, outputs, progress)
         require_pixels_fetched(job.stack)
-        report_input_problems(run, job.area.pixels, request, progress)
+        contract = job.model.contract
+        report_input_problems(run, job.area.pixels, request, progress, count_nodata=not is_regression(contract))
         finishing = time.perf_counter()
-        counts = finish_run(request, files, job.grid, job.model.contract, outputs, progress, style_writer,
-                            vector_style_writer)
+        counts = finish_run(request, files, job.grid, contract, outputs, progress, style_writer, vector_style_writer)
         stages = {"finish": time.perf_counter() - finishing}
         run.class_counts = counts or run.class_counts
+        values = value_summary_of(files.paths["classes"], contract)
         outputs.commit()
-    return ClassifyResult(job.model.runtime.provider, run.summary, run.class_counts, job.model.contract,
-                          time.perf_counter() - started, job.grid, stages)
+    return ClassifyResult(job.model.runtime.provider, run.summary, run.class_counts, contract,
+                          time.perf_counter() - started, job.grid, stages, values)
 
 
 def _run_at_model_resolution(job: OpenedJob, request: ClassifyRequest, paths: dict[str, str],
@@ -318,10 +346,11 @@ def _run_at_model_resolution(job: OpenedJob, request: ClassifyRequest, paths: di
         mask = AreaOfInterest(view.grid, None, request.mask_path, request.mask_layer, within=model_area)
     model_paths = model_paths_in(outputs.work_folder(), list(paths))
     run = run_engine(job, stack, model_area, mask, request, model_paths, progress)
-    resampled.warp_back(model_paths, paths)
+    regression = is_regression(job.model.contract)
+    resampled.warp_back(model_paths, paths, continuous=regression)
     if job.mask is not None:
         blank_outside(paths, job.mask, job.area)
-    run.class_counts = count_classes(paths["classes"])
+    run.class_counts = {} if regression else count_classes(paths["classes"])
     return run
 
 
@@ -334,8 +363,10 @@ def require_pixels_fetched(stack: RasterStack) -> None:
             raise InputError(failure)
 
 
-def report_input_problems(run: EngineRun, area_pixels: int, request: ClassifyRequest, progress: Progress) -> None:
-    """Say, once, what the input's nodata and non-finite values left out of the ``area_pixels`` classified."""
+def report_input_problems(run: EngineRun, area_pixels: int, request: ClassifyRequest, progress: Progress,
+                          count_nodata: bool = True) -> None:
+    """Say, once, what the input's nodata and non-finite values left out of the ``area_pixels`` classified
+    (``count_nodata`` False: a value raster, whose finishing counts its nodata pixels itself)."""
     if run.first_non_finite is not None:
         col, row = run.first_non_finite
         progress.warning(f"The raster holds NaN or infinite values (the first at column {col}, row {row}); those "
@@ -347,6 +378,8 @@ def report_input_problems(run: EngineRun, area_pixels: int, request: ClassifyReq
                       "contract says (input.nodata_fill). Set NODATA_RULE=any to leave such pixels out.")
     if run.summary.windows_run == 0:
         progress.warning("Every pixel in the processing area is nodata: the output holds nodata only.")
+        return
+    if not count_nodata:
         return
     left_out = area_pixels - sum(run.class_counts.values())
     if left_out > 0:

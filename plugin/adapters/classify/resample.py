@@ -45,11 +45,13 @@ class ResampledRun:
         self._progress.info(f"At the model's resolution the area is {area.width} x {area.height} pixels.")
         return view, area
 
-    def warp_back(self, model_paths: dict[str, str], final_paths: dict[str, str]) -> dict[int, int]:
-        """Warp each model-resolution output onto the raster's grid; returns the class pixel counts."""
+    def warp_back(self, model_paths: dict[str, str], final_paths: dict[str, str],
+                  continuous: bool = False) -> dict[int, int]:
+        """Warp each model-resolution output onto the raster's grid; returns the class pixel counts (none for a
+        ``continuous`` value raster, which is warped bilinearly with its units and metadata)."""
         for name, path in model_paths.items():
-            self._warp_back(path, final_paths[name], "near" if name == "classes" else "bilinear")
-        return count_classes(final_paths["classes"])
+            self._warp_back(path, final_paths[name], "near" if name == "classes" and not continuous else "bilinear")
+        return {} if continuous else count_classes(final_paths["classes"])
 
     def _warp_back(self, source_path: str, final_path: str, algorithm: str) -> None:
         source = gdal.Open(source_path)
@@ -60,6 +62,9 @@ class ResampledRun:
             classes = read_classes(source, index)
             if classes:
                 write_classes(target, index, classes)
+            units = source.GetRasterBand(index).GetUnitType()
+            if units:
+                target.GetRasterBand(index).SetUnitType(units)
         target.FlushCache()
         target = None
 

@@ -7,5 +7,7 @@
 - :mod:`.cog`             cloud-optimised copies with overviews
 - :mod:`.raster_classes`  class names and colours inside class rasters
 - :mod:`.qml_style`       the class raster's QGIS style file, written without QGIS
+- :mod:`.value_rasters`   the value raster of a regression run, its sink, units and stored statistics
+- :mod:`.value_style`     the value raster's QGIS style (a continuous colour ramp), written without QGIS
 - :mod:`.process_memory`  keeping a long run's memory flat (glibc)
 """

@@ -13,6 +13,8 @@ from xml.sax.saxutils import quoteattr
 
 from ...core.errors import OutputError
 from ...core.model.contract import ClassInfo, ModelContract
+from ...core.model.contract_regression import is_regression
+from .value_style import write_value_style
 
 _TEMPLATE = """<!DOCTYPE qgis PUBLIC 'http://mrcc.com/qgis.dtd' 'SYSTEM'>
 <qgis version="3.22.0" styleCategories="AllStyleCategories">
@@ -44,7 +46,10 @@ def paletted_qml(classes: Sequence[ClassInfo]) -> str:
 
 
 def write_qml_style(raster_path: str, contract: ModelContract) -> str:
-    """Write ``name.qml`` next to ``raster_path``; returns its path (a StyleWriter of the classify job)."""
+    """Write ``name.qml`` next to ``raster_path``; returns its path (a StyleWriter of the classify job). A
+    regression model's value raster gets a continuous colour ramp instead (:mod:`.value_style`)."""
+    if is_regression(contract):
+        return write_value_style(raster_path, contract)
     style_path = Path(raster_path).with_suffix(".qml")
     try:
         style_path.write_text(class_style_qml(contract), encoding="utf-8")

@@ -70,7 +70,8 @@ def measurement_key(model: LoadedModel) -> str:
     contract = model.contract.to_dict()
     seen = {key: value for key, value in contract["input"].items() if key not in ("name", "band_names")}
     output = contract["outputs"][0]
-    return json.dumps({"input": seen, "output": [output["kind"], output["threshold"], len(output["classes"])],
+    channels = output.get("classes") or output.get("band_names") or []  # a regression output: its value bands
+    return json.dumps({"input": seen, "output": [output["kind"], output.get("threshold"), len(channels)],
                        "size_multiple": contract["size_multiple"]}, sort_keys=True)
 
 

@@ -4,6 +4,7 @@
 - :mod:`.contract_validation`  every contract key checked for type and sane limits
 - :mod:`.contract_detection`   a detector's contract: output layouts (outputs[].kind), the detection section
 - :mod:`.contract_cells`       a cell model's contract (classification, embedding): output kinds, the cells section
+- :mod:`.contract_regression`  regression outputs (kind "regression"): band names, units, valid range
 - :mod:`.contract_sources`     a contract from what a model file offers (shapes, Deepness keys, JSON, sidecar)
 - :mod:`.class_colours`        colours for classes given none, from their names (a small land-cover palette)
 - :mod:`.onnx_file`            a first look at an ONNX file before onnxruntime loads it

@@ -17,6 +17,10 @@ from gradients); for any other model it is measured here, on real pixels, with t
    ``SMOOTHING`` distances and compared with tolerances. The margin is the smallest distance from which
    every band stays within them.
 
+For a regression output (continuous values) there are no classes to disagree: the change is measured on
+the values divided by their standard deviation over the reference window, so the tolerance is 1 % of the
+spread of the values whatever their units.
+
 Shifts are multiples of the model's size multiple, so the windows sit on the same pooling grid (a
 network is only shift-equivariant by whole strides). The largest margin a window of ``W`` pixels can
 measure is ``W / 4``; a larger one is reported as that limit (``limited``).
@@ -29,6 +33,7 @@ from typing import Callable, Sequence
 import numpy as np
 
 from .contract import OutputSpec
+from .contract_regression import REGRESSION_KIND
 from .postprocess import channel_argmax, decide_kind, to_probabilities
 
 METHOD_VERSION = 2  # bump when the measurement changes, so cached figures are measured again (2: three windows)
@@ -78,10 +83,15 @@ def measure_margin(predict: Predict, sample: np.ndarray, window: int, multiple: 
     # R at the top left, H moved right and V moved down by one shift.
     first, right, down = (_probabilities(predict, sample[:, r:r + window, c:c + window], spec)
                           for r, c in ((0, 0), (0, shift), (shift, 0)))
+    regression = spec.kind == REGRESSION_KIND
+    if regression:  # values in units of their spread, so the tolerance means the same whatever the units
+        spread = np.maximum(first.std(axis=(1, 2)), 1e-12)[:, None, None]
+        first, right, down = first / spread, right / spread, down / spread
     reach = min(window // 4, shift) - offset
     # (cut window, its reference, quarter turns that bring the cut edge to the left)
     pairs = ((right, first, 0), (first, right, 2), (down, first, 1), (first, down, 3))
-    bands = [_edge_bands(test, reference, turns, shift, reach) for test, reference, turns in pairs]
+    bands = [_edge_bands(test, reference, turns, shift, reach, classes=not regression)
+             for test, reference, turns in pairs]
     disagreement = np.mean([b[0] for b in bands], axis=0)
     change = np.mean([b[1] for b in bands], axis=0)
     margin, limited = _settled_distance(disagreement, change)
@@ -90,15 +100,17 @@ def measure_margin(predict: Predict, sample: np.ndarray, window: int, multiple: 
 
 
 def _probabilities(predict: Predict, window: np.ndarray, spec: OutputSpec) -> np.ndarray:
-    """(K, h, w) class probabilities of the first output for one window."""
+    """(K, h, w) class probabilities of the first output for one window (a regression output: its values)."""
     raw = np.asarray(predict(np.ascontiguousarray(window[None], dtype=np.float32))[0], np.float32)
+    if spec.kind == REGRESSION_KIND:
+        return raw[0] if raw.ndim == 4 else raw
     return to_probabilities(raw, spec, decide_kind(raw, spec))[0]
 
 
 def _edge_bands(test: np.ndarray, reference: np.ndarray, turns: int, shift: int,
-                reach: int) -> tuple[np.ndarray, np.ndarray]:
-    """Per distance from the test window's cut edge (0 .. reach-1): class disagreement and mean absolute
-    probability change against the reference, over the central half of the edge."""
+                reach: int, classes: bool = True) -> tuple[np.ndarray, np.ndarray]:
+    """Per distance from the test window's cut edge (0 .. reach-1): class disagreement (none without
+    ``classes``) and mean absolute probability change against the reference, over the central half of the edge."""
     # Output coordinates: once both are turned by ``turns`` quarters, the test window's cut edge is on the
     # left and lies ``shift`` pixels into the reference's output, the rows aligned.
     test, reference = np.rot90(test, turns, axes=(1, 2)), np.rot90(reference, turns, axes=(1, 2))
@@ -106,7 +118,8 @@ def _edge_bands(test: np.ndarray, reference: np.ndarray, turns: int, shift: int,
     rows = slice(height // 4, height - height // 4)
     ours = test[:, rows, :reach]
     theirs = reference[:, rows, shift:shift + reach]
-    different = (channel_argmax(ours) != channel_argmax(theirs)).mean(axis=0)
+    different = ((channel_argmax(ours) != channel_argmax(theirs)).mean(axis=0) if classes
+                 else np.zeros(ours.shape[2]))
     change = np.abs(ours - theirs).mean(axis=(0, 1))
     return different, change
 

@@ -21,7 +21,8 @@ Schema version 1, field by field (docs/model_contract.md repeats this for model 
     outputs[]             one entry per ONNX output used, in order
       .name               ONNX output name (null: the i-th output)
       .kind               "logits" (softmax applied), "probabilities", "sigmoid" (raw, sigmoid applied)
-                          or "auto" (decided from the first batch's values and logged)
+                          or "auto" (decided from the first batch's values and logged); "regression" for
+                          continuous values (:mod:`.contract_regression`: band_names, units, valid_range)
       .threshold          optional: below this probability a pixel gets the first class (background)
       .classes[]          one per channel: value (written to the class raster), name, color "#rrggbb"
     tile_size             the window the model was trained on (pixels)
@@ -65,11 +66,18 @@ from .contract_detection import (
     detection_from_dict,
     detection_layout,
 )
+from .contract_regression import (
+    REGRESSION_KIND,
+    RegressionSpec,
+    check_one_kind,
+    refuse_regression_keys,
+    regression_from_dict,
+)
 from .contract_validation import parse_json_object
 
 METADATA_KEY = "seamless_segmentation"
 SCHEMA_VERSION = 1
-OUTPUT_KINDS = ("logits", "probabilities", "sigmoid", "auto")
+OUTPUT_KINDS = ("logits", "probabilities", "sigmoid", "auto", REGRESSION_KIND)
 NODATA_FILL_MEAN = "mean"
 
 # Okabe-Ito (colour-blind safe) first, then distinct extras: used when a model names no colours.
@@ -125,12 +133,13 @@ class ClassInfo:
 
 @dataclass(frozen=True)
 class OutputSpec:
-    """How one ONNX output turns into class probabilities and classes."""
+    """How one ONNX output turns into class probabilities and classes (or, of kind "regression", into values)."""
 
     name: str | None
     kind: str
     classes: tuple[ClassInfo, ...]
     threshold: float | None = None
+    regression: RegressionSpec | None = None  # regression outputs only (kind "regression")
 
     @property
     def class_count(self) -> int:
@@ -204,6 +213,7 @@ class ModelContract:
                 "nodata_fill": self.input.nodata_fill,
             },
             "outputs": [
+                {"name": o.name, "kind": o.kind, **o.regression.to_dict()} if o.regression is not None else
                 {
                     "name": o.name,
                     "kind": o.kind,
@@ -350,13 +360,18 @@ def _outputs_from_list(items: Any, source: str, task: str = "segmentation") -> t
             raise ContractError(f"{source}: '{where}' must be an object.")
         check.check_keys(item, check.OUTPUT_KEYS, where, source)
         kind = check_output_kind(item.get("kind", None if detector else "auto"), task, source, where, OUTPUT_KINDS)
+        name = check.optional_text(item, "name", source, where)
+        if kind == REGRESSION_KIND:
+            outputs.append(OutputSpec(name, kind, (), regression=regression_from_dict(item, source, where)))
+            continue
+        refuse_regression_keys(item, kind, source, where)
         threshold = check.optional_float(item, "threshold", source, 0.0, 1.0, where)
         if detector and threshold is not None:
             raise ContractError(f"{source}: '{where}.threshold' is for segmentation outputs; a detector's score "
                                 "threshold is 'detection.score_threshold'.")
         classes = _classes_from_list(item.get("classes"), source, where, optional=detector)
-        outputs.append(OutputSpec(name=check.optional_text(item, "name", source, where), kind=kind, classes=classes,
-                                  threshold=threshold))
+        outputs.append(OutputSpec(name=name, kind=kind, classes=classes, threshold=threshold))
+    check_one_kind([o.kind for o in outputs], source)
     if detector:
         detection_layout([o.kind for o in outputs], source)
         check_detection_classes([o.class_count for o in outputs], source)

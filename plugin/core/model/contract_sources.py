@@ -24,6 +24,7 @@ from typing import Any, Mapping, Sequence
 from ..errors import ContractError, ModelError
 from .contract import METADATA_KEY, ModelContract, default_colors, merged, parse_json_object
 from .contract_cells import CELL_TASKS, EMBEDDING_KIND
+from .contract_regression import declared_regression, regression_defaults
 
 # Deepness divides every pixel by 255 before standardising; models made for it expect that.
 DEEPNESS_SCALE = 1.0 / 255.0
@@ -119,11 +120,19 @@ def input_defaults(io: ModelIO) -> dict[str, Any]:
     }
 
 
-def shape_defaults(io: ModelIO) -> dict[str, Any]:
-    """What a segmentation model's shapes alone say, plus the Deepness convention for scaling (pixel / 255)."""
-    return {**input_defaults(io),
-            "outputs": [{"name": out.name, "kind": "auto", "classes": _default_classes(output_channels(out))}
-                        for out in io.outputs]}
+def shape_defaults(io: ModelIO, regression: frozenset[int] | set[int] = frozenset()) -> dict[str, Any]:
+    """What a segmentation model's shapes alone say, plus the Deepness convention for scaling (pixel / 255).
+
+    The outputs at the positions in ``regression`` (declared of kind "regression") get band names for their
+    channels instead of classes."""
+    outputs = []
+    for index, out in enumerate(io.outputs):
+        if index in regression:
+            channels = out.fixed(1) if len(out.shape) == 4 else 1 if len(out.shape) == 3 else None
+            outputs.append(regression_defaults({"name": out.name}, channels))
+        else:
+            outputs.append({"name": out.name, "kind": "auto", "classes": _default_classes(output_channels(out))})
+    return {**input_defaults(io), "outputs": outputs}
 
 
 def _decode(value: str) -> Any:
@@ -170,9 +179,12 @@ def deepness_overrides(metadata: Mapping[str, str], io: ModelIO) -> dict[str, An
     if not meta:
         return {}
     model_type = meta.get("model_type")
+    if deepness_regressor(metadata):
+        return deepness_regression(meta, io)
     if model_type is not None and str(model_type).lower() != "segmentor":
-        raise ModelError(f"This Deepness model is a '{model_type}', not a segmentation model ('Segmentor') or an "
-                         "object detector ('Detector'); only those two kinds run here.")
+        raise ModelError(f"This Deepness model is a '{model_type}', not a segmentation model ('Segmentor'), a "
+                         "regression model ('Regressor') or an object detector ('Detector'); only those kinds run "
+                         "here.")
     result: dict[str, Any] = {}
     if "class_names" in meta:
         groups = _names_from_deepness(meta["class_names"])
@@ -184,6 +196,27 @@ def deepness_overrides(metadata: Mapping[str, str], io: ModelIO) -> dict[str, An
         result.setdefault("outputs", [{} for _ in io.outputs])
         for entry in result["outputs"]:
             entry["threshold"] = threshold
+    return result
+
+
+def deepness_regressor(metadata: Mapping[str, str]) -> bool:
+    """Whether the model is a Deepness 'Regressor' (per-pixel continuous values)."""
+    return str(deepness_metadata(metadata).get("model_type", "")).lower() == "regressor"
+
+
+def deepness_regression(meta: Mapping[str, Any], io: ModelIO) -> dict[str, Any]:
+    """A Deepness regressor's keys in contract fields: every output of kind "regression", its channels named by
+    ``class_names`` when given."""
+    result = deepness_common(meta)
+    groups = _names_from_deepness(meta["class_names"]) if "class_names" in meta else []
+    outputs = []
+    for index, out in enumerate(io.outputs):
+        channels = out.fixed(1) if len(out.shape) == 4 else 1
+        entry = regression_defaults({"name": out.name}, channels)
+        if index < len(groups) and channels == len(groups[index]):
+            entry["band_names"] = groups[index]
+        outputs.append(entry)
+    result["outputs"] = outputs
     return result
 
 
@@ -415,7 +448,10 @@ def resolve_contract(io: ModelIO, metadata: Mapping[str, str], sidecar_text: str
     elif task == "detection":
         data, deepness = detection_defaults(io, metadata)
     else:
-        data = shape_defaults(io)
+        regression = declared_regression(documents)
+        if deepness_regressor(metadata):
+            regression |= set(range(len(io.outputs)))
+        data = shape_defaults(io, regression)
         deepness = deepness_overrides(metadata, io)
         data = overridden(data, deepness)
     defaults = data

@@ -28,7 +28,7 @@ MAX_RESOLUTION_M = 1e5
 TOP_KEYS = ("schema_version", "task", "name", "description", "input", "outputs", "tile_size", "dynamic_size",
             "size_multiple", "context_margin", "recommended_overlap", "resolution_m", "provenance", "detection")
 INPUT_KEYS = ("name", "bands", "band_names", "scale", "offset", "mean", "std", "nodata_fill")
-OUTPUT_KEYS = ("name", "kind", "threshold", "classes")
+OUTPUT_KEYS = ("name", "kind", "threshold", "classes", "band_names", "units", "valid_range")  # last 3: regression
 CLASS_KEYS = ("value", "name", "color")
 
 

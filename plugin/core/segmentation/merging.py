@@ -4,7 +4,8 @@ window reaches, finished and handed on.
 The engine gives :class:`Merger` each batch's model outputs in reading order (panel by panel, window
 row by window row); :meth:`Merger.take` checks them, averages their test-time variants, weights each
 window (zero over nodata), adds it into a buffer that holds only the rows still receiving
-contributions, and yields every row block that is now complete (:class:`~.outputs.FinishedRows`).
+contributions, and yields every row block that is now complete (:class:`~.outputs.FinishedRows`, or for a
+regression model :class:`~.blended_values.FinishedValues`: the same weighted sums, finished as values).
 Memory depends on the window size and the panel width, never on the raster's height or area.
 """
 from __future__ import annotations
@@ -20,8 +21,12 @@ from ..engine.plan import RunPlan
 from ..engine.reading import WindowBatch, WindowRef
 from ..errors import ModelError
 from ..model.contract import ModelContract
+from ..model.contract_regression import is_regression
 from ..progress import Progress
+from .blended_values import FinishedValues, ValueLayout
 from .outputs import FinishedRows, OutputKinds, OutputLayout
+
+Finished = FinishedRows | FinishedValues
 
 
 class RowAccumulator:
@@ -94,12 +99,13 @@ class Merger:
 
     def __init__(self, contract: ModelContract, plan: RunPlan, progress: Progress) -> None:
         self.contract, self.plan = contract, plan
-        self.layout = OutputLayout(contract, plan)
+        self.layout: OutputLayout | ValueLayout = (ValueLayout(contract, plan) if is_regression(contract)
+                                                   else OutputLayout(contract, plan))
         self.kinds = OutputKinds(contract, progress)
         self._state: _PanelState | None = None
         self._weights: dict[tuple, np.ndarray | None] = {}
 
-    def take(self, batch: WindowBatch, outputs: list[np.ndarray] | None) -> Iterator[FinishedRows]:
+    def take(self, batch: WindowBatch, outputs: list[np.ndarray] | None) -> Iterator[Finished]:
         """Merge one batch (``outputs`` None when all its windows were skipped as nodata)."""
         if self._state is not None and batch.panel is not self._state.panel:
             yield from self.finish()
@@ -110,13 +116,13 @@ class Merger:
             values = self.layout.window_values(merged, self.kinds.resolve(merged))
             yield from self._accumulate(batch, values)
 
-    def finish(self) -> Iterator[FinishedRows]:
+    def finish(self) -> Iterator[Finished]:
         """Every row of the current panel not yet yielded (at a panel's end and at the end of the run)."""
         if self._state is not None:
             yield from self._rows_above(self._state.end_row)
             self._state = None
 
-    def _accumulate(self, batch: WindowBatch, values: np.ndarray) -> Iterator[FinishedRows]:
+    def _accumulate(self, batch: WindowBatch, values: np.ndarray) -> Iterator[Finished]:
         """Weight each window's values into the accumulator, finishing rows no later window reaches."""
         plan, state = self.plan, self._state
         if state is None:
@@ -130,7 +136,7 @@ class Merger:
             left = plan.grid.columns.start(window.col_index) + plan.offset
             state.accumulator.add(top, left, values[index], weights)
 
-    def _rows_above(self, new_top: int) -> Iterator[FinishedRows]:
+    def _rows_above(self, new_top: int) -> Iterator[Finished]:
         """Finish every accumulated row above ``new_top``; yield the area rows among them."""
         if self._state is None:
             return

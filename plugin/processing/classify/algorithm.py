@@ -9,6 +9,7 @@ from qgis.core import (
     QgsProcessingFeedback,
     QgsProcessingOutputNumber,
     QgsProcessingOutputString,
+    QgsProcessingParameterBoolean,
     QgsProcessingParameterEnum,
     QgsProcessingParameterExtent,
     QgsProcessingParameterFile,
@@ -23,6 +24,7 @@ from ...core.engine.grid import OVERLAP_PERCENT_RANGE
 from ...core.engine.plan import RunOptions
 from ...core.engine.tta import TTA_MODES
 from ...core.errors import InputError
+from ...core.model.contract_regression import is_regression
 from ..common.base import SeamlessAlgorithm, with_help
 from ..common.layer_inputs import is_set
 from ..common.parameter_checks import RasterFileParameter
@@ -49,7 +51,12 @@ rasters (another date, bands in separate files); MASK restricts the run to polyg
 <p>The class raster has the input's CRS and pixel grid (or the EXTENT's part of it), embedded class
 names and colours, and is styled as a paletted layer when loaded. Rasters are written as cloud-optimised
 GeoTIFFs with overviews. OUTPUT_VECTOR adds one polygon per connected region of one class (MIN_AREA merges
-smaller regions into their neighbours, SIMPLIFY smooths outlines without gaps).</p>"""
+smaller regions into their neighbours, SIMPLIFY smooths outlines without gaps).</p>
+<p>A regression model (continuous values, outputs of kind "regression" in its contract) runs the same way and
+writes a float32 value raster at OUTPUT instead: the windows' values blended, nodata -9999, averaged overviews,
+units in the band names and a continuous colour ramp with the units in its legend. Values outside the model's
+valid range are counted and warned about (CLIP_TO_RANGE clips them). The class-only outputs (probabilities,
+confidence, polygons and their options) are refused for such a model.</p>"""
 
 DEFAULTS = RunOptions()  # the defaults of seamless:classify, from the one place they are set (as the CLI)
 
@@ -65,12 +72,15 @@ class ClassifyAlgorithm(SeamlessAlgorithm):
     WINDOW_SIZE, OVERLAP, BLENDING, TTA = "WINDOW_SIZE", "OVERLAP", "BLENDING", "TTA"
     BATCH_SIZE, DEVICE = "BATCH_SIZE", "DEVICE"
     OUTPUT, OUTPUT_PROBABILITIES, OUTPUT_CONFIDENCE = "OUTPUT", "OUTPUT_PROBABILITIES", "OUTPUT_CONFIDENCE"
+    CLIP_TO_RANGE, VALUE_STATISTICS = "CLIP_TO_RANGE", "VALUE_STATISTICS"
 
     def initAlgorithm(self, config: dict | None = None) -> None:  # noqa: N802 - QGIS API name
         for parameter, help_text, advanced in self._parameters():
             self.addParameter(with_help(parameter, help_text, advanced))
         self.addOutput(QgsProcessingOutputString("PROVIDER", "Execution provider that ran the model"))
         self.addOutput(QgsProcessingOutputString("CLASS_AREAS", "Class areas in map units (JSON)"))
+        self.addOutput(QgsProcessingOutputString(self.VALUE_STATISTICS, "Regression models: the values per band "
+                                                 "(JSON)"))
         self.addOutput(QgsProcessingOutputNumber("SECONDS", "Time taken (s)"))
 
     def _parameters(self) -> list[tuple[Any, str, bool]]:
@@ -126,9 +136,10 @@ class ClassifyAlgorithm(SeamlessAlgorithm):
              "auto (best available: TensorRT, CUDA, DirectML, CoreML, then CPU), cpu, cuda, cuda:N, tensorrt, "
              "directml, coreml, rocm, openvino, or an onnxruntime provider name. A named device that is not "
              "available stops the run with a message instead of falling back to the CPU.", True),
-            (QgsProcessingParameterRasterDestination(self.OUTPUT, "Classes"),
+            (QgsProcessingParameterRasterDestination(self.OUTPUT, "Classes (values, for a regression model)"),
              "The class raster (GeoTIFF): one band per model output, class values from the contract, nodata "
-             "255 (65535 for class values above 254), class names and colours embedded.", False),
+             "255 (65535 for class values above 254), class names and colours embedded. For a regression model: "
+             "the value raster, float32, one band per predicted quantity, nodata -9999.", False),
             (QgsProcessingParameterRasterDestination(self.OUTPUT_PROBABILITIES, "Class probabilities",
                                                      optional=True, createByDefault=False),
              "Optional float32 GeoTIFF with one band per class (blended probabilities), nodata -1.", False),
@@ -136,6 +147,11 @@ class ClassifyAlgorithm(SeamlessAlgorithm):
                                                      createByDefault=False),
              "Optional float32 GeoTIFF: the highest class probability of each pixel, nodata -1.", False),
             *output_parameters(),
+            (QgsProcessingParameterBoolean(self.CLIP_TO_RANGE, "Clip values to the model's valid range",
+                                           defaultValue=False),
+             "Regression models only: values the model predicts outside the valid range its contract states "
+             "(valid_range) are set to the nearest bound. Off: they are written as predicted, counted and warned "
+             "about.", True),
         ]
 
     def parameter_problem(self, parameters: dict, context: QgsProcessingContext) -> str | None:
@@ -160,6 +176,7 @@ class ClassifyAlgorithm(SeamlessAlgorithm):
         return {self.OUTPUT: request.output_path, self.OUTPUT_PROBABILITIES: request.probabilities_path,
                 self.OUTPUT_CONFIDENCE: request.confidence_path, OUTPUT_VECTOR: polygons,
                 "PROVIDER": result.provider, "CLASS_AREAS": json.dumps(class_areas(result)),
+                self.VALUE_STATISTICS: json.dumps(result.values.to_dict()) if result.values is not None else "",
                 "SECONDS": round(result.seconds, 3)}
 
     def _request(self, parameters: dict, context: QgsProcessingContext, progress: "Progress",
@@ -179,6 +196,7 @@ class ClassifyAlgorithm(SeamlessAlgorithm):
             device=self.parameterAsString(parameters, self.DEVICE, context) or "auto",
             options=self._options(parameters, context),
             probabilities_path=outputs[self.OUTPUT_PROBABILITIES], confidence_path=outputs[self.OUTPUT_CONFIDENCE],
+            clip_to_range=self.parameterAsBool(parameters, self.CLIP_TO_RANGE, context),
             **io_fields(self, parameters, context, progress, feedback))
 
     def _options(self, parameters: dict, context: QgsProcessingContext) -> RunOptions:
@@ -195,11 +213,15 @@ class ClassifyAlgorithm(SeamlessAlgorithm):
     def _style_loaded_layers(context: QgsProcessingContext, request: "ClassifyRequest",
                              contract: "ModelContract") -> str | None:
         """Name and style the class raster and the polygons the context loads when the run ends; the polygons'
-        layer as OUTPUT_VECTOR's result (``file.gpkg|layername=name``)."""
-        from ..common.styling import style_on_loading
+        layer as OUTPUT_VECTOR's result (``file.gpkg|layername=name``). A regression model's value raster is named
+        "Values" and gets its continuous style."""
+        from ..common.styling import style_on_loading, values_on_loading
 
-        classes = contract.outputs[0].classes
         suffix = f" ({contract.name})" if contract.name else ""
+        if is_regression(contract):  # a value raster, styled by the colour ramp written beside it
+            values_on_loading(context, request.output_path, f"Values{suffix}")
+            return None
+        classes = contract.outputs[0].classes
         style_on_loading(context, request.output_path, f"Classes{suffix}", classes)
         target = request.vector_destination
         if target is None:

@@ -49,6 +49,7 @@ SOURCE_VECTOR_ANY_GEOMETRY = _scoped("ProcessingSourceType", "VectorAnyGeometry"
 SOURCE_VECTOR_POINT = _scoped("ProcessingSourceType", "VectorPoint", QgsProcessing, "SourceType", "TypeVectorPoint")
 SOURCE_VECTOR_POLYGON = _scoped("ProcessingSourceType", "VectorPolygon", QgsProcessing, "SourceType",
                                 "TypeVectorPolygon")
+GEOMETRY_POINT = _scoped("GeometryType", "Point", QgsWkbTypes, "GeometryType", "PointGeometry")
 WKB_NO_GEOMETRY = _scoped("WkbType", "NoGeometry", QgsWkbTypes, "Type", "NoGeometry")
 DISTANCE_METERS = _scoped("DistanceUnit", "Meters", QgsUnitTypes, "DistanceUnit", "DistanceMeters")
 WKT_PREFERRED_GDAL = _scoped("CrsWktVariant", "PreferredGdal", QgsCoordinateReferenceSystem, "WktVariant",

@@ -25,8 +25,10 @@ from qgis.core import (
 )
 from qgis.PyQt.QtGui import QColor
 
+from ...adapters.outputs.value_style import write_value_style
 from ...core.errors import OutputError
 from ...core.model.contract import ClassInfo, ModelContract
+from ...core.model.contract_regression import is_regression
 
 
 def class_renderer(layer: QgsRasterLayer, classes: Sequence[ClassInfo], band: int = 1) -> QgsPalettedRasterRenderer:
@@ -42,7 +44,10 @@ def apply_class_style(layer: QgsRasterLayer, classes: Sequence[ClassInfo]) -> No
 
 
 def write_default_style(raster_path: str, contract: ModelContract) -> str:
-    """Write ``name.qml`` next to ``raster_path`` (the first output's classes); returns its path."""
+    """Write ``name.qml`` next to ``raster_path`` (the first output's classes); returns its path. A regression
+    model's value raster gets a continuous colour ramp with its units (written as QGIS reads it, a test checks)."""
+    if is_regression(contract):
+        return write_value_style(raster_path, contract)
     layer = QgsRasterLayer(raster_path, "classes", "gdal")
     if not layer.isValid():
         raise OutputError(f"The class raster '{raster_path}' could not be opened to style it.")
@@ -98,6 +103,33 @@ class ClassStyle(QgsProcessingLayerPostProcessorInterface):
             layer.setRenderer(polygon_renderer(self.classes))
             layer.triggerRepaint()
         ClassStyle._pending.discard(self)
+
+
+class ValueStyle(QgsProcessingLayerPostProcessorInterface):
+    """Styles a value raster Processing loads when the run finishes with the continuous style written beside it
+    (``name.qml``: Processing's loader skips default styles)."""
+
+    _pending: set["ValueStyle"] = set()  # QGIS keeps only a pointer: each instance lives until it has run
+
+    def __init__(self, style_path: str) -> None:
+        super().__init__()
+        self.style_path = style_path
+        ValueStyle._pending.add(self)
+
+    def postProcessLayer(self, layer: QgsMapLayer, context: QgsProcessingContext,  # noqa: N802 - QGIS API
+                         feedback: QgsProcessingFeedback) -> None:
+        if isinstance(layer, QgsRasterLayer) and Path(self.style_path).exists():
+            layer.loadNamedStyle(self.style_path)
+            layer.triggerRepaint()
+        ValueStyle._pending.discard(self)
+
+
+def values_on_loading(context: QgsProcessingContext, path: str, name: str) -> None:
+    """When the run's context loads the value raster ``path`` on completion: name it and give it its style."""
+    if context.willLoadLayerOnCompletion(path):
+        details = context.layerToLoadOnCompletionDetails(path)
+        details.name = name
+        details.setPostProcessor(ValueStyle(str(Path(path).with_suffix(".qml"))))
 
 
 def style_on_loading(context: QgsProcessingContext, path: str, name: str, classes: Sequence[ClassInfo],

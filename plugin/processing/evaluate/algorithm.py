@@ -1,4 +1,5 @@
-"""``seamless:evaluate`` "Assess classification accuracy": confusion matrix, kappa, IoU, class areas."""
+"""``seamless:evaluate`` "Assess classification accuracy": confusion matrix, kappa, IoU, class areas; for a value
+raster (a regression model's output) MAE, RMSE, R² and bias (:mod:`.values`)."""
 from __future__ import annotations
 
 from pathlib import Path
@@ -9,6 +10,7 @@ from qgis.core import (
     QgsProcessingContext,
     QgsProcessingFeedback,
     QgsProcessingOutputNumber,
+    QgsProcessingParameterEnum,
     QgsProcessingParameterExtent,
     QgsProcessingParameterFeatureSink,
     QgsProcessingParameterFeatureSource,
@@ -46,6 +48,7 @@ from ..common.qgis_compat import (
     WKB_NO_GEOMETRY,
 )
 from ..common.tables import table_fields, write_rows
+from .values import KINDS, SCORES, assess_value_raster, assesses_values, values_problem
 
 HELP = """<p>Assesses a classified raster against reference data, in the terms of the remote-sensing literature:
 a confusion matrix (rows: reference, columns: classification), overall accuracy, Cohen's kappa, per-class
@@ -59,7 +62,11 @@ larger than memory work. Class names in the reference field are matched to the c
 the reference numbers its classes differently, REFERENCE_CLASSES names its codes and they are matched by name.
 When swapping classes would score far higher than the codes as compared, a warning says so (the best one-to-one
 matching and its overall accuracy).</p>
-<p>Reference classes the classification does not have are listed in the log and the report. See docs/accuracy.md.</p>"""
+<p>Reference classes the classification does not have are listed in the log and the report. See docs/accuracy.md.</p>
+<p>A raster of continuous values (a regression model's value raster, or KIND=values) is assessed against a
+reference raster of the same quantity instead: MAE, RMSE, R², bias and correlation over the pixels where both
+have a value, with a density scatter plot in the report. A reference on another grid is resampled onto the
+assessed raster's (averaging smaller pixels, bilinear otherwise).</p>"""
 
 
 def _given_file(text: str | None) -> str | None:
@@ -78,6 +85,7 @@ class EvaluateAlgorithm(SeamlessAlgorithm):
     INPUT, REFERENCE, REFERENCE_LAYER, REFERENCE_FIELD = "INPUT", "REFERENCE", "REFERENCE_LAYER", "REFERENCE_FIELD"
     REFERENCE_NODATA, EXTENT, MASK, CLASS_NAMES = "REFERENCE_NODATA", "EXTENT", "MASK", "CLASS_NAMES"
     REFERENCE_CLASSES = "REFERENCE_CLASSES"
+    KIND = "KIND"
     OUTPUT_REPORT, OUTPUT_TABLE, OUTPUT_JSON = "OUTPUT_REPORT", "OUTPUT_TABLE", "OUTPUT_JSON"
     OVERALL_ACCURACY, KAPPA, MEAN_IOU = "OVERALL_ACCURACY", "KAPPA", "MEAN_IOU"
 
@@ -117,6 +125,10 @@ class EvaluateAlgorithm(SeamlessAlgorithm):
              "path of a CSV file with a code and a name on each row. Each code is then matched by its name to the "
              "classification's code of that name; codes not listed are left out. Empty: codes are compared by "
              "value."),
+            (QgsProcessingParameterEnum(self.KIND, "What INPUT holds", list(KINDS), defaultValue="auto",
+                                        usesStaticStrings=True),
+             "auto: continuous values when INPUT is a regression model's value raster (or a floating-point raster "
+             "without class names or colours), classes otherwise; classes; values."),
             (QgsProcessingParameterFileDestination(self.OUTPUT_REPORT, "Accuracy report", "HTML files (*.html)",
                                                    optional=True, createByDefault=True),
              "One self-contained HTML page: confusion matrix table and heat map, scores, class areas."),
@@ -133,8 +145,17 @@ class EvaluateAlgorithm(SeamlessAlgorithm):
         self.addOutput(QgsProcessingOutputNumber(self.OVERALL_ACCURACY, "Overall accuracy"))
         self.addOutput(QgsProcessingOutputNumber(self.KAPPA, "Cohen's kappa"))
         self.addOutput(QgsProcessingOutputNumber(self.MEAN_IOU, "Mean IoU"))
+        for output, name in zip(SCORES, ("Mean absolute error", "Root mean square error", "R²", "Bias")):
+            self.addOutput(QgsProcessingOutputNumber(output, f"{name} (continuous values)"))
 
     def parameter_problem(self, parameters: dict[str, Any], context: QgsProcessingContext) -> str | None:
+        if assesses_values(self._kind(parameters, context), raster_path(self, parameters, self.INPUT, context)):
+            problem = values_problem(parameters)
+            if problem:
+                return problem
+            raster_path(self, parameters, self.REFERENCE, context)
+            self._outputs(parameters, context)
+            return None
         has_raster, has_layer = is_set(parameters, self.REFERENCE), is_set(parameters, self.REFERENCE_LAYER)
         has_field = is_set(parameters, self.REFERENCE_FIELD)
         problem = reference_choice_problem(has_raster, has_layer, has_field)
@@ -172,6 +193,8 @@ class EvaluateAlgorithm(SeamlessAlgorithm):
                 feedback: QgsProcessingFeedback) -> dict[str, Any]:
         outputs = self._outputs(parameters, context)
         classified = required_raster_path(self, parameters, self.INPUT, context)
+        if assesses_values(self._kind(parameters, context), classified):
+            return assess_value_raster(self, parameters, context, feedback, outputs, classified)
         vector, layer_name = vector_path(self, parameters, self.REFERENCE_LAYER, context, feedback)
         reference = ReferenceSpec(raster_path(self, parameters, self.REFERENCE, context), vector, layer_name,
                                   self.parameterAsString(parameters, self.REFERENCE_FIELD, context) or None,
@@ -197,3 +220,6 @@ class EvaluateAlgorithm(SeamlessAlgorithm):
         return {self.OUTPUT_REPORT: report, self.OUTPUT_JSON: json_path, self.OUTPUT_TABLE: table_id,
                 self.OVERALL_ACCURACY: scores.overall_accuracy, self.KAPPA: scores.kappa,
                 self.MEAN_IOU: scores.mean_iou}
+
+    def _kind(self, parameters: dict[str, Any], context: QgsProcessingContext) -> str:
+        return self.parameterAsEnumString(parameters, self.KIND, context) or "auto"

@@ -1,4 +1,5 @@
-"""``seamless:train`` "Train segmentation model": a network from a raster and labels, exported to ONNX.
+"""``seamless:train`` "Train segmentation model": a network from a raster and labels, exported to ONNX (a
+segmentation model, or with ARCHITECTURE ``retinanet`` an object detector, see :mod:`.detector`).
 
 The algorithm reads its parameters into a training configuration and calls the training package,
 which is imported only when the algorithm runs (it needs torch; the plugin loads without it).
@@ -21,7 +22,7 @@ from qgis.core import (
 
 from ...adapters.inputs.gdal_grid import open_raster
 from ...adapters.outputs.paths import check_outputs, require_extension
-from ...core.model.training_choices import ARCHITECTURES, DEVICES, size_multiple
+from ...core.model.training_choices import ARCHITECTURES, DETECTION_ARCHITECTURES, DEVICES, size_multiple
 from ..common.base import SeamlessAlgorithm, with_help
 from ..common.feedback import FeedbackProgress
 from ..common.layer_inputs import input_file, is_set, raster_path, vector_path
@@ -33,11 +34,14 @@ from ..common.qgis_compat import (
     SOURCE_VECTOR_POLYGON,
 )
 from .class_table import ClassTextError, parse_class_table
+from .detector import POINT_SIZE, detection_settings, detector_problem, is_detector
 from .training_package import training_module
 
 HELP = """<p>Trains a segmentation network on a raster and labels, and writes it as an ONNX model that
 <b>Classify raster</b> runs at once: classes (names, colours and the label values), bands, normalisation,
-tile size and the accuracy measured on a held-out area travel inside the model.</p>
+tile size and the accuracy measured on a held-out area travel inside the model. With the architecture
+<code>retinanet</code> it trains an object detector for <b>Detect objects with model</b> instead (see Object
+detector below).</p>
 <p><b>Labels</b>: either a vector layer with a class field (text or numbers; text classes are numbered from 1
 in alphabetical order) or a label raster (resampled with nearest neighbour when its grid differs from the
 image's). Pixels without a label (no polygon there, or the label raster's unlabelled value) are ignored by
@@ -52,12 +56,21 @@ figures. The model is always chosen on the validation area, never on the test ar
 <p><b>Search</b>: with <b>Tuning trials</b> above 0, a hyperparameter search (Optuna: TPE sampler, trials
 pruned on their validation mean IoU per epoch) tries that many settings (architecture among the three
 families, depth, width, learning rate, weight decay, dropout, class weights, region loss and augmentation
-strength, at the chip size given here; the first trial uses the settings given here), each for the given
-epochs and scored on the validation area only; the best settings are then trained again and exported.
+strength, at the chip size given here; for a detector: backbone, learning rate, weight decay, feature pyramid
+width and augmentation, scored by validation mAP@0.5; the first trial uses the settings given here), each for the
+given epochs and scored on the validation area only; the best settings are then trained again and exported.
 Progress is shown per trial; Cancel during the search stops it and writes nothing. Needs the Python
 package optuna.</p>
 <p><b>Classes</b>: names and colours, one class per line or separated by ";" as VALUE NAME #RRGGBB
 (<code>1 farm #e6c364; 2 meadow</code>), or JSON as in a configuration file's <code>data.classes</code>.</p>
+<p><b>Object detector</b> (Architecture <code>retinanet</code>): trains a RetinaNet that <b>Detect objects with
+model</b> runs, from a label layer of objects: polygons or boxes (each feature's bounding box is one object) or
+points (each a square of <b>Object size for point labels</b> pixels around it), with an optional class field (without
+one every object is one class, named after the layer). Chips of the chip size (a multiple of 32) are placed around
+the objects and at random on background; validation blocks, validation layer and test area work as above, the model
+is chosen by validation mAP@0.5 and its score threshold is the one of the best validation F1. A label raster and
+additional rasters are refused (a detector takes the input raster's own bands). The report gives precision, recall,
+F1 and AP per class with precision-recall curves.</p>
 <p>Progress is shown per batch with the estimated time left; <b>Cancel</b> stops after the current batch and still
 writes the best model so far (with a warning). The report (HTML, with a JSON copy next to it) holds learning
 curves, the confusion matrix, per-class precision, recall, F1 and IoU, overall accuracy and kappa on the
@@ -76,6 +89,7 @@ class TrainAlgorithm(SeamlessAlgorithm):
     REQUIRES = ("torch", "onnx", "onnxruntime")
 
     INPUT, LABELS, LABEL_FIELD, LABEL_RASTER = "INPUT", "LABELS", "LABEL_FIELD", "LABEL_RASTER"
+    POINT_SIZE = POINT_SIZE
     ADDITIONAL_INPUTS = "ADDITIONAL_INPUTS"
     UNLABELLED_VALUE, ARCHITECTURE, EPOCHS, CHIP_SIZE = "UNLABELLED_VALUE", "ARCHITECTURE", "EPOCHS", "CHIP_SIZE"
     BATCH_SIZE, LEARNING_RATE, VALIDATION = "BATCH_SIZE", "LEARNING_RATE", "VALIDATION"
@@ -98,11 +112,18 @@ class TrainAlgorithm(SeamlessAlgorithm):
              "as in Classify raster: give the model the same rasters there.", True),
             (QgsProcessingParameterFeatureSource(self.LABELS, "Label layer (vector)",
                                                  [SOURCE_VECTOR_ANY_GEOMETRY], optional=True),
-             "Polygons (or points, lines) with a class field. Give this or a label raster, not both.", False),
+             "Polygons (or points, lines) with a class field. Give this or a label raster, not both. A detector "
+             "(retinanet) learns from this layer only: polygons or boxes (each feature's bounding box is an "
+             "object) or points (with POINT_SIZE).", False),
             (QgsProcessingParameterField(self.LABEL_FIELD, "Class field", parentLayerParameterName=self.LABELS,
                                          optional=True),
              "The field of the label layer holding each feature's class: whole numbers (kept as class values) "
-             "or text (class names, numbered from 1 alphabetically).", False),
+             "or text (class names, numbered from 1 alphabetically). Optional for a detector: without it every "
+             "object is one class, named after the layer.", False),
+            (QgsProcessingParameterNumber(self.POINT_SIZE, "Object size for point labels (pixels, detector)",
+                                          number, optional=True, minValue=1, maxValue=4096),
+             "Detector only, needed when the label layer holds points: each point becomes a square box of this "
+             "side (in pixels of the input raster) around it.", False),
             (RasterFileParameter(self.LABEL_RASTER, "Label raster", optional=True),
              "A raster of class values (first band); resampled with nearest neighbour when its grid differs "
              "from the input's. Give this or a label layer, not both.", False),
@@ -111,14 +132,18 @@ class TrainAlgorithm(SeamlessAlgorithm):
              "Label raster value that means 'no label' (ignored in training and accuracy). Default: the "
              "raster's nodata value only; 0 is a class unless given here (as in Assess accuracy and Export "
              "training chips).", True),
-            (self._enum(self.ARCHITECTURE, "Architecture", ARCHITECTURES),
+            (self._enum(self.ARCHITECTURE, "Architecture", ARCHITECTURES + DETECTION_ARCHITECTURES),
              "unet: U-Net (depth 4, 32 channels); resnet18/34/50_fcn: FCN-8s-style fusion over a ResNet; "
-             "mobilenetv2_unet: light and fast. All start from random weights.", False),
+             "mobilenetv2_unet: light and fast; retinanet: an object detector (boxes with a class and a score, "
+             "for Detect objects with model; ResNet-18 backbone, feature pyramid, anchors fitted to the "
+             "training objects). All start from random weights.", False),
             (QgsProcessingParameterNumber(self.EPOCHS, "Epochs", integer, 30, minValue=1, maxValue=10000),
-             "Passes over the training chips. The weights with the best validation mean IoU are kept.", False),
+             "Passes over the training chips. The weights with the best validation mean IoU (a detector: mAP@0.5) "
+             "are kept.", False),
             (QgsProcessingParameterNumber(self.CHIP_SIZE, "Chip size (pixels)", integer, 256, minValue=32,
                                           maxValue=2048),
-             "Side of the square training chips (a multiple of 32; 16 for U-Net). Chips overlap by half.", False),
+             "Side of the square training chips (a multiple of 32; 16 for U-Net). Chips overlap by half (a "
+             "detector's chips are placed around the objects and at random on background).", False),
             (QgsProcessingParameterNumber(self.BATCH_SIZE, "Batch size", integer, 8, minValue=1, maxValue=1024),
              "Chips per training step; lower it if memory runs out.", False),
             (QgsProcessingParameterNumber(self.LEARNING_RATE, "Learning rate", number, 0.001, minValue=1e-6,
@@ -175,6 +200,8 @@ class TrainAlgorithm(SeamlessAlgorithm):
         return parameter
 
     def parameter_problem(self, parameters: dict[str, Any], context: QgsProcessingContext) -> str | None:
+        if is_detector(self.parameterAsEnumString(parameters, self.ARCHITECTURE, context)):
+            return detector_problem(self, parameters, context) or self._common_problem(parameters, context)
         vector, raster = is_set(parameters, self.LABELS), is_set(parameters, self.LABEL_RASTER)
         if not vector and not raster:
             return ("No labels given: choose a label layer with its class field (LABELS and LABEL_FIELD) "
@@ -183,6 +210,10 @@ class TrainAlgorithm(SeamlessAlgorithm):
             return "Both a label layer and a label raster are given; choose one of them."
         if vector and not self.parameterAsString(parameters, self.LABEL_FIELD, context):
             return "The label layer needs its class field: choose LABEL_FIELD."
+        return self._common_problem(parameters, context)
+
+    def _common_problem(self, parameters: dict[str, Any], context: QgsProcessingContext) -> str | None:
+        """The checks segmentation models and detectors share: classes, outputs, chip size."""
         try:
             parse_class_table(self.parameterAsString(parameters, self.CLASSES, context))
         except ClassTextError as error:
@@ -240,7 +271,7 @@ class TrainAlgorithm(SeamlessAlgorithm):
                                 "additional_images": self._additional(parameters, context)}
         if is_set(parameters, self.LABELS):
             data["labels"], data["label_layer"] = vector_path(self, parameters, self.LABELS, context, feedback)
-            data["label_field"] = self.parameterAsString(parameters, self.LABEL_FIELD, context)
+            data["label_field"] = self.parameterAsString(parameters, self.LABEL_FIELD, context) or None
         else:
             data["label_raster"] = raster_path(self, parameters, self.LABEL_RASTER, context)
             if parameters.get(self.UNLABELLED_VALUE) not in (None, ""):
@@ -253,9 +284,11 @@ class TrainAlgorithm(SeamlessAlgorithm):
         if classes:
             data["classes"] = classes
         model_path = self.parameterAsFileOutput(parameters, self.OUTPUT_MODEL, context)
+        architecture = self.parameterAsEnumString(parameters, self.ARCHITECTURE, context)
         return {
             "data": data, "validation": validation, "test": self._test_settings(parameters, context, feedback),
-            "model": {"architecture": self.parameterAsEnumString(parameters, self.ARCHITECTURE, context)},
+            "model": {"architecture": architecture},
+            **({"detection": detection_settings(self, parameters, context)} if is_detector(architecture) else {}),
             "training": {"epochs": self.parameterAsInt(parameters, self.EPOCHS, context),
                          "batch_size": self.parameterAsInt(parameters, self.BATCH_SIZE, context),
                          "learning_rate": self.parameterAsDouble(parameters, self.LEARNING_RATE, context),
