@@ -30,6 +30,7 @@ from tests.support.detectors import (
     SIZES,
     build_detector,
     detector_contract,
+    edge_squares,
     expected_boxes,
     paint_squares,
 )
@@ -80,29 +81,10 @@ def test_each_layout_is_read_and_decoded(tmp_path, layout, angles):
         assert np.allclose(found.rotated[:, 4], np.pi / 2)
 
 
-def edge_squares(window: int, overlap: int, seed: int = 0) -> list[tuple[int, int, int, float]]:
-    """Squares across every interior window edge (columns and rows) and on the corners where windows meet."""
-    stride, rng = window - overlap, np.random.default_rng(seed)
-    edges_x = sorted({e for i in range(1, 9) for e in (i * stride, (i - 1) * stride + window) if 8 < e < WIDTH - 14})
-    edges_y = sorted({e for i in range(1, 9) for e in (i * stride, (i - 1) * stride + window) if 8 < e < HEIGHT - 14})
-    candidates = [(r, e - 5, i % 2) for i, e in enumerate(edges_x) for r in range(2, HEIGHT - 14, 21)]
-    candidates += [(e - 5, c, i % 2) for i, e in enumerate(edges_y) for c in range(3, WIDTH - 14, 19)]
-    candidates += [(ey - 6, ex - 6, 1) for ex in edges_x for ey in edges_y]
-    occupied = np.zeros((2, HEIGHT, WIDTH), bool)
-    chosen = []
-    for row, col, klass in candidates:
-        side = SIZES[klass]
-        if row < 0 or col < 0 or row + side > HEIGHT or col + side > WIDTH or \
-                occupied[klass, max(row - 2, 0):row + side + 2, max(col - 2, 0):col + side + 2].any():
-            continue
-        occupied[klass, row:row + side, col:col + side] = True
-        chosen.append((row, col, klass, round(float(rng.uniform(0.3, 1.0)), 3)))
-    return chosen
-
-
 @pytest.fixture(scope="module")
 def edge_raster():
-    squares = edge_squares(WINDOW, required_overlap(max(SIZES), 1))
+    # squares on the edges of the windows the run lays (the shared helper follows the engine's flush grid)
+    squares = edge_squares(HEIGHT, WIDTH, WINDOW, required_overlap(max(SIZES), 1))
     assert len(squares) > 50
     return squares, paint_squares(HEIGHT, WIDTH, squares)
 
