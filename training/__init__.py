@@ -16,6 +16,7 @@ Modules:
 - :mod:`.config`: Training configuration: sections of plain settings, read from YAML or JSON and from flags
 - :mod:`.config_ranges`: The allowed range of every numeric configuration key, checked before anything runs
 - :mod:`.distributed`: Several processes under ``torchrun``: DistributedDataParallel with NCCL on GPUs, gloo on CPUs
+- :mod:`.epoch_loop`: The epoch loop the single-process trainers share (the detector's, the regression model's)
 - :mod:`.evaluate`: Evaluate an exported ONNX model on labelled data, exactly as the plugin would run it
 - :mod:`.export`: ONNX export with the contract embedded, verified in the function that writes it
 - :mod:`.fitting`: One training run up to the kept weights, without exporting
