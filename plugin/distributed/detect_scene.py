@@ -14,7 +14,6 @@ import hashlib
 import json
 import time
 from dataclasses import asdict, replace
-from pathlib import Path
 from typing import Any, Callable
 
 from ..adapters.detect.geopackage import Placement
@@ -28,21 +27,19 @@ from ..adapters.detect.job import (
     plan_job,
     write_parts,
 )
-from ..core.areas.window import PixelWindow
 from ..core.detection.blocks import replay
 from ..core.detection.loading import load_detector
 from ..core.detection.run import DetectionSummary
-from ..core.engine.blocks import BlockLayout, default_block_size, plan_blocks
+from ..core.engine.blocks import default_block_size, plan_blocks
 from ..core.engine.plan import RunPlan
 from ..core.errors import ModelError
-from ..core.model.contract import ModelContract
 from ..core.progress import LoggingProgress, Progress
 from .detect_tasks import DetectBlockTask, DetectSceneTask, read_record, run_detect_block, run_detect_scene
 from .identity import inputs_identity, plan_identity
 from .parts import PartsFolder
 from .results import SCENE_TASK, TaskResult
 from .run import DistributedOptions, SceneOutcome, outcomes, run_scenes
-from .scenes import SceneProgress, clear_frames
+from .scenes import SceneState
 
 # the client's own log lines a distributed run repeats: the largest object assumed when the contract gives none
 FORWARDED = ("The detector's contract gives no max_object_size_px",)
@@ -72,35 +69,16 @@ def task_function(task: Any) -> Callable[[Any], TaskResult]:
     return run_detect_block if isinstance(task, DetectBlockTask) else run_detect_scene
 
 
-class DetectScene:
+class DetectScene(SceneState):
     """A detection scene's request, its tasks still to run, the results of those done, and its outcome (what
     :func:`.run.run_scenes` follows)."""
 
     def __init__(self, index: int, request: DetectRequest, progress: Progress) -> None:
-        self.index, self.request, self.progress = index, request, progress
-        self.name = Path(request.input_path).name
-        self.started = time.perf_counter()
+        super().__init__(index, request.input_path, progress)
+        self.request = request
         self.tasks: dict[str, DetectBlockTask | DetectSceneTask] = {}
-        self.results: dict[str, TaskResult] = {}
-        self.pixels = 0
         self.result: DetectResult | None = None
-        self.error: BaseException | None = None
-        self.parts_bytes = 0
-        self.parts: PartsFolder | None = None
-        self.layout: BlockLayout | None = None
-        self.whole_plan: RunPlan | None = None
-        self.contract: ModelContract | None = None
         self.placement: Placement | None = None  # pure data: no GDAL dataset is kept by a scene
-        self.area = PixelWindow(0, 0, 0, 0)
-        self.log = SceneProgress(self.name, progress)
-
-    @property
-    def done(self) -> bool:
-        return self.error is not None or self.result is not None
-
-    @property
-    def complete(self) -> bool:
-        return not self.done and all(name in self.results for name in self.tasks)
 
     def pixels_of(self, task_name: str) -> int:
         """Area pixels a task finishes (for the progress of the whole run)."""
@@ -146,13 +124,8 @@ class DetectScene:
             self._reuse_finished()
 
     def _reuse_finished(self) -> None:
-        """The tasks an earlier run of the same settings finished, their files checked (a damaged one runs again)."""
-        assert self.parts is not None
-        files = {name: [task.record_path] if isinstance(task, DetectBlockTask) else task.outputs
-                 for name, task in self.tasks.items()}
-        self.results = self.parts.finished(files, self.progress)
-        self.progress.info(f"Resuming '{self.parts.output.name}': {len(self.results)} block(s) already done in "
-                           f"'{self.parts.path}'.")
+        self.reuse_finished({name: [task.record_path] if isinstance(task, DetectBlockTask) else task.outputs
+                             for name, task in self.tasks.items()})
 
     def finish(self) -> None:
         """All tasks done: replay a block scene's candidates into its layers and commit them; report."""
@@ -189,24 +162,6 @@ class DetectScene:
             raise
         parts = replay(records, self.contract, self.whole_plan, self.request.settings(self.contract))
         return write_parts(self.request, self.placement, self.contract, oriented(self.contract), parts, None)
-
-    def fail(self, error: BaseException) -> None:
-        """The scene stops with ``error`` (its frames cleared now, as :meth:`.scenes.Scene.fail` says why)."""
-        self.error = error
-        clear_frames(error)
-
-    def abandon(self) -> None:
-        """After a failure or a cancellation: keep the finished blocks for ``--resume`` (the folder is given back),
-        or remove the parts folder if none is. A folder this run does not hold (refused) is left as it is."""
-        if self.parts is None or not self.parts.owned:
-            return
-        finished = [name for name in self.tasks if name in self.results and name != SCENE_TASK]
-        if finished:
-            self.log.info(f"{len(finished)} finished block(s) are kept in '{self.parts.path}'; run again with "
-                          "--resume to continue once the cause is fixed.")
-            self.parts.release()
-        else:
-            self.parts.remove()
 
 
 def detect_distributed(requests: list[DetectRequest], options: DistributedOptions,

@@ -90,29 +90,25 @@ class ClientModels:
         self._models.clear()
 
 
-class Scene:
-    """A scene's request, its tasks still to run, the results of those done, and its outcome."""
+class SceneState:
+    """What every kind of scene on the client keeps and does alike: its tasks and their results, its outcome, its
+    parts folder, and what happens to that folder when it fails or is cancelled."""
 
-    def __init__(self, index: int, request: ClassifyRequest, progress: Progress) -> None:
-        self.index, self.request, self.progress = index, request, progress
-        self.name = Path(request.input_path).name
+    def __init__(self, index: int, input_path: str, progress: Progress) -> None:
+        self.index, self.progress = index, progress
+        self.name = Path(input_path).name
         self.started = time.perf_counter()
-        self.tasks: dict[str, BlockTask | SceneTask] = {}
         self.results: dict[str, TaskResult] = {}
         self.pixels = 0
-        self.result: ClassifyResult | None = None
+        self.result: Any = None
         self.error: BaseException | None = None
         self.parts_bytes = 0
         self.parts: PartsFolder | None = None
         self.area = PixelWindow(0, 0, 0, 0)
         self.layout: BlockLayout | None = None
-        self.inputs: dict[str, Any] | None = None  # every file the scene reads (:mod:`.identity`), when planned
         self.whole_plan: RunPlan | None = None
         self.contract: ModelContract | None = None
-        # INPUT's grid and georeferencing (pure data: no GDAL object is kept by a scene, whose references may
-        # form cycles that the garbage collector would free in any order)
-        self.grid: RasterGrid | None = None
-        self.georeferencing: Georeferencing | None = None
+        self.tasks: dict[str, Any] = {}
         self.log = SceneProgress(self.name, progress)  # the scene's messages, named, each warning once
 
     @property
@@ -122,6 +118,49 @@ class Scene:
     @property
     def complete(self) -> bool:
         return not self.done and all(name in self.results for name in self.tasks)
+
+    def reuse_finished(self, files: dict[str, list[str]]) -> None:
+        """The tasks an earlier run of the same settings finished, their ``files`` checked (a damaged one runs
+        again)."""
+        assert self.parts is not None
+        self.results = self.parts.finished(files, self.progress)
+        self.progress.info(f"Resuming '{self.parts.output.name}': {len(self.results)} block(s) already done in "
+                           f"'{self.parts.path}'.")
+
+    def fail(self, error: BaseException) -> None:
+        """The scene stops with ``error``. The frames of the failed step are cleared now, in this thread: kept by
+        the error in a reference cycle, they would hold the step's GDAL datasets open until a garbage collection
+        in whatever thread runs it (Dask's event loop included), closing them in the middle of other GDAL work."""
+        self.error = error
+        clear_frames(error)
+
+    def abandon(self) -> None:
+        """After a failure or a cancellation: keep the finished blocks for ``--resume`` (the folder is given back),
+        or remove the parts folder if none is. A folder this run does not hold (refused) is left as it is."""
+        if self.parts is None or not self.parts.owned:
+            return
+        finished = [name for name in self.tasks if name in self.results and name != SCENE_TASK]
+        if finished:
+            self.log.info(f"{len(finished)} finished block(s) are kept in '{self.parts.path}'; "
+                          "run again with --resume to continue once the cause is fixed.")
+            self.parts.release()
+        else:
+            self.parts.remove()
+
+
+class Scene(SceneState):
+    """A classify scene's request, its tasks still to run, the results of those done, and its outcome."""
+
+    def __init__(self, index: int, request: ClassifyRequest, progress: Progress) -> None:
+        super().__init__(index, request.input_path, progress)
+        self.request = request
+        self.tasks: dict[str, BlockTask | SceneTask] = {}
+        self.result: ClassifyResult | None = None
+        self.inputs: dict[str, Any] | None = None  # every file the scene reads (:mod:`.identity`), when planned
+        # INPUT's grid and georeferencing (pure data: no GDAL object is kept by a scene, whose references may
+        # form cycles that the garbage collector would free in any order)
+        self.grid: RasterGrid | None = None
+        self.georeferencing: Georeferencing | None = None
 
     def pixels_of(self, task_name: str) -> int:
         """Area pixels a task finishes (for the progress of the whole run)."""
@@ -164,13 +203,8 @@ class Scene:
             self._reuse_finished()
 
     def _reuse_finished(self) -> None:
-        """The tasks an earlier run of the same settings finished, their files checked (a damaged one runs again)."""
-        assert self.parts is not None
-        files = {name: list(task.part_paths.values()) if isinstance(task, BlockTask) else
-                 list(task.request.output_paths().values()) for name, task in self.tasks.items()}
-        self.results = self.parts.finished(files, self.progress)
-        self.progress.info(f"Resuming '{self.parts.output.name}': {len(self.results)} block(s) already done in "
-                           f"'{self.parts.path}'.")
+        self.reuse_finished({name: list(task.part_paths.values()) if isinstance(task, BlockTask) else
+                             list(task.request.output_paths().values()) for name, task in self.tasks.items()})
 
     def _plan_blocks(self, request: ClassifyRequest, job: OpenedJob, plan: RunPlan, layout: BlockLayout,
                      devices: tuple[str, ...]) -> None:
@@ -205,26 +239,6 @@ class Scene:
                                      values=value_summary_of(self.request.output_path, self.contract))
         if self.parts is not None:
             self.parts_bytes = self.parts.disk_use()
-            self.parts.remove()
-
-    def fail(self, error: BaseException) -> None:
-        """The scene stops with ``error``. The frames of the failed step are cleared now, in this thread: kept by
-        the error in a reference cycle, they would hold the step's GDAL datasets open until a garbage collection
-        in whatever thread runs it (Dask's event loop included), closing them in the middle of other GDAL work."""
-        self.error = error
-        clear_frames(error)
-
-    def abandon(self) -> None:
-        """After a failure or a cancellation: keep the finished blocks for ``--resume`` (the folder is given back),
-        or remove the parts folder if none is. A folder this run does not hold (refused) is left as it is."""
-        if self.parts is None or not self.parts.owned:
-            return
-        finished = [name for name in self.tasks if name in self.results and name != SCENE_TASK]
-        if finished:
-            self.log.info(f"{len(finished)} finished block(s) are kept in '{self.parts.path}'; "
-                          "run again with --resume to continue once the cause is fixed.")
-            self.parts.release()
-        else:
             self.parts.remove()
 
     def _assemble(self) -> dict[int, int] | None:
