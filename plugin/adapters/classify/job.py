@@ -17,7 +17,7 @@ from osgeo import gdal
 
 from ...core.areas.window import PixelWindow
 from ...core.engine.margin_probe import shape_for_run
-from ...core.engine.nodata import NodataDecider, NodataPolicy
+from ...core.engine.nodata import NodataPolicy
 from ...core.engine.plan import RunOptions, RunPlan, plan_run
 from ...core.engine.reading import RasterSource, area_edges
 from ...core.engine.run import RunSummary
@@ -51,7 +51,7 @@ from ..polygons.geopackage_target import (
     prepare_copy,
 )
 from .finishing import VectorOptions, blank_outside, finish_outputs
-from .inputs import GridChoice, InputChoice, RasterRef, input_files, open_inputs
+from .inputs import GridChoice, InputChoice, OpenedInputs, RasterRef, input_files, open_inputs
 from .resample import ResampledRun, count_classes, model_paths_in
 from .values import check_options_for_kind, finish_values, value_summary_of
 
@@ -149,21 +149,11 @@ class EngineRun:
 
 
 @dataclass
-class OpenedJob:
+class OpenedJob(OpenedInputs):
     """The model loaded and the inputs decided (stack, bands, processing area, mask, nodata rule): what every
     run of a request needs, decided before any output is created."""
 
     model: LoadedModel
-    stack: RasterStack
-    bands: list[int]
-    area: PixelWindow
-    mask: AreaOfInterest | None
-    decider: NodataDecider
-
-    @property
-    def grid(self) -> RasterGrid:
-        """The outputs' grid: the processing area of INPUT's grid."""
-        return self.stack.primary.grid.sub_grid(self.area)
 
 
 def open_job(request: ClassifyRequest, progress: Progress, model: LoadedModel | None = None,
@@ -184,7 +174,7 @@ def open_job(request: ClassifyRequest, progress: Progress, model: LoadedModel | 
     for warning in model.runtime.warnings:  # e.g. DEVICE=auto could not start a GPU provider, and why
         progress.warning(warning)
     opened = open_inputs(input_choice(request), model.contract, progress, check_suitability)
-    return OpenedJob(model, opened.stack, opened.bands, opened.area, opened.mask, opened.decider)
+    return OpenedJob(opened.stack, opened.bands, opened.area, opened.mask, opened.decider, model)
 
 
 def input_choice(request: ClassifyRequest) -> InputChoice:
