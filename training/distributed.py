@@ -46,6 +46,15 @@ def choose_device(setting: str, local_rank: int = 0) -> torch.device:
     return torch.device("cpu")
 
 
+def single_process_device(device_setting: str, models: str) -> torch.device:
+    """The device for a model kind that trains in one process (``models``: what it trains, for the message);
+    refused when started by torchrun with several processes."""
+    if int(os.environ.get("WORLD_SIZE", "1")) > 1:
+        raise errors.InputError(f"{models} train in one process (one CPU or GPU); run python -m training train "
+                                "without torchrun.")
+    return choose_device(device_setting)
+
+
 def setup(device_setting: str) -> DistState:
     """Join the process group when started by torchrun; a single process otherwise."""
     world = int(os.environ.get("WORLD_SIZE", "1"))

@@ -3,7 +3,6 @@ export with a ``classification`` contract (verified) and write the report; what 
 ``architecture: mobilenetv2_classifier`` or ``resnet18/34/50_classifier``."""
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
@@ -12,10 +11,10 @@ from typing import Any
 import torch
 
 from .. import checkpoint
-from .._plugin import contract, errors, output_paths
+from .._plugin import contract, output_paths
 from .._plugin import progress as progress_module
 from ..config import TrainConfig
-from ..distributed import choose_device
+from ..distributed import single_process_device
 from ..nets.classifiers import TileClassifier, build_classifier, describe_classifier
 from ..trainer import seed_everything
 from .data import TEST, CellData, prepare_cells
@@ -55,10 +54,7 @@ def train_classifier(config: TrainConfig, progress: Progress | None = None, on_e
     """Prepare, train, score the test cells, export (verified) and report."""
     progress = progress or progress_module.LoggingProgress()
     check_classifier_outputs(config)
-    if int(os.environ.get("WORLD_SIZE", "1")) > 1:
-        raise errors.InputError("Tile classifiers train in one process (one CPU or GPU); run python -m training train "
-                                "without torchrun.")
-    device = choose_device(config.training.device)
+    device = single_process_device(config.training.device, "Tile classifiers")
     progress.info(f"Training a tile classifier ({config.model.architecture}) on {device}.")
     seed_everything(config.training.seed)
     data = prepare_cells(config, progress)

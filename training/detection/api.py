@@ -2,7 +2,6 @@
 with its contract (verified) and write the report; what ``api.train`` runs for ``architecture: retinanet``."""
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
@@ -12,11 +11,11 @@ import numpy as np
 import torch
 
 from .. import checkpoint
-from .._plugin import contract, errors, output_paths
+from .._plugin import contract, output_paths
 from .._plugin import progress as progress_module
 from ..config import TrainConfig
 from ..data import split as split_module
-from ..distributed import choose_device
+from ..distributed import single_process_device
 from ..model_contract import plain
 from ..nets.retinanet import RetinaNet, anchor_plan
 from ..nets.weights import load_encoder_weights
@@ -82,10 +81,7 @@ def train_detector(config: TrainConfig, progress: Progress | None = None, on_epo
     """Prepare, train, score the test area, export (verified) and report."""
     progress = progress or progress_module.LoggingProgress()
     check_detector_outputs(config)
-    if int(os.environ.get("WORLD_SIZE", "1")) > 1:
-        raise errors.InputError("Detectors train in one process (one CPU or GPU); run python -m training train "
-                                "without torchrun.")
-    device = choose_device(config.training.device)
+    device = single_process_device(config.training.device, "Detectors")
     progress.info(f"Training a RetinaNet ({config.detection.backbone}) on {device}.")
     seed_everything(config.training.seed)
     data = prepare_detection(config, progress)

@@ -5,7 +5,6 @@ has ``regression.target``."""
 from __future__ import annotations
 
 import json
-import os
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
@@ -13,10 +12,10 @@ from typing import Any
 
 import torch
 
-from .._plugin import contract, errors, output_paths, preprocess
+from .._plugin import contract, output_paths, preprocess
 from .._plugin import progress as progress_module
 from ..config import ModelConfig, TrainConfig
-from ..distributed import choose_device
+from ..distributed import single_process_device
 from ..export import ExportCheck, export_onnx
 from ..model_contract import plain
 from ..nets import SegmentationModel, build_model, describe
@@ -86,11 +85,8 @@ def train_regression(config: TrainConfig, progress: Progress | None = None, on_e
                      search: dict[str, Any] | None = None) -> RegressionOutcome:
     """Choose what the configuration leaves to the data, prepare the chips, train, export and report."""
     progress = progress or progress_module.LoggingProgress()
-    if int(os.environ.get("WORLD_SIZE", "1")) > 1:
-        raise errors.InputError("Regression models train in one process (CPU or one GPU); run python -m training "
-                                "train without torchrun.")
     check_regression_outputs(config)
-    device = choose_device(config.training.device)
+    device = single_process_device(config.training.device, "Regression models")
     progress.info(f"Training a regression model on {device}.")
     resolved, scene, census, choices = resolve_regression(config, progress)
     data = prepare_regression(resolved, progress, scene, census)
