@@ -38,7 +38,8 @@ def test_raster_whose_first_panel_is_all_nodata_is_classified_after_it(qgis_proc
 
 
 def test_assessing_an_all_nodata_classification_is_refused_with_the_cause(qgis_process, hostile, tmp_path):
-    result = qgis_process("seamless:evaluate", {"INPUT": hostile["all_nodata"],
+    # KIND classes: the all-nodata raster stands for a class raster (a floating-point raster is taken for values)
+    result = qgis_process("seamless:evaluate", {"INPUT": hostile["all_nodata"], "KIND": "classes",
                                                 "REFERENCE": hostile["labels_without_nodata"],
                                                 "OUTPUT_REPORT": tmp_path / "r.html",
                                                 "OUTPUT_JSON": tmp_path / "r.json"})
