@@ -8,7 +8,7 @@ them together. Outputs are written under temporary names and renamed only when e
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, field
+from dataclasses import KW_ONLY, dataclass, field
 from typing import Protocol, Sequence
 
 from osgeo import gdal
@@ -45,19 +45,18 @@ class CellStyler(Protocol):
 
 
 @dataclass
-class TilesRequest:
-    """Everything the Classify tiles algorithm passes on, already parsed."""
+class CellRequest:
+    """What every cell job reads: INPUT and the model, then (by keyword) the inputs and cell options that Classify
+    tiles and Similarity search share."""
 
     input_path: str
     model_path: str
-    output_path: str
+    _: KW_ONLY
     contract_path: str | None = None
     bands: Sequence[int] | None = None
     extent: tuple[float, float, float, float] | None = None
     device: str = "auto"
     cells: CellChoice = field(default_factory=CellChoice)
-    probabilities_path: str | None = None
-    vector_path: str | None = None  # OUTPUT_VECTOR: the polygon grid (GeoPackage)
     additional_inputs: Sequence[RasterRef] = ()
     input_layer: InputRaster | None = None
     grid: GridChoice = field(default_factory=GridChoice)
@@ -69,6 +68,15 @@ class TilesRequest:
     def input_choice(self) -> InputChoice:
         return InputChoice(self.input_path, self.input_layer, self.additional_inputs, self.bands, self.extent,
                            self.grid, self.mask_path, self.mask_layer, self.nodata)
+
+
+@dataclass
+class TilesRequest(CellRequest):
+    """Everything the Classify tiles algorithm passes on, already parsed."""
+
+    output_path: str
+    probabilities_path: str | None = None
+    vector_path: str | None = None  # OUTPUT_VECTOR: the polygon grid (GeoPackage)
 
     def check_paths(self) -> None:
         """Refuse outputs that name inputs or have the wrong extension, before anything is read or written."""

@@ -9,8 +9,7 @@ together.
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, field
-from typing import Sequence
+from dataclasses import dataclass
 
 import numpy as np
 from osgeo import gdal
@@ -19,17 +18,15 @@ from ...core.cells.loading import load_cell_model
 from ...core.cells.merger import FinishedCells
 from ...core.cells.neighbours import DISTANCES, NearestNeighbours, cosine_similarity, prototypes
 from ...core.cells.run import CellSink, CellSummary, run_cells, run_windows
-from ...core.engine.nodata import NodataPolicy
 from ...core.errors import InputError, ModelError
 from ...core.model.contract import ClassInfo, ModelContract
 from ...core.progress import Progress
-from ..classify.inputs import GridChoice, InputChoice, RasterRef, input_files
+from ..classify.inputs import input_files
 from ..inputs.gdal_grid import RasterGrid
-from ..inputs.raster_inputs import InputRaster
 from ..outputs.paths import RASTER_EXTENSIONS, VECTOR_EXTENSIONS, check_outputs, require_extension
-from .cell_run import CellChoice, CellRun, open_cell_run
+from .cell_run import CellRun, open_cell_run
 from .examples import Examples, read_examples
-from .job import CellStyler
+from .job import CellRequest, CellStyler
 from .outputs import RasterOutput, VectorOutput, write_cell_outputs
 from .tables import POSITION, RasterColumns, position
 from .writers import Column, Columns, field_names
@@ -42,16 +39,9 @@ RASTERS = {"similarity": "OUTPUT_SIMILARITY", "knn": "OUTPUT_KNN", "knn_score": 
 
 
 @dataclass
-class SimilarityRequest:
+class SimilarityRequest(CellRequest):
     """Everything the Similarity search algorithm passes on, already parsed."""
 
-    input_path: str
-    model_path: str
-    contract_path: str | None = None
-    bands: Sequence[int] | None = None
-    extent: tuple[float, float, float, float] | None = None
-    device: str = "auto"
-    cells: CellChoice = field(default_factory=CellChoice)
     examples_path: str | None = None
     examples_layer: str | None = None
     examples_field: str | None = None
@@ -62,17 +52,6 @@ class SimilarityRequest:
     knn_score_path: str | None = None  # OUTPUT_KNN_SCORE: its share of the votes
     vector_path: str | None = None  # OUTPUT_VECTOR: the polygon grid with every result
     embeddings_path: str | None = None  # OUTPUT_EMBEDDINGS: cell polygons with their vectors
-    additional_inputs: Sequence[RasterRef] = ()
-    input_layer: InputRaster | None = None
-    grid: GridChoice = field(default_factory=GridChoice)
-    mask_path: str | None = None
-    mask_layer: str | None = None
-    nodata: NodataPolicy = field(default_factory=NodataPolicy)
-    threads: int = 0
-
-    def input_choice(self) -> InputChoice:
-        return InputChoice(self.input_path, self.input_layer, self.additional_inputs, self.bands, self.extent,
-                           self.grid, self.mask_path, self.mask_layer, self.nodata)
 
     @property
     def wants_knn(self) -> bool:
